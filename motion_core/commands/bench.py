@@ -1,0 +1,24 @@
+"""`motion-mamba bench {scan,generate}`: benchmarks that print one JSON object (medians, machine named)."""
+
+import importlib
+
+HELP = "benchmarks (scan, generate) printing one JSON object"
+
+# benchmark name -> module providing add_arguments(parser) and run(args)
+BENCHMARKS = {
+    "scan": "motion_core.ssm.bench_scan",
+    "generate": "motion_core.bench_generate",
+}
+
+
+def add_arguments(parser):
+    sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    for name, module_name in BENCHMARKS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_bench_run=module.run)
+
+
+def run(args):
+    return args._bench_run(args)
