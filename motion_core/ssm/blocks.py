@@ -1,0 +1,175 @@
+"""Mamba blocks: the plain block, a bidirectional one (BSM) and a multi-branch one (HTM), each one scan call.
+
+All three share `GroupedSSM`: k independent SSM paths (own depthwise conv, x/dt projections, A_log and D) whose
+channels are folded into one (batch, k * d_inner, length) scan with B/C passed as k groups, so a block costs one scan
+launch whatever k is. Paths differ only in what they read: k copies of the same sequence (MultiBranchMamba), or the
+sequence and its time reversal (BidirectionalMamba).
+
+Every block maps x (batch, length, d_model) -> (batch, length, d_model); batch rows never interact, so batching the
+conditional and unconditional halves of classifier-free guidance gives the same numbers as running them apart.
+
+Parameter shapes and initialisation follow mamba-ssm's `Mamba` (d_state 16, d_conv 4, expand 2, dt_rank
+ceil(d_model / 16), dt in [1e-3, 0.1] log-uniform through softplus^-1 of dt_proj's bias, S4D-real A_log = log(1..N),
+D = 1), with a leading path axis on the per-path tensors.
+"""
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from motion_core.ssm.backends import selective_scan
+
+AGGREGATIONS = ("concat_linear", "sum", "mean")
+
+
+class GroupedSSM(nn.Module):
+    """k SSM paths over k inputs of d_inner channels, scanned in one grouped call.
+
+    forward(x (batch, k, d_inner, length)) -> y (batch, k, d_inner, length), before gating and output projection.
+    """
+
+    def __init__(self, d_inner, paths, d_state=16, d_conv=4, dt_rank=16, dt_min=0.001, dt_max=0.1,
+                 dt_init="random", dt_scale=1.0, dt_init_floor=1e-4, conv_bias=True, scan_backend=None,
+                 device=None, dtype=None):
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.d_inner, self.paths, self.d_state, self.d_conv, self.dt_rank = d_inner, paths, d_state, d_conv, dt_rank
+        self.scan_backend = scan_backend
+        channels = paths * d_inner
+
+        # Depthwise causal conv, all paths as one grouped conv1d; default Conv1d init (fan_in = d_conv).
+        bound = 1.0 / math.sqrt(d_conv)
+        self.conv_weight = nn.Parameter(torch.empty(channels, 1, d_conv, **factory).uniform_(-bound, bound))
+        self.conv_bias = (nn.Parameter(torch.empty(channels, **factory).uniform_(-bound, bound))
+                          if conv_bias else None)
+
+        # x_proj per path: d_inner -> dt_rank + 2 * d_state (no bias), nn.Linear's default init.
+        bound = 1.0 / math.sqrt(d_inner)
+        self.x_proj_weight = nn.Parameter(
+            torch.empty(paths, d_inner, dt_rank + 2 * d_state, **factory).uniform_(-bound, bound))
+
+        # dt_proj per path: weight scaled so dt starts near its target range; bias = softplus^-1(dt).
+        std = dt_rank ** -0.5 * dt_scale
+        weight = torch.empty(paths, dt_rank, d_inner, **factory)
+        if dt_init == "constant":
+            nn.init.constant_(weight, std)
+        elif dt_init == "random":
+            nn.init.uniform_(weight, -std, std)
+        else:
+            raise ValueError(f"dt_init must be 'random' or 'constant', got {dt_init!r}")
+        self.dt_proj_weight = nn.Parameter(weight)
+        dt = torch.exp(torch.rand(channels, **factory) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+        dt = dt.clamp(min=dt_init_floor)
+        self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))  # inverse of softplus
+        self.dt_bias._no_reinit = True
+
+        # S4D-real: A = -exp(A_log) = -(1..N) per channel; kept in float32 and out of weight decay.
+        A = torch.arange(1, d_state + 1, dtype=torch.float32, device=device).repeat(channels, 1)
+        self.A_log = nn.Parameter(torch.log(A))
+        self.A_log._no_weight_decay = True
+        self.D = nn.Parameter(torch.ones(channels, device=device))
+        self.D._no_weight_decay = True
+
+    def forward(self, x):
+        batch, paths, d_inner, length = x.shape
+        channels = paths * d_inner
+        x = x.reshape(batch, channels, length)
+        x = F.conv1d(x, self.conv_weight, self.conv_bias, padding=self.d_conv - 1, groups=channels)[..., :length]
+        x = F.silu(x)
+        x_paths = x.view(batch, paths, d_inner, length)
+
+        # (batch, paths, length, d_inner) @ (paths, d_inner, R + 2N): one batched matmul for all paths.
+        x_dbl = torch.matmul(x_paths.transpose(-1, -2), self.x_proj_weight)
+        dt_low, B, C = x_dbl.split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = torch.matmul(dt_low, self.dt_proj_weight)  # (batch, paths, length, d_inner)
+        delta = delta.transpose(-1, -2).reshape(batch, channels, length)
+        A = -torch.exp(self.A_log.float())
+        y = selective_scan(x, delta, A, B.transpose(-1, -2), C.transpose(-1, -2), D=self.D.float(),
+                           delta_bias=self.dt_bias.float(), delta_softplus=True, backend=self.scan_backend)
+        return y.view(batch, paths, d_inner, length)
+
+
+class _PathsBlock(nn.Module):
+    """Shared shell: in_proj -> k paths -> aggregate -> gate with silu(z) -> out_proj."""
+
+    def __init__(self, d_model, paths, aggregation, d_state=16, d_conv=4, expand=2, dt_rank="auto",
+                 bias=False, scan_backend=None, device=None, dtype=None, **ssm_options):
+        super().__init__()
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
+        factory = {"device": device, "dtype": dtype}
+        self.d_model, self.paths, self.aggregation = d_model, paths, aggregation
+        self.d_inner = int(expand * d_model)
+        self.dt_rank = math.ceil(d_model / 16) if dt_rank == "auto" else int(dt_rank)
+        self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=bias, **factory)
+        self.ssm = GroupedSSM(self.d_inner, paths, d_state=d_state, d_conv=d_conv, dt_rank=self.dt_rank,
+                              scan_backend=scan_backend, **factory, **ssm_options)
+        out_width = self.d_inner * (paths if aggregation == "concat_linear" else 1)
+        self.out_proj = nn.Linear(out_width, d_model, bias=bias, **factory)
+
+    def path_inputs(self, x):
+        """x (batch, d_inner, length) -> (batch, paths, d_inner, length)."""
+        raise NotImplementedError
+
+    def path_outputs(self, y):
+        """Undo any per-path reordering: y (batch, paths, d_inner, length), same shape back."""
+        return y
+
+    def forward(self, x):
+        """x (batch, length, d_model) -> (batch, length, d_model)."""
+        xz = self.in_proj(x).transpose(1, 2)  # (batch, 2 * d_inner, length)
+        x_in, z = xz.chunk(2, dim=1)
+        y = self.path_outputs(self.ssm(self.path_inputs(x_in)))  # (batch, paths, d_inner, length)
+        gate = F.silu(z)
+        if self.aggregation == "concat_linear":
+            y = (y * gate.unsqueeze(1)).flatten(1, 2)  # (batch, paths * d_inner, length)
+        else:
+            y = y.sum(1) if self.aggregation == "sum" else y.mean(1)
+            y = y * gate
+        return self.out_proj(y.transpose(1, 2))
+
+
+class MultiBranchMamba(_PathsBlock):
+    """k parallel SSM branches over the same input (Motion Mamba's HTM level), aggregated.
+
+    Args:
+        d_model: token width.  branches: k, the number of isolated SSM branches.
+        aggregation: "concat_linear" (concatenate branches, one linear back to d_model), "sum" or "mean".
+        d_state, d_conv, expand, dt_rank, bias: as in mamba-ssm's Mamba.  scan_backend: see selective_scan.
+    forward(x (batch, length, d_model)) -> (batch, length, d_model).
+    """
+
+    def __init__(self, d_model, branches=3, aggregation="concat_linear", **options):
+        super().__init__(d_model, branches, aggregation, **options)
+        self.branches = branches
+
+    def path_inputs(self, x):
+        return x.unsqueeze(1).expand(-1, self.paths, -1, -1)
+
+
+class MambaBlock(MultiBranchMamba):
+    """The plain Mamba block (one SSM path). forward(x (batch, length, d_model)) -> (batch, length, d_model)."""
+
+    def __init__(self, d_model, d_state=16, d_conv=4, expand=2, dt_rank="auto", **options):
+        super().__init__(d_model, branches=1, aggregation="sum", d_state=d_state, d_conv=d_conv, expand=expand,
+                         dt_rank=dt_rank, **options)
+
+
+class BidirectionalMamba(_PathsBlock):
+    """Forward and time-reversed scans with separate SSM parameters (Motion Mamba's BSM; Vim's bimamba v2).
+
+    in_proj, the gate and out_proj are shared; each direction has its own conv, x/dt projections, A_log and D.
+    The reversed path's output is flipped back before the paths are combined ("mean" = Vim v2's (y_f + y_b) / 2).
+    forward(x (batch, length, d_model)) -> (batch, length, d_model).
+    """
+
+    def __init__(self, d_model, aggregation="mean", **options):
+        super().__init__(d_model, 2, aggregation, **options)
+
+    def path_inputs(self, x):
+        return torch.stack([x, x.flip(-1)], dim=1)
+
+    def path_outputs(self, y):
+        return torch.stack([y[:, 0], y[:, 1].flip(-1)], dim=1)

@@ -1,0 +1,124 @@
+"""Mamba blocks on CPU: shapes, one grouped scan per block equal to separate per-path scans, batch independence
+(guidance batching), causality, gradients."""
+
+import pytest
+import torch
+
+import motion_core.ssm.blocks as blocks
+from motion_core.ssm.blocks import BidirectionalMamba, GroupedSSM, MambaBlock, MultiBranchMamba
+
+
+def seeded(cls, *args, **kwargs):
+    torch.manual_seed(0)
+    return cls(*args, **kwargs).double()
+
+
+def single_path_copy(ssm, path):
+    """A one-path GroupedSSM holding path `path`'s parameters of `ssm`."""
+    one = GroupedSSM(ssm.d_inner, 1, d_state=ssm.d_state, d_conv=ssm.d_conv, dt_rank=ssm.dt_rank).double()
+    rows = slice(path * ssm.d_inner, (path + 1) * ssm.d_inner)
+    with torch.no_grad():
+        one.conv_weight.copy_(ssm.conv_weight[rows])
+        one.conv_bias.copy_(ssm.conv_bias[rows])
+        one.x_proj_weight.copy_(ssm.x_proj_weight[path:path + 1])
+        one.dt_proj_weight.copy_(ssm.dt_proj_weight[path:path + 1])
+        one.dt_bias.copy_(ssm.dt_bias[rows])
+        one.A_log.copy_(ssm.A_log[rows])
+        one.D.copy_(ssm.D[rows])
+    return one
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MambaBlock(8),
+    lambda: BidirectionalMamba(4),
+    lambda: MultiBranchMamba(8, branches=3),
+    lambda: MultiBranchMamba(8, branches=2, aggregation="sum", d_state=4, expand=1),
+    lambda: BidirectionalMamba(4, aggregation="concat_linear"),
+])
+def test_shape_and_gradients(make):
+    block = make()
+    x = torch.randn(3, 5, block.d_model, requires_grad=True)
+    out = block(x)
+    assert out.shape == x.shape and out.dtype == x.dtype
+    out.square().sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    for name, p in block.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("cls,kwargs", [(MambaBlock, {}), (BidirectionalMamba, {}),
+                                        (MultiBranchMamba, {"branches": 5})])
+def test_one_scan_call_per_block(cls, kwargs, monkeypatch):
+    calls = []
+    real = blocks.selective_scan
+
+    def counting(*args, **kw):
+        calls.append(args[0].shape)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(blocks, "selective_scan", counting)
+    block = cls(8, **kwargs)
+    block(torch.randn(2, 4, 8))
+    paths = {"branches": kwargs.get("branches", 1)}["branches"] if cls is not BidirectionalMamba else 2
+    assert calls == [(2, paths * block.d_inner, 4)]
+
+
+@pytest.mark.parametrize("aggregation", ["concat_linear", "sum", "mean"])
+def test_multibranch_equals_separate_branches(aggregation):
+    block = seeded(MultiBranchMamba, 6, branches=3, aggregation=aggregation, d_state=4)
+    x = torch.randn(2, 7, 6, dtype=torch.float64)
+    x_in, z = block.in_proj(x).transpose(1, 2).chunk(2, dim=1)
+    ys = [single_path_copy(block.ssm, k)(x_in.unsqueeze(1))[:, 0] for k in range(3)]
+    gate = torch.nn.functional.silu(z)
+    if aggregation == "concat_linear":
+        mixed = torch.cat([y * gate for y in ys], dim=1)
+    else:
+        mixed = sum(ys) * gate / (3 if aggregation == "mean" else 1)
+    expected = block.out_proj(mixed.transpose(1, 2))
+    torch.testing.assert_close(block(x), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_bidirectional_equals_forward_plus_reversed_scan():
+    block = seeded(BidirectionalMamba, 4, d_state=4)
+    x = torch.randn(2, 9, 4, dtype=torch.float64)
+    x_in, z = block.in_proj(x).transpose(1, 2).chunk(2, dim=1)
+    forward = single_path_copy(block.ssm, 0)(x_in.unsqueeze(1))[:, 0]
+    backward = single_path_copy(block.ssm, 1)(x_in.flip(-1).unsqueeze(1))[:, 0].flip(-1)
+    expected = block.out_proj((0.5 * (forward + backward) * torch.nn.functional.silu(z)).transpose(1, 2))
+    torch.testing.assert_close(block(x), expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("cls,kwargs", [(MambaBlock, {}), (BidirectionalMamba, {}),
+                                        (MultiBranchMamba, {"branches": 3})])
+def test_batched_guidance_equals_separate_calls(cls, kwargs):
+    torch.manual_seed(1)
+    block = cls(8, **kwargs)
+    cond, uncond = torch.randn(1, 6, 8), torch.randn(1, 6, 8)
+    together = block(torch.cat([cond, uncond]))
+    torch.testing.assert_close(together[:1], block(cond), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(together[1:], block(uncond), rtol=1e-6, atol=1e-6)
+
+
+def test_mamba_block_is_causal_and_bidirectional_is_not():
+    torch.manual_seed(2)
+    x = torch.randn(1, 8, 8, dtype=torch.float64)
+    changed = x.clone()
+    changed[:, 5:] += 1.0
+    causal = MambaBlock(8).double()
+    torch.testing.assert_close(causal(changed)[:, :5], causal(x)[:, :5], rtol=0, atol=0)
+    both = BidirectionalMamba(8).double()
+    assert (both(changed)[:, :5] - both(x)[:, :5]).abs().max() > 1e-6
+
+
+def test_initialisation_follows_mamba():
+    block = MambaBlock(32)
+    dt = torch.nn.functional.softplus(block.ssm.dt_bias)
+    assert block.dt_rank == 2 and block.d_inner == 64
+    assert dt.min() >= 1e-4 and dt.max() <= 0.1 + 1e-6
+    torch.testing.assert_close(-torch.exp(block.ssm.A_log[3]), -torch.arange(1.0, 17.0))
+    assert torch.equal(block.ssm.D, torch.ones(64))
+
+
+def test_unknown_aggregation_raises():
+    with pytest.raises(ValueError, match="aggregation"):
+        MultiBranchMamba(8, branches=2, aggregation="max")
