@@ -1,0 +1,363 @@
+"""Generation backends: a worker subprocess (JSON lines) or an in-process generator, behind one interface.
+
+Both return a `Job` for each request. Jobs are fed by background threads that never touch bpy: they only put events
+on a queue, and the main thread drains it with `Job.poll()` (from a modal operator's timer, or a blocking loop in
+`execute`). Worker protocol: see the team brief / motion_core.worker. The add-on never imports torch: the in-process
+backend imports motion_core.generator (which does) only when chosen.
+"""
+
+import itertools
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Deque, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from . import vendor
+
+vendor.ensure_motion_core()
+from motion_core.errors import MotionError  # noqa: E402
+
+RUNNING, FINISHED, CANCELLED, FAILED = "RUNNING", "FINISHED", "CANCELLED", "FAILED"
+
+
+@dataclass
+class GenerateRequest:
+    prompt: str
+    seconds: float
+    seed: Optional[int] = None
+    steps: int = 50
+    guidance: float = 7.5
+    variations: int = 1
+
+
+@dataclass
+class GenerationResult:
+    joints: np.ndarray  # (V, T, 22, 3) float32, motion space (metres, Y-up, +Z forward)
+    fps: float
+    seed: Optional[int]
+    prompt: str
+    elapsed_s: float = 0.0
+
+
+@dataclass
+class BackendConfig:
+    """Which backend to run. mode: "worker" or "in_process"; python: interpreter for the worker; extra_paths:
+    prepended to the worker's PYTHONPATH (private dependency folder); weights: model folder or None (default)."""
+
+    mode: str
+    python: str = sys.executable
+    extra_paths: Tuple[str, ...] = ()
+    weights: Optional[str] = None
+    device: str = "auto"
+
+    def key(self):
+        return (self.mode, self.python, self.extra_paths, self.weights, self.device)
+
+
+@dataclass
+class Job:
+    """One generation request. Poll it from the main thread; never blocks unless `wait` is called."""
+
+    request: GenerateRequest
+    id: str
+    _cancel: Callable[["Job"], None]
+    events: "queue.Queue[dict]" = field(default_factory=queue.Queue)
+    state: str = RUNNING
+    step: int = 0
+    total: int = 0
+    result: Optional[GenerationResult] = None
+    error: str = ""
+    cancel_requested: bool = False
+
+    def poll(self) -> str:
+        """Drain pending events; return the state (RUNNING, FINISHED, CANCELLED, FAILED)."""
+        while self.state == RUNNING:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                break
+            self._apply(event)
+        return self.state
+
+    def _apply(self, event: dict) -> None:
+        kind = event.get("type")
+        if kind == "progress":
+            self.step, self.total = int(event.get("step", 0)), int(event.get("total", 0))
+        elif kind == "result":
+            self.result = event["result"]
+            self.state = FINISHED
+        elif kind == "cancelled":
+            self.state = CANCELLED
+        elif kind == "error":
+            self.error = str(event.get("message") or "generation failed")
+            self.state = FAILED
+
+    def cancel(self) -> None:
+        if self.state == RUNNING:
+            self._cancel(self)
+
+    def wait(self, timeout: Optional[float] = None, on_progress: Optional[Callable[[int, int], None]] = None) -> str:
+        """Block until the job ends (or `timeout` seconds pass); returns the state."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.state == RUNNING:
+            try:
+                event = self.events.get(timeout=0.1)
+            except queue.Empty:
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                continue
+            self._apply(event)
+            if on_progress is not None and event.get("type") == "progress":
+                on_progress(self.step, self.total)
+        return self.state
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total if self.total else 0.0
+
+
+def _load_result_npz(path: str, prompt: str, elapsed: float) -> GenerationResult:
+    with np.load(path, allow_pickle=False) as data:
+        joints = np.asarray(data["joints"], dtype=np.float32)
+        fps = float(data["fps"]) if "fps" in data else 20.0
+        seed = int(data["seed"]) if "seed" in data and np.ndim(data["seed"]) == 0 else None
+    if joints.ndim == 3:
+        joints = joints[None]
+    if joints.ndim != 4 or joints.shape[2:] != (22, 3):
+        raise MotionError(f"The worker returned joints of shape {joints.shape}, expected (V, T, 22, 3): "
+                          "update the backend (Preferences → Add-ons → Motion Mamba)")
+    return GenerationResult(joints=joints, fps=fps, seed=seed, prompt=prompt, elapsed_s=elapsed)
+
+
+class WorkerBackend:
+    """`python -m motion_core worker` in a subprocess that stays up between generations (the model loads once)."""
+
+    def __init__(self, config: BackendConfig):
+        self.config = config
+        self.device = ""
+        self.model = ""
+        self._ids = itertools.count(1)
+        self._jobs: Dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._stderr: Deque[str] = deque(maxlen=40)
+        self._failed = ""
+        self._out_dir = tempfile.mkdtemp(prefix="motion_mamba_")
+        self._process = self._start()
+
+    def _start(self) -> subprocess.Popen:
+        env = dict(os.environ)
+        paths = list(self.config.extra_paths) + [vendor.motion_core_parent()]
+        if env.get("PYTHONPATH"):
+            paths.append(env["PYTHONPATH"])
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+        env["PYTHONUNBUFFERED"] = "1"
+        if self.config.extra_paths:
+            env["PYTHONNOUSERSITE"] = "1"  # stale user-site torch installs must not shadow the private folder
+        try:
+            process = subprocess.Popen(
+                [self.config.python, "-m", "motion_core", "worker"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=env, text=True, bufsize=1, encoding="utf-8",
+            )
+        except OSError as error:
+            raise MotionError(f"Could not start the motion worker with '{self.config.python}' ({error}): "
+                              "check the Python path in Preferences → Add-ons → Motion Mamba") from error
+        threading.Thread(target=self._read_stdout, args=(process,), daemon=True).start()
+        threading.Thread(target=self._read_stderr, args=(process,), daemon=True).start()
+        self._load_id = f"load{next(self._ids)}"
+        self._send({"id": self._load_id, "type": "load", "weights": self.config.weights,
+                    "device": self.config.device}, process)
+        return process
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def _send(self, message: dict, process: Optional[subprocess.Popen] = None) -> None:
+        process = process or self._process
+        try:
+            assert process.stdin is not None
+            process.stdin.write(json.dumps(message) + "\n")
+            process.stdin.flush()
+        except (OSError, ValueError):
+            pass  # the reader thread reports the dead worker to every waiting job
+
+    def _read_stderr(self, process: subprocess.Popen) -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            self._stderr.append(line.rstrip())
+
+    def _read_stdout(self, process: subprocess.Popen) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                self._stderr.append(line.rstrip())  # the protocol says stdout is JSON only; keep it for messages
+                continue
+            if not isinstance(event, dict):
+                continue
+            self._route(event)
+        process.wait()
+        self._fail_all(self._crash_message(process.returncode))
+
+    def _route(self, event: dict) -> None:
+        kind, event_id = event.get("type"), event.get("id")
+        if event_id == self._load_id:
+            if kind == "ready":
+                self.device, self.model = str(event.get("device", "")), str(event.get("model", ""))
+            elif kind == "error":
+                self._fail_all(f"The motion model did not load: {event.get('message', 'unknown error')}")
+            return
+        with self._lock:
+            job = self._jobs.get(str(event_id))
+        if job is None:
+            return
+        if kind == "result":
+            try:
+                event = {"type": "result", "result": _load_result_npz(
+                    str(event["path"]), job.request.prompt, float(event.get("elapsed_s", 0.0)))}
+            except (MotionError, OSError, KeyError, ValueError) as error:
+                event = {"type": "error", "message": f"Could not read the worker's result: {error}"}
+        if kind in ("result", "error", "cancelled"):
+            with self._lock:
+                self._jobs.pop(job.id, None)
+        job.events.put(event)
+
+    def _crash_message(self, returncode) -> str:
+        detail = next((line for line in reversed(self._stderr) if line.strip()), "")
+        detail = f": {detail[:300]}" if detail else ""
+        return (f"The motion worker stopped (exit code {returncode}){detail}. Blender and the scene are unchanged; "
+                "check the backend in Preferences → Add-ons → Motion Mamba and try again")
+
+    def _fail_all(self, message: str) -> None:
+        with self._lock:
+            jobs, self._jobs = list(self._jobs.values()), {}
+        for job in jobs:
+            job.events.put({"type": "error", "message": message})
+        self._failed = message
+
+    def generate(self, request: GenerateRequest) -> Job:
+        if not self.alive:
+            raise MotionError(self._failed or self._crash_message(self._process.returncode))
+        job = Job(request=request, id=f"gen{next(self._ids)}", _cancel=self._cancel)
+        with self._lock:
+            self._jobs[job.id] = job
+        self._send({"id": job.id, "type": "generate", "prompt": request.prompt, "seconds": request.seconds,
+                    "seed": request.seed, "steps": request.steps, "guidance": request.guidance,
+                    "variations": request.variations, "out": os.path.join(self._out_dir, f"{job.id}.npz")})
+        return job
+
+    def _cancel(self, job: Job) -> None:
+        self._send({"id": f"c{next(self._ids)}", "type": "cancel", "target": job.id})
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self.alive:
+            self._send({"id": "bye", "type": "shutdown"})
+            try:
+                self._process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        for stream in (self._process.stdin,):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+
+
+class InProcessBackend:
+    """motion_core.generator in this process, one generation at a time on a background thread."""
+
+    def __init__(self, config: BackendConfig):
+        self.config = config
+        self.device = config.device
+        self.model = config.weights or "default"
+        self._generator = None
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()  # one generation at a time: the model is not re-entrant
+
+    def _load(self):
+        if self._generator is None:
+            from motion_core.generator import MotionGenerator  # imports torch: only here
+
+            self._generator = MotionGenerator.from_pretrained(self.config.weights)
+        return self._generator
+
+    def generate(self, request: GenerateRequest) -> Job:
+        job = Job(request=request, id=f"local{next(self._ids)}", _cancel=self._cancel)
+        threading.Thread(target=self._run, args=(job,), daemon=True).start()
+        return job
+
+    def _cancel(self, job: Job) -> None:
+        job.cancel_requested = True
+
+    def _run(self, job: Job) -> None:
+        request = job.request
+        try:
+            with self._lock:
+                generator = self._load()
+                from motion_core.generator import GenerationCancelled
+
+                started = time.perf_counter()
+                try:
+                    motion = generator.generate(
+                        request.prompt, request.seconds, seed=request.seed, steps=request.steps,
+                        guidance=request.guidance, variations=request.variations, device=self.config.device,
+                        progress=lambda step, total: job.events.put({"type": "progress", "step": step,
+                                                                     "total": total}),
+                        cancel=lambda: job.cancel_requested,
+                    )
+                except GenerationCancelled:
+                    job.events.put({"type": "cancelled"})
+                    return
+            joints = np.asarray(motion.joints, dtype=np.float32)
+            result = GenerationResult(joints=joints, fps=float(motion.fps), seed=motion.seed, prompt=request.prompt,
+                                      elapsed_s=time.perf_counter() - started)
+            job.events.put({"type": "result", "result": result})
+        except MotionError as error:
+            job.events.put({"type": "error", "message": str(error)})
+        except Exception as error:  # noqa: BLE001 - a crash in the engine must reach the panel, not kill Blender
+            job.events.put({"type": "error", "message": f"Generation failed: {error!r}",
+                            "traceback": traceback.format_exc()})
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._generator = None
+
+
+_BACKENDS: Dict[tuple, object] = {}
+
+
+def get_backend(config: BackendConfig):
+    """The running backend for this configuration, started on first use and kept alive between generations."""
+    backend = _BACKENDS.get(config.key())
+    if isinstance(backend, WorkerBackend) and not backend.alive:
+        backend = None
+    if backend is None:
+        for old in list(_BACKENDS.values()):  # one model in memory at a time
+            old.close()  # type: ignore[attr-defined]
+        _BACKENDS.clear()
+        backend = WorkerBackend(config) if config.mode == "worker" else InProcessBackend(config)
+        _BACKENDS[config.key()] = backend
+    return backend
+
+
+def shutdown_all() -> None:
+    """Stop every backend (unregister, tests)."""
+    for backend in list(_BACKENDS.values()):
+        backend.close()  # type: ignore[attr-defined]
+    _BACKENDS.clear()
+
+
+def describe_backends() -> List[str]:
+    return [f"{type(b).__name__}: {getattr(b, 'model', '')} on {getattr(b, 'device', '')}" for b in _BACKENDS.values()]

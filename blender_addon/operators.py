@@ -1,0 +1,314 @@
+"""Operators: thin wrappers that read settings, hand off to generation / bake / deps, and report.
+
+User errors arrive as MotionError: reported in the status bar, shown in the panel, the operator returns CANCELLED
+and the scene is unchanged. `motion_mamba.generate` runs modal from the UI (progress, Esc cancels) and blocking
+from scripts (`bpy.ops.motion_mamba.generate()` → execute).
+"""
+
+import bpy
+from bpy.props import IntProperty, StringProperty
+
+from . import bone_maps, deps, generation, prefs, rig, vendor
+
+vendor.ensure_motion_core()
+from motion_core.errors import MotionError  # noqa: E402
+
+
+def _status(context):
+    return context.window_manager.motion_mamba_status
+
+
+def _fail(operator, context, message: str):
+    status = _status(context)
+    status.running, status.last_error, status.message = False, message, ""
+    operator.report({"ERROR"}, message)
+    return {"CANCELLED"}
+
+
+class MOTION_MAMBA_OT_generate(bpy.types.Operator):
+    """Generate motion from the prompt and bake it onto the target armature"""
+
+    bl_idname = "motion_mamba.generate"
+    bl_label = "Generate"
+    bl_description = "Generate a motion from the prompt and bake it onto the target (Esc cancels)"
+    bl_options = {"REGISTER", "UNDO"}
+
+    _run = None
+    _timer = None
+
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None and not context.window_manager.motion_mamba_status.running
+
+    def _start(self, context):
+        status = _status(context)
+        status.last_error, status.message, status.progress = "", "Starting the model…", 0.0
+        self._run = generation.GenerationRun(context).start()
+        status.running = True
+
+    def _finish(self, context):
+        status = _status(context)
+        status.running = False
+        state = self._run.poll()
+        if state == "CANCELLED":
+            status.message = "Cancelled"
+            self.report({"WARNING"}, "Generation cancelled; nothing was changed")
+            return {"CANCELLED"}
+        if state == "FAILED":
+            return _fail(self, context, self._run.job.error)
+        obj = self._run.apply(context, report=lambda m: self.report({"INFO"}, m))
+        result = self._run.job.result
+        status.message = (f"{result.joints.shape[0]} × {result.joints.shape[1]} frames in {result.elapsed_s:.1f} s "
+                          f"→ {obj.name}")
+        self.report({"INFO"}, f"Motion baked onto {obj.name}")
+        return {"FINISHED"}
+
+    def execute(self, context):
+        try:
+            self._start(context)
+            self._run.wait()
+            return self._finish(context)
+        except MotionError as error:
+            if self._run is not None:
+                self._run.cancel()
+            return _fail(self, context, str(error))
+
+    def invoke(self, context, event):
+        try:
+            self._start(context)
+        except MotionError as error:
+            return _fail(self, context, str(error))
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.modal_handler_add(self)
+        wm.progress_begin(0, 100)
+        return {"RUNNING_MODAL"}
+
+    def _cleanup(self, context):
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+        for area in context.screen.areas if context.screen else ():
+            area.tag_redraw()
+
+    def modal(self, context, event):
+        status = _status(context)
+        if event.type == "ESC" and event.value == "PRESS":
+            self._run.cancel()
+            status.message = "Cancelling…"
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        state = self._run.poll()
+        job = self._run.job
+        if state == "RUNNING":
+            status.progress = job.fraction
+            status.message = f"Denoising step {job.step}/{job.total}" if job.total else "Loading the model…"
+            context.window_manager.progress_update(int(100 * job.fraction))
+            if context.workspace is not None:
+                context.workspace.status_text_set(f"Motion Mamba: {status.message} (Esc to cancel)")
+            for area in context.screen.areas if context.screen else ():
+                if area.type == "VIEW_3D":
+                    area.tag_redraw()
+            return {"RUNNING_MODAL"}
+        self._cleanup(context)
+        try:
+            return self._finish(context)
+        except MotionError as error:
+            return _fail(self, context, str(error))
+
+    def cancel(self, context):  # Blender calls this when the modal operator is aborted (e.g. file reload)
+        if self._run is not None:
+            self._run.cancel()
+        self._cleanup(context)
+        _status(context).running = False
+
+
+class MOTION_MAMBA_OT_bake_result(bpy.types.Operator):
+    """Bake a stored variation onto the current target"""
+
+    bl_idname = "motion_mamba.bake_result"
+    bl_label = "Bake"
+    bl_description = "Bake this result onto the target (new SMPL rig or the selected armature) as a new action"
+    bl_options = {"REGISTER", "UNDO"}
+
+    index: IntProperty(name="Result", default=-1)  # type: ignore[valid-type]
+
+    def execute(self, context):
+        settings = context.scene.motion_mamba
+        index = self.index if self.index >= 0 else settings.results_index
+        if not 0 <= index < len(settings.results):
+            return _fail(self, context, "Pick a result in the list first")
+        try:
+            target = generation.resolve_target(context, settings)
+            obj = generation.bake_result(context, settings, settings.results[index], target,
+                                         report=lambda m: self.report({"INFO"}, m))
+        except MotionError as error:
+            return _fail(self, context, str(error))
+        self.report({"INFO"}, f"Baked onto {obj.name}")
+        return {"FINISHED"}
+
+
+class MOTION_MAMBA_OT_delete_result(bpy.types.Operator):
+    """Remove a result from the list (baked actions stay)"""
+
+    bl_idname = "motion_mamba.delete_result"
+    bl_label = "Delete"
+    bl_description = "Remove this result from the list; actions already baked from it are kept"
+    bl_options = {"REGISTER", "UNDO"}
+
+    index: IntProperty(name="Result", default=-1)  # type: ignore[valid-type]
+
+    def execute(self, context):
+        settings = context.scene.motion_mamba
+        index = self.index if self.index >= 0 else settings.results_index
+        if not 0 <= index < len(settings.results):
+            return _fail(self, context, "Pick a result in the list first")
+        settings.results.remove(index)
+        settings.results_index = min(settings.results_index, max(len(settings.results) - 1, 0))
+        return {"FINISHED"}
+
+
+class MOTION_MAMBA_OT_detect_bone_map(bpy.types.Operator):
+    """Fill the custom map table from the selected armature's bone names"""
+
+    bl_idname = "motion_mamba.detect_bone_map"
+    bl_label = "Detect"
+    bl_description = "Fill the custom joint → bone table from the selected armature (auto-detection)"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        obj = rig.armature_from_context(context)
+        if obj is None:
+            return _fail(self, context, "Select an armature first")
+        preset, mapping = bone_maps.detect([b.name for b in obj.data.bones])
+        settings = context.scene.motion_mamba
+        settings.custom_map.clear()
+        for joint in bone_maps.JOINTS:
+            entry = settings.custom_map.add()
+            entry.joint, entry.bone = joint, mapping.get(joint, "")
+        settings.bone_map = "CUSTOM"
+        self.report({"INFO"}, f"Detected {len(mapping)}/22 joints ({bone_maps.PRESET_LABELS.get(preset or '', 'no preset')})")
+        return {"FINISHED"}
+
+
+class MOTION_MAMBA_OT_save_bone_map(bpy.types.Operator):
+    """Save the custom map table under a name, for other files and rigs"""
+
+    bl_idname = "motion_mamba.save_bone_map"
+    bl_label = "Save Map"
+    bl_description = "Save the custom joint → bone table as a named map (listed under Bone map)"
+
+    name: StringProperty(name="Name", default="")  # type: ignore[valid-type]
+
+    def execute(self, context):
+        settings = context.scene.motion_mamba
+        name = (self.name or settings.custom_map_name).strip()
+        mapping = {e.joint: e.bone for e in settings.custom_map if e.bone}
+        if not name:
+            return _fail(self, context, "Give the map a name")
+        if "pelvis" not in mapping:
+            return _fail(self, context, "The map needs at least the pelvis/hips bone")
+        path = bone_maps.save_custom_map(prefs.bone_map_folder(), name, mapping)
+        self.report({"INFO"}, f"Saved bone map '{name}' to {path}")
+        return {"FINISHED"}
+
+
+class MOTION_MAMBA_OT_install_backend(bpy.types.Operator):
+    """Install torch and the engine's requirements into the add-on's private folder (downloads ~0.2-3 GB)"""
+
+    bl_idname = "motion_mamba.install_backend"
+    bl_label = "Install backend"
+    bl_description = "pip-install torch and the model's requirements into a private folder (needs online access)"
+
+    _installer = None
+    _timer = None
+
+    def _begin(self, context):
+        if not bpy.app.online_access:
+            raise MotionError("Blender is set to work offline: enable Preferences → System → Network → "
+                              "'Allow Online Access', then click Install backend again")
+        user_prefs = prefs.get_preferences(context)
+        variant = user_prefs.torch_variant if user_prefs else "cpu"
+        self._installer = deps.Installer(prefs.deps_folder(), deps.backend_requirements(), variant=variant).start()
+        state = context.window_manager.motion_mamba_install
+        state.running, state.failed, state.message = True, False, "Starting pip…"
+
+    def _end(self, context):
+        status, _, message = self._installer.poll()
+        state = context.window_manager.motion_mamba_install
+        state.running, state.failed, state.message = False, status != "FINISHED", message
+        if status != "FINISHED":
+            self.report({"ERROR"}, message)
+            return {"CANCELLED"}
+        self.report({"INFO"}, message)
+        return {"FINISHED"}
+
+    def execute(self, context):
+        try:
+            self._begin(context)
+        except MotionError as error:
+            state = context.window_manager.motion_mamba_install
+            state.running, state.failed, state.message = False, True, str(error)
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        self._installer.wait()
+        return self._end(context)
+
+    def invoke(self, context, event):
+        try:
+            self._begin(context)
+        except MotionError as error:
+            state = context.window_manager.motion_mamba_install
+            state.running, state.failed, state.message = False, True, str(error)
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.25, window=context.window)
+        wm.modal_handler_add(self)
+        wm.progress_begin(0, 100)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        status, fraction, message = self._installer.poll()
+        wm = context.window_manager
+        wm.motion_mamba_install.message = message
+        wm.progress_update(int(100 * fraction))
+        for area in context.screen.areas if context.screen else ():
+            area.tag_redraw()
+        if status == "RUNNING":
+            return {"RUNNING_MODAL"}
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        return self._end(context)
+
+
+class MOTION_MAMBA_PG_install(bpy.types.PropertyGroup):
+    running: bpy.props.BoolProperty(default=False)  # type: ignore[valid-type]
+    failed: bpy.props.BoolProperty(default=False)  # type: ignore[valid-type]
+    message: bpy.props.StringProperty(default="")  # type: ignore[valid-type]
+
+
+classes = (
+    MOTION_MAMBA_PG_install,
+    MOTION_MAMBA_OT_generate,
+    MOTION_MAMBA_OT_bake_result,
+    MOTION_MAMBA_OT_delete_result,
+    MOTION_MAMBA_OT_detect_bone_map,
+    MOTION_MAMBA_OT_save_bone_map,
+    MOTION_MAMBA_OT_install_backend,
+)
+
+
+def register_properties() -> None:
+    bpy.types.WindowManager.motion_mamba_install = bpy.props.PointerProperty(type=MOTION_MAMBA_PG_install)  # type: ignore[attr-defined]
+
+
+def unregister_properties() -> None:
+    del bpy.types.WindowManager.motion_mamba_install  # type: ignore[attr-defined]

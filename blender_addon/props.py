@@ -1,0 +1,100 @@
+"""Per-scene settings (`scene.motion_mamba`) and per-session status (`window_manager.motion_mamba_status`).
+
+Status lives on the window manager, not the scene, so a failed or cancelled generation changes nothing in the file.
+"""
+
+import bpy
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
+                       StringProperty)
+
+from . import bone_maps
+
+
+def _bone_map_items(self, context):
+    items = [("AUTO", "Auto-detect", "Recognise the rig from its bone names")]
+    items += [(key, label, f"{label} bone names") for key, label in bone_maps.PRESET_LABELS.items()]
+    items.append(("CUSTOM", "Custom (table below)", "Use the joint → bone table in the panel"))
+    from . import prefs
+
+    for name in sorted(bone_maps.load_custom_maps(prefs.bone_map_folder())):
+        items.append((f"USER:{name}", f"Saved: {name}", f"Saved custom map '{name}'"))
+    _bone_map_items.cache = items  # type: ignore[attr-defined]  # Blender needs the strings kept alive
+    return items
+
+
+class MOTION_MAMBA_PG_result(bpy.types.PropertyGroup):
+    """One generated variation, kept so it can be baked again or onto another rig."""
+
+    label: StringProperty(name="Label")
+    prompt: StringProperty(name="Prompt")
+    seed: IntProperty(name="Seed")
+    variation: IntProperty(name="Variation", min=0)
+    frames: IntProperty(name="Frames")
+    fps: FloatProperty(name="FPS", default=20.0)
+    path: StringProperty(name="Cache file", subtype="FILE_PATH")
+    action: StringProperty(name="Last baked action")
+
+
+class MOTION_MAMBA_PG_map_entry(bpy.types.PropertyGroup):
+    joint: StringProperty(name="Joint")
+    bone: StringProperty(name="Bone", description="Target bone that follows this joint (empty: not driven)")
+
+
+class MOTION_MAMBA_PG_settings(bpy.types.PropertyGroup):
+    prompt: StringProperty(
+        name="Prompt", description="What the character does, in plain English",
+        default="a person walks forward and waves")
+    seconds: FloatProperty(
+        name="Duration", description="Length of the motion in seconds", default=4.0, min=0.5, max=9.8,
+        subtype="TIME_ABSOLUTE", unit="TIME_ABSOLUTE")
+    seed: IntProperty(name="Seed", description="Same seed and settings give the same motion", default=0, min=0)
+    randomize_seed: BoolProperty(
+        name="Randomise", description="Pick a new seed for every generation", default=False)
+    guidance: FloatProperty(
+        name="Guidance", description="How strongly the motion follows the prompt (classifier-free guidance)",
+        default=7.5, min=0.0, max=20.0)
+    steps: IntProperty(
+        name="Steps", description="Denoising steps (DDIM): fewer is faster, more is smoother", default=50, min=1,
+        max=1000)
+    variations: IntProperty(
+        name="Variations", description="How many different motions to generate for the prompt", default=1, min=1,
+        max=4)
+    target: EnumProperty(
+        name="Target", description="Which armature receives the motion",
+        items=[("NEW_RIG", "New SMPL-22 armature", "Create a new armature for each generation"),
+               ("SELECTED", "Selected armature", "Retarget onto the active armature with a bone map")],
+        default="NEW_RIG")
+    bone_map: EnumProperty(name="Bone map", description="How the rig's bones map to the 22 joints",
+                           items=_bone_map_items)
+    custom_map: CollectionProperty(type=MOTION_MAMBA_PG_map_entry)
+    custom_map_name: StringProperty(name="Map name", default="my_rig")
+    start_frame: IntProperty(name="Start frame", description="Scene frame of the first key", default=1)
+    root_motion: BoolProperty(
+        name="Root motion", description="Move the character through the scene (off: animate in place)", default=True)
+    push_to_nla: BoolProperty(
+        name="As NLA strip", description="Put each new action on its own NLA track instead of making it active",
+        default=False)
+    add_body: BoolProperty(
+        name="Add body", description="Give new armatures a simple stick-figure mesh so they render", default=True)
+    results: CollectionProperty(type=MOTION_MAMBA_PG_result)
+    results_index: IntProperty(name="Result", default=0)
+
+
+class MOTION_MAMBA_PG_status(bpy.types.PropertyGroup):
+    running: BoolProperty(default=False)
+    progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR")
+    message: StringProperty(default="")
+    last_error: StringProperty(default="")
+
+
+classes = (MOTION_MAMBA_PG_result, MOTION_MAMBA_PG_map_entry, MOTION_MAMBA_PG_settings, MOTION_MAMBA_PG_status)
+
+
+def register_properties() -> None:
+    bpy.types.Scene.motion_mamba = PointerProperty(type=MOTION_MAMBA_PG_settings)  # type: ignore[attr-defined]
+    bpy.types.WindowManager.motion_mamba_status = PointerProperty(type=MOTION_MAMBA_PG_status)  # type: ignore[attr-defined]
+
+
+def unregister_properties() -> None:
+    del bpy.types.WindowManager.motion_mamba_status  # type: ignore[attr-defined]
+    del bpy.types.Scene.motion_mamba  # type: ignore[attr-defined]

@@ -1,0 +1,208 @@
+"""Armatures: the one place where motion space (Y-up) meets Blender space (Z-up), SMPL-22 rig creation, and reading
+any armature's rest pose for the retargeter.
+
+Motion space: metres, Y-up, +Z forward, character's left = +X (HumanML3D). Blender: Z-up; the character faces -Y
+(towards a front-view camera) and its left stays +X, so `.L` bones sit on +X: (x, y, z) -> (x, -z, y), the mapping
+glTF import uses. No other module converts axes.
+"""
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import bpy
+import numpy as np
+from mathutils import Matrix, Vector
+
+from . import vendor
+
+vendor.ensure_motion_core()
+from motion_core.motion import rotations as rot  # noqa: E402
+from motion_core.motion import skeleton  # noqa: E402
+from motion_core.motion.retarget import RigRest  # noqa: E402
+
+# Column vectors: blender = MOTION_TO_BLENDER @ motion.
+MOTION_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+
+
+def motion_to_blender(points):
+    """Motion-space vectors (..., 3) (Y-up) -> Blender vectors (..., 3) (Z-up)."""
+    return np.asarray(points, dtype=np.float64) @ MOTION_TO_BLENDER.T
+
+
+def blender_to_motion(points):
+    """Blender vectors (..., 3) (Z-up) -> motion-space vectors (..., 3) (Y-up); also rotates matrices' columns when
+    given (..., 3, 3) via `blender_matrix_to_motion`."""
+    return np.asarray(points, dtype=np.float64) @ MOTION_TO_BLENDER
+
+
+def blender_matrix_to_motion(matrices):
+    """Orientation matrices (..., 3, 3) whose columns are Blender vectors -> the same axes in motion space."""
+    return MOTION_TO_BLENDER.T @ np.asarray(matrices, dtype=np.float64)
+
+
+# SMPL-22 bone names: the HumanML3D joint names, so the SMPL preset and auto-detection recognise our own rig.
+SMPL_BONE_NAMES: Tuple[str, ...] = tuple(skeleton.JOINT_NAMES)
+
+# Leaf bones have no child joint; give them a tail along the parent bone, this fraction of the parent's length.
+_LEAF_FRACTION = {"head": 0.8, "left_wrist": 0.5, "right_wrist": 0.5, "left_foot": 0.6, "right_foot": 0.6}
+_PRIMARY_CHILD = {
+    "pelvis": "spine1", "spine1": "spine2", "spine2": "spine3", "spine3": "neck", "neck": "head",
+    "left_hip": "left_knee", "left_knee": "left_ankle", "left_ankle": "left_foot",
+    "right_hip": "right_knee", "right_knee": "right_ankle", "right_ankle": "right_foot",
+    "left_collar": "left_shoulder", "left_shoulder": "left_elbow", "left_elbow": "left_wrist",
+    "right_collar": "right_shoulder", "right_shoulder": "right_elbow", "right_elbow": "right_wrist",
+}
+
+
+def object_scale(obj) -> float:
+    """The armature object's uniform world scale (mean of the axis scales)."""
+    return float(np.mean(np.asarray(obj.matrix_world.to_scale())))
+
+
+def create_armature(context, name: str, bones: Sequence[Tuple[str, Optional[str], Sequence[float], Sequence[float]]],
+                    location=(0.0, 0.0, 0.0)):
+    """A new armature object linked to the active collection.
+
+    bones: (name, parent name or None, head (3,), tail (3,)) in Blender armature space (Z-up, metres), parents
+    first. Bone rolls: Z axis faces forward (-Y), or up (+Z) for bones that themselves point forward (feet).
+    Returns the object, left in object mode and active.
+    """
+    data = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, data)
+    obj.location = location
+    context.collection.objects.link(obj)
+    previous_active = context.view_layer.objects.active
+    context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        edit_bones = data.edit_bones
+        for bone_name, parent, head, tail in bones:
+            eb = edit_bones.new(bone_name)
+            eb.head = Vector(head)
+            eb.tail = Vector(tail)
+            direction = (Vector(tail) - Vector(head)).normalized()
+            eb.align_roll(Vector((0.0, 0.0, 1.0)) if abs(direction.y) > 0.7 else Vector((0.0, -1.0, 0.0)))
+            if parent:
+                eb.parent = edit_bones[parent]
+                eb.use_connect = False
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+    if previous_active is None:
+        context.view_layer.objects.active = obj
+    return obj
+
+
+def smpl_bone_layout(rest_joints) -> List[Tuple[str, Optional[str], np.ndarray, np.ndarray]]:
+    """SMPL-22 bones from rest joints (22, 3) in motion space: head at each joint, tail at its primary child, leaves
+    extended along their parent bone. Returns create_armature's `bones` list in Blender space."""
+    rest = motion_to_blender(rest_joints)
+    names = list(SMPL_BONE_NAMES)
+    layout = []
+    for j, name in enumerate(names):
+        parent = skeleton.PARENTS[j]
+        head = rest[j]
+        if name in _PRIMARY_CHILD:
+            tail = rest[names.index(_PRIMARY_CHILD[name])]
+        else:
+            along = rest[j] - rest[parent]
+            tail = head + along * _LEAF_FRACTION.get(name, 0.5)
+            if name in ("left_foot", "right_foot"):  # toes point forward, not down the shin
+                tail = head + np.array([0.0, -1.0, 0.0]) * max(np.linalg.norm(along), 0.05)
+        layout.append((name, names[parent] if parent >= 0 else None, head, tail))
+    return layout
+
+
+def create_smpl_armature(context, name: str, rest_joints):
+    """A new SMPL-22 armature (bones named as skeleton.JOINT_NAMES). rest_joints: (22, 3) motion space, metres."""
+    return create_armature(context, name, smpl_bone_layout(rest_joints))
+
+
+def rig_rest(obj) -> RigRest:
+    """The armature's rest pose in motion space (see motion_core.motion.retarget.RigRest).
+
+    Uses the object's world rotation and scale (not its location: the motion plays relative to the object), so rigs
+    imported Y-up or in centimetres (object rotated / scaled) retarget correctly.
+    """
+    bones = list(obj.data.bones)
+    depth = {b.name: len(b.parent_recursive) for b in bones}
+    bones.sort(key=lambda b: depth[b.name])  # parents before children
+    names = [b.name for b in bones]
+    index = {n: i for i, n in enumerate(names)}
+    parents = np.array([index[b.parent.name] if b.parent else -1 for b in bones])
+    world3 = np.asarray(obj.matrix_world.to_3x3())  # rotation * scale
+    scale = object_scale(obj)
+    heads = np.array([np.asarray(world3 @ np.asarray(b.head_local)) for b in bones])
+    orient = np.array([world3 @ np.asarray(b.matrix_local.to_3x3()) / scale for b in bones])  # (B, 3, 3)
+    return RigRest(
+        bone_names=names,
+        parents=parents,
+        heads=blender_to_motion(heads),
+        rotations=rot.matrix_to_quat(blender_matrix_to_motion(orient)),
+    )
+
+
+def posed_heads(obj, bone_names: Sequence[str]) -> np.ndarray:
+    """World-space head positions of the named pose bones at the current frame, in motion space: (K, 3)."""
+    world = obj.matrix_world
+    heads = [np.asarray(world @ obj.pose.bones[n].head) for n in bone_names]
+    return blender_to_motion(np.array(heads))
+
+
+def joints_to_blender_world(joints) -> np.ndarray:
+    """Motion-space joints (..., 3) -> Blender world positions (..., 3), for comparing with posed_heads's input."""
+    return motion_to_blender(joints)
+
+
+def add_proxy_mesh(context, arm_obj, radius_fraction: float = 0.12, name: Optional[str] = None):
+    """A simple rigid-skinned body (one tapered box per bone) so renders show the rig; armatures don't render.
+
+    Each bone gets 8 vertices in its own vertex group; an Armature modifier deforms the mesh. Returns the mesh object.
+    """
+    verts: List[Tuple[float, float, float]] = []
+    faces: List[Tuple[int, int, int, int]] = []
+    groups: Dict[str, List[int]] = {}
+    box_faces = [(0, 1, 2, 3), (4, 7, 6, 5), (0, 4, 5, 1), (1, 5, 6, 2), (2, 6, 7, 3), (3, 7, 4, 0)]
+    for bone in arm_obj.data.bones:
+        head, tail = Vector(bone.head_local), Vector(bone.tail_local)
+        length = (tail - head).length
+        if length < 1e-4:
+            continue
+        x_axis = bone.matrix_local.to_3x3().col[0].normalized()
+        z_axis = bone.matrix_local.to_3x3().col[2].normalized()
+        r = max(min(length * radius_fraction, 0.06), 0.015)
+        start = len(verts)
+        for center, size in ((head, r), (tail, r * 0.7)):
+            for sx, sz in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+                p = center + x_axis * (sx * size) + z_axis * (sz * size)
+                verts.append((p.x, p.y, p.z))
+        faces.extend(tuple(start + i for i in f) for f in box_faces)
+        groups[bone.name] = list(range(start, start + 8))
+    mesh = bpy.data.meshes.new(name or f"{arm_obj.name}_body")
+    mesh.from_pydata(verts, [], faces)
+    mesh.update()
+    body = bpy.data.objects.new(mesh.name, mesh)
+    context.collection.objects.link(body)
+    body.parent = arm_obj
+    for bone_name, indices in groups.items():
+        group = body.vertex_groups.new(name=bone_name)
+        group.add(indices, 1.0, "REPLACE")
+    modifier = body.modifiers.new("Armature", "ARMATURE")
+    modifier.object = arm_obj
+    return body
+
+
+def armature_from_context(context):
+    """The selected armature (active object, or the armature of an active mesh), or None."""
+    obj = context.active_object
+    if obj is None:
+        return None
+    if obj.type == "ARMATURE":
+        return obj
+    if obj.type == "MESH":
+        for modifier in obj.modifiers:
+            if modifier.type == "ARMATURE" and modifier.object is not None:
+                return modifier.object
+    return None
+
+
+def matrix_world_identity(obj) -> bool:
+    return obj.matrix_world == Matrix.Identity(4)

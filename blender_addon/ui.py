@@ -1,0 +1,110 @@
+"""The 3D View sidebar tab "Motion": prompt and settings, target and bone map, Generate, results with Bake/Delete."""
+
+import bpy
+
+from . import generation
+
+
+class MotionPanel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Motion"
+
+
+class MOTION_MAMBA_UL_results(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_property, index=0, flt_flag=0):
+        layout.label(text=item.label, icon="ARMATURE_DATA")
+        layout.label(text=f"{item.frames / max(item.fps, 1.0):.1f} s")
+
+
+class VIEW3D_PT_motion_mamba(MotionPanel, bpy.types.Panel):
+    bl_idname = "VIEW3D_PT_motion_mamba"
+    bl_label = "Motion Mamba"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.motion_mamba
+        status = context.window_manager.motion_mamba_status
+        layout.prop(settings, "prompt", text="")
+        col = layout.column(align=True)
+        col.prop(settings, "seconds")
+        row = col.row(align=True)
+        row.prop(settings, "seed")
+        row.prop(settings, "randomize_seed", text="", icon="FILE_REFRESH")
+        col.prop(settings, "guidance")
+        col.prop(settings, "steps")
+        col.prop(settings, "variations")
+        col = layout.column(align=True)
+        col.prop(settings, "target", text="")
+        if settings.target == "SELECTED":
+            col.prop(settings, "bone_map")
+        col.prop(settings, "start_frame")
+        row = col.row(align=True)
+        row.prop(settings, "root_motion", toggle=True)
+        row.prop(settings, "push_to_nla", toggle=True)
+        if settings.target == "NEW_RIG":
+            col.prop(settings, "add_body")
+        if status.running:
+            layout.progress(factor=status.progress, text=status.message or "Working…") if hasattr(
+                layout, "progress") else layout.label(text=f"{status.message} ({status.progress:.0%})")
+            layout.label(text="Esc cancels", icon="INFO")
+        else:
+            layout.operator("motion_mamba.generate", icon="PLAY")
+            if status.message:
+                layout.label(text=status.message, icon="INFO")
+        if status.last_error:
+            box = layout.box()
+            box.alert = True
+            for i, line in enumerate(_wrap(status.last_error, 48)):
+                box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
+
+
+class VIEW3D_PT_motion_mamba_results(MotionPanel, bpy.types.Panel):
+    bl_idname = "VIEW3D_PT_motion_mamba_results"
+    bl_label = "Results"
+    bl_parent_id = "VIEW3D_PT_motion_mamba"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.motion_mamba
+        layout.template_list("MOTION_MAMBA_UL_results", "", settings, "results", settings, "results_index", rows=3)
+        row = layout.row(align=True)
+        row.operator("motion_mamba.bake_result", icon="ACTION")
+        row.operator("motion_mamba.delete_result", icon="TRASH")
+
+
+class VIEW3D_PT_motion_mamba_bone_map(MotionPanel, bpy.types.Panel):
+    bl_idname = "VIEW3D_PT_motion_mamba_bone_map"
+    bl_label = "Custom Bone Map"
+    bl_parent_id = "VIEW3D_PT_motion_mamba"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.motion_mamba
+        obj = generation.rig.armature_from_context(context)
+        row = layout.row(align=True)
+        row.operator("motion_mamba.detect_bone_map", icon="VIEWZOOM")
+        row.prop(settings, "custom_map_name", text="")
+        row.operator("motion_mamba.save_bone_map", text="", icon="FILE_TICK")
+        col = layout.column(align=True)
+        for entry in settings.custom_map:
+            if obj is not None:
+                col.prop_search(entry, "bone", obj.data, "bones", text=entry.joint)
+            else:
+                col.prop(entry, "bone", text=entry.joint)
+
+
+def _wrap(text, width):
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + ([line] if line else [])
+
+
+classes = (MOTION_MAMBA_UL_results, VIEW3D_PT_motion_mamba, VIEW3D_PT_motion_mamba_results,
+           VIEW3D_PT_motion_mamba_bone_map)
