@@ -1,0 +1,89 @@
+"""Animation helpers shared by the action kinds: keyframes with easing, smooth noise, idle life, hand layering.
+
+Conventions: frames at 20 fps, metres, radians; hand targets in the chest frame relative to the shoulder.
+"""
+
+import numpy as np
+
+from .body import FPS, SIDE_SIGN, PoseTracks, standing_tracks
+
+
+def ease(s):
+    """Smoothstep 0 -> 1 (zero velocity at both ends)."""
+    s = np.clip(s, 0.0, 1.0)
+    return s * s * (3.0 - 2.0 * s)
+
+
+def keyframes(n, times, values):
+    """Eased interpolation between keys. times: (K,) frames (increasing), values: (K, ...) -> (n, ...).
+
+    Holds the first / last value outside the keyed range; each segment eases in and out.
+    """
+    times = np.asarray(times, dtype=float)
+    values = np.asarray(values, dtype=float)
+    t = np.arange(n, dtype=float)
+    idx = np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 1)
+    nxt = np.minimum(idx + 1, len(times) - 1)
+    span = np.maximum(times[nxt] - times[idx], 1e-6)
+    u = ease((t - times[idx]) / span)
+    u = u.reshape((n,) + (1,) * (values.ndim - 1))
+    return values[idx] + (values[nxt] - values[idx]) * u
+
+
+def envelope(n, start, end, fade):
+    """0 -> 1 -> 0 weight: eased rise over `fade` frames from `start`, fall over `fade` frames ending at `end`."""
+    t = np.arange(n, dtype=float)
+    return ease((t - start) / max(fade, 1e-6)) * ease((end - t) / max(fade, 1e-6))
+
+
+def smooth_noise(rng, n, dims, scale, max_hz=0.6):
+    """Low-frequency noise (n, dims): a sum of three random sinusoids per channel, amplitude about `scale`."""
+    t = np.arange(n)[:, None] / FPS
+    out = np.zeros((n, dims))
+    for _ in range(3):
+        freq = rng.uniform(0.1, max_hz, size=dims)
+        phase = rng.uniform(0, 2 * np.pi, size=dims)
+        out += np.sin(2 * np.pi * freq * t + phase)
+    return out * (scale / 1.7)
+
+
+def idle_tracks(n, rng, root_xz=(0.0, 0.0), heading=0.0, life=1.0, stance_width=0.0) -> PoseTracks:
+    """Standing with a little life: weight shift, breathing, trunk sway, head and arm drift (feet planted)."""
+    tracks = standing_tracks(n, root_xz, heading, stance_width)
+    add_life(tracks, rng, life)
+    return tracks
+
+
+def add_life(tracks: PoseTracks, rng, life=1.0):
+    """Layer small natural motion onto any clip: trunk / head / arm drift and breathing. Feet are untouched."""
+    n = tracks.n_frames
+    if life <= 0:
+        return tracks
+    lateral = np.stack([np.cos(tracks.heading), np.zeros(n), -np.sin(tracks.heading)], -1)
+    tracks.root += lateral * smooth_noise(rng, n, 1, 0.012 * life, 0.3)
+    tracks.root[:, 1] += smooth_noise(rng, n, 1, 0.004 * life, 0.4)[:, 0]
+    tracks.spine += smooth_noise(rng, n, 3, 0.025 * life, 0.4)
+    tracks.pelvis[:, 1] += smooth_noise(rng, n, 1, 0.015 * life, 0.3)[:, 0]
+    tracks.neck += smooth_noise(rng, n, 3, 0.06 * life, 0.5)
+    breathing = 0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.2, 0.3) * np.arange(n) / FPS + rng.uniform(0, 6.3))
+    tracks.collar += 0.02 * life * breathing[:, None]
+    tracks.hand += smooth_noise(rng, n, 6, 0.015 * life, 0.5).reshape(n, 2, 3).transpose(1, 0, 2)
+    return tracks
+
+
+def blend_hand(tracks: PoseTracks, side, target, pole, weight):
+    """Blend a gesture's wrist target / elbow pole (n, 3) onto one arm with weight (n,) in [0, 1]."""
+    w = weight[:, None]
+    tracks.hand[side] = tracks.hand[side] * (1 - w) + target * w
+    tracks.elbow_pole[side] = tracks.elbow_pole[side] * (1 - w) + pole * w
+
+
+def mirror_x(vec, side):
+    """Put a left-side chest-frame vector (..., 3) onto `side` (0 left, 1 right) by flipping x."""
+    out = np.array(vec, dtype=float)
+    out[..., 0] *= SIDE_SIGN[side]
+    return out
+
+
+def seconds(s):
+    return int(round(s * FPS))

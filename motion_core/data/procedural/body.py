@@ -1,0 +1,269 @@
+"""The procedural body: pose tracks in, HumanML3D 22-joint positions out.
+
+Every action in the library describes a clip as `PoseTracks`: a pelvis path and heading, trunk / neck angles, foot
+(ankle) targets on the ground and hand targets relative to the shoulders. `solve_pose` turns them into joints with
+forward kinematics for the trunk, head and collars and analytic two-bone IK for the arms and legs, so every bone keeps
+its T2M length and planted feet stay exactly where the tracks put them.
+
+Conventions: metres, Y-up, +Z forward, +X is the person's left, 20 fps, HumanML3D 22-joint SMPL order. Angles are
+radians. Positive yaw turns left (maps +Z toward +X); positive pitch leans forward; positive side bend leans left.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+try:
+    from motion_core.motion.skeleton import T2M_OFFSETS
+except ImportError:  # TEMPORARY until H1's skeleton lands: lengths of the T2M target skeleton (metres)
+    T2M_OFFSETS = [[0, 0, 0]] + [[0, 0, v] for v in (
+        0.1031, 0.1099, 0.1316, 0.3936, 0.3902, 0.1432, 0.4324, 0.4256, 0.0574, 0.1434, 0.1494, 0.2194, 0.1375,
+        0.1434, 0.1030, 0.1316, 0.1230, 0.2568, 0.2631, 0.2660, 0.2699)]
+
+FPS = 20.0
+
+# Bone lengths of the target skeleton (joint i to its parent), metres.
+BONE_LENGTHS = np.linalg.norm(np.asarray(T2M_OFFSETS, dtype=np.float64), axis=-1)
+
+# Rest directions for the trunk / head / collars, measured from a natural standing pose (pelvis frame, unit
+# vectors). T2M's own rest directions are axis-aligned (hips straight out, arms hanging from the collar), which would
+# look stiff; these keep the T2M bone lengths but point where a standing body's joints are.
+_REST_DIRECTIONS = {
+    1: (0.44, -0.90, 0.0),   # left hip: out and down from the pelvis
+    2: (-0.44, -0.90, 0.0),
+    3: (0.0, 0.92, -0.40),   # spine1 sits slightly behind the pelvis
+    6: (0.0, 0.97, 0.25),
+    9: (0.0, 0.95, 0.31),
+    12: (0.0, 1.0, 0.03),
+    15: (0.0, 0.46, 0.89),   # head joint is forward and up of the neck
+    13: (0.49, 0.87, 0.0),
+    14: (-0.49, 0.87, 0.0),
+    16: (1.0, -0.07, 0.0),
+    17: (-1.0, -0.07, 0.0),
+}
+REST_OFFSETS = np.zeros((22, 3))
+for _joint, _direction in _REST_DIRECTIONS.items():
+    _d = np.asarray(_direction, dtype=np.float64)
+    REST_OFFSETS[_joint] = _d / np.linalg.norm(_d) * BONE_LENGTHS[_joint]
+
+THIGH = BONE_LENGTHS[[4, 5]]       # (2,) left, right
+SHIN = BONE_LENGTHS[[7, 8]]
+UPPER_ARM = BONE_LENGTHS[[18, 19]]
+FOREARM = BONE_LENGTHS[[20, 21]]
+FOOT = BONE_LENGTHS[[10, 11]]      # ankle to ball of the foot
+TOE_HEIGHT = 0.012                 # ball-of-foot joint height when the foot is flat on the floor
+ANKLE_HEIGHT = 0.075               # ankle joint height when the foot is flat
+FOOT_REST_PITCH = np.arcsin((ANKLE_HEIGHT - TOE_HEIGHT) / FOOT)  # (2,) the foot points down-forward at rest
+LEG_REACH = 0.993 * (THIGH + SHIN)  # never fully straight: a locked knee looks robotic and IK gets unstable
+HIP_HALF_WIDTH = REST_OFFSETS[1, 0]
+STANCE_HALF_WIDTH = 0.09          # ankles sit a little wider than the hips
+TOE_OUT = 0.12                     # feet turn out slightly (rad)
+STAND_PELVIS_HEIGHT = float(ANKLE_HEIGHT - REST_OFFSETS[1, 1] + 0.985 * (THIGH + SHIN).mean())
+SIDE_SIGN = np.array([1.0, -1.0])  # left, right: multiply an x coordinate to mirror it onto a side
+
+# Hand targets live in the chest frame, relative to each shoulder: x left, y up, z forward.
+HAND_REST = np.array([[0.05, -0.50, 0.06], [-0.05, -0.50, 0.06]])
+ELBOW_POLE_REST = np.array([[0.35, 0.0, -1.0], [-0.35, 0.0, -1.0]])
+
+
+@dataclass
+class PoseTracks:
+    """One clip as animation curves (T frames). World positions for the pelvis and feet, body-relative elsewhere.
+
+    root: (T, 3) pelvis position. heading: (T,) body yaw. pelvis: (T, 3) extra pelvis (pitch, side, yaw).
+    spine: (T, 3) trunk (flex, side, twist) spread over spine1..3. neck: (T, 3) (pitch, side, yaw) of the head.
+    collar: (T, 2) shoulder elevation (left, right). ankle: (2, T, 3) ankle targets (left, right).
+    foot_yaw: (2, T) world yaw of each foot. foot_pitch: (2, T) heel-up pitch added to the rest pitch.
+    contact: (2, T) bool, the foot is planted (used by quality checks and corpus captions).
+    hand: (2, T, 3) wrist targets relative to the shoulder, chest frame. elbow_pole: (2, T, 3) chest frame.
+    knee_pole: (2, T, 3) world direction the knees point, or None for "along the foot".
+    """
+
+    root: np.ndarray
+    heading: np.ndarray
+    pelvis: np.ndarray
+    spine: np.ndarray
+    neck: np.ndarray
+    collar: np.ndarray
+    ankle: np.ndarray
+    foot_yaw: np.ndarray
+    foot_pitch: np.ndarray
+    contact: np.ndarray
+    hand: np.ndarray
+    elbow_pole: np.ndarray
+    knee_pole: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.heading)
+
+    def copy(self) -> "PoseTracks":
+        return PoseTracks(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()})
+
+    def slice(self, start: int, stop: int) -> "PoseTracks":
+        """Frames [start, stop) of every track."""
+        out = {}
+        for name, value in self.__dict__.items():
+            if not isinstance(value, np.ndarray):
+                out[name] = value
+            elif name in ("ankle", "foot_yaw", "foot_pitch", "contact", "hand", "elbow_pole", "knee_pole"):
+                out[name] = value[:, start:stop]
+            else:
+                out[name] = value[start:stop]
+        return PoseTracks(**out)
+
+
+def standing_tracks(n_frames: int, root_xz=(0.0, 0.0), heading=0.0, stance_width=0.0) -> PoseTracks:
+    """A neutral standing pose held for n_frames: feet under the hips, arms hanging, facing `heading`."""
+    t = n_frames
+    yaw = np.full(t, float(heading))
+    root = np.zeros((t, 3))
+    root[:, 0], root[:, 2] = root_xz
+    root[:, 1] = STAND_PELVIS_HEIGHT
+    ankle = np.zeros((2, t, 3))
+    for side in range(2):
+        ankle[side] = neutral_foot_position(root, yaw, side, stance_width)
+    foot_yaw = np.stack([yaw + TOE_OUT, yaw - TOE_OUT])
+    return PoseTracks(
+        root=root, heading=yaw, pelvis=np.zeros((t, 3)), spine=np.zeros((t, 3)), neck=np.zeros((t, 3)),
+        collar=np.zeros((t, 2)), ankle=ankle, foot_yaw=foot_yaw, foot_pitch=np.zeros((2, t)),
+        contact=np.ones((2, t), dtype=bool), hand=np.repeat(HAND_REST[:, None], t, axis=1),
+        elbow_pole=np.repeat(ELBOW_POLE_REST[:, None], t, axis=1),
+    )
+
+
+def neutral_foot_position(root: np.ndarray, heading: np.ndarray, side: int, stance_width=0.0, forward=0.0):
+    """Flat-foot ankle position under one hip. root: (T, 3), heading: (T,) -> (T, 3) with y = ANKLE_HEIGHT."""
+    lateral = SIDE_SIGN[side] * (STANCE_HALF_WIDTH + 0.5 * stance_width)
+    local = np.stack([np.full_like(heading, lateral), np.zeros_like(heading), np.full_like(heading, forward)], -1)
+    out = root + rotate_yaw(local, heading)
+    out[..., 1] = ANKLE_HEIGHT
+    return out
+
+
+def rotate_yaw(vectors: np.ndarray, yaw: np.ndarray) -> np.ndarray:
+    """Rotate (..., 3) vectors about +Y by yaw (...,) radians (positive turns +Z toward +X)."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    x, y, z = vectors[..., 0], vectors[..., 1], vectors[..., 2]
+    x, y, z, c, s = np.broadcast_arrays(x, y, z, c, s)
+    return np.stack([c * x + s * z, y, -s * x + c * z], axis=-1)
+
+
+def body_matrix(yaw, pitch, side) -> np.ndarray:
+    """Rotation Ry(yaw) @ Rx(pitch) @ Rz(-side) as (..., 3, 3); each argument broadcasts over (...)."""
+    yaw, pitch, side = np.broadcast_arrays(np.asarray(yaw, float), np.asarray(pitch, float), np.asarray(side, float))
+    cy, sy = np.cos(yaw), np.sin(yaw)
+    cp, sp = np.cos(pitch), np.sin(pitch)
+    cr, sr = np.cos(-side), np.sin(-side)
+    # Closed form of the product, written out to avoid three batched matmuls.
+    m = np.empty(yaw.shape + (3, 3))
+    m[..., 0, 0] = cy * cr + sy * sp * sr
+    m[..., 0, 1] = -cy * sr + sy * sp * cr
+    m[..., 0, 2] = sy * cp
+    m[..., 1, 0] = cp * sr
+    m[..., 1, 1] = cp * cr
+    m[..., 1, 2] = -sp
+    m[..., 2, 0] = -sy * cr + cy * sp * sr
+    m[..., 2, 1] = sy * sr + cy * sp * cr
+    m[..., 2, 2] = cy * cp
+    return m
+
+
+def foot_direction(yaw: np.ndarray, pitch_down: np.ndarray) -> np.ndarray:
+    """Unit vector from ankle to the ball of the foot. yaw, pitch_down: (...,) -> (..., 3)."""
+    cp = np.cos(pitch_down)
+    return np.stack([np.sin(yaw) * cp, -np.sin(pitch_down), np.cos(yaw) * cp], axis=-1)
+
+
+def two_bone_ik(base, target, pole, upper, lower):
+    """Place the middle joint of a two-bone chain. base, target, pole: (T, 3); upper, lower: lengths.
+
+    Returns (middle (T, 3), end (T, 3)); the end equals the target when it is reachable, otherwise the closest
+    reachable point on the base->target line. The middle joint bends toward `pole`.
+    """
+    axis = target - base
+    dist = np.linalg.norm(axis, axis=-1, keepdims=True)
+    unit = axis / np.maximum(dist, 1e-9)
+    dist = np.clip(dist, abs(upper - lower) + 1e-4, upper + lower - 1e-5)
+    along = (upper * upper - lower * lower + dist * dist) / (2.0 * dist)
+    radius = np.sqrt(np.maximum(upper * upper - along * along, 0.0))
+    bend = pole - np.sum(pole * unit, axis=-1, keepdims=True) * unit
+    bend /= np.maximum(np.linalg.norm(bend, axis=-1, keepdims=True), 1e-9)
+    middle = base + along * unit + radius * bend
+    return middle, base + dist * unit
+
+
+def soft_min(value, limit, softness=0.015):
+    """A smooth min(value, limit): equals `value` well below the limit, never exceeds it."""
+    gap = (limit - value) / softness
+    return limit - softness * np.logaddexp(0.0, gap)
+
+
+def _widen(flags, radius):
+    """A 0..1 weight that ramps up `radius` frames around each True in flags (T,)."""
+    w = flags.astype(float)
+    kernel = 1.0 - np.abs(np.arange(-radius, radius + 1)) / (radius + 1.0)
+    return np.minimum(np.convolve(w, kernel, mode="same"), 1.0)
+
+
+def solve_pose(tracks: PoseTracks) -> np.ndarray:
+    """Pose tracks -> joints (T, 22, 3) float32 with T2M bone lengths.
+
+    The pelvis is lowered (smoothly) where a leg could not otherwise reach its ankle target, so planted feet never
+    slide: the body adapts, not the footprint.
+    """
+    t = tracks.n_frames
+    joints = np.empty((t, 22, 3))
+    r_pelvis = body_matrix(tracks.heading + tracks.pelvis[:, 2], tracks.pelvis[:, 0], tracks.pelvis[:, 1])
+    hip_offsets = np.einsum("tij,kj->tki", r_pelvis, REST_OFFSETS[[1, 2]])  # (T, 2, 3)
+
+    # Lower the pelvis where needed so both legs reach (smooth, so no velocity kinks at the limit).
+    root = tracks.root.copy()
+    ankle = tracks.ankle
+    limit = np.full(t, np.inf)
+    for side in range(2):
+        horizontal = ankle[side][:, [0, 2]] - (root[:, [0, 2]] + hip_offsets[:, side][:, [0, 2]])
+        h2 = np.sum(horizontal * horizontal, axis=-1)
+        vertical = np.sqrt(np.maximum(LEG_REACH[side] ** 2 - h2, 0.01))
+        # Only planted feet must be reached; a swing foot may fall short (IK pulls it in) without visible harm.
+        slack = 0.15 * (1.0 - _widen(tracks.contact[side], 2))
+        limit = np.minimum(limit, ankle[side][:, 1] + vertical - hip_offsets[:, side, 1] + slack)
+    root[:, 1] = soft_min(root[:, 1], limit)
+    joints[:, 0] = root
+
+    # Trunk, head and collars: forward kinematics.
+    flex, side_bend, twist = tracks.spine[:, 0], tracks.spine[:, 1], tracks.spine[:, 2]
+    rotation = r_pelvis
+    parent_pos = root
+    for joint, weight in ((3, 0.25), (6, 0.35), (9, 0.40)):
+        joints[:, joint] = parent_pos + rotation @ REST_OFFSETS[joint]
+        rotation = rotation @ body_matrix(twist * weight, flex * weight, side_bend * weight)
+        parent_pos = joints[:, joint]
+    r_chest = rotation
+    r_neck = r_chest @ body_matrix(tracks.neck[:, 2], tracks.neck[:, 0], tracks.neck[:, 1])
+    joints[:, 12] = joints[:, 9] + r_chest @ REST_OFFSETS[12]
+    joints[:, 15] = joints[:, 12] + r_neck @ REST_OFFSETS[15]
+    for side, (collar, shoulder) in enumerate(((13, 16), (14, 17))):
+        joints[:, collar] = joints[:, 9] + r_chest @ REST_OFFSETS[collar]
+        r_collar = r_chest @ body_matrix(0.0, 0.0, tracks.collar[:, side] * SIDE_SIGN[side])
+        joints[:, shoulder] = joints[:, collar] + r_collar @ REST_OFFSETS[shoulder]
+
+    # Arms: wrist targets in the chest frame -> two-bone IK.
+    for side, (shoulder, elbow, wrist) in enumerate(((16, 18, 20), (17, 19, 21))):
+        target = joints[:, shoulder] + np.einsum("tij,tj->ti", r_chest, tracks.hand[side])
+        pole = np.einsum("tij,tj->ti", r_chest, tracks.elbow_pole[side])
+        joints[:, elbow], joints[:, wrist] = two_bone_ik(
+            joints[:, shoulder], target, pole, UPPER_ARM[side], FOREARM[side])
+
+    # Legs: hips from the pelvis, knees by IK toward the pole, feet along yaw / pitch.
+    for side, (hip, knee, ank, toe) in enumerate(((1, 4, 7, 10), (2, 5, 8, 11))):
+        joints[:, hip] = root + hip_offsets[:, side]
+        if tracks.knee_pole is not None:
+            pole = tracks.knee_pole[side]
+        else:
+            pole = foot_direction(tracks.foot_yaw[side], np.zeros(t)) + 0.3 * r_pelvis[:, :, 2]
+        joints[:, knee], joints[:, ank] = two_bone_ik(joints[:, hip], ankle[side], pole, THIGH[side], SHIN[side])
+        direction = foot_direction(tracks.foot_yaw[side], FOOT_REST_PITCH[side] + tracks.foot_pitch[side])
+        joints[:, toe] = joints[:, ank] + FOOT[side] * direction
+    return joints.astype(np.float32)

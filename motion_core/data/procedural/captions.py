@@ -1,0 +1,77 @@
+"""Caption paraphrases in HumanML3D style, and the left/right word swap used when a clip is mirrored.
+
+Each action kind supplies verb phrases ("walks forward slowly") and, for locomotion, gerunds ("walking forward")
+so layered clips can say "waves while walking". Subjects and phrase templates are combined, so every kind has well
+over 20 distinct paraphrases; `caption_variants` lists them all and `sample_captions` draws a few per clip.
+"""
+
+import re
+
+SUBJECTS = ("a person", "someone", "a man", "a woman", "the person", "somebody", "a human", "the man", "the woman",
+            "a figure")
+
+SPEED_WORDS = {
+    "slow": ("slowly", "at a slow pace", "leisurely", "gently"),
+    "normal": ("", "", "at a normal pace", "steadily"),
+    "fast": ("quickly", "fast", "briskly", "at a quick pace"),
+}
+
+COUNT_WORDS = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times", 6: "six times",
+               7: "seven times", 8: "eight times", 9: "nine times", 10: "ten times"}
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine",
+                10: "ten"}
+
+_SWAPS = {"left": "right", "right": "left", "clockwise": "counterclockwise", "counterclockwise": "clockwise",
+          "anticlockwise": "clockwise", "counter-clockwise": "clockwise"}
+_SWAP_PATTERN = re.compile(r"\b(counter-clockwise|counterclockwise|anticlockwise|clockwise|left|right)\b",
+                           re.IGNORECASE)
+
+
+def swap_left_right(text: str) -> str:
+    """Swap side words for a mirrored clip: left <-> right, clockwise <-> counterclockwise (case kept)."""
+
+    def repl(match):
+        word = match.group(0)
+        swapped = _SWAPS[word.lower()]
+        return swapped.capitalize() if word[0].isupper() else swapped
+
+    return _SWAP_PATTERN.sub(repl, text)
+
+
+def tidy(text: str) -> str:
+    """Collapse double spaces / stray spaces before punctuation and end with a full stop."""
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+([,.])", r"\1", text)
+    return text.rstrip(".,") + "."
+
+
+def fill(template: str, words: dict) -> str:
+    """Fill {slots} of a phrase template; missing slots become empty."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(words.get(m.group(1), "")), template)
+
+
+def caption_variants(phrases, words: dict) -> list[str]:
+    """Every subject x phrase combination for one clip's parameters (deduplicated, in a stable order)."""
+    out, seen = [], set()
+    for phrase in phrases:
+        body = fill(phrase, words)
+        for subject in SUBJECTS:
+            text = tidy(f"{subject} {body}")
+            if text not in seen:
+                seen.add(text)
+                out.append(text)
+    return out
+
+
+def sample_captions(rng, phrases, words: dict, count=3) -> list[str]:
+    """A few distinct captions for one clip: different phrases with different subjects."""
+    order = rng.permutation(len(phrases))
+    out = []
+    for i in order[:count]:
+        subject = SUBJECTS[int(rng.integers(len(SUBJECTS)))]
+        out.append(tidy(f"{subject} {fill(phrases[i], words)}"))
+    return out
+
+
+def speed_word(rng, speed_class: str) -> str:
+    return SPEED_WORDS[speed_class][int(rng.integers(len(SPEED_WORDS[speed_class])))]

@@ -1,0 +1,247 @@
+"""Public entry points of the procedural motion library: single clips, chains, layers and a random mix.
+
+All return joints (T, 22, 3) float32 in metres (Y-up, +Z forward, floor at y = 0, HumanML3D joint order) at 20 fps,
+plus HumanML3D-style captions.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .actions import ACTION_KINDS
+from .animate import ease
+from .body import FPS, PoseTracks, rotate_yaw, solve_pose
+from .captions import SUBJECTS, caption_variants, fill, sample_captions, tidy
+
+MAX_FRAMES = 196          # 9.8 s, HumanML3D's longest clip
+BLEND_FRAMES = 10         # cross-fade between chained actions (0.5 s)
+CONNECTORS = (", then ", " and then ", ", and then ", ", after that ")
+
+
+@dataclass
+class Clip:
+    """A generated clip with everything the corpus builder may want beyond joints and captions."""
+
+    joints: np.ndarray                      # (T, 22, 3) float32
+    captions: list
+    kinds: list
+    params: list
+    contact: np.ndarray                     # (2, T) bool, planted feet (left, right)
+    mode: str = "single"                    # single | chain | layered
+    info: dict = field(default_factory=dict)
+
+
+def _spec(kind):
+    if kind not in ACTION_KINDS:
+        raise ValueError(f"unknown action kind {kind!r}; known: {sorted(ACTION_KINDS)}")
+    return ACTION_KINDS[kind]
+
+
+def _params(kind, rng, overrides):
+    params = _spec(kind).sample(rng)
+    params.update(overrides)
+    return params
+
+
+def _phrase_words(kind, params):
+    phrases, words = _spec(kind).phrases(params)
+    return list(phrases), dict(words)
+
+
+def caption_paraphrases(kind, **params) -> list[str]:
+    """Every caption paraphrase of a kind for the given parameters (defaults sampled with seed 0 fill the rest)."""
+    merged = _params(kind, np.random.default_rng(0), params)
+    phrases, words = _phrase_words(kind, merged)
+    return caption_variants(phrases, words)
+
+
+def make_clip(kind, rng, **params) -> Clip:
+    """One action kind with sampled parameters (any given parameter overrides the sampled one)."""
+    params = _params(kind, rng, params)
+    tracks = _spec(kind).build(rng, params)
+    phrases, words = _phrase_words(kind, params)
+    captions = sample_captions(rng, phrases, words, count=3)
+    return Clip(_finish(tracks), captions, [kind], [params], tracks.contact.copy())
+
+
+def generate_clip(kind, rng, **params):
+    """(joints (T, 22, 3) float32 at 20 fps, captions list[str]) for one action kind."""
+    clip = make_clip(kind, rng, **params)
+    return clip.joints, clip.captions
+
+
+def _finish(tracks: PoseTracks) -> np.ndarray:
+    joints = solve_pose(tracks)
+    return joints
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Chains: actions one after another with blended transitions.
+
+def _align(tracks: PoseTracks, heading, feet_mid_xz):
+    """Rotate / move tracks so frame 0 faces `heading` with its feet midpoint at feet_mid_xz."""
+    turn = heading - tracks.heading[0]
+    out = tracks.copy()
+    start_mid = tracks.ankle[:, 0].mean(axis=0)
+    pivot = np.array([start_mid[0], 0.0, start_mid[2]])
+    target = np.array([feet_mid_xz[0], 0.0, feet_mid_xz[1]])
+    out.root = rotate_yaw(tracks.root - pivot, turn) + target
+    out.ankle = rotate_yaw(tracks.ankle - pivot, turn) + target
+    if tracks.knee_pole is not None:
+        out.knee_pole = rotate_yaw(tracks.knee_pole, turn)
+    out.heading = tracks.heading + turn
+    out.foot_yaw = tracks.foot_yaw + turn
+    return out
+
+
+def _concat(a: PoseTracks, b: PoseTracks, blend=BLEND_FRAMES) -> PoseTracks:
+    """a followed by b (already aligned), cross-faded over `blend` frames."""
+    blend = min(blend, a.n_frames - 1, b.n_frames - 1)
+    w = ease((np.arange(blend) + 1) / (blend + 1))
+    out = {}
+    for name, va in a.__dict__.items():
+        vb = b.__dict__[name]
+        if not isinstance(va, np.ndarray) or vb is None:
+            out[name] = va if name != "knee_pole" else None
+            continue
+        time_axis = 1 if name in ("ankle", "foot_yaw", "foot_pitch", "contact", "hand", "elbow_pole", "knee_pole") \
+            else 0
+        head = np.take(va, range(a.n_frames - blend), axis=time_axis)
+        tail = np.take(vb, range(blend, b.n_frames), axis=time_axis)
+        xa = np.take(va, range(a.n_frames - blend, a.n_frames), axis=time_axis)
+        xb = np.take(vb, range(blend), axis=time_axis)
+        if va.dtype == bool:
+            mixed = xa & xb
+        else:
+            shape = [1] * va.ndim
+            shape[time_axis] = blend
+            ww = w.reshape(shape)
+            mixed = xa * (1 - ww) + xb * ww
+        out[name] = np.concatenate([head, mixed, tail], axis=time_axis)
+    out["info"] = {}
+    if a.knee_pole is None or b.knee_pole is None:
+        out["knee_pole"] = None
+    return PoseTracks(**out)
+
+
+def _chain_params(kinds, rng, max_frames):
+    budget = (max_frames + BLEND_FRAMES * (len(kinds) - 1)) / FPS
+    params = [_params(k, rng, {}) for k in kinds]
+    for p in params:
+        if "start_moving" in p:
+            p["start_moving"] = False
+            p["end_moving"] = False
+    total = sum(p.get("duration", 3.0) for p in params)
+    if total > budget:
+        scale = budget / total
+        for p in params:
+            if "duration" in p:
+                p["duration"] = max(p["duration"] * scale, 1.6)
+    return params
+
+
+def _chain_captions(rng, kinds, params, count=3):
+    pieces = [_phrase_words(k, p) for k, p in zip(kinds, params)]
+    out = []
+    for _ in range(count):
+        parts = []
+        for phrases, words in pieces:
+            parts.append(fill(phrases[int(rng.integers(len(phrases)))], words))
+        subject = SUBJECTS[int(rng.integers(len(SUBJECTS)))]
+        if len(parts) == 2:
+            text = parts[0] + CONNECTORS[int(rng.integers(len(CONNECTORS)))] + parts[1]
+        else:
+            text = ", ".join(parts[:-1]) + ", and then " + parts[-1]
+        out.append(tidy(f"{subject} {text}"))
+    return out
+
+
+def make_chain(kinds, rng, max_frames=MAX_FRAMES) -> Clip:
+    """Actions in sequence (each from standing to standing), aligned and cross-faded, captioned with 'then'."""
+    kinds = list(kinds)
+    params = _chain_params(kinds, rng, max_frames)
+    tracks = None
+    for kind, p in zip(kinds, params):
+        part = _spec(kind).build(rng, p)
+        if tracks is None:
+            tracks = part
+            continue
+        mid = tracks.ankle[:, -1].mean(axis=0)
+        part = _align(part, tracks.heading[-1], (mid[0], mid[2]))
+        tracks = _concat(tracks, part)
+    if tracks.n_frames > max_frames:
+        tracks = tracks.slice(0, max_frames)
+    captions = _chain_captions(rng, kinds, params)
+    return Clip(_finish(tracks), captions, kinds, params, tracks.contact.copy(), mode="chain")
+
+
+def generate_chain(kinds, rng, max_frames=MAX_FRAMES):
+    """(joints, captions) for actions in sequence, e.g. ["walk", "sit_down_stand_up"]."""
+    clip = make_chain(kinds, rng, max_frames)
+    return clip.joints, clip.captions
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Layers: an upper-body gesture over a base action (usually locomotion).
+
+LAYER_TEMPLATES = ("{g} while {b_ing}", "{b} and {g} at the same time", "{g} as they are {b_ing}",
+                   "{b} while they {g}", "{b}, {g} at the same time")
+
+
+def make_layered(base, gesture, rng, **base_params) -> Clip:
+    """A base action with an upper-body gesture layered over part of it ("waves while walking")."""
+    base_spec, gesture_spec = _spec(base), _spec(gesture)
+    if not gesture_spec.upper_body:
+        raise ValueError(f"{gesture!r} is not an upper-body gesture; pick one of "
+                         f"{sorted(k for k, s in ACTION_KINDS.items() if s.upper_body)}")
+    bp = _params(base, rng, base_params)
+    gp = _params(gesture, rng, {})
+    tracks = base_spec.build(rng, bp)
+    gesture_spec.apply(rng, gp, tracks)
+    b_phrases, b_words = _phrase_words(base, bp)
+    g_phrases, g_words = _phrase_words(gesture, gp)
+    gerunds = base_spec.gerunds(bp) if base_spec.gerunds else ["moving"]
+    captions = []
+    for _ in range(3):
+        template = LAYER_TEMPLATES[int(rng.integers(len(LAYER_TEMPLATES)))]
+        text = template.format(g=fill(g_phrases[int(rng.integers(len(g_phrases)))], g_words),
+                               b=fill(b_phrases[int(rng.integers(len(b_phrases)))], b_words),
+                               b_ing=gerunds[int(rng.integers(len(gerunds)))])
+        captions.append(tidy(f"{SUBJECTS[int(rng.integers(len(SUBJECTS)))]} {text}"))
+    return Clip(_finish(tracks), captions, [base, gesture], [bp, gp], tracks.contact.copy(), mode="layered")
+
+
+def generate_layered(base, gesture, rng, **base_params):
+    """(joints, captions) for a gesture over a base action."""
+    clip = make_layered(base, gesture, rng, **base_params)
+    return clip.joints, clip.captions
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Random mix for the corpus.
+
+def sample_random_clip(rng, min_s=2.0, max_s=9.8):
+    """A random clip: 60% single actions, 25% chains of two or three, 15% gestures over locomotion.
+
+    Returns (joints (T, 22, 3), captions, meta) with meta = {"mode", "kinds", "params", "contact"}.
+    """
+    max_frames = int(round(max_s * FPS))
+    min_frames = int(round(min_s * FPS))
+    kinds = sorted(ACTION_KINDS)
+    roll = rng.random()
+    if roll < 0.6:
+        clip = make_clip(kinds[int(rng.integers(len(kinds)))], rng)
+    elif roll < 0.85:
+        length = 2 if rng.random() < 0.75 else 3
+        chain_kinds = [kinds[int(rng.integers(len(kinds)))] for _ in range(length)]
+        clip = make_chain(chain_kinds, rng, max_frames)
+    else:
+        bases = [k for k, s in ACTION_KINDS.items() if s.gerunds and s.category == "locomotion"]
+        gestures = [k for k, s in ACTION_KINDS.items() if s.upper_body]
+        clip = make_layered(bases[int(rng.integers(len(bases)))], gestures[int(rng.integers(len(gestures)))], rng)
+    joints = clip.joints[:max_frames]
+    if len(joints) < min_frames:
+        # Pad by holding the last pose a moment (rare: only very short single actions).
+        joints = np.concatenate([joints, np.repeat(joints[-1:], min_frames - len(joints), axis=0)])
+    meta = {"mode": clip.mode, "kinds": clip.kinds, "params": clip.params, "contact": clip.contact[:, :max_frames]}
+    return joints, clip.captions, meta
