@@ -29,6 +29,7 @@ from motion_core.errors import MotionError
 from motion_core.motion.rotations import (
     quat_between,
     quat_conjugate,
+    quat_fix,
     quat_identity,
     quat_mul,
     quat_rotate,
@@ -215,7 +216,9 @@ def joints_to_features(joints, feet_threshold=None, layout=None, target_lengths=
     feet_l, feet_r = foot_contacts(positions, threshold, lay)
 
     bone_quats = humanml3d_bone_rotations(positions, lay, smooth_forward=True)
-    root_rot = bone_quats[:, 0]  # (T, 4): world -> facing frame
+    # (T, 4) world -> facing frame. Signs made continuous first: HumanML3D skips this, which flips the sign of the
+    # yaw-velocity channel at the frame where the facing passes 180 degrees from the start (a turn-around).
+    root_rot = quat_fix(bone_quats[:, 0])
     rot6d = quat_to_6d(bone_quats[:, 1:]).reshape(num_frames, -1)  # (T, (J-1)*6)
 
     root_velocity = quat_rotate(root_rot[1:], positions[1:, 0] - positions[:-1, 0])  # (T-1, 3)

@@ -7,7 +7,8 @@ Conventions (stated once here, repeated per function):
 - 6D is HumanML3D's "cont6d": the first two COLUMNS of the matrix, [col0, col1] -> (..., 6)
   (pytorch3d uses rows; we use columns because HumanML3D's features do).
 - Euler angles are intrinsic: order "ZXY" means R = Rz(a0) @ Rx(a1) @ Ry(a2), angles (..., 3) in the order of the
-  letters. This is how BVH channel lists read ("Zrotation Xrotation Yrotation").
+  letters. This is how BVH channel lists read ("Zrotation Xrotation Yrotation"). Letters are case-insensitive and
+  always intrinsic (unlike scipy, where lower case means extrinsic).
 - Angles are radians unless `degrees=True`.
 
 Everything is vectorised over leading dimensions, which broadcast. Nothing here imports torch.

@@ -14,9 +14,10 @@ is implemented where it is needed, in `features.py`.)
 
 Rest pose (all local rotations identity) = `REST_DIRECTIONS`: a T-pose facing +Z. Legs straight down, feet forward
 (+Z), spine, neck and head straight up, collars and arms out along +-X (left = +X). It differs from HumanML3D's
-`RAW_OFFSETS` only for the arms (RAW: hanging down) and the head (RAW: forward); T-pose arms keep the swing IK away
-from its singular direction (an arm pointing exactly opposite its rest direction) in everyday motion such as raising
-the arms overhead.
+`RAW_OFFSETS` only for the arms (RAW: hanging down from the collar) and the head (RAW: forward), so that a BVH or rig
+built from `rest_offsets` shows the usual T-pose. The swing IK is singular only where a bone points exactly opposite
+its rest direction in its parent's frame: for the arms that is across the chest (not overhead), for the legs up
+into the body, so everyday motion stays away from it.
 
 `joints_to_rotations(J)` gives local rotations such that `forward_kinematics(q, root, rest_offsets(J))` reproduces J
 when J's skeleton is rigid (constant bone lengths; pelvis -> hips/spine1 and chest -> neck/collars rigid, as in
