@@ -13,7 +13,8 @@ import numpy as np
 
 from . import gait
 from .animate import add_life, blend_hand, ease, envelope, idle_tracks, keyframes, mirror_x, seconds
-from .body import ANKLE_HEIGHT, ELBOW_POLE_REST, FPS, HAND_REST, SIDE_SIGN, STAND_PELVIS_HEIGHT, PoseTracks
+from .body import (ANKLE_HEIGHT, ELBOW_POLE_REST, FOOT, FOOT_REST_PITCH, FPS, HAND_REST, SIDE_SIGN, STAND_PELVIS_HEIGHT,
+                   PoseTracks, foot_direction, neutral_foot_position, rotate_yaw)
 from .captions import COUNT_WORDS, NUMBER_WORDS
 
 SIDE_NAMES = ("left", "right")
@@ -516,3 +517,368 @@ def _raise_phrases(p):
 @gesture("raise_arms", lambda rng: _sample_gesture(rng, 2.5, 6.0), _raise_phrases)
 def apply_raise_arms(rng, p, tracks):
     raise_arms(tracks, rng, p["energy"])
+
+
+def point_arm(tracks, rng, side, energy, start=None, direction=None):
+    n = tracks.n_frames
+    hold = rng.uniform(0.8, 2.0)
+    if start is None:
+        start, end = _gesture_window(n, rng, 1.0 + hold)
+    else:
+        end = min(start + seconds(1.0 + hold), n - 1)
+    direction = rng.choice(["forward", "side", "up"]) if direction is None else direction
+    aim = {"forward": [0.05, 0.05, 0.52], "side": [0.42, 0.05, 0.30], "up": [0.08, 0.38, 0.36]}[direction]
+    weight = envelope(n, start, end, seconds(0.4))
+    blend_hand(tracks, side, np.tile(mirror_x(aim, side), (n, 1)), np.tile(mirror_x([0.5, -1.0, 0.0], side), (n, 1)),
+               weight)
+    look = {"forward": 0.0, "side": 0.5, "up": 0.2}[direction] * SIDE_SIGN[side]
+    tracks.neck[:, 2] += look * weight
+    tracks.neck[:, 0] -= (0.25 if direction == "up" else 0.0) * weight
+    tracks.spine[:, 2] += 0.3 * look * weight
+    return direction
+
+
+def _point_phrases(p):
+    where = {"forward": "straight ahead", "side": "to the {side}", "up": "upward"}[p["direction"]]
+    return (["points " + where + " with the {side} hand", "points with the {side} arm", "points at something " + where,
+             "extends the {side} arm and points " + where, "raises the {side} hand to point " + where,
+             "points " + where, "uses the {side} hand to point at something", "is pointing " + where],
+            {"side": SIDE_NAMES[p["side"]]})
+
+
+@gesture("point", lambda rng: {**_sample_gesture(rng, 2.0, 5.0), "side": int(rng.integers(2)),
+                               "direction": str(rng.choice(["forward", "side", "up"]))}, _point_phrases)
+def apply_point(rng, p, tracks):
+    point_arm(tracks, rng, p["side"], p["energy"], direction=p["direction"])
+
+
+def _punch_phrases(p):
+    hand = "both fists" if p["side"] == 2 else "the {side} fist"
+    words = {"side": ("left", "right", "")[p["side"]], "count": COUNT_WORDS.get(p["count"], "")}
+    return (["punches forward " + ("with " + hand if p["side"] < 2 else "alternating hands"),
+             "throws punches", "punches the air {count}", "boxes with " + hand, "throws a series of punches",
+             "punches straight ahead", "jabs forward with " + hand, "is punching like a boxer"], words)
+
+
+@gesture("punch", lambda rng: {**_sample_gesture(rng, 2.0, 6.0, (1, 6)), "side": int(rng.integers(3))},
+         _punch_phrases)
+def apply_punch(rng, p, tracks):
+    n = tracks.n_frames
+    interval = rng.uniform(0.35, 0.6) / p["energy"]
+    start, end = _gesture_window(n, rng, 0.8 + p["count"] * interval)
+    guard_w = envelope(n, start, end, seconds(0.35))
+    for side in range(2):
+        guard = np.tile(mirror_x([-0.10, -0.12, 0.22], side), (n, 1))
+        blend_hand(tracks, side, guard, np.tile(mirror_x([0.6, -1.0, -0.2], side), (n, 1)), guard_w)
+    for i in range(p["count"]):
+        side = p["side"] if p["side"] < 2 else i % 2
+        hit = start + seconds(0.45 + i * interval)
+        times = [hit - 3, hit, hit + 1, hit + 5]
+        w = keyframes(n, times, [0.0, 1.0, 1.0, 0.0])
+        blend_hand(tracks, side, np.tile(mirror_x([-0.12, -0.02, 0.50], side), (n, 1)),
+                   np.tile(mirror_x([0.8, -1.0, 0.0], side), (n, 1)), w)
+        tracks.spine[:, 2] -= 0.25 * SIDE_SIGN[side] * w
+        tracks.pelvis[:, 2] -= 0.08 * SIDE_SIGN[side] * w
+
+
+def _throw_phrases(p):
+    return (["throws something with the {side} hand", "throws a ball overhand", "makes a throwing motion with the {side} arm",
+             "winds up and throws", "throws an object forward", "pitches a ball with the {side} hand",
+             "throws something far", "tosses an object forward with the {side} arm"], {"side": SIDE_NAMES[p["side"]]})
+
+
+@gesture("throw", lambda rng: {**_sample_gesture(rng, 2.5, 5.0), "side": int(rng.integers(2))}, _throw_phrases)
+def apply_throw(rng, p, tracks):
+    n = tracks.n_frames
+    side, sx = p["side"], SIDE_SIGN[p["side"]]
+    start, end = _gesture_window(n, rng, 2.0)
+    times = np.array([start, start + 12, start + 16, start + 20, start + 26, end])
+    hand = [HAND_REST[side], mirror_x([0.18, 0.25, -0.28], side), mirror_x([0.05, 0.35, 0.15], side),
+            mirror_x([-0.10, 0.05, 0.50], side), mirror_x([-0.25, -0.35, 0.30], side), HAND_REST[side]]
+    pole = np.tile(mirror_x([1.0, -0.8, -0.3], side), (n, 1))
+    blend_hand(tracks, side, keyframes(n, times, hand), pole, np.ones(n))
+    e = p["energy"]
+    tracks.spine[:, 2] += keyframes(n, times, [0, 0.45 * sx, 0.2 * sx, -0.35 * sx, -0.4 * sx, 0]) * e
+    tracks.spine[:, 0] += keyframes(n, times, [0, -0.15, -0.05, 0.25, 0.35, 0]) * e
+    tracks.pelvis[:, 2] += keyframes(n, times, [0, 0.15 * sx, 0.05 * sx, -0.12 * sx, -0.15 * sx, 0]) * e
+    other = 1 - side
+    blend_hand(tracks, other, np.tile(mirror_x([0.1, -0.15, 0.35], other), (n, 1)),
+               np.tile(mirror_x([1.0, -0.8, -0.3], other), (n, 1)), envelope(n, start, end, 8))
+
+
+def _stretch_phrases(p):
+    return (["stretches the arms above the head", "stretches", "reaches up and stretches", "does a full body stretch",
+             "stretches both arms up and leans to the sides", "raises the arms and stretches the body",
+             "stretches after waking up", "reaches high and stretches"], {})
+
+
+@gesture("stretch", lambda rng: _sample_gesture(rng, 3.5, 7.0), _stretch_phrases)
+def apply_stretch(rng, p, tracks):
+    n = tracks.n_frames
+    start, end = _gesture_window(n, rng, min(p["duration"] - 0.6, 5.0))
+    weight = envelope(n, start, end, seconds(0.8))
+    for side in range(2):
+        blend_hand(tracks, side, np.tile(mirror_x([-0.08, 0.50, 0.03], side), (n, 1)),
+                   np.tile(mirror_x([1.0, 0.2, -0.3], side), (n, 1)), weight)
+    mid = 0.5 * (start + end)
+    lean = float(rng.uniform(0.15, 0.35)) * p["energy"]
+    tracks.spine[:, 1] += keyframes(n, [start + 15, mid - 5, mid + 5, end - 15], [0, lean, -lean, 0]) * weight
+    tracks.spine[:, 0] -= 0.12 * weight
+    tracks.collar += 0.25 * weight[:, None]
+    tracks.neck[:, 0] -= 0.2 * weight
+
+
+def _circles_phrases(p):
+    way = "forward" if p["forward"] else "backward"
+    return (["does arm circles", "circles the arms " + way, "rotates both arms in circles",
+             "holds the arms out and makes circles", "makes " + way + " circles with both arms",
+             "swings the arms around in circles", "does arm circles " + way, "rotates the arms at the shoulders"], {})
+
+
+@gesture("arm_circles", lambda rng: {**_sample_gesture(rng, 3.0, 7.0, (3, 8)), "forward": bool(rng.random() < 0.5)},
+         _circles_phrases)
+def apply_arm_circles(rng, p, tracks):
+    n = tracks.n_frames
+    freq = rng.uniform(0.8, 1.6)
+    start, end = _gesture_window(n, rng, 1.0 + p["count"] / freq)
+    weight = envelope(n, start, end, seconds(0.5))
+    radius = rng.uniform(0.08, 0.22) * p["energy"]
+    phase = 2 * np.pi * freq * (np.arange(n) - start) / FPS * (1 if p["forward"] else -1)
+    for side in range(2):
+        target = np.tile(mirror_x([0.50, 0.0, 0.05], side), (n, 1))
+        target[:, 1] += radius * np.sin(phase)
+        target[:, 2] += radius * np.cos(phase)
+        blend_hand(tracks, side, target, np.tile(np.array([0.0, -1.0, -0.3]), (n, 1)), weight)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Whole-body helpers
+
+def _body_to_world(tracks, local):
+    """Body-frame vectors (n, 3) (x left, z forward of the heading) to world vectors."""
+    return rotate_yaw(local, tracks.heading)
+
+
+def _shift_root(tracks, local_offset):
+    """Move the pelvis by a body-frame offset (n, 3); feet stay put."""
+    tracks.root += _body_to_world(tracks, local_offset)
+
+
+def _ankle_from_toe(toe, yaw, pitch):
+    """Ankle position for a foot whose ball stays at `toe` (n, 3), heel raised by `pitch` (n,)."""
+    total = FOOT_REST_PITCH.mean() + pitch
+    return toe - FOOT.mean() * foot_direction(yaw, total)
+
+
+def _hanging_hands(tracks, flex, weight=None):
+    """Keep the arms hanging with gravity while the trunk bends forward by `flex` (n,)."""
+    n = tracks.n_frames
+    w = np.ones(n) if weight is None else weight
+    for side in range(2):
+        target = np.stack([np.full(n, 0.05 * SIDE_SIGN[side]), -0.50 * np.cos(flex), 0.50 * np.sin(flex) + 0.06], -1)
+        blend_hand(tracks, side, target, np.tile(ELBOW_POLE_REST[side], (n, 1)), w)
+
+
+def _contacts_tracks(tracks, contacts, style):
+    """Replace both feet of tracks with the ones planned by per-foot contact lists."""
+    n = tracks.n_frames
+    for side in range(2):
+        ankle, yaw, pitch, contact = gait.foot_tracks(contacts[side], n, style)
+        tracks.ankle[side], tracks.foot_yaw[side], tracks.foot_pitch[side], tracks.contact[side] = \
+            ankle, yaw, pitch, contact
+
+
+def _spot(tracks, side, frame, forward=0.0, width=0.0):
+    f = min(max(int(frame), 0), tracks.n_frames - 1)
+    return neutral_foot_position(tracks.root[f:f + 1], tracks.heading[f:f + 1], side, width, forward)[0]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Jumps
+
+def _jump_root_y(n, takeoffs, landings, heights, crouch):
+    """Pelvis height for a series of jumps: crouch, push, ballistic flight, absorb on landing."""
+    y = np.full(n, STAND_PELVIS_HEIGHT)
+    t = np.arange(n, dtype=float)
+    for a, b, h in zip(takeoffs, landings, heights):
+        keys_t = [a - 9, a - 3, a]
+        keys_y = [0.0, -crouch, 0.04]
+        dip = keyframes(n, keys_t, keys_y) * ((t >= a - 9) & (t <= a))
+        y += dip
+        u = np.clip((t - a) / max(b - a, 1), 0, 1)
+        flight = (t > a) & (t < b)
+        y += np.where(flight, 0.04 + 4 * h * u * (1 - u), 0.0)
+        land = keyframes(n, [b, b + 4, b + 11], [0.03, -0.8 * crouch, 0.0]) * ((t >= b) & (t <= b + 11))
+        y += land
+    return y
+
+
+def _jump_series(rng, n, starts, flights, heights, displacements, widths, energy, one_leg=None, arms=True):
+    """Jumps with both feet (or one); displacements (K, 2) body-frame (x, z) per jump, widths: stance per landing."""
+    tracks = idle_tracks(n, rng, life=0.3)
+    style = gait.GaitStyle(clearance=0.0, heel_off=0.7, toe_up=0.0)
+    takeoffs = np.array(starts, dtype=float)
+    landings = takeoffs + np.array(flights, dtype=float)
+    contacts = [[gait.Contact(0.0, 0.0, tracks.ankle[s, 0].copy(), float(tracks.foot_yaw[s, 0]))] for s in range(2)]
+    offset = np.zeros(3)
+    root_shift = np.zeros((n, 3))
+    t = np.arange(n, dtype=float)
+    for k, (a, b) in enumerate(zip(takeoffs, landings)):
+        step = np.array([displacements[k][0], 0.0, displacements[k][1]])
+        u = np.clip((t - (a - 2)) / max(b - a + 2, 1), 0, 1)
+        root_shift += np.outer(ease(u), step)
+        offset = offset + step
+        for s in range(2):
+            if one_leg is not None and s != one_leg:
+                continue
+            contacts[s][-1].end = a
+            local = np.array([SIDE_SIGN[s] * (0.09 + 0.5 * widths[k]), 0.0, 0.0]) + offset
+            spot = tracks.root[0] + rotate_yaw(local, tracks.heading[0])
+            spot[1] = ANKLE_HEIGHT
+            contacts[s].append(gait.Contact(b, b, spot, float(tracks.foot_yaw[s, 0])))
+    if one_leg is not None:
+        # The free foot rides along with the body, tucked up behind, and comes down at the end.
+        s = 1 - one_leg
+        lift_at, down_at = takeoffs[0] - 12, landings[-1] + 10
+        contacts[s][-1].end = lift_at
+        spot = tracks.root[0] + rotate_yaw(np.array([SIDE_SIGN[s] * 0.09, 0.0, 0.0]) + offset, tracks.heading[0])
+        spot[1] = ANKLE_HEIGHT
+        contacts[s].append(gait.Contact(down_at, down_at, spot, float(tracks.foot_yaw[s, 0])))
+    for s in range(2):
+        contacts[s][-1].end = n + 40.0
+    tracks.root += _body_to_world(tracks, root_shift)
+    style.clearance = 0.0
+    _contacts_tracks(tracks, contacts, style)
+    y = _jump_root_y(n, takeoffs, landings, heights, 0.14 * energy)
+    tracks.root[:, 1] = y + (tracks.root[:, 1] - STAND_PELVIS_HEIGHT)
+    # Feet rise with the body in flight (plus a small tuck).
+    for s in range(2):
+        airborne = ~tracks.contact[s]
+        rise = np.maximum(y - STAND_PELVIS_HEIGHT - 0.04, 0.0) + 0.05 * airborne
+        tracks.ankle[s, :, 1] += np.where(airborne, rise, 0.0)
+    if one_leg is not None:
+        s = 1 - one_leg
+        up = envelope(n, takeoffs[0] - 12, landings[-1] + 10, 6)
+        held = tracks.root + _body_to_world(tracks, np.tile([SIDE_SIGN[s] * 0.10, -0.62, -0.22], (n, 1)))
+        tracks.ankle[s] = tracks.ankle[s] * (1 - up[:, None]) + held * up[:, None]
+        tracks.foot_pitch[s] = tracks.foot_pitch[s] * (1 - up) + 0.5 * up
+    if arms:
+        swing = np.zeros(n)
+        for a, b in zip(takeoffs, landings):
+            swing += keyframes(n, [a - 9, a - 3, a + 1, b, b + 8], [0, -0.7, 1.2, 0.6, 0]) * \
+                ((t >= a - 9) & (t <= b + 8))
+        for side in range(2):
+            blend_hand(tracks, side, gait.arm_swing_hands(swing * energy, 0.2, side),
+                       np.tile(ELBOW_POLE_REST[side], (n, 1)), np.ones(n))
+    flex = np.zeros(n)
+    for a, b in zip(takeoffs, landings):
+        flex += keyframes(n, [a - 9, a - 3, a + 1, b, b + 4, b + 11], [0, 0.45, 0.0, 0.05, 0.35, 0]) * \
+            ((t >= a - 9) & (t <= b + 11))
+    tracks.pelvis[:, 0] += 0.5 * flex
+    tracks.spine[:, 0] += 0.5 * flex
+    tracks.neck[:, 0] -= 0.6 * flex
+    return tracks
+
+
+def _sample_jumps(rng, counts=(1, 3), low=2.0, high=5.0):
+    return {"count": int(rng.integers(counts[0], counts[1] + 1)), "height": float(rng.uniform(0.12, 0.3)),
+            "energy": _energy(rng), "duration": _duration(rng, low, high)}
+
+
+def _jump_timing(rng, p, flight, gap):
+    count = p["count"]
+    lead = seconds(rng.uniform(0.6, 1.0))
+    starts = [lead + i * (flight + gap) for i in range(count)]
+    n = max(seconds(p["duration"]), starts[-1] + flight + seconds(1.0))
+    p["duration"] = n / FPS
+    return n, starts
+
+
+def _flight_frames(height):
+    return max(int(round(2 * np.sqrt(2 * height / 9.81) * FPS)), 4)
+
+
+def _jump_phrases(p):
+    return (["jumps in place", "jumps up and down {count}", "jumps straight up", "hops in place {count}",
+             "jumps {number} times on the spot", "does a vertical jump", "jumps up in place", "bounces up and down"],
+            {"count": COUNT_WORDS.get(p["count"], ""), "number": NUMBER_WORDS.get(p["count"], "a few")})
+
+
+@action("jump_in_place", "jumps", _sample_jumps, _jump_phrases, lambda p: ["jumping"])
+def build_jump_in_place(rng, p):
+    flight = _flight_frames(p["height"])
+    n, starts = _jump_timing(rng, p, flight, seconds(rng.uniform(0.5, 0.8)))
+    return _jump_series(rng, n, starts, [flight] * p["count"], [p["height"]] * p["count"],
+                        [(0.0, 0.0)] * p["count"], [0.0] * p["count"], p["energy"])
+
+
+def _jump_forward_phrases(p):
+    return (["jumps forward", "leaps forward", "jumps forward with both feet", "does a long jump forward",
+             "jumps ahead {count}", "hops forward with both legs", "jumps far forward", "takes a big jump forward"],
+            {"count": COUNT_WORDS.get(p["count"], "")})
+
+
+@action("jump_forward", "jumps", lambda rng: {**_sample_jumps(rng, (1, 3)), "distance": float(rng.uniform(0.4, 1.1))},
+        _jump_forward_phrases, lambda p: ["jumping forward"])
+def build_jump_forward(rng, p):
+    flight = _flight_frames(p["height"]) + 2
+    n, starts = _jump_timing(rng, p, flight, seconds(rng.uniform(0.6, 0.9)))
+    return _jump_series(rng, n, starts, [flight] * p["count"], [p["height"]] * p["count"],
+                        [(0.0, p["distance"])] * p["count"], [0.0] * p["count"], p["energy"])
+
+
+def _hop_phrases(p):
+    return (["hops on the {side} leg", "hops on one leg", "jumps on the {side} foot {count}",
+             "hops on one foot", "balances on the {side} leg and hops", "hops {number} times on the {side} foot",
+             "jumps on one leg", "hops forward on the {side} leg"],
+            {"side": SIDE_NAMES[p["side"]], "count": COUNT_WORDS.get(p["count"], ""),
+             "number": NUMBER_WORDS.get(p["count"], "a few")})
+
+
+@action("hop_on_one_leg", "jumps", lambda rng: {**_sample_jumps(rng, (2, 6)), "side": int(rng.integers(2)),
+                                                "height": float(rng.uniform(0.06, 0.14))},
+        _hop_phrases, lambda p: ["hopping"])
+def build_hop_on_one_leg(rng, p):
+    flight = _flight_frames(p["height"])
+    n, starts = _jump_timing(rng, p, flight, seconds(rng.uniform(0.25, 0.45)))
+    hop = float(rng.uniform(0.0, 0.3))
+    tracks = _jump_series(rng, n, starts, [flight] * p["count"], [p["height"]] * p["count"],
+                          [(0.0, hop)] * p["count"], [0.0] * p["count"], p["energy"] * 0.5, one_leg=p["side"])
+    # Balance: shift over the standing leg, arms a little out.
+    w = envelope(n, starts[0] - 14, starts[-1] + flight + 10, 8)
+    _shift_root(tracks, np.outer(w, [SIDE_SIGN[p["side"]] * 0.06, 0.0, 0.0]))
+    for side in range(2):
+        blend_hand(tracks, side, np.tile(mirror_x([0.30, -0.35, 0.10], side), (n, 1)),
+                   np.tile(ELBOW_POLE_REST[side], (n, 1)), 0.6 * w)
+    return tracks
+
+
+def _jacks_phrases(p):
+    return (["does jumping jacks", "does {number} jumping jacks", "performs jumping jacks",
+             "jumps while spreading the arms and legs", "does star jumps", "is doing jumping jacks",
+             "does jumping jacks as a warm up", "jumps spreading legs and clapping hands above the head"],
+            {"number": NUMBER_WORDS.get(p["count"], "several")})
+
+
+@action("jumping_jacks", "jumps", lambda rng: {**_sample_jumps(rng, (2, 6), 3.0, 7.0),
+                                               "height": float(rng.uniform(0.05, 0.1))}, _jacks_phrases,
+        lambda p: ["doing jumping jacks"])
+def build_jumping_jacks(rng, p):
+    flight = _flight_frames(p["height"]) + 1
+    count = p["count"]
+    gap = seconds(rng.uniform(0.15, 0.3))
+    p2 = {**p, "count": 2 * count}
+    n, starts = _jump_timing(rng, p2, flight, gap)
+    p["duration"] = p2["duration"]
+    widths = [0.35 if i % 2 == 0 else 0.0 for i in range(2 * count)]
+    tracks = _jump_series(rng, n, starts, [flight] * 2 * count, [p["height"]] * 2 * count,
+                          [(0.0, 0.0)] * 2 * count, widths, p["energy"] * 0.4, arms=False)
+    # Arms: up over the head while the legs are apart.
+    spread = np.zeros(n)
+    for i, a in enumerate(starts):
+        spread += keyframes(n, [a, a + flight], [0.0, 1.0]) * (1 if i % 2 == 0 else -1) * (np.arange(n) >= a)
+    spread = np.clip(spread, 0, 1)
+    for side in range(2):
+        up = np.tile(mirror_x([0.30, 0.42, 0.0], side), (n, 1))
+        blend_hand(tracks, side, up, np.tile(mirror_x([1.0, 0.0, -0.3], side), (n, 1)), spread)
+    return tracks

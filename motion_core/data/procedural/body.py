@@ -13,12 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-try:
-    from motion_core.motion.skeleton import T2M_OFFSETS
-except ImportError:  # TEMPORARY until H1's skeleton lands: lengths of the T2M target skeleton (metres)
-    T2M_OFFSETS = [[0, 0, 0]] + [[0, 0, v] for v in (
-        0.1031, 0.1099, 0.1316, 0.3936, 0.3902, 0.1432, 0.4324, 0.4256, 0.0574, 0.1434, 0.1494, 0.2194, 0.1375,
-        0.1434, 0.1030, 0.1316, 0.1230, 0.2568, 0.2631, 0.2660, 0.2699)]
+from motion_core.motion.skeleton import T2M_OFFSETS
 
 FPS = 20.0
 

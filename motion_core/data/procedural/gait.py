@@ -185,7 +185,8 @@ def foot_tracks(contacts, n, style: GaitStyle):
             total = rest_pitch + style.heel_off
             start = toe - foot_len * (np.cos(total) * forward + np.array([0.0, -np.sin(total), 0.0]))
             end = nxt.ankle
-            w = minimum_jerk(s)[:, None]
+            # Between smoothstep and minimum jerk: a human swing foot peaks at ~1.6x its mean speed.
+            w = (0.6 * smoothstep(s) + 0.4 * minimum_jerk(s))[:, None]
             pos = start + (end - start) * w
             lift = style.clearance * (0.5 * 6.75 * s * (1 - s) ** 2 + 0.5 * 4 * s * (1 - s))
             lift += style.knee_lift * np.sin(np.pi * s) ** 2

@@ -5,9 +5,10 @@ All take joints (T, 22, 3) in metres, Y-up, 20 fps, HumanML3D joint order, with 
 
 import numpy as np
 
+from motion_core.motion.skeleton import PARENTS
+
 FOOT_JOINTS = (7, 10, 8, 11)  # left ankle, left ball, right ankle, right ball
 TOE_JOINTS = (10, 11)
-PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
 
 
 def foot_skate_ratio(joints, contact_height=0.03, slide_per_frame=0.01):
@@ -54,7 +55,7 @@ def max_joint_speed(joints, fps=20.0):
 
 def bone_length_spread(joints):
     """Largest (max - min) of any bone's length over the clip, in metres."""
-    vec = joints[:, 1:] - joints[:, list(PARENTS[1:])]
+    vec = joints[:, 1:] - joints[:, np.asarray(PARENTS[1:])]
     lengths = np.linalg.norm(vec, axis=-1)
     return float((lengths.max(0) - lengths.min(0)).max())
 
