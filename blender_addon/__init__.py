@@ -14,23 +14,23 @@ bl_info = {  # legacy add-on metadata, so the same zip also installs on Blender 
     "category": "Animation",
 }
 
+from typing import Any, Callable, Tuple, cast  # noqa: E402
+
 import bpy  # noqa: E402
 
 from . import backend, operators, prefs, props, ui  # noqa: E402
 
-_register_classes, _unregister_classes = bpy.utils.register_classes_factory(
-    props.classes + prefs.classes + operators.classes + ui.classes
-)
+# (the 4.2 stubs type register_classes_factory as returning None; it returns the two functions)
+_register_classes, _unregister_classes = cast(Tuple[Callable[[], None], Callable[[], None]], cast(
+    Any, bpy.utils.register_classes_factory)(props.classes + prefs.classes + operators.classes + ui.classes))
 
 
 def register():
     _register_classes()
     props.register_properties()
-    operators.register_properties()
 
 
 def unregister():
     backend.shutdown_all()
-    operators.unregister_properties()
     props.unregister_properties()
     _unregister_classes()

@@ -18,7 +18,7 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Deque, Dict, List, Optional, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -335,27 +335,30 @@ class InProcessBackend:
         self._generator = None
 
 
-_BACKENDS: Dict[tuple, object] = {}
+Backend = Union[WorkerBackend, InProcessBackend]
+_BACKENDS: Dict[tuple, Backend] = {}
 
 
-def get_backend(config: BackendConfig):
+def get_backend(config: BackendConfig) -> Backend:
     """The running backend for this configuration, started on first use and kept alive between generations."""
     backend = _BACKENDS.get(config.key())
     if isinstance(backend, WorkerBackend) and not backend.alive:
         backend = None
     if backend is None:
+        backend_new: Backend
         for old in list(_BACKENDS.values()):  # one model in memory at a time
-            old.close()  # type: ignore[attr-defined]
+            old.close()
         _BACKENDS.clear()
-        backend = WorkerBackend(config) if config.mode == "worker" else InProcessBackend(config)
-        _BACKENDS[config.key()] = backend
+        backend_new = WorkerBackend(config) if config.mode == "worker" else InProcessBackend(config)
+        _BACKENDS[config.key()] = backend_new
+        return backend_new
     return backend
 
 
 def shutdown_all() -> None:
     """Stop every backend (unregister, tests)."""
     for backend in list(_BACKENDS.values()):
-        backend.close()  # type: ignore[attr-defined]
+        backend.close()
     _BACKENDS.clear()
 
 

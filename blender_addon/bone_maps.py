@@ -131,7 +131,8 @@ def resolve(preset: Dict[str, Names], bone_names: Iterable[str]) -> Dict[str, st
 
 def detect(bone_names: Sequence[str]) -> Tuple[Optional[str], Dict[str, str]]:
     """The preset that maps the most joints of this armature: (preset key or None, joint -> bone)."""
-    best_key, best_map = None, {}
+    best_key: Optional[str] = None
+    best_map: Dict[str, str] = {}
     for key, preset in PRESETS.items():
         mapping = resolve(preset, bone_names)
         if "pelvis" in mapping and len(mapping) > len(best_map):

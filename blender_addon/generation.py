@@ -21,7 +21,7 @@ vendor.ensure_motion_core()
 from motion_core.errors import MotionError  # noqa: E402
 from motion_core.motion.retarget import retarget, smpl_rest_joints  # noqa: E402
 
-MAX_SECONDS = 9.8  # the VAE decodes at most 196 frames at 20 fps
+MIN_SECONDS, MAX_SECONDS = 1.0, 9.8  # the VAE decodes at most 196 frames at 20 fps
 
 
 @dataclass
@@ -67,8 +67,8 @@ def read_request(settings) -> backend_module.GenerateRequest:
     prompt = settings.prompt.strip()
     if not prompt:
         raise MotionError("Type a prompt first, e.g. 'a person walks forward and waves'")
-    if not 0.5 <= settings.seconds <= MAX_SECONDS:
-        raise MotionError(f"Duration must be between 0.5 and {MAX_SECONDS} seconds")
+    if not MIN_SECONDS <= settings.seconds <= MAX_SECONDS:
+        raise MotionError(f"Duration must be between {MIN_SECONDS} and {MAX_SECONDS} seconds")
     if not 1 <= settings.variations <= 4:
         raise MotionError("Variations must be between 1 and 4")
     seed = random.randrange(0, 2**31 - 1) if settings.randomize_seed else int(settings.seed)
@@ -101,7 +101,7 @@ class GenerationRun:
 
     def start(self) -> "GenerationRun":
         backend = backend_module.get_backend(self.config)
-        self.job = backend.generate(self.request)  # type: ignore[attr-defined]
+        self.job = backend.generate(self.request)
         self.started = time.perf_counter()
         return self
 

@@ -136,7 +136,7 @@ class MOTION_MAMBA_OT_bake_result(bpy.types.Operator):
     bl_description = "Bake this result onto the target (new SMPL rig or the selected armature) as a new action"
     bl_options = {"REGISTER", "UNDO"}
 
-    index: IntProperty(name="Result", default=-1)  # type: ignore[valid-type]
+    index: IntProperty(name="Result", default=-1)
 
     def execute(self, context):
         settings = context.scene.motion_mamba
@@ -161,7 +161,7 @@ class MOTION_MAMBA_OT_delete_result(bpy.types.Operator):
     bl_description = "Remove this result from the list; actions already baked from it are kept"
     bl_options = {"REGISTER", "UNDO"}
 
-    index: IntProperty(name="Result", default=-1)  # type: ignore[valid-type]
+    index: IntProperty(name="Result", default=-1)
 
     def execute(self, context):
         settings = context.scene.motion_mamba
@@ -203,7 +203,7 @@ class MOTION_MAMBA_OT_save_bone_map(bpy.types.Operator):
     bl_label = "Save Map"
     bl_description = "Save the custom joint → bone table as a named map (listed under Bone map)"
 
-    name: StringProperty(name="Name", default="")  # type: ignore[valid-type]
+    name: StringProperty(name="Name", default="")
 
     def execute(self, context):
         settings = context.scene.motion_mamba
@@ -289,14 +289,7 @@ class MOTION_MAMBA_OT_install_backend(bpy.types.Operator):
         return self._end(context)
 
 
-class MOTION_MAMBA_PG_install(bpy.types.PropertyGroup):
-    running: bpy.props.BoolProperty(default=False)  # type: ignore[valid-type]
-    failed: bpy.props.BoolProperty(default=False)  # type: ignore[valid-type]
-    message: bpy.props.StringProperty(default="")  # type: ignore[valid-type]
-
-
 classes = (
-    MOTION_MAMBA_PG_install,
     MOTION_MAMBA_OT_generate,
     MOTION_MAMBA_OT_bake_result,
     MOTION_MAMBA_OT_delete_result,
@@ -305,10 +298,3 @@ classes = (
     MOTION_MAMBA_OT_install_backend,
 )
 
-
-def register_properties() -> None:
-    bpy.types.WindowManager.motion_mamba_install = bpy.props.PointerProperty(type=MOTION_MAMBA_PG_install)  # type: ignore[attr-defined]
-
-
-def unregister_properties() -> None:
-    del bpy.types.WindowManager.motion_mamba_install  # type: ignore[attr-defined]

@@ -51,7 +51,7 @@ def deps_installed(folder: Optional[str] = None) -> bool:
 class MOTION_MAMBA_AP_preferences(bpy.types.AddonPreferences):
     bl_idname = ADDON_ID
 
-    backend: EnumProperty(  # type: ignore[valid-type]
+    backend: EnumProperty(
         name="Backend",
         description="Where the model runs",
         items=[
@@ -63,16 +63,16 @@ class MOTION_MAMBA_AP_preferences(bpy.types.AddonPreferences):
         ],
         default="AUTO",
     )
-    python_path: StringProperty(  # type: ignore[valid-type]
+    python_path: StringProperty(
         name="External Python", subtype="FILE_PATH",
         description="A python executable with torch installed (e.g. a venv's bin/python)")
-    weights_dir: StringProperty(  # type: ignore[valid-type]
+    weights_dir: StringProperty(
         name="Model folder", subtype="DIR_PATH",
         description="Folder with config.json + *.safetensors; empty uses the default model shipped with the add-on")
-    device: EnumProperty(  # type: ignore[valid-type]
+    device: EnumProperty(
         name="Device", items=[("auto", "Automatic", "GPU when available"), ("cpu", "CPU", ""), ("cuda", "CUDA", "")],
         default="auto")
-    torch_variant: EnumProperty(  # type: ignore[valid-type]
+    torch_variant: EnumProperty(
         name="Install", items=[("cpu", "CPU torch (~200 MB)", "Works everywhere"),
                                ("cu128", "CUDA 12.8 torch (~2.7 GB)", "NVIDIA GPUs on Windows / Linux")],
         default="cpu")

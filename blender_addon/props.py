@@ -45,7 +45,7 @@ class MOTION_MAMBA_PG_settings(bpy.types.PropertyGroup):
         name="Prompt", description="What the character does, in plain English",
         default="a person walks forward and waves")
     seconds: FloatProperty(
-        name="Duration", description="Length of the motion in seconds", default=4.0, min=0.5, max=9.8,
+        name="Duration", description="Length of the motion in seconds", default=4.0, min=1.0, max=9.8,
         subtype="TIME_ABSOLUTE", unit="TIME_ABSOLUTE")
     seed: IntProperty(name="Seed", description="Same seed and settings give the same motion", default=0, min=0)
     randomize_seed: BoolProperty(
@@ -87,14 +87,22 @@ class MOTION_MAMBA_PG_status(bpy.types.PropertyGroup):
     last_error: StringProperty(default="")
 
 
-classes = (MOTION_MAMBA_PG_result, MOTION_MAMBA_PG_map_entry, MOTION_MAMBA_PG_settings, MOTION_MAMBA_PG_status)
+class MOTION_MAMBA_PG_install(bpy.types.PropertyGroup):
+    running: BoolProperty(default=False)
+    failed: BoolProperty(default=False)
+    message: StringProperty(default="")
+
+
+classes = (MOTION_MAMBA_PG_install, MOTION_MAMBA_PG_result, MOTION_MAMBA_PG_map_entry, MOTION_MAMBA_PG_settings, MOTION_MAMBA_PG_status)
 
 
 def register_properties() -> None:
-    bpy.types.Scene.motion_mamba = PointerProperty(type=MOTION_MAMBA_PG_settings)  # type: ignore[attr-defined]
-    bpy.types.WindowManager.motion_mamba_status = PointerProperty(type=MOTION_MAMBA_PG_status)  # type: ignore[attr-defined]
+    setattr(bpy.types.Scene, "motion_mamba", PointerProperty(type=MOTION_MAMBA_PG_settings))
+    setattr(bpy.types.WindowManager, "motion_mamba_status", PointerProperty(type=MOTION_MAMBA_PG_status))
+    setattr(bpy.types.WindowManager, "motion_mamba_install", PointerProperty(type=MOTION_MAMBA_PG_install))
 
 
 def unregister_properties() -> None:
-    del bpy.types.WindowManager.motion_mamba_status  # type: ignore[attr-defined]
-    del bpy.types.Scene.motion_mamba  # type: ignore[attr-defined]
+    delattr(bpy.types.WindowManager, "motion_mamba_install")
+    delattr(bpy.types.WindowManager, "motion_mamba_status")
+    delattr(bpy.types.Scene, "motion_mamba")

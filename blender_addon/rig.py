@@ -6,7 +6,7 @@ Motion space: metres, Y-up, +Z forward, character's left = +X (HumanML3D). Blend
 glTF import uses. No other module converts axes.
 """
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 import bpy
 import numpy as np
@@ -58,7 +58,7 @@ def object_scale(obj) -> float:
     return float(np.mean(np.asarray(obj.matrix_world.to_scale())))
 
 
-def create_armature(context, name: str, bones: Sequence[Tuple[str, Optional[str], Sequence[float], Sequence[float]]],
+def create_armature(context, name: str, bones: Sequence[Tuple[str, Optional[str], Any, Any]],
                     location=(0.0, 0.0, 0.0)):
     """A new armature object linked to the active collection.
 
@@ -174,7 +174,7 @@ def add_proxy_mesh(context, arm_obj, radius_fraction: float = 0.12, name: Option
             for sx, sz in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
                 p = center + x_axis * (sx * size) + z_axis * (sz * size)
                 verts.append((p.x, p.y, p.z))
-        faces.extend(tuple(start + i for i in f) for f in box_faces)
+        faces.extend((start + a, start + b, start + c, start + d) for a, b, c, d in box_faces)
         groups[bone.name] = list(range(start, start + 8))
     mesh = bpy.data.meshes.new(name or f"{arm_obj.name}_body")
     mesh.from_pydata(verts, [], faces)
@@ -185,7 +185,7 @@ def add_proxy_mesh(context, arm_obj, radius_fraction: float = 0.12, name: Option
     for bone_name, indices in groups.items():
         group = body.vertex_groups.new(name=bone_name)
         group.add(indices, 1.0, "REPLACE")
-    modifier = body.modifiers.new("Armature", "ARMATURE")
+    modifier = cast(bpy.types.ArmatureModifier, body.modifiers.new("Armature", "ARMATURE"))
     modifier.object = arm_obj
     return body
 

@@ -5,7 +5,9 @@ import bpy
 from . import generation
 
 
-class MotionPanel:
+class MotionPanel(bpy.types.Panel):
+    """Shared placement of the panels (never registered itself)."""
+
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "Motion"
@@ -17,7 +19,7 @@ class MOTION_MAMBA_UL_results(bpy.types.UIList):
         layout.label(text=f"{item.frames / max(item.fps, 1.0):.1f} s")
 
 
-class VIEW3D_PT_motion_mamba(MotionPanel, bpy.types.Panel):
+class VIEW3D_PT_motion_mamba(MotionPanel):
     bl_idname = "VIEW3D_PT_motion_mamba"
     bl_label = "Motion Mamba"
 
@@ -59,7 +61,7 @@ class VIEW3D_PT_motion_mamba(MotionPanel, bpy.types.Panel):
                 box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
 
 
-class VIEW3D_PT_motion_mamba_results(MotionPanel, bpy.types.Panel):
+class VIEW3D_PT_motion_mamba_results(MotionPanel):
     bl_idname = "VIEW3D_PT_motion_mamba_results"
     bl_label = "Results"
     bl_parent_id = "VIEW3D_PT_motion_mamba"
@@ -73,7 +75,7 @@ class VIEW3D_PT_motion_mamba_results(MotionPanel, bpy.types.Panel):
         row.operator("motion_mamba.delete_result", icon="TRASH")
 
 
-class VIEW3D_PT_motion_mamba_bone_map(MotionPanel, bpy.types.Panel):
+class VIEW3D_PT_motion_mamba_bone_map(MotionPanel):
     bl_idname = "VIEW3D_PT_motion_mamba_bone_map"
     bl_label = "Custom Bone Map"
     bl_parent_id = "VIEW3D_PT_motion_mamba"
