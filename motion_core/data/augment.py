@@ -28,6 +28,8 @@ def change_speed(joints, factor):
     if factor <= 0:
         raise ValueError(f"speed factor must be positive, got {factor}")
     frames = joints.shape[0]
+    if frames < 2:
+        raise ValueError(f"need at least 2 frames to change speed, got {frames}")
     new_frames = max(2, int(round((frames - 1) / factor)) + 1)
     times = np.minimum(np.arange(new_frames) * factor, frames - 1)  # (T',) in source frames
     below = np.floor(times).astype(np.int64)

@@ -32,7 +32,7 @@ FPS = 20.0
 SPLIT_FRACTIONS = (("train", 0.80), ("val", 0.05), ("test", 0.15))  # HumanML3D's proportions
 CMU_AUGMENTED_COPIES = 3  # besides the original cut of each trial
 MAX_CAPTIONS_PER_CLIP = 6
-PROCEDURAL_BATCH = 64  # procedural sources submitted per round while filling the requested hours
+PROCEDURAL_BATCH = 16  # procedural sources submitted per round and worker while filling the requested hours
 
 
 @dataclass
@@ -111,6 +111,8 @@ def cmu_trial_clips(trial, rng, copies=CMU_AUGMENTED_COPIES):
     clips = []
     for offset, speed, bend in views:
         joints = trial.joints[offset:]
+        if len(joints) < cmu_corpus.MIN_CLIP_FRAMES:
+            continue
         if speed != 1.0:
             joints = augment.change_speed(joints, speed)
         if bend != 0.0:
@@ -125,14 +127,25 @@ def cmu_trial_clips(trial, rng, copies=CMU_AUGMENTED_COPIES):
     return clips
 
 
-def procedural_clip(kind, rng):
-    """One clip of a procedural action kind (H6a's library); None when the library gives fewer than 2 s.
+def mirror_kind(kind):
+    """The kind a mirrored clip shows: "wave_left" -> "wave_right"."""
+    return "_".join(captions_lib.SIDE_SWAPS.get(part, part) for part in kind.split("_"))
 
-    Clips longer than 9.8 s are cut to their first 9.8 s (cropped=True).
+
+def procedural_clip(kind, rng):
+    """One clip from the procedural library (H6a), or (None, False) when it is shorter than 2 s.
+
+    kind: an action kind, or None for the library's random mix (single actions, chains, gestures layered over
+    locomotion); chains and layers are counted as kinds "chain" and "layered". Longer clips are cut to their first
+    9.8 s (cropped=True). Returns (CorpusClip, cropped).
     """
     from motion_core.data import procedural
 
-    joints, texts = procedural.generate_clip(kind, rng)
+    if kind is None:
+        joints, texts, meta = procedural.sample_random_clip(rng)
+        kind = meta["kinds"][0] if meta["mode"] == "single" else meta["mode"]
+    else:
+        joints, texts = procedural.generate_clip(kind, rng)
     joints = np.asarray(joints, dtype=np.float32)
     cropped = len(joints) > cmu_corpus.MAX_CLIP_FRAMES
     joints = joints[: cmu_corpus.MAX_CLIP_FRAMES]
@@ -155,22 +168,27 @@ def process_clip(clip, mirrored=False):
     for text, start, end in clip.captions:
         text = captions_lib.swap_left_right(text) if mirrored else text
         lines.append(captions_lib.format_text_line(text, start, end))
-    return WrittenClip(np.asarray(uniform_joints, np.float32), np.asarray(features, np.float32), lines, clip.kind,
+    kind = mirror_kind(clip.kind) if mirrored else clip.kind
+    return WrittenClip(np.asarray(uniform_joints, np.float32), np.asarray(features, np.float32), lines, kind,
                        clip.augmentation + (",mirror" if mirrored else ""))
 
 
 def run_source(task):
-    """Worker entry: one source -> SourceResult. task: ("cmu", CmuTrial, seed) or ("procedural", (kind, i), seed)."""
+    """Worker entry: one source -> SourceResult.
+
+    task: ("cmu", (CmuTrial, augmented copies), seed) or ("procedural", (kind or None for the mix, index), seed).
+    """
     origin, payload, seed = task
     result = SourceResult(source_id="", origin=origin)
     if origin == "cmu":
-        result.source_id = f"cmu/{payload.trial_id}"
-        rng = np.random.default_rng([seed, 0, zlib.crc32(payload.trial_id.encode())])
-        clips = cmu_trial_clips(payload, rng)
+        trial, copies = payload
+        result.source_id = f"cmu/{trial.trial_id}"
+        rng = np.random.default_rng([seed, 0, zlib.crc32(trial.trial_id.encode())])
+        clips = cmu_trial_clips(trial, rng, copies)
     else:
         kind, index = payload
-        result.source_id = f"procedural/{kind}/{index}"
-        rng = np.random.default_rng([seed, 1, zlib.crc32(kind.encode()), index])
+        result.source_id = f"procedural/{kind}/{index}" if kind else f"procedural/{index}"
+        rng = np.random.default_rng([seed, 1, zlib.crc32((kind or "mix").encode()), index])
         clip, cropped = procedural_clip(kind, rng)
         result.cropped = int(cropped)
         clips = [clip] if clip is not None else []
@@ -306,11 +324,12 @@ def prepare_output(out_dir, overwrite):
     return out
 
 
-def build_corpus(out_dir, hours=4.0, seed=0, cmu=None, workers=1, kinds=None, overwrite=False, progress=None):
+def build_corpus(out_dir, hours=4.0, seed=0, cmu=None, workers=1, kinds=None, overwrite=False, progress=None,
+                 cmu_copies=CMU_AUGMENTED_COPIES):
     """Build the corpus; returns the statistics dict (also written to out_dir/stats.json).
 
     hours: procedural motion to generate, in hours of unique motion (mirrors double it on disk); 0 for CMU only.
-    cmu: a CMU folder or a pack .npz (None: no real clips). kinds: procedural kinds to use (None: all).
+    cmu: a CMU folder or a pack .npz (None: no real clips); cmu_copies: augmented re-cuts per trial. kinds: procedural kinds to use (None: all).
     progress(stage, done, total): called as work completes; stage is "cmu import", "cmu clips" or "procedural".
     """
     started = time.perf_counter()
@@ -327,15 +346,15 @@ def build_corpus(out_dir, hours=4.0, seed=0, cmu=None, workers=1, kinds=None, ov
         if cmu is not None:
             trials, skipped = cmu_corpus.load_cmu(cmu, workers=workers,
                                                   progress=lambda d, t: report("cmu import", d, t))
-            extra["cmu"] = {"source": str(cmu), "trials": len(trials), "skipped": skipped,
+            extra["cmu"] = {"source": str(cmu), "trials": len(trials), "skipped": skipped, "copies": cmu_copies,
                             "trial_hours": round(sum(len(t.joints) for t in trials) / FPS / 3600, 4)}
-            tasks = [("cmu", trial, seed) for trial in trials]
+            tasks = [("cmu", (trial, cmu_copies), seed) for trial in trials]
             results = pool.imap(run_source, tasks) if pool else map(run_source, tasks)
             for done, result in enumerate(results, 1):
                 writer.add(result)
                 report("cmu clips", done, len(tasks))
         if hours > 0:
-            extra["procedural"] = fill_procedural(writer, hours, seed, kinds, pool, report)
+            extra["procedural"] = fill_procedural(writer, hours, seed, kinds, pool, report, workers)
     finally:
         if pool:
             pool.close()
@@ -344,27 +363,40 @@ def build_corpus(out_dir, hours=4.0, seed=0, cmu=None, workers=1, kinds=None, ov
     return writer.finish(extra)
 
 
-def fill_procedural(writer, hours, seed, kinds, pool, report):
-    """Procedural sources round-robin over kinds until `hours` of unique motion are written (in source order)."""
+def fill_procedural(writer, hours, seed, kinds, pool, report, workers=1):
+    """Procedural sources, in order, until `hours` of unique motion are written.
+
+    kinds None: the library's random mix (sample_random_clip); otherwise single clips round-robin over `kinds`.
+    """
     from motion_core.data import procedural
 
     available = list(procedural.ACTION_KINDS)
-    chosen = available if kinds is None else [k for k in kinds if k in procedural.ACTION_KINDS]
     unknown = sorted(set(kinds or ()) - set(available))
     if unknown:
         raise MotionError(f"unknown action kinds {', '.join(unknown)}; choose from {', '.join(available)}")
-    if not chosen:
-        raise MotionError("the procedural library has no action kinds")
+    if kinds is not None and not kinds:
+        raise MotionError("--kinds is empty; name at least one action kind")
     target_frames = hours * 3600.0 * FPS
-    unique_frames, index = 0, 0
+    unique_frames, index, sources = 0, 0, 0
+    batch = PROCEDURAL_BATCH * max(1, workers)  # enough tasks in flight to keep every worker busy
     while unique_frames < target_frames:
-        tasks = [("procedural", (chosen[i % len(chosen)], i // len(chosen)), seed)
-                 for i in range(index, index + PROCEDURAL_BATCH)]
-        index += PROCEDURAL_BATCH
+        if kinds is None:
+            tasks = [("procedural", (None, i), seed) for i in range(index, index + batch)]
+        else:
+            tasks = [("procedural", (kinds[i % len(kinds)], i // len(kinds)), seed)
+                     for i in range(index, index + batch)]
+        index += batch
         results = pool.imap(run_source, tasks) if pool else map(run_source, tasks)
+        batch_frames = 0
         for result in results:
             if unique_frames >= target_frames:
                 continue  # drain the batch; later sources are dropped, so the cut is the same for any worker count
-            unique_frames += writer.add(result) / 2
+            written = writer.add(result) / 2
+            batch_frames += written
+            unique_frames += written
+            sources += 1
             report("procedural", min(unique_frames, target_frames) / FPS / 3600.0, hours)
-    return {"kinds": len(chosen), "sources": index, "unique_hours": round(unique_frames / FPS / 3600.0, 4)}
+        if batch_frames == 0:
+            raise MotionError("the procedural library gave no usable clip (2 s or longer); check --kinds")
+    return {"library_kinds": len(available), "kinds_used": "mix" if kinds is None else list(kinds),
+            "sources": sources, "unique_hours": round(unique_frames / FPS / 3600.0, 4)}
