@@ -1,0 +1,567 @@
+"""Training of the four models: the motion VAE, the Motion Mamba denoiser, the MLD baseline denoiser, the evaluator.
+
+One loop for all four; a small `Task` per kind builds the model and computes its loss:
+  vae        SmoothL1 on normalised features + SmoothL1 on joints recovered from them + 1e-4 · KL (MLD's recipe).
+  denoiser   ε-prediction MSE on VAE latents (frozen VAE, z sampled from its posterior), 10% of captions replaced by
+  baseline   the empty caption so classifier-free guidance works. Same loop, same data, same budget for both.
+  evaluator  symmetric InfoNCE between motion and caption embeddings (motion_core.models.evaluator).
+
+A run folder holds everything, and nothing is pickled:
+  run.json                 kind, data folder, VAE run (denoisers), the training config (+ model config)
+  checkpoint/              model.safetensors, optimizer.safetensors (AdamW moments), state.json (step, loss-log
+                           length, RNG states of torch, CUDA and the batch sampler) and state_rank<r>.json per DDP rank
+  loss.jsonl, loss.png     one JSON line per logged step (mean over the interval and the ranks) and its plot
+  model/                   the trained model in its loadable form (generator folder, VAE folder or evaluator folder)
+Resuming (`--resume`) restores all of it, so the run continues with exactly the batches, noise and dropout masks it
+would have drawn without the interruption (bit-exact on CPU; on GPU up to non-deterministic kernels).
+
+Multi-GPU: start with `torchrun --nproc_per_node=K -m motion_core train ...`; every rank draws its own batches of
+batch_size / K, gradients are averaged by DDP, rank 0 writes the files.
+"""
+
+import base64
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from motion_core.errors import MotionError
+
+KINDS = ("vae", "denoiser", "baseline", "evaluator")
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 128  # global batch, split across DDP ranks
+    lr: float = 1e-4  # AdamW, constant after warm-up (paper and MLD: 1e-4 constant)
+    weight_decay: float = 0.0
+    warmup_steps: int = 100  # linear warm-up; keeps the first steps of a fresh transformer from blowing up
+    grad_clip: float = 1.0
+    steps: int = 20000  # total steps of the run (a resumed run continues to this)
+    minutes: float = 0.0  # wall-clock budget of this invocation; 0 = none. Saves a checkpoint when it runs out.
+    log_every: int = 50
+    checkpoint_every: int = 1000
+    seed: int = 1234
+    precision: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16" or "fp32"
+    text_dropout: float = 0.1  # denoisers: fraction of captions replaced by "" (classifier-free guidance)
+    kl_weight: float = 1e-4  # VAE: λ_KL
+    joints_weight: float = 1.0  # VAE: λ_joints
+    min_frames: int = 40
+    max_frames: int = 196
+    model: dict = field(default_factory=dict)  # overrides of the model's config dataclass
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise MotionError(f"unknown training config keys {sorted(unknown)} ; allowed: {sorted(known)}")
+        config = cls(**values)
+        if config.precision not in ("auto", "bf16", "fp32"):
+            raise MotionError(f"precision must be auto, bf16 or fp32, not {config.precision!r}")
+        return config
+
+
+# ------------------------------------------------------------------------------------------------ torch helpers
+
+
+# ----------------------------------------------------------------------------------------------------- tasks
+
+
+class Task:
+    """What differs between kinds: how to build the model, its loss on a batch, how to export it."""
+
+    kind = ""
+    needs_vae = False
+
+    def __init__(self, config: TrainConfig, dataset, device, vae_dir=None):
+        self.config, self.dataset, self.device, self.vae_dir = config, dataset, device, vae_dir
+
+    def build(self):
+        raise NotImplementedError
+
+    def loss(self, model, batch):
+        """-> (scalar loss, {name: detached scalar tensor})"""
+        raise NotImplementedError
+
+    def export(self, model, directory):
+        raise NotImplementedError
+
+    def model_config(self, model):
+        """JSON-able model config written to run.json, so a run can always rebuild its model."""
+        return asdict(model.config)
+
+
+class EvaluatorTask(Task):
+    kind = "evaluator"
+
+    def build(self):
+        from motion_core.models.evaluator import EvaluatorConfig, MotionTextEvaluator
+
+        values = {"feature_dim": self.dataset.feature_dim, "text_dim": self.dataset.captions.dim,
+                  **self.config.model}
+        return MotionTextEvaluator(EvaluatorConfig.from_dict(values))
+
+    def loss(self, model, batch):
+        return model.loss(batch["motion"], batch["mask"], batch["text"])
+
+    def export(self, model, directory):
+        model.save_pretrained(directory)
+
+
+class VAETask(Task):
+    kind = "vae"
+
+    def build(self):
+        from motion_core.models.config import VAEConfig
+        from motion_core.models.vae import MotionVAE
+
+        values = {"nfeats": self.dataset.feature_dim, **self.config.model}
+        known = {f.name for f in fields(VAEConfig)}
+        if set(values) - known:
+            raise MotionError(f"unknown VAE config keys {sorted(set(values) - known)}; allowed: {sorted(known)}")
+        model = MotionVAE(VAEConfig(**values))
+        model.set_normalizer(self.dataset.mean, self.dataset.std)  # the joint loss needs de-normalised features
+        return model
+
+    def loss(self, model, batch):
+        # MotionVAE.training_loss's terms, kept as tensors: float() on every step would stall the GPU queue.
+        from motion_core.models.feature_joints import features_to_joints
+
+        vae = getattr(model, "module", model)
+        c = vae.config
+        motion, mask, lengths = batch["motion"], batch["mask"], batch["lengths"]
+        recon, mu, logvar = model(motion, lengths)
+        recon = recon.float()
+        feature_loss = F.smooth_l1_loss(recon[mask], motion[mask])
+        joint_loss = F.smooth_l1_loss(features_to_joints(vae.denormalize(recon))[mask],
+                                      features_to_joints(vae.denormalize(motion))[mask])
+        mu, logvar = mu.float(), logvar.float()
+        kl = 0.5 * torch.mean(mu.pow(2) + logvar.exp() - 1.0 - logvar)
+        loss = c.lambda_features * feature_loss + c.lambda_joints * joint_loss + c.lambda_kl * kl
+        return loss, {"features": feature_loss.detach(), "joints": joint_loss.detach(), "kl": kl.detach()}
+
+    def export(self, model, directory):
+        save_vae(model, directory)
+
+
+def save_vae(vae, directory, dtype=torch.float32):
+    """A trained VAE on its own: vae.safetensors (normaliser buffers inside) + vae_config.json."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().to("cpu", dtype).contiguous() for k, v in vae.state_dict().items()},
+              str(directory / "vae.safetensors"))
+    (directory / "vae_config.json").write_text(json.dumps(asdict(vae.config), indent=2) + "\n")
+
+
+def load_vae(directory, device="cpu"):
+    from safetensors.torch import load_file
+
+    from motion_core.models.config import VAEConfig
+    from motion_core.models.vae import MotionVAE
+
+    directory = _model_dir(directory)
+    if not (directory / "vae.safetensors").is_file():
+        raise MotionError(f"no trained VAE in {directory} (vae.safetensors missing); train one with "
+                          "`motion-mamba train vae`")
+    config_file = directory / "vae_config.json"
+    if config_file.is_file():
+        config = VAEConfig(**json.loads(config_file.read_text()))
+    else:  # a generator folder: the VAE config is a section of config.json
+        config = VAEConfig(**json.loads((directory / "config.json").read_text())["vae"])
+    vae = MotionVAE(config)
+    vae.load_state_dict({k: v.float() for k, v in load_file(str(directory / "vae.safetensors")).items()})
+    return vae.to(device)
+
+
+class DenoiserTask(Task):
+    """Latent ε-prediction; kind "denoiser" trains Motion Mamba, "baseline" the MLD skip transformer."""
+
+    needs_vae = True
+
+    def __init__(self, config, dataset, device, vae_dir=None, kind="denoiser"):
+        super().__init__(config, dataset, device, vae_dir)
+        self.kind = kind
+
+    def build(self):
+        from motion_core.diffusion import NoiseSchedule
+        from motion_core.models import build_denoiser
+        from motion_core.models.config import ConfigError, DiffusionConfig, ModelConfig, TextConfig
+
+        if self.vae_dir is None:
+            raise MotionError(f"training the {self.kind} needs a trained VAE: add --vae RUN_DIR")
+        self.vae = load_vae(self.vae_dir, self.device).eval().requires_grad_(False)
+        if not np.allclose(self.vae.mean.cpu().numpy(), self.dataset.mean, atol=1e-5):
+            raise MotionError(f"the VAE in {self.vae_dir} was trained on another corpus (its Mean.npy differs); "
+                              "train the VAE on this --data first")
+        denoiser_kind = "motion_mamba" if self.kind == "denoiser" else "mld"
+        values = {"model": {"name": denoiser_kind.replace("_", "-"), "denoiser_kind": denoiser_kind,
+                            "vae": asdict(self.vae.config),
+                            "denoiser": {"latent_size": self.vae.config.latent_size,
+                                         "latent_dim": self.vae.config.latent_dim,
+                                         "text_dim": self.dataset.captions.dim},
+                            "text": {"dim": self.dataset.captions.dim}}}
+        # the config's "model" holds denoiser fields, plus optional "diffusion" / "text" sections and "name"
+        overrides = dict(self.config.model)
+        for section in ("diffusion", "text"):
+            values["model"].setdefault(section, {}).update(overrides.pop(section, {}))
+        if "name" in overrides:
+            values["model"]["name"] = overrides.pop("name")
+        values["model"]["denoiser"].update(overrides)
+        try:
+            self.generator_config = ModelConfig.from_dict(values["model"])
+        except ConfigError as error:
+            raise MotionError(f"bad model settings in the training config: {error}") from None
+        self.schedule = NoiseSchedule(self.generator_config.diffusion)
+        self.unconditional = torch.from_numpy(self.dataset.captions.lookup([""])[0]).to(self.device)
+        return build_denoiser(self.generator_config)
+
+    def model_config(self, model):
+        return self.generator_config.to_dict()
+
+    def loss(self, model, batch):
+        with torch.no_grad():
+            z, _, _ = self.vae.encode(batch["motion"], batch["lengths"])  # posterior sample (B, latent_size, d)
+        loss = self.schedule.training_loss(model, z.float(), batch["text"], self.unconditional,
+                                           uncond_prob=self.config.text_dropout)
+        return loss, {"mse": loss.detach()}
+
+    def export(self, model, directory):
+        from motion_core.generator import MotionGenerator
+
+        generator = MotionGenerator(self.vae, model, text_encoder=None, config=self.generator_config)
+        generator.save_pretrained(directory)
+
+
+TASKS = {"vae": VAETask, "evaluator": EvaluatorTask,
+         "denoiser": lambda *a, **k: DenoiserTask(*a, **k, kind="denoiser"),
+         "baseline": lambda *a, **k: DenoiserTask(*a, **k, kind="baseline")}
+
+
+def _model_dir(run_or_model_dir):
+    """Accept a run folder (uses its model/) or a model folder itself."""
+    path = Path(run_or_model_dir)
+    return path / "model" if (path / "model").is_dir() else path
+
+
+# ------------------------------------------------------------------------------------------------ checkpoints
+
+
+def _b64(tensor):
+    return base64.b64encode(tensor.cpu().numpy().tobytes()).decode("ascii")
+
+
+def _from_b64(text):
+    return torch.from_numpy(np.frombuffer(base64.b64decode(text), dtype=np.uint8).copy())
+
+
+def optimizer_to_tensors(optimizer):
+    """AdamW state as flat tensors {'state.<param>.<key>': tensor} plus JSON-able param groups."""
+    state = optimizer.state_dict()
+    tensors = {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            tensors[f"state.{index}.{key}"] = (value if torch.is_tensor(value) else torch.tensor(value)).cpu()
+    return tensors, state["param_groups"]
+
+
+def optimizer_from_tensors(optimizer, tensors, param_groups):
+    state = {}
+    for name, value in tensors.items():
+        _, index, key = name.split(".", 2)
+        state.setdefault(int(index), {})[key] = value
+    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+
+
+def save_checkpoint(run_dir, model, optimizer, step, log_lines, rank_states):
+    """Write checkpoint/ atomically: a fresh folder next to it, then a rename."""
+    from safetensors.torch import save_file
+
+    run_dir = Path(run_dir)
+    fresh = run_dir / "checkpoint.tmp"
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir(parents=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+              str(fresh / "model.safetensors"))
+    tensors, groups = optimizer_to_tensors(optimizer)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(fresh / "optimizer.safetensors"),
+              metadata={"param_groups": json.dumps(groups)})
+    (fresh / "state.json").write_text(json.dumps({"step": step, "log_lines": log_lines}, indent=2) + "\n")
+    for rank, rank_state in enumerate(rank_states):
+        (fresh / f"state_rank{rank}.json").write_text(json.dumps(rank_state) + "\n")
+    old = run_dir / "checkpoint"
+    if old.exists():
+        shutil.rmtree(run_dir / "checkpoint.old", ignore_errors=True)
+        old.rename(run_dir / "checkpoint.old")
+    fresh.rename(old)
+    shutil.rmtree(run_dir / "checkpoint.old", ignore_errors=True)
+
+
+def load_checkpoint(run_dir, model, optimizer, rank):
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    folder = Path(run_dir) / "checkpoint"
+    if not (folder / "state.json").is_file():
+        raise MotionError(f"no checkpoint in {run_dir}; start without --resume")
+    model.load_state_dict(load_file(str(folder / "model.safetensors")))
+    with safe_open(str(folder / "optimizer.safetensors"), framework="pt") as handle:
+        groups = json.loads(handle.metadata()["param_groups"])
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    optimizer_from_tensors(optimizer, tensors, groups)
+    state = json.loads((folder / "state.json").read_text())
+    rank_file = folder / f"state_rank{rank}.json"
+    if not rank_file.is_file():
+        raise MotionError(f"{rank_file} is missing: resume with the number of processes the run was started with")
+    return state, json.loads(rank_file.read_text())
+
+
+def rng_state(sampler, device, interval=None):
+    """RNG states of this process, plus the loss sums of the unfinished log interval (so logs resume exactly)."""
+    state = {"torch": _b64(torch.get_rng_state()), "sampler": sampler.state(), "interval": interval}
+    if device.type == "cuda":
+        state["cuda"] = _b64(torch.cuda.get_rng_state(device))
+    return state
+
+
+def restore_rng_state(state, sampler, device):
+    torch.set_rng_state(_from_b64(state["torch"]))
+    sampler.set_state(state["sampler"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(_from_b64(state["cuda"]), device)
+
+
+# ----------------------------------------------------------------------------------------------- loss curve
+
+
+def read_loss_log(path):
+    path = Path(path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_loss_curve(log_path, png_path, title=""):
+    """Plot every numeric loss channel of loss.jsonl against step (log scale when all positive)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_loss_log(log_path)
+    if not rows:
+        return None
+    skip = {"step", "lr", "elapsed_s", "steps_per_s", "acc"}
+    keys = [k for k in rows[-1] if k not in skip and isinstance(rows[-1][k], (int, float))]
+    figure, axis = plt.subplots(figsize=(7, 4), dpi=100)
+    steps = [r["step"] for r in rows]
+    for key in keys:
+        axis.plot(steps, [r.get(key, float("nan")) for r in rows], label=key, linewidth=1.2)
+    if all(r.get(k, 1.0) > 0 for r in rows for k in keys):
+        axis.set_yscale("log")
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss")
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(png_path)
+    plt.close(figure)
+    return png_path
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+
+
+def _distributed():
+    """(rank, world_size, local_rank) from torchrun's environment, initialising the process group once."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, 0
+    import torch.distributed as dist
+
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(local_rank)
+        dist.init_process_group(backend)
+    return dist.get_rank(), world, local_rank
+
+
+def pick_device(name="auto", local_rank=0):
+    if name == "auto":
+        name = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise MotionError("CUDA was asked for but torch sees no GPU; use --device cpu")
+    return torch.device(name)
+
+
+def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, device="auto", steps=None,
+          minutes=None, cache_path=None, progress=True, allow_missing_captions=False):
+    """Train one model; returns a summary dict (steps, minutes, last losses).
+
+    config: settings of a fresh run (a resumed run keeps its own); steps / minutes override either.
+    """
+    from motion_core.data.dataset import BatchSampler, MotionTextDataset
+
+    if kind not in KINDS:
+        raise MotionError(f"unknown model kind {kind!r}; choose one of {', '.join(KINDS)}")
+    rank, world, local_rank = _distributed()
+    device = pick_device(device, local_rank)
+    out = Path(out)
+    run_file = out / "run.json"
+    if resume:
+        if not run_file.is_file():
+            raise MotionError(f"{out} holds no run to resume (run.json missing); drop --resume")
+        saved = json.loads(run_file.read_text())
+        if saved["kind"] != kind:
+            raise MotionError(f"{out} is a {saved['kind']} run, not {kind}")
+        config = TrainConfig.from_dict(saved["train"])  # a resumed run may only change how long it runs
+        vae = vae or saved.get("vae")
+    else:
+        config = config or TrainConfig()
+        if (out / "checkpoint").exists():
+            raise MotionError(f"{out} already holds a run; add --resume to continue it or pick another --out")
+    if steps is not None:
+        config.steps = int(steps)
+    if minutes is not None:
+        config.minutes = float(minutes)
+    if config.batch_size % world:
+        raise MotionError(f"batch size {config.batch_size} does not split over {world} processes")
+
+    torch.manual_seed(config.seed)
+    dataset = MotionTextDataset(data, "train", cache_path=cache_path, min_frames=config.min_frames,
+                                max_frames=config.max_frames, allow_missing_captions=allow_missing_captions)
+    task = TASKS[kind](config, dataset, device, vae_dir=vae)
+    model = task.build().to(device)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    sampler = BatchSampler(dataset, config.batch_size // world, device, seed=config.seed + 1000 * rank)
+    torch.manual_seed(config.seed + 1000 * rank)  # noise/dropout streams differ per rank, fixed per run
+
+    step, log_lines = 0, 0
+    interval = {"count": 0, "sums": {}}
+    log_path = out / "loss.jsonl"
+    if resume:
+        state, rank_state = load_checkpoint(out, model, optimizer, rank)
+        step, log_lines = state["step"], state["log_lines"]
+        restore_rng_state(rank_state, sampler, device)
+        interval = rank_state.get("interval") or {"count": 0, "sums": {}}
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        run_file.write_text(json.dumps({"kind": kind, "data": str(data), "vae": str(vae) if vae else None,
+                                        "world_size": world, "train": asdict(config),
+                                        "model_config": task.model_config(model)}, indent=2) + "\n")
+        # drop log lines written after the checkpoint we resume from
+        lines = log_path.read_text().splitlines()[:log_lines] if (resume and log_path.is_file()) else []
+        log_path.write_text("".join(line + "\n" for line in lines))
+
+    trainable = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trainable = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+
+    def checkpoint():
+        interval = {"count": count, "sums": {k: float(v) for k, v in sums.items()}}
+        states = [rng_state(sampler, device, interval)]
+        if world > 1:
+            import torch.distributed as dist
+
+            gathered = [None] * world
+            dist.all_gather_object(gathered, states[0])  # JSON-able dicts, in memory only
+            states = gathered
+        if rank == 0:
+            save_checkpoint(out, model, optimizer, step, log_lines, states)
+
+    bar = None
+    if progress and rank == 0:
+        from tqdm import tqdm
+
+        bar = tqdm(total=config.steps, initial=step, desc=f"train {kind}", unit="step", mininterval=1.0,
+                   dynamic_ncols=True)
+    started = time.time()
+    count, interval_start = interval["count"], time.time()
+    sums = {k: torch.tensor(v, dtype=torch.float32, device=device) for k, v in interval["sums"].items()}
+    model.train()
+    while step < config.steps:
+        if config.minutes and step % 10 == 0 and _should_stop(started, config.minutes, world, device):
+            break
+        batch = sampler.next()
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr * min(1.0, (step + 1) / max(config.warmup_steps, 1))
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            loss, parts = task.loss(trainable, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(parameters, config.grad_clip)
+        optimizer.step()
+        step += 1
+        for key, value in {"loss": loss.detach(), **parts}.items():
+            sums[key] = sums.get(key, 0.0) + value.float()
+        count += 1
+        if step % config.log_every == 0:
+            row = _log_row(sums, count, world, step, optimizer, started, interval_start)
+            if rank == 0:
+                with open(log_path, "a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+                log_lines += 1
+                if bar is not None:
+                    bar.set_postfix(loss=f"{row['loss']:.4f}")
+            sums, count, interval_start = {}, 0, time.time()
+        if bar is not None:
+            bar.update(1)
+        if step % config.checkpoint_every == 0:
+            checkpoint()
+    if bar is not None:
+        bar.close()
+    checkpoint()
+    minutes = (time.time() - started) / 60.0
+    summary = {"kind": kind, "step": step, "target_steps": config.steps, "minutes": round(minutes, 2),
+               "world_size": world, "device": str(device), "segments": len(dataset),
+               "hours": round(dataset.hours, 3)}
+    if rank == 0:
+        model.eval()
+        task.export(model, out / "model")
+        plot_loss_curve(log_path, out / "loss.png", title=f"{kind} ({out.name})")
+        rows = read_loss_log(log_path)
+        summary["last"] = rows[-1] if rows else None
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _should_stop(started, minutes, world, device):
+    stop = torch.tensor([1.0 if time.time() - started > minutes * 60.0 else 0.0], device=device)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.broadcast(stop, 0)  # rank 0's clock decides, so every rank stops at the same step
+    return bool(stop.item())
+
+
+def _log_row(sums, count, world, step, optimizer, started, interval_start):
+    names = sorted(sums)
+    values = torch.stack([sums[k] for k in names]) / max(count, 1)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.all_reduce(values)
+        values /= world
+    row = {"step": step}
+    row.update({k: round(float(v), 6) for k, v in zip(names, values.tolist())})
+    row["lr"] = optimizer.param_groups[0]["lr"]
+    row["elapsed_s"] = round(time.time() - started, 2)
+    row["steps_per_s"] = round(count / max(time.time() - interval_start, 1e-9), 2)
+    return row
