@@ -174,3 +174,19 @@ def test_bone_lengths_and_offsets_from_lengths():
     assert S.bone_lengths(joints[0]).shape == (22,)
     with pytest.raises(ValueError):
         S.get_layout(joints=17)
+
+
+def test_local_offsets_make_fk_exact_for_non_rigid_branch_triangles():
+    joints, _, _ = synthetic_motion(60, seed=5)
+    wobble = 0.03 * np.sin(np.arange(60) / 5.0)[:, None]
+    joints = joints.copy()
+    joints[:, [1, 4, 7, 10]] += wobble[:, None] * np.array([0.0, 1.0, 0.5])  # the left leg slides against the pelvis
+    quats, root = S.joints_to_rotations(joints)
+    static_error = np.abs(S.forward_kinematics(quats, root, S.rest_offsets(joints)) - joints).max()
+    assert static_error > 0.01  # one rotation cannot place a deforming triangle...
+    offsets = S.local_offsets(joints, quats)
+    np.testing.assert_allclose(S.forward_kinematics(quats, root, offsets), joints, atol=1e-9)  # ...per-frame can
+    # Single-child bones keep their rest offsets: only the pelvis/chest children vary.
+    varying = np.ptp(offsets, axis=0).max(axis=-1) > 1e-9
+    assert set(np.flatnonzero(varying)) <= {1, 2, 3, 12, 13, 14}
+    assert varying[1]

@@ -20,10 +20,12 @@ its rest direction in its parent's frame: for the arms that is across the chest 
 into the body, so everyday motion stays away from it.
 
 `joints_to_rotations(J)` gives local rotations such that `forward_kinematics(q, root, rest_offsets(J))` reproduces J
-when J's skeleton is rigid (constant bone lengths; pelvis -> hips/spine1 and chest -> neck/collars rigid, as in
-SMPL-derived, HumanML3D and BVH-imported data). `rest_offsets(J)` holds J's own bone lengths; for the children of
-the pelvis and of the chest it also keeps J's own shape of those rigid triangles (hips sit lower than the pelvis
-joint), which a single rotation per joint needs in order to place three children at once.
+when J's skeleton is rigid (constant bone lengths, and pelvis -> hips/spine1 and chest -> neck/collars rigid, as in
+SMPL-derived and HumanML3D data). `rest_offsets(J)` holds J's own bone lengths; for the children of the pelvis and
+of the chest it also keeps J's own (average) shape of those triangles (hips sit lower than the pelvis joint), which a
+single rotation per joint needs in order to place three children at once. Where those triangles are not rigid
+(joints mapped from other skeletons, generated motion), static offsets leave errors of a few cm at the hips/collars
+and everything below them; `local_offsets(J, q)` gives per-frame offsets with which FK is exact for any J.
 """
 
 from dataclasses import dataclass, field
@@ -364,6 +366,25 @@ def joints_to_rotations(joints, offsets=None, layout=None):
         local_quats[:, j] = local
         global_quats[:, j] = quat_mul(parent_global, local)
     return local_quats, joints[:, 0].copy()
+
+
+def local_offsets(joints, local_quats, layout=None):
+    """Per-frame offsets that make FK exact for any joints: each joint's position relative to its parent, in the
+    parent's current frame. joints: (T, J, 3); local_quats: (T, J, 4) from `joints_to_rotations` -> (T, J, 3).
+
+    `forward_kinematics(local_quats, root, local_offsets(joints, local_quats))` == joints even where the pelvis or
+    chest triangle is not rigid (real imports: the mapped hips/collars move against spine1/neck by a few cm). For a
+    clip with constant bone lengths only the children of the branching joints vary over time, so a BVH writer can
+    emit position channels for just those joints (hips, spine1, neck, collars) to become exact.
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    lay = get_layout(layout, joints=joints.shape[-2])
+    parents = list(lay.parents[1:])
+    parent_global = global_rotations(local_quats, lay)[..., parents, :]
+    relative = joints[..., 1:, :] - joints[..., parents, :]
+    offsets = np.zeros_like(joints)
+    offsets[..., 1:, :] = quat_rotate(quat_conjugate(parent_global), relative)
+    return offsets
 
 
 def offsets_from_lengths(lengths, layout=None):
