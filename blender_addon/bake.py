@@ -69,8 +69,9 @@ def bake(obj, retargeted, *, action_name: str, start_frame: float = 1.0, frame_s
     anim = obj.animation_data or obj.animation_data_create()
     previous_action = anim.action
     previous_slot = getattr(anim, "action_slot", None) if previous_action is not None else None
-    if previous_action is not None and previous_action.users <= 1 and not previous_action.use_fake_user:
-        previous_action.use_fake_user = True
+    if (not push_to_nla and previous_action is not None and previous_action.users <= 1
+            and not previous_action.use_fake_user):
+        previous_action.use_fake_user = True  # it stops being active: keep it alive when the file is saved
         report(f"Kept your action '{previous_action.name}' (fake user); the new motion is '{action_name}'")
     if bpy.app.version >= (4, 4, 0) and previous_action is not None:
         anim.action = None  # a fresh action must get a fresh slot, not reuse the previous slot's name

@@ -152,30 +152,55 @@ def joints_to_blender_world(joints) -> np.ndarray:
     return motion_to_blender(joints)
 
 
-def add_proxy_mesh(context, arm_obj, radius_fraction: float = 0.12, name: Optional[str] = None):
-    """A simple rigid-skinned body (one tapered box per bone) so renders show the rig; armatures don't render.
+# Proxy body thickness (box half-width, metres) by bone-name keyword; other bones scale with their length.
+_THICK = (("head", 0.085), ("neck", 0.05), ("spine", 0.1), ("chest", 0.11), ("pelvis", 0.1), ("hip", 0.1))
 
-    Each bone gets 8 vertices in its own vertex group; an Armature modifier deforms the mesh. Returns the mesh object.
-    """
+
+def _proxy_radius(bone_name: str, length: float) -> float:
+    lower = bone_name.lower()
+    if "hip" in lower and ("left" in lower or "right" in lower or "upleg" in lower or "thigh" in lower):
+        return 0.065  # thighs ("left_hip" is the thigh bone of the SMPL rig)
+    for keyword, radius in _THICK:
+        if keyword in lower:
+            return radius
+    return float(np.clip(length * 0.14, 0.025, 0.06))
+
+
+def add_proxy_mesh(context, arm_obj, name: Optional[str] = None):
+    """A simple rigid-skinned body (one tapered box per bone, plus boxes bridging offset children such as the hips
+    and shoulders) so renders show the rig; armatures themselves don't render. An Armature modifier deforms it.
+    Returns the mesh object (parented to the armature)."""
     verts: List[Tuple[float, float, float]] = []
     faces: List[Tuple[int, int, int, int]] = []
     groups: Dict[str, List[int]] = {}
     box_faces = [(0, 1, 2, 3), (4, 7, 6, 5), (0, 4, 5, 1), (1, 5, 6, 2), (2, 6, 7, 3), (3, 7, 4, 0)]
-    for bone in arm_obj.data.bones:
-        head, tail = Vector(bone.head_local), Vector(bone.tail_local)
-        length = (tail - head).length
-        if length < 1e-4:
-            continue
-        x_axis = bone.matrix_local.to_3x3().col[0].normalized()
-        z_axis = bone.matrix_local.to_3x3().col[2].normalized()
-        r = max(min(length * radius_fraction, 0.06), 0.015)
-        start = len(verts)
-        for center, size in ((head, r), (tail, r * 0.7)):
+
+    def box(start_point, end_point, radius, frame, group):
+        first = len(verts)
+        x_axis, z_axis = frame
+        for center, size in ((start_point, radius), (end_point, radius * 0.75)):
             for sx, sz in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
                 p = center + x_axis * (sx * size) + z_axis * (sz * size)
                 verts.append((p.x, p.y, p.z))
-        faces.extend((start + a, start + b, start + c, start + d) for a, b, c, d in box_faces)
-        groups[bone.name] = list(range(start, start + 8))
+        faces.extend((first + a, first + b, first + c, first + d) for a, b, c, d in box_faces)
+        groups.setdefault(group, []).extend(range(first, first + 8))
+
+    for bone in arm_obj.data.bones:
+        head, tail = Vector(bone.head_local), Vector(bone.tail_local)
+        length = (tail - head).length
+        if length < 1e-4 or bone.name.lower().endswith(("_end", "end")):
+            continue
+        scale = 1.0 / max(object_scale(arm_obj), 1e-9)  # radii in metres, mesh in armature units
+        axes = bone.matrix_local.to_3x3()
+        box(head, tail, _proxy_radius(bone.name, length * object_scale(arm_obj)) * scale * 0.6,
+            (axes.col[0].normalized(), axes.col[2].normalized()), bone.name)
+        parent = bone.parent
+        if parent is not None and (Vector(parent.tail_local) - head).length > 0.02 * scale:
+            bridge = head - Vector(parent.head_local)
+            if bridge.length > 1e-4:  # hips / collars sit beside their parent's bone: bridge the gap
+                direction = bridge.normalized()
+                side = direction.orthogonal().normalized()
+                box(Vector(parent.head_local), head, 0.035 * scale, (side, direction.cross(side)), parent.name)
     mesh = bpy.data.meshes.new(name or f"{arm_obj.name}_body")
     mesh.from_pydata(verts, [], faces)
     mesh.update()

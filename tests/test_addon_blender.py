@@ -1,0 +1,419 @@
+"""The add-on inside real Blender (PyPI bpy, headless): registration, generation end to end, retarget accuracy on two
+rigs, cancel, bad input, and the user's own action.
+
+Generation runs with a small random model (MotionGenerator.random, saved with save_pretrained) both in-process and
+through the `motion-mamba worker` subprocess. Random weights give non-rigid joints, which no armature can follow, so
+those runs are compared with the rigid skeleton nearest to them (same IK, the rig's bone lengths); the 1 cm check on
+raw generator joints uses a generator stand-in that returns a rigid procedural walk (what a trained model produces
+up to its bone-length noise), on an SMPL rig and on a Mixamo-named rig with another rest pose.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+import addon_utils  # noqa: E402  (ships with bpy)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from motion_core.motion import skeleton  # noqa: E402
+from motion_core.motion.clip import Motion  # noqa: E402
+
+ADDON = "blender_addon"
+NAMES = list(skeleton.JOINT_NAMES)
+CM = 0.01
+CANCEL_MODES = (("IN_PROCESS", ""), ("EXTERNAL", sys.executable))
+
+
+# ---------------------------------------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def user_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mm_user")
+    os.environ["MOTION_MAMBA_USER_DIR"] = str(path)
+    yield path
+    os.environ.pop("MOTION_MAMBA_USER_DIR", None)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    pytest.importorskip("torch")
+    from motion_core.generator import MotionGenerator
+
+    folder = tmp_path_factory.mktemp("tiny_model")
+    MotionGenerator.random(seed=0).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def scene(user_dir):
+    """A blank file with the add-on enabled; the add-on's backends are stopped afterwards."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    addon_utils.enable(ADDON, default_set=True)
+    bpy.context.scene.render.fps = 20  # one key per scene frame: compare frame by frame
+    yield bpy.context.scene
+    from blender_addon import backend
+
+    backend.shutdown_all()
+
+
+def preferences():
+    return bpy.context.preferences.addons[ADDON].preferences
+
+
+def use_backend(mode, weights=None, python=""):
+    p = preferences()
+    p.backend, p.weights_dir, p.python_path, p.device = mode, str(weights or ""), python, "cpu"
+
+
+def snapshot():
+    """What a failed or cancelled generation must not change."""
+    scene = bpy.context.scene
+    return {
+        "objects": sorted(o.name for o in bpy.data.objects),
+        "actions": sorted(a.name for a in bpy.data.actions),
+        "armatures": sorted(a.name for a in bpy.data.armatures),
+        "results": len(scene.motion_mamba.results),
+        "frame_end": scene.frame_end,
+        "active_actions": sorted((o.name, o.animation_data.action.name if o.animation_data and
+                                  o.animation_data.action else "") for o in bpy.data.objects),
+    }
+
+
+def posed_world_heads(obj, bone_names, frame):
+    bpy.context.scene.frame_set(frame)
+    return np.array([np.asarray(obj.matrix_world @ obj.pose.bones[n].head) for n in bone_names])
+
+
+def to_blender(joints):
+    """Motion space (Y-up) -> Blender world (Z-up), written out independently of the add-on: (x, y, z) -> (x, -z, y)."""
+    joints = np.asarray(joints, dtype=np.float64)
+    return np.stack([joints[..., 0], -joints[..., 2], joints[..., 1]], axis=-1)
+
+
+def max_joint_error(obj, bone_names, joints, start_frame=1):
+    """Max over frames and joints of |baked head - joint| in metres. joints: (T, 22, 3) motion space."""
+    target = to_blender(joints)
+    errors = [np.abs(posed_world_heads(obj, bone_names, start_frame + t) - target[t]).max()
+              for t in range(0, len(joints), 3)]
+    return float(max(errors))
+
+
+def new_armatures(before):
+    return [o for o in bpy.data.objects if o.type == "ARMATURE" and o.name not in before["objects"]]
+
+
+def rigid_equivalent(joints):
+    """The rigid skeleton motion nearest to `joints`: swing IK, then FK with the clip's rest offsets."""
+    joints = np.asarray(joints, dtype=np.float64)
+    local, root = skeleton.joints_to_rotations(joints)
+    return skeleton.forward_kinematics(local, root, skeleton.rest_offsets(joints))
+
+
+class RigidWalkGenerator:
+    """Stands in for MotionGenerator (same generate signature): a rigid procedural walk with a wave."""
+
+    def __init__(self):
+        from motion_core.data.procedural import generate_clip
+
+        self.joints, _ = generate_clip("walk", np.random.default_rng(7))
+
+    def generate(self, prompt, seconds, seed=None, steps=50, guidance=7.5, variations=1, device="auto",
+                 progress=None, cancel=None):
+        for step in range(1, 4):
+            if progress:
+                progress(step, 3)
+        joints = np.repeat(self.joints[None].astype(np.float32), variations, axis=0)
+        return Motion(joints=joints, fps=20.0, prompt=prompt, seed=seed)
+
+
+def install_stand_in(generator):
+    """Route the in-process backend to `generator` (the backend is what the operator will use)."""
+    from blender_addon import backend, prefs
+
+    config = prefs.backend_config(bpy.context)
+    instance = backend.get_backend(config)
+    instance._generator = generator
+    return instance
+
+
+def build_mixamo_rig(joints, name="Mixamo"):
+    """A Mixamo-named armature (prefix `mixamorig:`) with the clip's proportions but another rest pose: A-pose arms
+    (40° down), feet flat, all rolls different from ours, an extra end bone and finger; stored the way FBX imports
+    arrive: armature data Y-up in centimetres, object rotated 90° about X and scaled 0.01."""
+    from motion_core.motion import rotations as rot
+    from motion_core.motion.retarget import smpl_rest_joints
+
+    rest = smpl_rest_joints(joints)
+    for side, sign in (("left", -1.0), ("right", 1.0)):
+        q = rot.quat_from_axis_angle(np.array([0.0, 0.0, 1.0]), np.radians(40.0) * sign)
+        pivot = rest[NAMES.index(f"{side}_shoulder")].copy()
+        for part in ("elbow", "wrist"):
+            i = NAMES.index(f"{side}_{part}")
+            rest[i] = pivot + rot.quat_rotate(q, rest[i] - pivot)
+    mixamo = {"pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck",
+              "head": "Head"}
+    for side, cap in (("left", "Left"), ("right", "Right")):
+        mixamo.update({f"{side}_hip": f"{cap}UpLeg", f"{side}_knee": f"{cap}Leg", f"{side}_ankle": f"{cap}Foot",
+                       f"{side}_foot": f"{cap}ToeBase", f"{side}_collar": f"{cap}Shoulder",
+                       f"{side}_shoulder": f"{cap}Arm", f"{side}_elbow": f"{cap}ForeArm",
+                       f"{side}_wrist": f"{cap}Hand"})
+    children = {0: 3, 9: 12}
+    data = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, data)
+    bpy.context.collection.objects.link(obj)
+    obj.rotation_euler = (np.pi / 2, 0.0, 0.0)
+    obj.scale = (CM, CM, CM)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    rng = np.random.default_rng(3)
+    for j, joint in enumerate(NAMES):
+        eb = data.edit_bones.new("mixamorig:" + mixamo[joint])
+        head = rest[j] / CM
+        kids = [c for c in range(22) if skeleton.PARENTS[c] == j]
+        tail = rest[children.get(j, kids[0])] / CM if kids else head + np.array([0.0, 8.0, 3.0])
+        eb.head, eb.tail = tuple(head), tuple(tail)
+        eb.roll = float(rng.uniform(-np.pi, np.pi))
+        if skeleton.PARENTS[j] >= 0:
+            eb.parent = data.edit_bones["mixamorig:" + mixamo[NAMES[skeleton.PARENTS[j]]]]
+    end = data.edit_bones.new("mixamorig:HeadTop_End")
+    end.head = tuple(rest[15] / CM + np.array([0.0, 15.0, 0.0]))
+    end.tail = tuple(rest[15] / CM + np.array([0.0, 20.0, 0.0]))
+    end.parent = data.edit_bones["mixamorig:Head"]
+    finger = data.edit_bones.new("mixamorig:LeftHandIndex1")
+    finger.head = tuple(rest[20] / CM + np.array([3.0, -3.0, 0.0]))
+    finger.tail = tuple(rest[20] / CM + np.array([6.0, -6.0, 0.0]))
+    finger.parent = data.edit_bones["mixamorig:LeftHand"]
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return obj, ["mixamorig:" + mixamo[n] for n in NAMES]
+
+
+def key_user_action(obj, bone_name):
+    """The user's own animation: two keys on one bone, in an action named 'UserWalk'."""
+    obj.animation_data_create()
+    pb = obj.pose.bones[bone_name]
+    pb.rotation_mode = "XYZ"
+    pb.rotation_euler = (0.3, 0.0, 0.0)
+    pb.keyframe_insert("rotation_euler", frame=1)
+    pb.rotation_euler = (-0.3, 0.0, 0.0)
+    pb.keyframe_insert("rotation_euler", frame=10)
+    action = obj.animation_data.action
+    action.name = "UserWalk"
+    return action
+
+
+def action_key_values(action, obj):
+    """All (data_path, index, keys) of an action, through the add-on's version shim."""
+    from blender_addon import bake
+
+    anim = obj.animation_data
+    saved = (anim.action, getattr(anim, "action_slot", None))
+    curves = bake.fcurves_for(obj, action)
+    values = sorted((fc.data_path, fc.array_index, tuple(round(k.co[1], 6) for k in fc.keyframe_points))
+                    for fc in curves)
+    anim.action = saved[0]
+    if saved[1] is not None:
+        anim.action_slot = saved[1]
+    return values
+
+
+# ------------------------------------------------------------------------------------------------------------- tests
+
+def test_register_unregister_leaves_no_classes(user_dir):
+    import blender_addon
+    from blender_addon import operators, prefs, props, ui
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    addon_utils.enable(ADDON, default_set=True)
+    all_classes = props.classes + prefs.classes + operators.classes + ui.classes
+    assert all(c.is_registered for c in all_classes)
+    assert hasattr(bpy.types, "VIEW3D_PT_motion_mamba") and hasattr(bpy.ops.motion_mamba, "generate")
+    assert hasattr(bpy.types.Scene, "motion_mamba")
+    addon_utils.disable(ADDON, default_set=True)
+    assert not [c.__name__ for c in all_classes if c.is_registered]
+    assert not hasattr(bpy.types, "VIEW3D_PT_motion_mamba")
+    assert not hasattr(bpy.types.Scene, "motion_mamba")
+    assert not hasattr(bpy.types.WindowManager, "motion_mamba_status")
+    assert blender_addon.bl_info["blender"] == (4, 2, 0)
+    addon_utils.enable(ADDON, default_set=True)  # twice in one session works (no stale classes)
+    assert hasattr(bpy.types.Scene, "motion_mamba")
+    addon_utils.disable(ADDON, default_set=True)
+
+
+def test_execute_in_process_end_to_end(scene, tiny_model):
+    use_backend("IN_PROCESS", tiny_model)
+    settings = scene.motion_mamba
+    settings.prompt, settings.seconds, settings.steps, settings.seed, settings.variations = "a person waves", 2.0, 4, 5, 2
+    before = snapshot()
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    rigs = new_armatures(before)
+    assert len(rigs) == 1 and rigs[0].animation_data.action is not None
+    assert len(settings.results) == 2 and settings.results[0].frames == 40
+    from blender_addon.generation import load_result_joints
+
+    joints = load_result_joints(settings.results[0])
+    assert joints.shape == (40, 22, 3)
+    # Random weights give non-rigid joints; the rig must follow their nearest rigid motion within 1 cm.
+    assert max_joint_error(rigs[0], NAMES, rigid_equivalent(joints)) < 0.01
+    assert scene.frame_end >= 40
+    # Bake the second variation from the results list onto another new rig: a second new action.
+    assert bpy.ops.motion_mamba.bake_result(index=1) == {"FINISHED"}
+    assert len(new_armatures(before)) == 2 and len(bpy.data.actions) == 2
+    assert bpy.ops.motion_mamba.delete_result(index=1) == {"FINISHED"} and len(settings.results) == 1
+    assert len(bpy.data.actions) == 2  # deleting a result keeps what was baked from it
+
+
+def test_execute_through_worker_subprocess(scene, tiny_model):
+    use_backend("EXTERNAL", tiny_model, python=sys.executable)
+    settings = scene.motion_mamba
+    settings.prompt, settings.seconds, settings.steps, settings.seed = "a person jumps", 1.5, 3, 11
+    before = snapshot()
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}, bpy.context.window_manager.motion_mamba_status.last_error
+    from blender_addon import backend
+    from blender_addon.generation import load_result_joints
+
+    workers = [b for b in backend._BACKENDS.values() if isinstance(b, backend.WorkerBackend)]
+    assert len(workers) == 1 and workers[0].alive  # stays up between generations
+    rig_obj = new_armatures(before)[0]
+    joints = load_result_joints(settings.results[0])
+    assert joints.shape == (30, 22, 3)
+    assert max_joint_error(rig_obj, NAMES, rigid_equivalent(joints)) < 0.01
+    # Same seed, same settings: the same motion again from the running worker.
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    np.testing.assert_allclose(load_result_joints(settings.results[1]), joints, atol=1e-5)
+    assert workers[0].alive and len(backend._BACKENDS) == 1
+
+
+def test_joints_match_within_1cm_on_smpl_and_mixamo_rigs(scene, tmp_path):
+    use_backend("IN_PROCESS", tmp_path)
+    stand_in = RigidWalkGenerator()
+    install_stand_in(stand_in)
+    settings = scene.motion_mamba
+    settings.prompt, settings.seconds = "a person walks forward", 4.0
+    before = snapshot()
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    smpl_rig = new_armatures(before)[0]
+    smpl_error = max_joint_error(smpl_rig, NAMES, stand_in.joints)
+
+    mixamo, mixamo_bones = build_mixamo_rig(stand_in.joints)
+    bpy.context.view_layer.objects.active = mixamo
+    settings.target, settings.bone_map = "SELECTED", "AUTO"
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    assert mixamo.animation_data.action is not None
+    mixamo_error = max_joint_error(mixamo, mixamo_bones, stand_in.joints)
+    print(f"joint match: SMPL rig {smpl_error * 100:.3f} cm, Mixamo A-pose rig {mixamo_error * 100:.3f} cm")
+    assert smpl_error < 0.01
+    assert mixamo_error < 0.01
+    # The unmapped bones were not keyed.
+    from blender_addon import bake
+
+    paths = {fc.data_path for fc in bake.fcurves_for(mixamo, mixamo.animation_data.action)}
+    assert not any("HeadTop_End" in p or "Index1" in p for p in paths)
+
+
+def test_cancel_mid_generation_leaves_scene_unchanged(scene, tiny_model):
+    from blender_addon import generation
+
+    for mode, python in CANCEL_MODES:
+        use_backend(mode, tiny_model, python=python)
+        settings = scene.motion_mamba
+        settings.prompt, settings.seconds, settings.steps = "a person dances", 9.0, 1000
+        before = snapshot()
+        run = generation.GenerationRun(bpy.context).start()  # what the modal operator does; Esc calls cancel()
+        deadline = time.monotonic() + 60
+        while run.poll() == "RUNNING" and run.job.step < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert run.job.step >= 1, f"{mode}: no progress before the deadline ({run.job.error})"
+        run.cancel()
+        assert run.wait() == "CANCELLED", f"{mode}: {run.job.error}"
+        assert run.job.step < run.job.total
+        assert snapshot() == before
+
+
+def test_bad_input_reports_and_changes_nothing(scene, tiny_model):
+    use_backend("IN_PROCESS", tiny_model)
+    settings = scene.motion_mamba
+    status = bpy.context.window_manager.motion_mamba_status
+    bpy.ops.object.armature_add()
+    odd = bpy.context.active_object  # one bone called "Bone": nothing to map
+    before = snapshot()
+    cases = [
+        (dict(prompt="   "), "Type a prompt"),
+        (dict(prompt="walk", target="SELECTED", bone_map="AUTO"), "Could not recognise the bones"),
+        (dict(prompt="walk", target="SELECTED", bone_map="MIXAMO"), "pelvis"),
+    ]
+    for values, expected in cases:
+        settings.target = "NEW_RIG"
+        for key, value in values.items():
+            setattr(settings, key, value)
+        with pytest.raises(RuntimeError, match=expected):  # bpy.ops raises the reported error
+            bpy.ops.motion_mamba.generate()
+        assert expected in status.last_error
+        assert snapshot() == before
+    bpy.context.view_layer.objects.active = None
+    settings.target = "SELECTED"
+    with pytest.raises(RuntimeError, match="Select the armature"):
+        bpy.ops.motion_mamba.generate()
+    use_backend("IN_PROCESS", "/nonexistent/model")
+    settings.target = "NEW_RIG"
+    with pytest.raises(RuntimeError, match="does not exist"):
+        bpy.ops.motion_mamba.generate()
+    assert snapshot() == before and odd.name in bpy.data.objects
+
+
+def test_worker_crash_is_reported_and_changes_nothing(scene, tiny_model):
+    from blender_addon import generation
+
+    use_backend("EXTERNAL", tiny_model, python=sys.executable)
+    settings = scene.motion_mamba
+    settings.prompt, settings.seconds, settings.steps = "a person falls", 9.0, 1000
+    before = snapshot()
+    run = generation.GenerationRun(bpy.context).start()
+    deadline = time.monotonic() + 60
+    while run.poll() == "RUNNING" and run.job.step < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    from blender_addon import backend
+
+    worker = next(iter(backend._BACKENDS.values()))
+    worker._process.kill()
+    assert run.wait() == "FAILED"
+    assert "worker stopped" in run.job.error and "scene are unchanged" in run.job.error
+    assert snapshot() == before
+    # The next generation starts a fresh worker.
+    settings.steps, settings.seconds = 2, 1.0
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+
+
+def test_users_action_survives(scene, tmp_path):
+    use_backend("IN_PROCESS", tmp_path)
+    stand_in = RigidWalkGenerator()
+    install_stand_in(stand_in)
+    mixamo, _ = build_mixamo_rig(stand_in.joints, name="Hero")
+    user_action = key_user_action(mixamo, "mixamorig:Spine")
+    user_keys = action_key_values(user_action, mixamo)
+    settings = scene.motion_mamba
+    settings.prompt, settings.target, settings.bone_map = "a person walks", "SELECTED", "MIXAMO"
+    bpy.context.view_layer.objects.active = mixamo
+
+    # As an NLA strip: the user's action stays active and untouched.
+    settings.push_to_nla = True
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    assert mixamo.animation_data.action == user_action
+    strips = [s for t in mixamo.animation_data.nla_tracks for s in t.strips]
+    assert len(strips) == 1 and strips[0].action != user_action
+
+    # As the active action: the user's action is kept (fake user), never modified.
+    settings.push_to_nla = False
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    new_action = mixamo.animation_data.action
+    assert new_action != user_action and new_action.name.startswith("MM_")
+    assert "UserWalk" in bpy.data.actions and user_action.use_fake_user
+    assert action_key_values(user_action, mixamo) == user_keys
+    assert len(bpy.data.actions) == 3  # user's + two generated, nothing overwritten
