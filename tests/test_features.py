@@ -251,3 +251,13 @@ def test_round_trip_on_real_cmu_clips(cmu_dir):
     if tried == 0:
         pytest.skip("none of the chosen CMU clips are present")
     assert worst < 1e-4, worst
+
+
+def test_normalizer_accepts_torch_tensors_without_importing_torch_itself():
+    torch = pytest.importorskip("torch")
+    norm = F.Normalizer(np.arange(263, dtype=np.float32), np.full(263, 2.0, np.float32))
+    x = torch.ones(2, 5, 263, dtype=torch.float64)
+    y = norm.normalize(x)
+    assert isinstance(y, torch.Tensor) and y.dtype == torch.float64
+    np.testing.assert_allclose(y.numpy(), norm.normalize(np.ones((2, 5, 263))), rtol=1e-6)
+    np.testing.assert_allclose(norm.denormalize(y).numpy(), 1.0, rtol=1e-6)
