@@ -62,6 +62,16 @@ def gesture(name, sample, phrases):
     return register
 
 
+MAX_FRAMES = 196  # 9.8 s
+
+
+def _fit_count(p, fixed_frames, per_rep_frames):
+    """Lower p["count"] so fixed + count * per_rep frames fit in a 9.8 s clip (the caption then stays true)."""
+    room = int((MAX_FRAMES - fixed_frames) // max(per_rep_frames, 1))
+    p["count"] = max(1, min(int(p["count"]), room))
+    return p["count"]
+
+
 def _energy(rng):
     return float(rng.uniform(0.75, 1.25))
 
@@ -399,6 +409,13 @@ def _sample_gesture(rng, low=2.5, high=6.0, counts=(2, 5)):
             "count": int(rng.integers(counts[0], counts[1] + 1))}
 
 
+def _fit_repeats(p, n, per_rep_s, fixed_s):
+    """Lower p["count"] so the repeats fit inside an n-frame clip; returns the count."""
+    room = int(((n - 10) / FPS - fixed_s) / per_rep_s)
+    p["count"] = max(1, min(int(p["count"]), room))
+    return p["count"]
+
+
 def _gesture_window(n, rng, active_s):
     """Start / end frames of a gesture inside an n-frame clip, with a little standing before and after."""
     active = min(seconds(active_s), n - 8)
@@ -406,10 +423,10 @@ def _gesture_window(n, rng, active_s):
     return start, start + active
 
 
-def wave_hand(tracks, rng, side, count, energy, start=None):
+def wave_hand(tracks, rng, side, count, energy, start=None, freq=None):
     """Raise one hand beside the head and wave `count` times."""
     n = tracks.n_frames
-    freq = rng.uniform(1.6, 2.6)
+    freq = rng.uniform(1.6, 2.6) if freq is None else freq
     active_s = 0.9 + count / freq
     if start is None:
         start, end = _gesture_window(n, rng, active_s)
@@ -444,8 +461,10 @@ def _wave_phrases(side):
 def _apply_wave(sides):
     def apply(rng, p, tracks):
         start = None
+        freq = rng.uniform(1.6, 2.6)
+        _fit_repeats(p, tracks.n_frames, 1 / freq, 0.9)
         for side in sides:
-            start, _ = wave_hand(tracks, rng, side, p["count"], p["energy"], start)
+            start, _ = wave_hand(tracks, rng, side, p["count"], p["energy"], start, freq)
     return apply
 
 
@@ -453,9 +472,9 @@ for _name, _sides, _word in (("wave_right", (1,), "right"), ("wave_left", (0,), 
     gesture(_name, lambda rng: _sample_gesture(rng, 2.5, 6.0, (2, 6)), _wave_phrases(_word))(_apply_wave(_sides))
 
 
-def clap_hands(tracks, rng, count, energy, start=None):
+def clap_hands(tracks, rng, count, energy, start=None, freq=None):
     n = tracks.n_frames
-    freq = rng.uniform(1.8, 3.0)
+    freq = rng.uniform(1.8, 3.0) if freq is None else freq
     active_s = 0.8 + count / freq
     if start is None:
         start, end = _gesture_window(n, rng, active_s)
@@ -486,7 +505,9 @@ def _clap_phrases(p):
 
 @gesture("clap", lambda rng: _sample_gesture(rng, 2.5, 6.0, (3, 8)), _clap_phrases)
 def apply_clap(rng, p, tracks):
-    clap_hands(tracks, rng, p["count"], p["energy"])
+    freq = rng.uniform(1.8, 3.0)
+    _fit_repeats(p, tracks.n_frames, 1 / freq, 0.8)
+    clap_hands(tracks, rng, p["count"], p["energy"], freq=freq)
 
 
 def raise_arms(tracks, rng, energy, start=None, hold_s=None, both=True):
@@ -565,6 +586,7 @@ def _punch_phrases(p):
 def apply_punch(rng, p, tracks):
     n = tracks.n_frames
     interval = rng.uniform(0.35, 0.6) / p["energy"]
+    _fit_repeats(p, n, interval, 0.8)
     start, end = _gesture_window(n, rng, 0.8 + p["count"] * interval)
     guard_w = envelope(n, start, end, seconds(0.35))
     for side in range(2):
@@ -640,6 +662,7 @@ def _circles_phrases(p):
 def apply_arm_circles(rng, p, tracks):
     n = tracks.n_frames
     freq = rng.uniform(0.8, 1.6)
+    _fit_repeats(p, n, 1 / freq, 1.0)
     start, end = _gesture_window(n, rng, 1.0 + p["count"] / freq)
     weight = envelope(n, start, end, seconds(0.5))
     radius = rng.uniform(0.08, 0.22) * p["energy"]
@@ -713,7 +736,8 @@ def _jump_root_y(n, takeoffs, landings, heights, crouch):
     return y
 
 
-def _jump_series(rng, n, starts, flights, heights, displacements, widths, energy, one_leg=None, arms=True):
+def _jump_series(rng, n, starts, flights, heights, displacements, widths, energy, one_leg=None, arms=True,
+                 bend=1.0):
     """Jumps with both feet (or one); displacements (K, 2) body-frame (x, z) per jump, widths: stance per landing."""
     tracks = idle_tracks(n, rng, life=0.3)
     style = gait.GaitStyle(clearance=0.0, heel_off=0.7, toe_up=0.0)
@@ -774,6 +798,7 @@ def _jump_series(rng, n, starts, flights, heights, displacements, widths, energy
     for a, b in zip(takeoffs, landings):
         flex += keyframes(n, [a - 9, a - 3, a + 1, b, b + 4, b + 11], [0, 0.45, 0.0, 0.05, 0.35, 0]) * \
             ((t >= a - 9) & (t <= b + 11))
+    flex = bend * np.clip(flex, 0.0, 0.5)
     tracks.pelvis[:, 0] += 0.5 * flex
     tracks.spine[:, 0] += 0.5 * flex
     tracks.neck[:, 0] -= 0.6 * flex
@@ -786,10 +811,10 @@ def _sample_jumps(rng, counts=(1, 3), low=2.0, high=5.0):
 
 
 def _jump_timing(rng, p, flight, gap):
-    count = p["count"]
     lead = seconds(rng.uniform(0.6, 1.0))
+    count = _fit_count(p, lead + seconds(1.0), flight + gap)
     starts = [lead + i * (flight + gap) for i in range(count)]
-    n = max(seconds(p["duration"]), starts[-1] + flight + seconds(1.0))
+    n = min(max(seconds(p["duration"]), starts[-1] + flight + seconds(1.0)), MAX_FRAMES)
     p["duration"] = n / FPS
     return n, starts
 
@@ -843,7 +868,8 @@ def build_hop_on_one_leg(rng, p):
     n, starts = _jump_timing(rng, p, flight, seconds(rng.uniform(0.25, 0.45)))
     hop = float(rng.uniform(0.0, 0.3))
     tracks = _jump_series(rng, n, starts, [flight] * p["count"], [p["height"]] * p["count"],
-                          [(0.0, hop)] * p["count"], [0.0] * p["count"], p["energy"] * 0.5, one_leg=p["side"])
+                          [(0.0, hop)] * p["count"], [0.0] * p["count"], p["energy"] * 0.5, one_leg=p["side"],
+                          bend=0.5)
     # Balance: shift over the standing leg, arms a little out.
     w = envelope(n, starts[0] - 14, starts[-1] + flight + 10, 8)
     _shift_root(tracks, np.outer(w, [SIDE_SIGN[p["side"]] * 0.06, 0.0, 0.0]))
@@ -869,16 +895,531 @@ def build_jumping_jacks(rng, p):
     gap = seconds(rng.uniform(0.15, 0.3))
     p2 = {**p, "count": 2 * count}
     n, starts = _jump_timing(rng, p2, flight, gap)
-    p["duration"] = p2["duration"]
+    count = p2["count"] // 2
+    starts = starts[:2 * count]
+    p["duration"], p["count"] = p2["duration"], count
     widths = [0.35 if i % 2 == 0 else 0.0 for i in range(2 * count)]
     tracks = _jump_series(rng, n, starts, [flight] * 2 * count, [p["height"]] * 2 * count,
-                          [(0.0, 0.0)] * 2 * count, widths, p["energy"] * 0.4, arms=False)
+                          [(0.0, 0.0)] * 2 * count, widths, p["energy"] * 0.4, arms=False, bend=0.25)
     # Arms: up over the head while the legs are apart.
     spread = np.zeros(n)
     for i, a in enumerate(starts):
-        spread += keyframes(n, [a, a + flight], [0.0, 1.0]) * (1 if i % 2 == 0 else -1) * (np.arange(n) >= a)
+        spread += keyframes(n, [a - 4, a + flight + 2], [0.0, 1.0]) * (1 if i % 2 == 0 else -1) * (np.arange(n) >= a - 4)
     spread = np.clip(spread, 0, 1)
     for side in range(2):
         up = np.tile(mirror_x([0.30, 0.42, 0.0], side), (n, 1))
         blend_hand(tracks, side, up, np.tile(mirror_x([1.0, 0.0, -0.3], side), (n, 1)), spread)
+    return tracks
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Leg actions
+
+def _foot_keys(tracks, side, times, local_keys, home_frame=0):
+    """Ankle targets (n, 3) from body-frame keys relative to the foot's home spot (x lateral, y height, z forward)."""
+    n = tracks.n_frames
+    local = keyframes(n, times, local_keys)
+    home = tracks.ankle[side, home_frame].copy()
+    heading = np.full(n, tracks.heading[home_frame])
+    out = home + rotate_yaw(local, heading)
+    return out
+
+
+def _kick_phrases(side):
+    def phrases(p):
+        return (["kicks with the {side} leg", "kicks forward with the {side} foot", "does a {side} leg kick {count}",
+                 "kicks the {side} leg out in front", "kicks something with the {side} foot", "kicks {count} with the {side} leg",
+                 "lifts the {side} leg and kicks", "performs a front kick with the {side} leg"],
+                {"side": side, "count": COUNT_WORDS.get(p["count"], "")})
+    return phrases
+
+
+def _build_kick(side):
+    def build(rng, p):
+        interval = seconds(rng.uniform(0.9, 1.3))
+        lead = seconds(rng.uniform(0.5, 0.9))
+        _fit_count(p, lead + seconds(0.8), interval)
+        n = min(max(seconds(p["duration"]), lead + p["count"] * interval + seconds(0.8)), MAX_FRAMES)
+        p["duration"] = n / FPS
+        tracks = idle_tracks(n, rng, life=0.4)
+        stand_side = 1 - side
+        sx = SIDE_SIGN[side]
+        h = p["height"]
+        air = np.zeros(n, dtype=bool)
+        offset = np.zeros((n, 3))
+        pitch = np.zeros(n)
+        balance = np.zeros(n)
+        for i in range(p["count"]):
+            k = lead + i * interval
+            times = [k - 8, k - 3, k, k + 3, k + 8]
+            keys = [[0, 0, 0], [sx * 0.02, 0.30 + 0.15 * h, 0.30], [sx * 0.0, 0.15 + 0.75 * h, 0.72],
+                    [sx * 0.02, 0.30 + 0.15 * h, 0.30], [0, 0, 0]]
+            window = (np.arange(n) >= k - 8) & (np.arange(n) <= k + 8)
+            offset += keyframes(n, times, keys) * window[:, None]
+            pitch += keyframes(n, times, [0, 0.3, 0.7, 0.3, 0]) * window
+            balance += keyframes(n, [k - 12, k - 6, k + 8, k + 12], [0, 1, 1, 0]) * \
+                ((np.arange(n) >= k - 12) & (np.arange(n) <= k + 12))
+            air |= (np.arange(n) > k - 8) & (np.arange(n) < k + 8)
+        balance = np.clip(balance, 0, 1)
+        tracks.ankle[side] = tracks.ankle[side] + rotate_yaw(offset, tracks.heading)
+        tracks.foot_pitch[side] = pitch
+        tracks.contact[side] = ~air
+        _shift_root(tracks, np.outer(balance, [SIDE_SIGN[stand_side] * 0.07, -0.02, -0.03]))
+        tracks.pelvis[:, 0] -= 0.12 * h * balance
+        tracks.pelvis[:, 1] += SIDE_SIGN[stand_side] * 0.05 * balance
+        kick_curve = np.linalg.norm(offset, axis=-1) / 0.9
+        tracks.spine[:, 0] -= 0.2 * h * kick_curve
+        for s in range(2):
+            blend_hand(tracks, s, np.tile(mirror_x([0.25, -0.30, 0.15], s), (n, 1)),
+                       np.tile(ELBOW_POLE_REST[s], (n, 1)), 0.7 * balance)
+        tracks.neck[:, 0] += 0.15 * balance
+        return tracks
+    return build
+
+
+for _side in range(2):
+    action(f"kick_{SIDE_NAMES[_side]}", "legs",
+           lambda rng: {"count": int(rng.integers(1, 4)), "height": float(rng.uniform(0.3, 1.0)),
+                        "energy": _energy(rng), "duration": _duration(rng, 2.0, 5.0)},
+           _kick_phrases(SIDE_NAMES[_side]))(_build_kick(_side))
+
+
+def _squat_phrases(p):
+    return (["squats down and stands back up", "does {number} squats", "squats {count}", "bends the knees into a squat",
+             "performs squats", "crouches down and rises again", "squats down low", "does a deep squat"],
+            {"number": NUMBER_WORDS.get(p["count"], "some"), "count": COUNT_WORDS.get(p["count"], "")})
+
+
+@action("squat", "legs", lambda rng: {"count": int(rng.integers(1, 5)), "depth": float(rng.uniform(0.2, 0.42)),
+                                      "energy": _energy(rng), "duration": _duration(rng, 2.5, 6.0)}, _squat_phrases)
+def build_squat(rng, p):
+    rep = seconds(rng.uniform(1.6, 2.4))
+    lead = seconds(rng.uniform(0.4, 0.8))
+    _fit_count(p, lead + seconds(0.5), rep)
+    n = min(max(seconds(p["duration"]), lead + p["count"] * rep + seconds(0.5)), MAX_FRAMES)
+    p["duration"] = n / FPS
+    tracks = idle_tracks(n, rng, life=0.3, stance_width=float(rng.uniform(0.05, 0.18)))
+    arms_forward = rng.random() < 0.7
+    curve = np.zeros(n)
+    for i in range(p["count"]):
+        a = lead + i * rep
+        curve += keyframes(n, [a, a + 0.42 * rep, a + 0.55 * rep, a + rep], [0, 1, 1, 0]) * \
+            ((np.arange(n) >= a) & (np.arange(n) <= a + rep))
+    d = p["depth"]
+    _shift_root(tracks, np.outer(curve, [0.0, -d, -0.35 * d]))
+    tracks.pelvis[:, 0] += 1.2 * d * curve
+    tracks.spine[:, 0] += 0.3 * d * curve
+    tracks.neck[:, 0] -= 0.8 * d * curve
+    for s in range(2):
+        blend_hand(tracks, s, np.tile(mirror_x([-0.05, -0.05, 0.45], s), (n, 1)),
+                   np.tile(mirror_x([0.5, -1.0, 0.0], s), (n, 1)), np.clip(curve * 1.5, 0, 1) * arms_forward)
+    tracks.knee_pole = np.stack([rotate_yaw(np.array([SIDE_SIGN[s] * 0.35, 0.0, 1.0]), tracks.heading)
+                                 for s in range(2)])
+    return tracks
+
+
+def _lunge_phrases(p):
+    return (["does a lunge with the {side} leg", "lunges forward with the {side} leg", "steps forward into a lunge",
+             "does {number} forward lunges", "lunges forward {count}", "steps the {side} foot forward and bends the knees",
+             "performs a lunge", "lunges forward and steps back"],
+            {"side": SIDE_NAMES[p["side"]], "number": NUMBER_WORDS.get(p["count"], "some"),
+             "count": COUNT_WORDS.get(p["count"], "")})
+
+
+@action("lunge", "legs", lambda rng: {"count": int(rng.integers(1, 3)), "side": int(rng.integers(2)),
+                                      "depth": float(rng.uniform(0.22, 0.36)), "energy": _energy(rng),
+                                      "duration": _duration(rng, 3.0, 6.0)}, _lunge_phrases)
+def build_lunge(rng, p):
+    rep = seconds(rng.uniform(2.2, 3.0))
+    lead = seconds(rng.uniform(0.4, 0.8))
+    _fit_count(p, lead + seconds(0.4), rep)
+    n = min(max(seconds(p["duration"]), lead + p["count"] * rep + seconds(0.4)), MAX_FRAMES)
+    p["duration"] = n / FPS
+    tracks = idle_tracks(n, rng, life=0.3)
+    side, back = p["side"], 1 - p["side"]
+    length = float(rng.uniform(0.6, 0.8))
+    home = tracks.ankle[side, 0].copy()
+    yaw = float(tracks.foot_yaw[side, 0])
+    forward = rotate_yaw(np.array([0.0, 0.0, length]), tracks.heading[0])
+    contacts = [gait.Contact(0.0, 0.0, home, yaw)]
+    curve = np.zeros(n)
+    t = np.arange(n)
+    for i in range(p["count"]):
+        a = lead + i * rep
+        contacts[-1].end = a
+        contacts.append(gait.Contact(a + 0.18 * rep, a + 0.72 * rep, home + forward, yaw))
+        contacts.append(gait.Contact(a + 0.9 * rep, a + 0.9 * rep, home, yaw))
+        curve += keyframes(n, [a, a + 0.2 * rep, a + 0.45 * rep, a + 0.55 * rep, a + 0.75 * rep, a + 0.9 * rep],
+                           [0, 0.35, 1, 1, 0.35, 0]) * ((t >= a) & (t <= a + 0.9 * rep))
+    contacts[-1].end = n + 40.0
+    style = gait.GaitStyle(clearance=0.07, heel_off=0.3, toe_up=0.15)
+    ankle, fyaw, fpitch, contact = gait.foot_tracks(contacts, n, style)
+    tracks.ankle[side], tracks.foot_yaw[side], tracks.foot_pitch[side], tracks.contact[side] = ankle, fyaw, fpitch, contact
+    _shift_root(tracks, np.outer(curve, [0.0, -p["depth"], 0.42 * length]))
+    toe = tracks.ankle[back, 0] + FOOT.mean() * foot_direction(np.array(tracks.foot_yaw[back, 0]),
+                                                                np.array(FOOT_REST_PITCH.mean()))
+    tracks.foot_pitch[back] = 0.9 * curve
+    tracks.ankle[back] = _ankle_from_toe(toe, tracks.foot_yaw[back], tracks.foot_pitch[back])
+    tracks.knee_pole = np.stack([rotate_yaw(np.array([0.0, 0.0, 1.0]), tracks.heading),
+                                 rotate_yaw(np.array([0.0, -0.4, 1.0]), tracks.heading)])
+    tracks.spine[:, 0] -= 0.05 * curve
+    return tracks
+
+
+def _kneel_phrases(p):
+    down = "kneels down on the {side} knee" if p["stand_up"] is False else "kneels on the {side} knee and stands back up"
+    return ([down, "kneels down" + ("" if not p["stand_up"] else " and gets back up"),
+             "gets down on one knee" + ("" if not p["stand_up"] else " and then stands up"),
+             "goes down on the {side} knee" + ("" if not p["stand_up"] else " before rising again"),
+             "drops to one knee" + ("" if not p["stand_up"] else " and stands up again"),
+             "kneels" + (" briefly" if p["stand_up"] else " on the ground"),
+             "lowers onto the {side} knee" + ("" if not p["stand_up"] else " and rises"),
+             "steps back and kneels on one knee" + ("" if not p["stand_up"] else ", then stands")],
+            {"side": SIDE_NAMES[p["side"]]})
+
+
+@action("kneel", "legs", lambda rng: {"side": int(rng.integers(2)), "stand_up": bool(rng.random() < 0.6),
+                                      "energy": _energy(rng), "duration": _duration(rng, 4.0, 8.0)}, _kneel_phrases)
+def build_kneel(rng, p):
+    n = seconds(p["duration"])
+    tracks = idle_tracks(n, rng, life=0.3)
+    side, front = p["side"], 1 - p["side"]
+    t = np.arange(n)
+    a = seconds(rng.uniform(0.3, 0.7))
+    step = a + 14
+    down = step + seconds(rng.uniform(0.8, 1.2))
+    if p["stand_up"]:
+        up_start = min(down + seconds(rng.uniform(0.8, 2.0)), n - 36)
+        up_end = up_start + 16
+        back_home = min(up_end + 12, n - 2)
+    else:
+        up_start = up_end = back_home = n + 100
+    yaw = float(tracks.foot_yaw[side, 0])
+    home = tracks.ankle[side, 0].copy()
+    back = rotate_yaw(np.array([0.0, 0.0, -0.78]), tracks.heading[0])
+    contacts = [gait.Contact(0.0, a, home, yaw), gait.Contact(step, back_home - 10, home + back, yaw),
+                gait.Contact(back_home, n + 40.0, home, yaw)]
+    style = gait.GaitStyle(clearance=0.06, heel_off=0.3, toe_up=0.0)
+    ankle, fyaw, fpitch, contact = gait.foot_tracks(contacts, n, style)
+    kneel = keyframes(n, [step, down, up_start, up_end], [0, 1, 1, 0])
+    toe_back = home + back + FOOT.mean() * foot_direction(np.array(yaw), np.array(FOOT_REST_PITCH.mean()))
+    held = _ankle_from_toe(np.tile(toe_back, (n, 1)), np.full(n, yaw), 1.2 * kneel)
+    on_back = ((t >= step) & (t < back_home - 10))[:, None]
+    tracks.ankle[side] = np.where(on_back, held, ankle)
+    tracks.foot_pitch[side] = np.where(on_back[:, 0], 1.2 * kneel, fpitch)
+    tracks.foot_yaw[side], tracks.contact[side] = fyaw, contact
+    shift = keyframes(n, [a, step, down, up_start, up_end, back_home], [0, 0.35, 1, 1, 0.35, 0])
+    target = np.array([0.0, 0.53 - STAND_PELVIS_HEIGHT, -0.34])
+    _shift_root(tracks, np.outer(shift, target) * np.array([1, 0, 1]) + np.outer(kneel, target * np.array([0, 1, 0])))
+    tracks.pelvis[:, 0] += 0.1 * kneel
+    tracks.spine[:, 0] -= 0.05 * kneel
+    tracks.knee_pole = np.stack([rotate_yaw(np.array([0.0, -0.8 * (s == side), 1.0]), tracks.heading)
+                                 for s in range(2)])
+    hand_w = kneel * (rng.random() < 0.6)
+    blend_hand(tracks, front, np.tile(mirror_x([-0.05, -0.40, 0.30], front), (n, 1)),
+               np.tile(ELBOW_POLE_REST[front], (n, 1)), hand_w)
+    return tracks
+
+
+def _sit_phrases(p):
+    if p["stand_up"]:
+        return (["sits down and then stands up", "sits down on a chair and gets back up", "sits down and stands up again",
+                 "takes a seat and then rises", "sits on something and stands back up", "lowers into a seat, then stands",
+                 "sits down briefly before standing up", "sits and then gets up"], {})
+    return (["sits down", "sits down on a chair", "takes a seat", "sits down slowly", "lowers themself into a chair",
+             "sits on a chair", "sits down on something behind them", "bends the knees and sits down"], {})
+
+
+@action("sit_down_stand_up", "legs", lambda rng: {"stand_up": bool(rng.random() < 0.6), "energy": _energy(rng),
+                                                  "duration": _duration(rng, 4.0, 9.0)}, _sit_phrases)
+def build_sit_down_stand_up(rng, p):
+    n = seconds(p["duration"])
+    tracks = idle_tracks(n, rng, life=0.3, stance_width=float(rng.uniform(0.0, 0.12)))
+    a = seconds(rng.uniform(0.3, 0.8))
+    seated = a + seconds(rng.uniform(1.0, 1.4))
+    if p["stand_up"]:
+        rise = min(seated + seconds(rng.uniform(0.8, 2.5)), n - 30)
+        up = rise + seconds(rng.uniform(1.0, 1.3))
+    else:
+        rise = up = n + 100
+    sit = keyframes(n, [a, seated, rise, up], [0, 1, 1, 0])
+    height = float(rng.uniform(0.52, 0.6))
+    _shift_root(tracks, np.outer(sit, [0.0, height - STAND_PELVIS_HEIGHT, -0.38]))
+    # Lean forward while the weight moves over the feet, upright once seated.
+    lean = keyframes(n, [a, (a + seated) / 2, seated + 4, rise, (rise + up) / 2, up], [0, 0.55, 0.1, 0.1, 0.55, 0])
+    tracks.pelvis[:, 0] += 0.6 * lean
+    tracks.spine[:, 0] += 0.4 * lean - 0.15 * sit
+    tracks.neck[:, 0] -= 0.4 * lean
+    for s in range(2):
+        blend_hand(tracks, s, np.tile(mirror_x([-0.02, -0.38, 0.32], s), (n, 1)),
+                   np.tile(ELBOW_POLE_REST[s], (n, 1)), sit)
+    tracks.knee_pole = np.stack([rotate_yaw(np.array([SIDE_SIGN[s] * 0.15, 0.0, 1.0]), tracks.heading)
+                                 for s in range(2)])
+    return tracks
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Whole-body actions
+
+def _bow_phrases(p):
+    deep = "deeply " if p["depth"] > 0.8 else ""
+    return (["bows " + deep + "forward", "bows {count}", "takes a bow", "bends forward at the waist in a bow",
+             "bows politely", "bows down " + deep + "and straightens up", "gives a " + ("deep " if deep else "") + "bow",
+             "leans forward to bow and stands back up"], {"count": COUNT_WORDS.get(p["count"], "")})
+
+
+@action("bow", "whole_body", lambda rng: {"count": int(rng.integers(1, 3)), "depth": float(rng.uniform(0.45, 1.1)),
+                                          "energy": _energy(rng), "duration": _duration(rng, 2.5, 5.0)}, _bow_phrases)
+def build_bow(rng, p):
+    rep = seconds(rng.uniform(1.6, 2.4))
+    lead = seconds(rng.uniform(0.3, 0.8))
+    _fit_count(p, lead + seconds(0.4), rep)
+    n = min(max(seconds(p["duration"]), lead + p["count"] * rep + seconds(0.4)), MAX_FRAMES)
+    p["duration"] = n / FPS
+    tracks = idle_tracks(n, rng, life=0.4)
+    flex = np.zeros(n)
+    t = np.arange(n)
+    for i in range(p["count"]):
+        a = lead + i * rep
+        flex += keyframes(n, [a, a + 0.35 * rep, a + 0.6 * rep, a + rep], [0, 1, 1, 0]) * ((t >= a) & (t <= a + rep))
+    f = p["depth"] * flex
+    tracks.pelvis[:, 0] += 0.55 * f
+    tracks.spine[:, 0] += 0.45 * f
+    tracks.neck[:, 0] += 0.25 * f
+    _shift_root(tracks, np.stack([0 * f, -0.06 * f, -0.12 * f], -1))
+    if rng.random() < 0.5:
+        _hanging_hands(tracks, f)
+    else:
+        for s in range(2):
+            blend_hand(tracks, s, np.tile(mirror_x([-0.06, -0.42, 0.18], s), (n, 1)),
+                       np.tile(ELBOW_POLE_REST[s], (n, 1)), flex)
+    return tracks
+
+
+def _sample_turn_around(rng):
+    return {"side": int(rng.integers(2)), "angle": float(rng.uniform(165, 195)), "energy": _energy(rng),
+            "duration": _duration(rng, 2.5, 4.5)}
+
+
+def _turn_around_phrases(p):
+    return (["turns around", "turns around to face the other way", "turns around to the {side}", "turns 180 degrees",
+             "spins around to face backward", "turns their body all the way around", "does an about-face",
+             "turns back the way they came"], {"side": SIDE_NAMES[p["side"]]})
+
+
+@action("turn_around", "whole_body", _sample_turn_around, _turn_around_phrases, lambda p: ["turning around"])
+def build_turn_around(rng, p):
+    return _turn_in_place(rng, p, p["angle"] * SIDE_SIGN[p["side"]])
+
+
+def _spin_phrases(p):
+    turn = "counterclockwise" if p["side"] == 0 else "clockwise"
+    return (["spins around", "spins in a circle", "spins around {count}", "turns around in a full circle",
+             "spins {turn}", "does a full spin", "twirls around", "spins on the spot to the {side}"],
+            {"count": {1: "once", 2: "twice"}[p["count"]], "turn": turn, "side": SIDE_NAMES[p["side"]]})
+
+
+@action("spin", "whole_body", lambda rng: {"side": int(rng.integers(2)), "count": int(rng.choice([1, 1, 2])),
+                                           "energy": _energy(rng), "duration": _duration(rng, 2.5, 4.5)},
+        _spin_phrases, lambda p: ["spinning"])
+def build_spin(rng, p):
+    total = 360.0 * p["count"] * SIDE_SIGN[p["side"]]
+    n = seconds(p["duration"])
+    start = seconds(rng.uniform(0.3, 0.6))
+    length = seconds(p["count"] * rng.uniform(0.9, 1.3))
+    n = max(n, start + length + seconds(0.6))
+    p["duration"] = n / FPS
+    t = np.arange(n, dtype=float)
+    u = np.clip((t - start) / length, 0, 1)
+    rate = np.where((t >= start) & (t <= start + length), np.sin(np.pi * u) ** 2, 0.0)
+    rate *= np.radians(total) * FPS / max(rate.sum(), 1e-6)
+    style = _gait_style("shuffle", 1.0, rng, p["energy"])
+    style.cadence = 3.2
+    style.duty = 0.55
+    tracks = gait.locomotion(np.zeros(n), np.zeros(n), rate, style, rng, first_side=p["side"])
+    w = envelope(n, start - 4, start + length + 4, 6)
+    for s in range(2):
+        blend_hand(tracks, s, np.tile(mirror_x([0.35, -0.30, 0.10], s), (n, 1)),
+                   np.tile(ELBOW_POLE_REST[s], (n, 1)), w * p["energy"] * 0.8)
+    tracks.neck[:, 2] += 0.3 * np.clip(rate, -3, 3) / 3
+    return add_life(tracks, rng, 0.3)
+
+
+def _dance_phrases(p):
+    return (["dances", "does some simple dance steps", "dances side to side", "dances to the music",
+             "steps side to side in a dance", "grooves to a beat, stepping left and right", "does a little dance",
+             "is dancing happily"], {})
+
+
+@action("dance", "whole_body", lambda rng: {"tempo": float(rng.uniform(1.6, 2.3)), "energy": _energy(rng),
+                                            "duration": _duration(rng, 4.0, 9.8), "arms": int(rng.integers(3))},
+        _dance_phrases, lambda p: ["dancing"])
+def build_dance(rng, p):
+    n = seconds(p["duration"])
+    tracks = idle_tracks(n, rng, life=0.3)
+    beat = FPS / p["tempo"]
+    step = float(rng.uniform(0.25, 0.4))
+    # Step-touch: step out to one side, close the other foot, repeat to the other side.
+    contacts = [[gait.Contact(0.0, 0.0, tracks.ankle[s, 0].copy(), float(tracks.foot_yaw[s, 0]))] for s in range(2)]
+    lateral = rotate_yaw(np.array([1.0, 0.0, 0.0]), tracks.heading[0])
+    centre = np.zeros(3)
+    centre_keys_t, centre_keys = [0.0], [0.0]
+    t0 = seconds(0.4)
+    k = 0
+    while t0 + (k + 1) * beat < n - beat:
+        direction = 1.0 if (k // 2) % 2 == 0 else -1.0
+        lead = 0 if direction > 0 else 1
+        mover = lead if k % 2 == 0 else 1 - lead
+        lift = t0 + k * beat
+        land = lift + 0.6 * beat
+        if k % 2 == 0:
+            centre = centre + lateral * direction * step
+        spot = contacts[mover][0].ankle + centre
+        contacts[mover][-1].end = lift
+        contacts[mover].append(gait.Contact(land, land, spot, contacts[mover][0].yaw))
+        centre_keys_t.append(land)
+        centre_keys.append(float(np.dot(centre, lateral)))
+        k += 1
+    for s in range(2):
+        contacts[s][-1].end = n + 40.0
+    _contacts_tracks(tracks, contacts, gait.GaitStyle(clearance=0.05, heel_off=0.3, toe_up=0.0))
+    centre_track = keyframes(n, centre_keys_t, np.array(centre_keys))
+    tracks.root += np.outer(centre_track, lateral)
+    t = np.arange(n)
+    pulse = 0.5 - 0.5 * np.cos(2 * np.pi * (t - t0) / beat)
+    e = p["energy"]
+    tracks.root[:, 1] -= 0.035 * e * pulse
+    tracks.pelvis[:, 1] += 0.08 * e * np.sin(np.pi * (t - t0) / beat)
+    tracks.spine[:, 1] -= 0.1 * e * np.sin(np.pi * (t - t0) / beat)
+    tracks.neck[:, 0] += 0.08 * e * pulse
+    sway = np.sin(np.pi * (t - t0) / beat)
+    for s in range(2):
+        if p["arms"] == 0:    # bent arms swinging with the beat
+            target = gait.arm_swing_hands(0.5 * e * sway * SIDE_SIGN[s], 0.8, s)
+        elif p["arms"] == 1:  # hands up, swaying overhead
+            target = np.tile(mirror_x([0.15, 0.42, 0.1], s), (n, 1))
+            target[:, 0] += 0.15 * sway
+        else:                 # clapping on the beat
+            target = np.tile(mirror_x([-0.14, -0.15, 0.32], s), (n, 1))
+            target[:, 0] += SIDE_SIGN[s] * 0.10 * e * pulse
+        blend_hand(tracks, s, target, np.tile(mirror_x([1.0, -0.8, -0.2], s), (n, 1)), envelope(n, 4, n - 4, 8))
+    return tracks
+
+
+def _look_phrases(p):
+    return (["looks around", "looks to the left and to the right", "turns the head to look around",
+             "looks around curiously", "glances left and right", "scans the surroundings", "looks over both shoulders",
+             "stands and looks around"], {})
+
+
+@action("look_around", "whole_body", lambda rng: {"count": int(rng.integers(2, 5)), "energy": _energy(rng),
+                                                  "duration": _duration(rng, 3.0, 8.0)}, _look_phrases,
+        lambda p: ["looking around"])
+def build_look_around(rng, p):
+    n = seconds(p["duration"])
+    tracks = idle_tracks(n, rng, life=0.5)
+    times, yaws, pitches = [0.0], [0.0], [0.0]
+    t = float(seconds(rng.uniform(0.3, 0.8)))
+    direction = float(rng.choice([-1.0, 1.0]))
+    for i in range(p["count"]):
+        times += [t + 8, t + 8 + seconds(rng.uniform(0.4, 1.2))]
+        angle = direction * rng.uniform(0.7, 1.3) * p["energy"]
+        yaws += [angle, angle]
+        pitch = float(rng.uniform(-0.2, 0.2))
+        pitches += [pitch, pitch]
+        t = times[-1]
+        direction = -direction
+    times += [t + 10]
+    yaws += [0.0]
+    pitches += [0.0]
+    look = keyframes(n, times, yaws)
+    tracks.neck[:, 2] += 0.65 * look
+    tracks.neck[:, 0] += keyframes(n, times, pitches)
+    tracks.spine[:, 2] += 0.35 * look
+    tracks.pelvis[:, 2] += 0.08 * look
+    return tracks
+
+
+def _stumble_phrases(p):
+    return (["stumbles while walking", "trips and catches their balance", "walks and stumbles forward",
+             "trips over something and recovers", "loses balance for a moment while walking", "stumbles and almost falls",
+             "walks forward, trips, and keeps going", "staggers forward after tripping"], {})
+
+
+@action("stumble", "whole_body", lambda rng: {"energy": _energy(rng), "duration": _duration(rng, 4.0, 8.0),
+                                              "speed": "normal", "start_moving": bool(rng.random() < 0.5),
+                                              "end_moving": bool(rng.random() < 0.5)},
+        _stumble_phrases, lambda p: ["stumbling"])
+def build_stumble(rng, p):
+    n = seconds(p["duration"])
+    style = _gait_style("walk", 1.0, rng, p["energy"])
+    speed = _speed_profile(n, style.speed, rng, p["start_moving"], p["end_moving"])
+    trip = int(n * rng.uniform(0.4, 0.6))
+    t = np.arange(n)
+    burst = np.exp(-0.5 * ((t - trip - 6) / 6.0) ** 2)
+    speed = speed * (1 + 0.5 * burst)
+    cadence = 1 + 0.8 * np.exp(-0.5 * ((t - trip - 4) / 7.0) ** 2)
+    pad_b = 60 if p["start_moving"] else 0
+    pad_a = 60 if p["end_moving"] else 0
+    tracks = gait.locomotion(speed, np.zeros(n), np.zeros(n), style, rng, pad_before=pad_b, pad_after=pad_a,
+                             cadence_scale=cadence)
+    lurch = keyframes(n, [trip - 2, trip + 3, trip + 14, trip + 26], [0, 1, 0.6, 0])
+    lurch *= (t >= trip - 2) & (t <= trip + 26)
+    tracks.pelvis[:, 0] += 0.25 * lurch * p["energy"]
+    tracks.spine[:, 0] += 0.35 * lurch * p["energy"]
+    tracks.neck[:, 0] -= 0.3 * lurch
+    tracks.root[:, 1] -= 0.06 * lurch
+    for s in range(2):
+        blend_hand(tracks, s, np.tile(mirror_x([0.25, -0.05, 0.35], s), (n, 1)),
+                   np.tile(mirror_x([1.0, -0.8, -0.2], s), (n, 1)), np.clip(lurch * 1.3, 0, 1))
+    return add_life(tracks, rng, 0.3)
+
+
+def _skip_phrases(p):
+    return (["skips forward", "skips happily", "is skipping along", "skips ahead", "skips forward cheerfully",
+             "skips in a straight line", "does a skipping motion forward", "skips like a child"], {})
+
+
+@action("skip", "locomotion", lambda rng: {"energy": _energy(rng), "duration": _duration(rng, 3.5, 9.0)},
+        _skip_phrases, lambda p: ["skipping"])
+def build_skip(rng, p):
+    n = seconds(p["duration"])
+    period = seconds(rng.uniform(0.55, 0.7))
+    speed = float(rng.uniform(1.4, 2.0))
+    start = seconds(rng.uniform(0.3, 0.6))
+    count = max(2, int((n - start - seconds(0.9)) // period))
+    stop = start + count * period
+    t = np.arange(n, dtype=float)
+    profile = speed * ease((t - start + 4) / 10.0) * ease((stop + 4 - t) / 10.0)
+    tracks = idle_tracks(n, rng, life=0.3)
+    root_xz, _ = gait.integrate_path(profile, np.zeros(n), np.zeros(n), tracks.root[0, [0, 2]], tracks.heading[0])
+    tracks.root[:, 0], tracks.root[:, 2] = root_xz[:, 0], root_xz[:, 1]
+    first = int(rng.integers(2))
+    contacts = [[gait.Contact(0.0, 0.0, tracks.ankle[s, 0].copy(), float(tracks.foot_yaw[s, 0]))] for s in range(2)]
+    events = []
+    for k in range(count):
+        side = (first + k) % 2
+        t0 = start + k * period
+        for a, b in ((t0, t0 + 0.22 * period), (t0 + 0.55 * period, t0 + 1.12 * period)):
+            spot = _spot(tracks, side, (a + b) / 2)
+            if len(contacts[side]) == 1:
+                contacts[side][0].end = a - 6  # leave the standing spot
+            contacts[side].append(gait.Contact(a, b, spot, contacts[side][0].yaw))
+        events.append((t0, side))
+    for s in range(2):
+        # Both feet settle next to each other once the root has stopped.
+        last = contacts[s][-1]
+        land = max(stop + seconds(0.25) + 2 * s, last.end + 6)
+        contacts[s].append(gait.Contact(land, n + 40.0, _spot(tracks, s, n - 1), contacts[s][0].yaw))
+    style = gait.GaitStyle(clearance=0.12, heel_off=0.4, toe_up=0.0, knee_lift=0.12 * p["energy"])
+    _contacts_tracks(tracks, contacts, style)
+    active = ease((t - start + 4) / 8.0) * ease((stop + 4 - t) / 8.0)
+    hop_mid = start + 0.385 * period
+    tracks.root[:, 1] += 0.045 * p["energy"] * np.cos(2 * np.pi * (t - hop_mid) / period) * active
+    swing = gait.alternating_signal(sorted(events), n)
+    for s in range(2):
+        blend_hand(tracks, s, gait.arm_swing_hands(-SIDE_SIGN[s] * 0.8 * p["energy"] * swing, 0.5, s),
+                   np.tile(ELBOW_POLE_REST[s], (n, 1)), active)
+    tracks.pelvis[:, 0] += 0.06 * active
+    tracks.pelvis[:, 2] -= 0.08 * swing
     return tracks

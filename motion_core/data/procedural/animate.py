@@ -74,7 +74,14 @@ def add_life(tracks: PoseTracks, rng, life=1.0):
 def blend_hand(tracks: PoseTracks, side, target, pole, weight):
     """Blend a gesture's wrist target / elbow pole (n, 3) onto one arm with weight (n,) in [0, 1]."""
     w = weight[:, None]
-    tracks.hand[side] = tracks.hand[side] * (1 - w) + target * w
+    # Blend direction and reach separately so the hand travels on an arc around the shoulder instead of cutting
+    # through it (a straight-line blend folds the elbow and flips it).
+    a, b = tracks.hand[side], target
+    reach_a = np.linalg.norm(a, axis=-1, keepdims=True)
+    reach_b = np.linalg.norm(b, axis=-1, keepdims=True)
+    direction = a / np.maximum(reach_a, 1e-6) * (1 - w) + b / np.maximum(reach_b, 1e-6) * w
+    direction /= np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), 1e-6)
+    tracks.hand[side] = direction * (reach_a * (1 - w) + reach_b * w)
     tracks.elbow_pole[side] = tracks.elbow_pole[side] * (1 - w) + pole * w
 
 

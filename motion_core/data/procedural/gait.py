@@ -96,7 +96,7 @@ def integrate_path(speed, travel, turn_rate, start_xz=(0.0, 0.0), start_heading=
     return root_xz, heading
 
 
-def plan_steps(root, heading, activity, style: GaitStyle, first_side=0, limp_side=None, hop=False):
+def plan_steps(root, heading, activity, style: GaitStyle, first_side=0, limp_side=None, cadence_scale=None):
     """Footstep plan along a root path.
 
     root: (T, 3), heading: (T,), activity: (T,) in [0, 1] (0 = standing still, 1 = full gait).
@@ -119,6 +119,8 @@ def plan_steps(root, heading, activity, style: GaitStyle, first_side=0, limp_sid
     while t < n + 20:
         a = float(np.interp(t, frames, activity))
         period = FPS / (style.cadence * (0.8 + 0.2 * a))
+        if cadence_scale is not None:
+            period /= float(np.interp(t, frames, cadence_scale))
         if limp_side is not None:
             # The painful leg gets a short stance: the step landing on it is quick, the next one slow.
             period *= 0.8 if side == limp_side else 1.2
@@ -132,7 +134,7 @@ def plan_steps(root, heading, activity, style: GaitStyle, first_side=0, limp_sid
         yaw = h + SIDE_SIGN[side] * TOE_OUT
         current = contacts[side][-1]
         moved = np.hypot(*(spot - current.ankle)[[0, 2]]) > 0.03 or abs(yaw - current.yaw) > 0.08
-        if (moved or hop) and t < n - 1 and (a > 0.02 or t <= last_active + 2 * period) and t > current.start:
+        if moved and t < n - 1 and (a > 0.02 or t <= last_active + 2 * period) and t > current.start:
             current.end = t
             contacts[side].append(Contact(touchdown, touchdown, spot, yaw))
             events.append((mid, side))
@@ -239,20 +241,24 @@ def step_phase_wave(events, n):
 
 
 def arm_swing_hands(angle, bend, side):
-    """Wrist targets (T, 3) in the chest frame for a shoulder swing angle (T,) (positive = forward)."""
+    """Wrist targets (T, 3) in the chest frame for a shoulder swing angle (T,) (positive = forward).
+
+    bend: scalar or (T,) in [0, 1], 0 = hanging arm, 1 = elbow at about 90 degrees."""
     sx = SIDE_SIGN[side]
     hang = np.array([0.05 * sx, -0.50, 0.06])
     bent = np.array([0.03 * sx, -0.30, 0.24])
-    base = hang + (bent - hang) * bend
+    bend = np.asarray(bend, dtype=float)
+    base = hang + (bent - hang) * (bend[..., None] if bend.ndim else bend)
+    base = np.broadcast_to(base, angle.shape + (3,))
     c, s = np.cos(angle), np.sin(angle)
-    out = np.stack([np.full_like(angle, base[0]), c * base[1] + s * base[2], -s * base[1] + c * base[2]], -1)
+    out = np.stack([base[..., 0], c * base[..., 1] + s * base[..., 2], -s * base[..., 1] + c * base[..., 2]], -1)
     # Hands drift toward the midline when they swing forward while running.
     out[:, 0] -= sx * 0.06 * bend * np.maximum(np.sin(angle), 0)
     return out
 
 
 def locomotion(speed, travel, turn_rate, style: GaitStyle, rng, start_xz=(0.0, 0.0), start_heading=0.0,
-               pad_before=0, pad_after=0, first_side=None, limp_side=None):
+               pad_before=0, pad_after=0, first_side=None, limp_side=None, cadence_scale=None):
     """Pose tracks for a locomotion clip.
 
     speed, travel, turn_rate: (T,) per frame (m/s, rad relative to heading, rad/s). pad_before / pad_after: frames of
@@ -262,6 +268,10 @@ def locomotion(speed, travel, turn_rate, style: GaitStyle, rng, start_xz=(0.0, 0
     speed = np.concatenate([np.full(pad_before, speed[0]), speed, np.full(pad_after, speed[-1])])
     travel = np.concatenate([np.full(pad_before, travel[0]), travel, np.full(pad_after, travel[-1])])
     turn_rate = np.concatenate([np.full(pad_before, turn_rate[0]), turn_rate, np.full(pad_after, turn_rate[-1])])
+    if cadence_scale is None:
+        cadence_scale = np.ones(len(speed))
+    else:
+        cadence_scale = np.concatenate([np.ones(pad_before), cadence_scale, np.ones(pad_after)])
     n = len(speed)
     root_xz, heading = integrate_path(speed, travel, turn_rate, start_xz, start_heading)
     activity = np.clip(np.maximum(speed / max(style.speed, 0.3), np.abs(turn_rate) / 1.2), 0.0, 1.0)
@@ -274,7 +284,7 @@ def locomotion(speed, travel, turn_rate, style: GaitStyle, rng, start_xz=(0.0, 0
         # Lead with the foot on the side of the turn / sidestep; otherwise either.
         lateral = np.sin(travel[0]) * speed.max() + turn_rate.mean()
         first_side = (0 if lateral > 0 else 1) if abs(lateral) > 0.05 else int(rng.integers(2))
-    contacts, events = plan_steps(root, heading, activity, style, first_side, limp_side)
+    contacts, events = plan_steps(root, heading, activity, style, first_side, limp_side, cadence_scale)
     events.sort()
 
     tracks_feet = [foot_tracks(contacts[s], n, style) for s in range(2)]
@@ -318,8 +328,10 @@ def locomotion(speed, travel, turn_rate, style: GaitStyle, rng, start_xz=(0.0, 0
     swing = style.arm_swing * (0.4 + 0.6 * amount) * leg_forward
     for side in range(2):
         # The arm opposite the forward leg swings forward.
-        hand[side] = arm_swing_hands(-SIDE_SIGN[side] * swing + 0.1 * style.arm_bend, style.arm_bend, side)
+        hand[side] = arm_swing_hands(-SIDE_SIGN[side] * swing + 0.1 * style.arm_bend, style.arm_bend * amount, side)
+    # Bent (running) arms keep the elbows behind the body rather than out to the sides.
     elbow_pole = np.repeat(ELBOW_POLE_REST[:, None], n, axis=1).copy()
+    elbow_pole[..., 0] *= (1.0 - 0.6 * style.arm_bend * amount)[None, :]
     collar = np.zeros((n, 2)) + 0.03 * speed_norm[:, None]
 
     tracks = PoseTracks(root=root, heading=heading, pelvis=pelvis, spine=spine, neck=neck, collar=collar,
