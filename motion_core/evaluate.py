@@ -1,0 +1,279 @@
+"""Evaluation of text-to-motion models on a corpus split: Guo et al.'s protocol with our own evaluator.
+
+Per repeat r (T2M uses 20; each gives one value per metric, reported as mean ± 1.96·std/√repeats):
+  1. every test segment gets a random caption and a T2M-style crop (seeded by r) — the "real" draw — and an
+     independent second draw serves as the reference set for FID;
+  2. each model generates one motion per (caption, length) of the real draw: DDIM (50 steps, guidance 7.5) over its
+     denoiser, VAE decoding at the real length;
+  3. the evaluator embeds texts and motions; FID (against the reference), R-precision top-1/2/3 (batches of 32),
+     MM-Dist, Diversity (300 pairs) and, for models, MultiModality (`mm_texts` captions × `mm_generations`
+     generations, 10 pairs each) are computed, plus foot skate, floor penetration and jitter on the joints
+     recovered from the features (metres, floor y = 0).
+Rows: "real" (the test motions themselves; MultiModality is undefined there and reported as null), "motion_mamba"
+(--weights), "baseline" (--baseline, e.g. the MLD denoiser trained on the same VAE, data and budget).
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from motion_core import metrics
+from motion_core.errors import MotionError
+
+METRIC_NAMES = ("fid", "r_precision_top1", "r_precision_top2", "r_precision_top3", "mm_dist", "diversity",
+                "multimodality", "foot_skate", "penetration", "jitter")
+
+
+def load_generator(path):
+    """A generator without its text encoder: evaluation reads caption embeddings from the corpus cache."""
+    from motion_core.generator import MotionGenerator
+
+    class _NoTextEncoder:
+        def encode(self, prompts):
+            raise MotionError("evaluation takes caption embeddings from the cache, not from the text encoder")
+
+        def to(self, device):
+            return self
+
+    return MotionGenerator.from_pretrained(path, text_encoder=_NoTextEncoder())
+
+
+@torch.no_grad()
+def sample_features(generator, text, lengths, unconditional, seed, steps=50, guidance=7.5, batch_size=512,
+                    device="cpu"):
+    """Generate one motion per row: text (N, text_dim) caption embeddings, lengths (N,) frames.
+
+    Returns de-normalised features (N, max(lengths), 263) float32 on `device`, zero past each length.
+    Initial noise comes from a CPU generator seeded by `seed`, batch by batch, so results do not depend on the device.
+    """
+    from motion_core.diffusion import DDIMScheduler, guided_eps
+
+    vae, denoiser = generator.vae.to(device).eval(), generator.denoiser.to(device).eval()
+    scheduler = DDIMScheduler(generator.schedule)
+    timesteps = scheduler.set_timesteps(steps).to(device)
+    latent_shape = (generator.config.vae.latent_size, generator.config.vae.latent_dim)
+    noise_source = torch.Generator().manual_seed(int(seed))
+    frames = int(lengths.max())
+    out = torch.zeros(len(text), frames, vae.config.nfeats, device=device)
+    uncond = unconditional.to(device).reshape(1, -1)
+    for first in range(0, len(text), batch_size):
+        cond = text[first:first + batch_size].to(device)
+        count = len(cond)
+        x = torch.randn((count, *latent_shape), generator=noise_source).to(device)
+        both = torch.cat([uncond.expand(count, -1), cond])  # [uncond; cond]: one batched call per step
+        for i, t in enumerate(timesteps):
+            if guidance != 0:
+                eps = guided_eps(denoiser(torch.cat([x, x]), t.expand(2 * count), both), guidance)
+            else:
+                eps = denoiser(x, t.expand(count), cond)
+            x, _ = scheduler.step(eps, i, x)
+        batch_lengths = lengths[first:first + count].to(device)
+        decoded = vae.decode(x, batch_lengths, frames=frames)  # normalised by the VAE's statistics
+        mask = torch.arange(frames, device=device)[None, :] < batch_lengths[:, None]
+        out[first:first + count] = vae.denormalize(decoded) * mask[..., None]
+    return out
+
+
+class Draw:
+    """One random caption + crop per segment: segment ids, offsets, lengths, caption rows (all (N,) int)."""
+
+    def __init__(self, segments, captions, offsets, lengths):
+        self.segments, self.captions, self.offsets, self.lengths = segments, captions, offsets, lengths
+
+    @classmethod
+    def random(cls, dataset, rng):
+        segments = np.arange(len(dataset))
+        captions = dataset.pick_captions(rng, segments)
+        offsets, lengths = dataset.crop(rng, segments)
+        return cls(segments, captions, offsets, lengths)
+
+    def take(self, rows):
+        """The draw restricted to (or repeating) `rows`, an int array."""
+        return Draw(self.segments[rows], self.captions[rows], self.offsets[rows], self.lengths[rows])
+
+
+class Evaluation:
+    """Holds the test data, the evaluator and per-repeat draws; `row(...)` computes one table row."""
+
+    def __init__(self, dataset, evaluator, device, r_batch=32, diversity_pairs=300, mm_texts=100,
+                 mm_generations=30, mm_pairs=10, seed=0):
+        from motion_core.data.dataset import BatchSampler
+
+        self.dataset, self.evaluator, self.device = dataset, evaluator.to(device).eval(), device
+        self.sampler = BatchSampler(dataset, 1, device)  # used for gather() only
+        self.mean = torch.from_numpy(dataset.mean).to(device)
+        self.std = torch.from_numpy(dataset.std).to(device)
+        self.text = torch.from_numpy(dataset.captions.embeddings).to(device)
+        self.unconditional = torch.from_numpy(dataset.captions.lookup([""])[0])
+        self.r_batch, self.mm_texts, self.mm_generations, self.mm_pairs = r_batch, mm_texts, mm_generations, mm_pairs
+        self.diversity_pairs = min(diversity_pairs, len(dataset))
+        self.seed = seed
+
+    def draws(self, repeat):
+        rng = np.random.default_rng([self.seed, repeat])
+        return Draw.random(self.dataset, rng), Draw.random(self.dataset, rng)  # (evaluated, FID reference)
+
+    @torch.no_grad()
+    def embed_motions(self, features, lengths, chunk=512):
+        """De-normalised features (N, T, D) + lengths (N,) -> evaluator embeddings (N, E) as float64 numpy."""
+        rows = []
+        for first in range(0, len(features), chunk):
+            part = features[first:first + chunk].to(self.device)
+            n = lengths[first:first + chunk].to(self.device)
+            frames = int(n.max())
+            mask = torch.arange(frames, device=self.device)[None, :] < n[:, None]
+            normalised = (part[:, :frames] - self.mean) / self.std * mask[..., None]
+            rows.append(self.evaluator.encode_motion(normalised, mask).double().cpu())
+        return torch.cat(rows).numpy()
+
+    @torch.no_grad()
+    def embed_texts(self, caption_rows):
+        return self.evaluator.encode_text(self.text[torch.as_tensor(caption_rows, device=self.device)]).double().cpu().numpy()
+
+    def real_features(self, draw):
+        """De-normalised real crops of a draw: (N, T, D) on the device, lengths (N,)."""
+        batch = self.sampler.gather(draw.segments, draw.offsets, draw.lengths, draw.captions)
+        return (batch["motion"] * self.std + self.mean) * batch["mask"][..., None], batch["lengths"]
+
+    def generate(self, model, draw, seed, steps, guidance, batch_size):
+        """De-normalised features (N, T, D) of `model` for a draw's captions and lengths.
+
+        model: a MotionGenerator, or any callable (evaluation, draw, seed) -> features (tests use an oracle)."""
+        if not hasattr(model, "denoiser"):
+            return model(self, draw, seed)
+        text = self.text[torch.from_numpy(draw.captions).to(self.device)]
+        return sample_features(model, text, torch.from_numpy(draw.lengths), self.unconditional, seed, steps,
+                               guidance, batch_size, self.device)
+
+    def physical(self, features, lengths):
+        from motion_core.models.feature_joints import features_to_joints
+
+        joints = features_to_joints(features.float()).cpu().numpy()  # (N, T, 22, 3)
+        clips = [joints[i, :int(n)] for i, n in enumerate(lengths.cpu())]
+        return metrics.physical_metrics(clips, fps=self.dataset.fps)
+
+    def scores(self, repeat, features, lengths, draw, reference, grouped=None):
+        """All metrics of one repeat for motions `features` generated (or taken) for `draw`'s captions."""
+        rng = np.random.default_rng([self.seed, repeat, 7])
+        motion = self.embed_motions(features, lengths)
+        text = self.embed_texts(draw.captions)
+        ref_features, ref_lengths = self.real_features(reference)
+        top = metrics.r_precision(text, motion, top_k=3, batch_size=self.r_batch, rng=rng)
+        values = {
+            "fid": metrics.fid(motion, self.embed_motions(ref_features, ref_lengths)),
+            "r_precision_top1": top[0], "r_precision_top2": top[1], "r_precision_top3": top[2],
+            "mm_dist": metrics.matching_distance(text, motion),
+            "diversity": metrics.diversity(motion, self.diversity_pairs, rng),
+            "multimodality": None if grouped is None else metrics.multimodality(grouped, self.mm_pairs, rng),
+        }
+        values.update(self.physical(features, lengths))
+        return values
+
+
+def _summarise(per_repeat):
+    row = {}
+    for name in METRIC_NAMES:
+        values = [r[name] for r in per_repeat]
+        row[name] = {"mean": None, "ci95": None} if any(v is None for v in values) else metrics.mean_ci95(values)
+    return row
+
+
+def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test", repeats=20, mm_texts=100,
+             mm_generations=30, steps=50, guidance=7.5, batch_size=512, device="auto", seed=0, cache_path=None,
+             allow_missing_captions=False, progress=True, r_batch=32, diversity_pairs=300, generators=None):
+    """Evaluate the real test motions and up to two models; returns {"rows": {...}, "protocol": {...}}.
+
+    weights / baseline: generator folders (config.json + vae/denoiser safetensors); generators: optionally
+    {row name: MotionGenerator} instead (tests). evaluator: a folder with evaluator.safetensors (default: weights).
+    """
+    from motion_core.data.dataset import MotionTextDataset
+    from motion_core.models.evaluator import MotionTextEvaluator
+    from motion_core.train import pick_device
+
+    started = time.time()
+    device = pick_device(device)
+    if data is None:
+        raise MotionError("evaluation needs --data, a HumanML3D-layout folder with a test split")
+    models = dict(generators or {})
+    if weights is not None:
+        models["motion_mamba"] = load_generator(weights)
+    if baseline is not None:
+        models["baseline"] = load_generator(baseline)
+    evaluator_dir = evaluator or weights
+    if evaluator_dir is None:
+        raise MotionError("no evaluator: pass --evaluator DIR (a `motion-mamba train evaluator` run's model/ folder)")
+    from motion_core.train import _model_dir
+
+    evaluator_model = MotionTextEvaluator.from_pretrained(_model_dir(evaluator_dir), device)
+    dataset = MotionTextDataset(data, split, cache_path=cache_path, allow_missing_captions=allow_missing_captions)
+    if len(dataset) < r_batch:
+        raise MotionError(f"the {split} split has {len(dataset)} captioned clips; R-precision needs at least {r_batch}")
+    if repeats < 1:
+        raise MotionError(f"--repeats must be at least 1, got {repeats}")
+    mm_texts = min(mm_texts, len(dataset))
+    run = Evaluation(dataset, evaluator_model, device, r_batch=r_batch, diversity_pairs=diversity_pairs,
+                     mm_texts=mm_texts, mm_generations=mm_generations, seed=seed)
+
+    per_repeat = {"real": [], **{name: [] for name in models}}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=repeats * (1 + len(models)), desc="evaluate", unit="row", dynamic_ncols=True)
+    for repeat in range(repeats):
+        draw, reference = run.draws(repeat)
+        real, real_lengths = run.real_features(draw)
+        per_repeat["real"].append(run.scores(repeat, real, real_lengths, draw, reference))
+        if bar is not None:
+            bar.update(1)
+        lengths = torch.from_numpy(draw.lengths)
+        mm_rng = np.random.default_rng([seed, repeat, 11])
+        mm_draw = draw.take(np.repeat(mm_rng.choice(len(dataset), mm_texts, replace=False), mm_generations))
+        for index, (name, model) in enumerate(models.items()):
+            noise_seed = seed * 1_000_003 + repeat * 101 + index
+            features = run.generate(model, draw, noise_seed, steps, guidance, batch_size)
+            grouped = None
+            if mm_generations >= 2:
+                mm_features = run.generate(model, mm_draw, noise_seed + 50, steps, guidance, batch_size)
+                grouped = run.embed_motions(mm_features, torch.from_numpy(mm_draw.lengths))
+                grouped = grouped.reshape(mm_texts, mm_generations, -1)
+            per_repeat[name].append(run.scores(repeat, features, lengths, draw, reference, grouped))
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return {
+        "rows": {name: _summarise(values) for name, values in per_repeat.items()},
+        "protocol": {
+            "data": str(data), "split": split, "clips": len(dataset), "hours": round(dataset.hours, 4),
+            "repeats": repeats, "r_precision_batch": r_batch, "diversity_pairs": run.diversity_pairs,
+            "mm_texts": mm_texts if mm_generations >= 2 else 0, "mm_generations": mm_generations,
+            "mm_pairs": run.mm_pairs, "ddim_steps": steps, "guidance": guidance,
+            "evaluator": str(evaluator_dir), "device": str(device), "seed": seed,
+            "ci": "1.96 * std / sqrt(repeats)",
+            "physical": {"floor_y": 0.0, "contact_height_m": metrics.CONTACT_HEIGHT,
+                         "skate_speed_m_s": metrics.SKATE_SPEED, "jitter": "mean |d3x/dt3|, m/s^3"},
+        },
+        "elapsed_s": round(time.time() - started, 1),
+    }
+
+
+def format_table(result):
+    """The rows as a plain-text table: value ± interval per metric."""
+    names = list(result["rows"])
+    header = f"{'metric':<18}" + "".join(f"{n:>24}" for n in names)
+    lines = [header, "-" * len(header)]
+    for metric in METRIC_NAMES:
+        cells = []
+        for name in names:
+            cell = result["rows"][name][metric]
+            cells.append("-" if cell["mean"] is None else f"{cell['mean']:.4f} ± {cell['ci95']:.4f}")
+        lines.append(f"{metric:<18}" + "".join(f"{c:>24}" for c in cells))
+    return "\n".join(lines)
+
+
+def write_json(result, path):
+    Path(path).write_text(json.dumps(result, indent=2) + "\n")
