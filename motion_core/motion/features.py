@@ -137,7 +137,8 @@ def uniform_skeleton(joints, target_lengths=None, layout=None):
 
 def _forward_direction(joints, across_pairs):
     """Per-frame horizontal forward direction, forward = y cross normalize(across), with
-    across = (joint a - joint b) + (joint c - joint d) for across_pairs ((a, b), (c, d)). joints: (T, J, 3) -> (T, 3)."""
+    across = (joint a - joint b) + (joint c - joint d) for across_pairs ((a, b), (c, d)).
+    joints: (T, J, 3) -> (T, 3)."""
     (a, b), (c, d) = across_pairs
     across = (joints[:, a] - joints[:, b]) + (joints[:, c] - joints[:, d])
     across = across / np.maximum(np.linalg.norm(across, axis=-1, keepdims=True), 1e-12)
@@ -396,19 +397,21 @@ class Normalizer:
     def fit(cls, features, feat_bias=1.0):
         """Mean per dimension; std averaged within each feature group (HumanML3D's cal_mean_variance).
 
-        features: a list of (T_i, D) arrays (or one (N, D) array). Groups: root yaw velocity, root linear velocity,
-        root height, RIC, rotations, velocities, foot contacts. feat_bias > 1 divides the std of the root and foot
-        groups by it (T2M's evaluator normalisation uses 5), so those channels weigh more after normalising.
+        features: a list (or any iterable) of (T_i, D) arrays, or one (N, D) array. Groups: root yaw velocity,
+        root linear velocity, root height, RIC, rotations, velocities, foot contacts. feat_bias > 1 divides the std
+        of the root and foot groups by it (T2M's evaluator normalisation uses 5), so those channels weigh more after
+        normalising.
         A group with zero spread gets std 1 so normalising never divides by zero.
         """
-        if isinstance(features, np.ndarray) and features.ndim == 2:
-            data = features
-        else:
-            data = np.concatenate([np.asarray(f).reshape(-1, np.asarray(f).shape[-1]) for f in features], axis=0)
-        data = data.astype(np.float64)
-        joints = _joints_from_dim(data.shape[-1])
-        mean = data.mean(axis=0)
-        std = data.std(axis=0)
+        clips = [features] if isinstance(features, np.ndarray) and features.ndim == 2 else list(features)
+        clips = [np.asarray(c).reshape(-1, np.asarray(c).shape[-1]) for c in clips]
+        if not clips or sum(len(c) for c in clips) == 0:
+            raise ValueError("Normalizer.fit needs at least one feature row")
+        joints = _joints_from_dim(clips[0].shape[-1])
+        # Two passes over the clips in float64, so a large corpus never has to sit in memory as one array.
+        count = sum(len(c) for c in clips)
+        mean = sum(c.sum(axis=0, dtype=np.float64) for c in clips) / count
+        std = np.sqrt(sum(((c - mean) ** 2).sum(axis=0) for c in clips) / count)
         for name, part in feature_slices(joints).items():
             group = std[part].mean()
             std[part] = group if group > 1e-8 else 1.0

@@ -203,7 +203,9 @@ def axis_angle_to_quat(axis_angle):
 
 
 def quat_from_axis_angle(axis, angle):
-    """Quaternions for a rotation of `angle` radians about `axis`. axis: (..., 3) any length; angle: (...) -> (..., 4)."""
+    """Quaternions for a rotation of `angle` radians about `axis`.
+
+    axis: (..., 3) any length; angle: (...) radians -> (..., 4) (w, x, y, z)."""
     axis = np.asarray(axis, dtype=np.float64)
     axis = axis / np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-12)
     return axis_angle_to_quat(axis * np.asarray(angle, dtype=np.float64)[..., None])
