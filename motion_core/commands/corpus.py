@@ -7,14 +7,21 @@ import time
 from pathlib import Path
 
 HELP = "build the training corpus (HumanML3D folder layout)"
-DEFAULT_CMU = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cmu"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CMU = REPO_ROOT.parent / "shared" / "data" / "cmu"
+DEFAULT_PACK = REPO_ROOT / ".gpu" / "cmu_joints.npz"  # what pack-cmu writes for the GPU machine
+
+
+def default_cmu_folder():
+    """The project's CMU sample beside the checkout (MOTION_CORE_SHARED_DATA overrides), or None."""
+    configured = os.environ.get("MOTION_CORE_SHARED_DATA")
+    folder = Path(configured) / "cmu" if configured else DEFAULT_CMU
+    return folder if folder.is_dir() else None
 
 
 def default_cmu():
-    """The project's CMU sample beside the checkout, or None when this machine does not have it."""
-    configured = os.environ.get("MOTION_CORE_SHARED_DATA")
-    path = Path(configured) / "cmu" if configured else DEFAULT_CMU
-    return path if path.is_dir() else None
+    """The CMU sample folder, else a pack in .gpu/ (GPU machine), else None."""
+    return default_cmu_folder() or (DEFAULT_PACK if DEFAULT_PACK.is_file() else None)
 
 
 def add_arguments(parser):
@@ -26,7 +33,7 @@ def add_arguments(parser):
                        help="hours of procedural motion before mirroring (default 4; 0 = CMU only)")
     build.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same files")
     build.add_argument("--cmu", default=None,
-                       help="CMU folder or a pack .npz from pack-cmu (default: ../shared/data/cmu when present)")
+                       help="CMU folder or a pack .npz from pack-cmu (default: ../shared/data/cmu, else .gpu/cmu_joints.npz)")
     build.add_argument("--no-cmu", action="store_true", help="procedural motion only")
     build.add_argument("--kinds", default=None, help="comma-separated procedural action kinds (default: all)")
     build.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
@@ -43,32 +50,41 @@ def add_arguments(parser):
 
 
 class ProgressBar:
-    """A one-line progress bar on stderr, redrawn at most 10 times a second."""
+    """Progress on stderr: a bar redrawn in place on a terminal, a plain line per 10% in logs (no carriage returns)."""
 
     def __init__(self, stream=sys.stderr, width=30):
         self.stream, self.width = stream, width
+        self.interactive = hasattr(stream, "isatty") and stream.isatty()
         self.started = time.perf_counter()
         self.last_draw = 0.0
+        self.last_tenth = -1
         self.stage = None
 
     def __call__(self, stage, done, total):
         now = time.perf_counter()
-        finished = done >= total
-        if stage != self.stage and self.stage is not None:
-            self.stream.write("\n")
-        self.stage = stage
-        if not finished and now - self.last_draw < 0.1:
-            return
-        self.last_draw = now
         fraction = min(1.0, done / total) if total else 1.0
-        filled = int(round(fraction * self.width))
+        if stage != self.stage:
+            if self.stage is not None and self.interactive:
+                self.stream.write("\n")
+            self.stage, self.last_tenth, self.last_draw = stage, -1, 0.0
         amount = f"{done:.2f}/{total:g} h" if isinstance(done, float) else f"{done}/{total}"
-        self.stream.write(f"\r{stage:<11} [{'#' * filled}{'.' * (self.width - filled)}] {amount} "
-                          f"{now - self.started:6.1f}s")
+        elapsed = f"{now - self.started:6.1f}s"
+        if self.interactive:
+            if fraction < 1.0 and now - self.last_draw < 0.1:
+                return
+            filled = int(round(fraction * self.width))
+            self.stream.write(f"\r{stage:<11} [{'#' * filled}{'.' * (self.width - filled)}] {amount} {elapsed}")
+        else:
+            tenth = int(fraction * 10)
+            if tenth == self.last_tenth:
+                return
+            self.last_tenth = tenth
+            self.stream.write(f"{stage:<11} {100 * fraction:3.0f}% {amount} {elapsed}\n")
+        self.last_draw = now
         self.stream.flush()
 
     def close(self):
-        if self.stage is not None:
+        if self.stage is not None and self.interactive:
             self.stream.write("\n")
             self.stream.flush()
 
@@ -97,6 +113,9 @@ def run_build(args):
     if args.workers < 1:
         raise MotionError(f"--workers must be at least 1, got {args.workers}")
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
+    if cmu is None and not args.no_cmu:
+        print("note: no CMU source found (../shared/data/cmu or .gpu/cmu_joints.npz); procedural motion only",
+              file=sys.stderr)
     bar = ProgressBar()
     try:
         stats = build_corpus(args.out, hours=args.hours, seed=args.seed, cmu=cmu, workers=args.workers, kinds=kinds,
@@ -112,7 +131,7 @@ def run_pack(args):
     from motion_core.data.cmu_corpus import import_trials, save_pack
     from motion_core.errors import MotionError
 
-    cmu = Path(args.cmu) if args.cmu else default_cmu()
+    cmu = Path(args.cmu) if args.cmu else default_cmu_folder()
     if cmu is None:
         raise MotionError("no CMU folder found; pass --cmu with the folder that holds bvh-*/ and descriptions.csv")
     bar = ProgressBar()
