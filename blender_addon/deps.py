@@ -59,10 +59,14 @@ class Installer:
 
     def __init__(self, target: str, packages: Sequence[str], variant: str = "cpu",
                  python: Optional[str] = None, extra_args: Sequence[str] = ()):
+        """target: the private folder; packages: pinned requirement lines; variant: "cpu" or a CUDA tag ("cu128")
+        naming the PyTorch wheel index; extra_args: passed to pip before the packages (tests point the index at a
+        local folder with --no-index --find-links)."""
         self.target = target
+        indexes = [] if "--no-index" in extra_args else ["--extra-index-url", TORCH_INDEX.format(variant=variant)]
         self.command = [
             python or sys.executable, "-m", "pip", "install", "--upgrade", "--no-input", "--disable-pip-version-check",
-            "--target", target, "--extra-index-url", TORCH_INDEX.format(variant=variant), *extra_args, *packages,
+            "--target", target, *indexes, *extra_args, *packages,
         ]
         self.total = max(len(packages), 1)
         self.state, self.fraction, self.message = "RUNNING", 0.0, "Starting pip…"

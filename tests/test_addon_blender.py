@@ -417,3 +417,30 @@ def test_users_action_survives(scene, tmp_path):
     assert "UserWalk" in bpy.data.actions and user_action.use_fake_user
     assert action_key_values(user_action, mixamo) == user_keys
     assert len(bpy.data.actions) == 3  # user's + two generated, nothing overwritten
+
+
+def test_24fps_scene_keys_are_spaced_and_linear(scene, tmp_path):
+    """Motion at 20 fps in a 24 fps scene: keys every 1.2 frames, linear in between (no handle recalculation)."""
+    scene.render.fps = 24
+    use_backend("IN_PROCESS", tmp_path)
+    stand_in = RigidWalkGenerator()
+    install_stand_in(stand_in)
+    scene.motion_mamba.prompt, scene.motion_mamba.start_frame = "a person walks", 5
+    before = snapshot()
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    rig_obj = new_armatures(before)[0]
+    from blender_addon import bake
+
+    curve = next(fc for fc in bake.fcurves_for(rig_obj, rig_obj.animation_data.action)
+                 if fc.data_path.endswith("location") and fc.array_index == 2)
+    keys = [tuple(k.co) for k in curve.keyframe_points]
+    assert len(keys) == len(stand_in.joints)
+    assert keys[0][0] == pytest.approx(5.0) and keys[1][0] == pytest.approx(6.2, abs=1e-4)
+    assert all(k.interpolation == "LINEAR" for k in curve.keyframe_points)
+    middle = (keys[10][0] + keys[11][0]) / 2
+    assert curve.evaluate(middle) == pytest.approx((keys[10][1] + keys[11][1]) / 2, abs=1e-5)
+    for t in (0, 5, 10, 40):  # motion frames that land on whole scene frames
+        bpy.context.scene.frame_set(5 + int(round(t * 1.2)))
+        heads = np.array([np.asarray(rig_obj.matrix_world @ rig_obj.pose.bones[n].head) for n in NAMES])
+        assert np.abs(heads - to_blender(stand_in.joints[t])).max() < 0.01
+    assert scene.frame_end >= 5 + (len(stand_in.joints) - 1) * 1.2

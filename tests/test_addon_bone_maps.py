@@ -1,0 +1,67 @@
+"""Bone-map presets, auto-detection from bone names, and saved custom maps (plain Python, no scene needed)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("bpy")  # importing the add-on package imports bpy
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from blender_addon import bone_maps  # noqa: E402
+
+MIXAMO = ["mixamorig:Hips", "mixamorig:Spine", "mixamorig:Spine1", "mixamorig:Spine2", "mixamorig:Neck",
+          "mixamorig:Head", "mixamorig:HeadTop_End"] + [
+    f"mixamorig:{side}{part}" for side in ("Left", "Right")
+    for part in ("UpLeg", "Leg", "Foot", "ToeBase", "Shoulder", "Arm", "ForeArm", "Hand", "HandIndex1")]
+RIGIFY_DEF = ["DEF-spine", "DEF-spine.001", "DEF-spine.002", "DEF-spine.003", "DEF-spine.004", "DEF-spine.005",
+              "DEF-spine.006"] + [f"DEF-{p}.{s}" for s in "LR" for p in
+                                  ("thigh", "thigh.001", "shin", "foot", "toe", "shoulder", "upper_arm", "forearm",
+                                   "hand")]
+UE5 = ["root", "pelvis", "spine_01", "spine_02", "spine_03", "spine_04", "spine_05", "neck_01", "neck_02", "head"] + [
+    f"{p}_{s}" for s in "lr" for p in ("thigh", "calf", "foot", "ball", "clavicle", "upperarm", "lowerarm", "hand")]
+CC = ["CC_Base_BoneRoot", "CC_Base_Hip", "CC_Base_Pelvis", "CC_Base_Waist", "CC_Base_Spine01", "CC_Base_Spine02",
+      "CC_Base_NeckTwist01", "CC_Base_Head"] + [
+    f"CC_Base_{s}_{p}" for s in "LR" for p in ("Thigh", "Calf", "Foot", "ToeBase", "Clavicle", "Upperarm", "Forearm",
+                                               "Hand")]
+
+
+@pytest.mark.parametrize("bones, expected", [
+    (MIXAMO, "MIXAMO"), ([b.replace("mixamorig:", "mixamorig1_") for b in MIXAMO], "MIXAMO"),
+    (RIGIFY_DEF, "RIGIFY_DEFORM"), (UE5, "UE5_MANNEQUIN"), (CC, "CC_ICLONE"),
+    (list(bone_maps.JOINTS), "SMPL"), (["m_avg_" + b for b in (
+        "Pelvis", "Spine1", "Spine2", "Spine3", "Neck", "Head", "L_Hip", "R_Hip", "L_Knee", "R_Knee", "L_Ankle",
+        "R_Ankle", "L_Foot", "R_Foot", "L_Collar", "R_Collar", "L_Shoulder", "R_Shoulder", "L_Elbow", "R_Elbow",
+        "L_Wrist", "R_Wrist")], "SMPL_X"),
+])
+def test_detect_recognises_common_rigs(bones, expected):
+    preset, mapping = bone_maps.detect(bones)
+    assert preset == expected
+    assert len(mapping) == 22 and len(set(mapping.values())) == 22
+
+
+def test_mixamo_suffix_matching_is_exact_per_bone():
+    mapping = bone_maps.resolve(bone_maps.PRESETS["MIXAMO"], MIXAMO)
+    assert mapping["spine1"] == "mixamorig:Spine" and mapping["spine2"] == "mixamorig:Spine1"
+    assert mapping["left_knee"] == "mixamorig:LeftLeg" and mapping["left_hip"] == "mixamorig:LeftUpLeg"
+    assert mapping["left_wrist"] == "mixamorig:LeftHand"  # not LeftHandIndex1
+    assert mapping["left_shoulder"] == "mixamorig:LeftArm" and mapping["left_elbow"] == "mixamorig:LeftForeArm"
+
+
+def test_ue5_spine_uses_the_chest_bone():
+    mapping = bone_maps.resolve(bone_maps.PRESETS["UE5_MANNEQUIN"], UE5)
+    assert (mapping["spine1"], mapping["spine3"]) == ("spine_01", "spine_05")
+
+
+def test_unknown_rig_is_not_detected():
+    preset, mapping = bone_maps.detect(["Bone", "Bone.001", "Bone.002"])
+    assert preset is None and len(mapping) < bone_maps.MIN_MAPPED
+
+
+def test_custom_maps_round_trip(tmp_path):
+    mapping = {"pelvis": "hip_ctrl", "left_hip": "thigh L"}
+    path = bone_maps.save_custom_map(str(tmp_path), "My rig/v2", mapping)
+    assert Path(path).parent == tmp_path and "/" not in Path(path).name
+    (tmp_path / "broken.json").write_text("{not json")
+    assert bone_maps.load_custom_maps(str(tmp_path)) == {"My rig/v2": mapping}
+    with pytest.raises(ValueError, match="unknown joint"):
+        bone_maps.save_custom_map(str(tmp_path), "bad", {"tail": "x"})
