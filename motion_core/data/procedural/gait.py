@@ -200,7 +200,8 @@ def foot_tracks(contacts, n, style: GaitStyle):
             d_yaw = (nxt.yaw - c.yaw + np.pi) % (2 * np.pi) - np.pi
             y = c.yaw + d_yaw * w[:, 0]
             toe_y = pos[:, 1] - foot_len * np.sin(rest_pitch + p)
-            pos[:, 1] += np.maximum(TOE_HEIGHT + 0.008 - toe_y, 0.0)
+            # Keep the toe clear of the floor through the swing, not only at its ends.
+            pos[:, 1] += np.maximum(TOE_HEIGHT + 0.008 + 0.04 * np.sin(np.pi * s) - toe_y, 0.0)
             ankle[lo:hi + 1] = pos
             yaw[lo:hi + 1] = y
             pitch[lo:hi + 1] = p

@@ -146,7 +146,9 @@ def _chain_captions(rng, kinds, params, count=3):
     for _ in range(count):
         parts = []
         for phrases, words in pieces:
-            parts.append(fill(phrases[int(rng.integers(len(phrases)))], words))
+            # "then is clapping" reads badly: chains use the simple-present phrases only.
+            simple = [p for p in phrases if not p.startswith("is ")] or phrases
+            parts.append(fill(simple[int(rng.integers(len(simple)))], words))
         subject = SUBJECTS[int(rng.integers(len(SUBJECTS)))]
         if len(parts) == 2:
             text = parts[0] + CONNECTORS[int(rng.integers(len(CONNECTORS)))] + parts[1]
@@ -184,8 +186,8 @@ def generate_chain(kinds, rng, max_frames=MAX_FRAMES):
 # ---------------------------------------------------------------------------------------------------------------
 # Layers: an upper-body gesture over a base action (usually locomotion).
 
-LAYER_TEMPLATES = ("{g} while {b_ing}", "{b} and {g} at the same time", "{g} as they are {b_ing}",
-                   "{b} while they {g}", "{b}, {g} at the same time")
+LAYER_TEMPLATES = ("{g} while {b_ing}", "{b} and {g} at the same time", "{g} while still {b_ing}",
+                   "{b}, and {g} along the way", "{b} and {g} at the same time")
 
 
 def make_layered(base, gesture, rng, **base_params) -> Clip:
@@ -202,6 +204,8 @@ def make_layered(base, gesture, rng, **base_params) -> Clip:
     g_phrases, g_words = _phrase_words(gesture, gp)
     gerunds = base_spec.gerunds(bp) if base_spec.gerunds else ["moving"]
     captions = []
+    g_phrases = [p for p in g_phrases if not p.startswith("is ")] or g_phrases
+    b_phrases = [p for p in b_phrases if not p.startswith("is ")] or b_phrases
     for _ in range(3):
         template = LAYER_TEMPLATES[int(rng.integers(len(LAYER_TEMPLATES)))]
         text = template.format(g=fill(g_phrases[int(rng.integers(len(g_phrases)))], g_words),

@@ -1,0 +1,173 @@
+"""Procedural motion library: every kind generates plausible motion, captions, chains, layers, determinism."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from motion_core.data.procedural import (ACTION_KINDS, caption_paraphrases, generate_chain, generate_clip,
+                                         generate_layered, make_chain, make_clip, make_layered, sample_random_clip,
+                                         swap_left_right)
+from motion_core.data.procedural.quality import (bone_length_spread, floor_penetration, foot_skate_ratio,
+                                                 max_joint_speed, planted_foot_drift)
+from motion_core.motion.skeleton import PARENTS, T2M_OFFSETS
+
+SEEDS = (0, 1, 2)
+# Peak joint speed a human reaches: a sprinter's swinging foot ~15 m/s, everything else well under 10 m/s.
+SPEED_LIMIT = {"sprint": 17.0, "run": 12.0}
+DEFAULT_SPEED_LIMIT = 10.0
+
+
+def _facing(joints):
+    """Yaw (rad) of the body at each frame from the hips and shoulders, 0 = +Z, positive toward +X."""
+    across = (joints[:, 1] - joints[:, 2]) + (joints[:, 16] - joints[:, 17])
+    forward = np.stack([across[:, 2], np.zeros(len(across)), -across[:, 0]], -1)
+    return np.arctan2(forward[:, 0], forward[:, 2])
+
+
+def test_at_least_40_kinds_in_every_category():
+    assert len(ACTION_KINDS) >= 40
+    categories = {spec.category for spec in ACTION_KINDS.values()}
+    assert {"locomotion", "jumps", "arms", "legs", "whole_body", "idle"} <= categories
+
+
+@pytest.mark.parametrize("kind", sorted(ACTION_KINDS))
+def test_kind_is_physically_plausible(kind):
+    lengths = np.linalg.norm(T2M_OFFSETS, axis=-1)[1:]
+    for seed in SEEDS:
+        clip = make_clip(kind, np.random.default_rng(seed))
+        joints = clip.joints
+        assert joints.dtype == np.float32 and joints.ndim == 3 and joints.shape[1:] == (22, 3)
+        assert 30 <= len(joints) <= 196, (kind, seed, len(joints))
+        assert np.isfinite(joints).all()
+        assert floor_penetration(joints) >= -0.01, (kind, seed)
+        assert joints[..., 1].min() < 0.05, "feet should touch the floor"
+        assert bone_length_spread(joints) < 1e-4, (kind, seed)
+        bones = np.linalg.norm(joints[:, 1:] - joints[:, list(PARENTS[1:])], axis=-1)
+        np.testing.assert_allclose(bones.mean(0), lengths, atol=1e-4)
+        assert max_joint_speed(joints) < SPEED_LIMIT.get(kind, DEFAULT_SPEED_LIMIT), (kind, seed)
+        ratio, _ = foot_skate_ratio(joints)
+        assert ratio < 0.05, (kind, seed, ratio)
+        assert planted_foot_drift(joints, clip.contact) < 0.012, (kind, seed)
+        assert len(clip.captions) >= 1 and all(c.endswith(".") for c in clip.captions)
+
+
+@pytest.mark.parametrize("kind", sorted(ACTION_KINDS))
+def test_twenty_paraphrases_per_kind(kind):
+    variants = caption_paraphrases(kind)
+    assert len(variants) >= 20
+    assert len(set(variants)) == len(variants)
+    phrases, _ = ACTION_KINDS[kind].phrases(ACTION_KINDS[kind].sample(np.random.default_rng(0)))
+    assert len(set(phrases)) >= 8, "at least 8 distinct verb phrases before subject variation"
+    assert all("{" not in v for v in variants), variants[:3]
+
+
+def test_same_seed_same_clip_and_different_seed_differs():
+    a = generate_clip("walk", np.random.default_rng(7))
+    b = generate_clip("walk", np.random.default_rng(7))
+    c = generate_clip("walk", np.random.default_rng(8))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[1] == b[1]
+    assert a[0].shape != c[0].shape or not np.allclose(a[0], c[0])
+    r1 = sample_random_clip(np.random.default_rng(3))
+    r2 = sample_random_clip(np.random.default_rng(3))
+    np.testing.assert_array_equal(r1[0], r2[0])
+    assert r1[1] == r2[1]
+
+
+def test_parameters_change_the_motion():
+    slow, _ = generate_clip("walk", np.random.default_rng(0), speed="slow", duration=6.0, start_moving=True,
+                            end_moving=True)
+    fast, captions = generate_clip("walk", np.random.default_rng(0), speed="fast", duration=6.0, start_moving=True,
+                                   end_moving=True)
+    dist = lambda j: np.linalg.norm(j[-1, 0, [0, 2]] - j[0, 0, [0, 2]])  # noqa: E731
+    assert dist(fast) > 1.3 * dist(slow)
+    assert dist(slow) / 6.0 > 0.6
+    assert not any("slowly" in c for c in captions)
+
+    left, _ = generate_clip("side_step_left", np.random.default_rng(1))
+    right, _ = generate_clip("side_step_right", np.random.default_rng(1))
+    assert left[-1, 0, 0] - left[0, 0, 0] > 0.4      # +X is the person's left
+    assert right[-1, 0, 0] - right[0, 0, 0] < -0.4
+    back, _ = generate_clip("walk_backwards", np.random.default_rng(1))
+    assert back[-1, 0, 2] - back[0, 0, 2] < -0.5
+
+    for kind, sign in (("turn_left", 1), ("turn_right", -1)):
+        joints, _ = generate_clip(kind, np.random.default_rng(2), angle=90.0)
+        turned = np.degrees(np.angle(np.exp(1j * (_facing(joints)[-5:].mean() - _facing(joints)[:5].mean()))))
+        assert 60 < sign * turned < 120, (kind, turned)
+
+    jump, _ = generate_clip("jump_in_place", np.random.default_rng(0), height=0.25, count=1)
+    both_feet_up = np.minimum(jump[:, [7, 10], 1].min(1), jump[:, [8, 11], 1].min(1))
+    assert both_feet_up.max() > 0.15
+
+    sit, captions = generate_clip("sit_down_stand_up", np.random.default_rng(0), stand_up=False)
+    assert sit[-1, 0, 1] < 0.7 and sit[0, 0, 1] > 0.85
+    assert all("stand" not in c for c in captions)
+
+    wave, captions = generate_clip("wave_right", np.random.default_rng(0), count=3)
+    assert (wave[:, 21, 1] > wave[:, 15, 1]).any()          # right wrist above the head
+    assert not (wave[:, 20, 1] > wave[:, 12, 1]).any()      # left wrist stays down
+    assert all("right" in c for c in captions if "hand" in c)
+
+
+def test_chain_is_continuous_and_captioned_with_then():
+    clip = make_chain(["walk", "sit_down_stand_up"], np.random.default_rng(4))
+    joints = clip.joints
+    assert len(joints) <= 196
+    assert max_joint_speed(joints) < DEFAULT_SPEED_LIMIT
+    assert foot_skate_ratio(joints)[0] < 0.05
+    assert planted_foot_drift(joints, clip.contact) < 0.012
+    assert all(("then" in c or "after that" in c) for c in clip.captions)
+    assert joints[-40:, 0, 1].min() < 0.75    # ends up sitting (or on the way)
+    _, captions = generate_chain(["walk", "turn_left", "wave_right"], np.random.default_rng(5))
+    assert all(c.count(",") >= 1 for c in captions)
+
+
+def test_layered_gesture_over_walk():
+    clip = make_layered("walk", "wave_right", np.random.default_rng(6), duration=6.0)
+    joints = clip.joints
+    assert (joints[:, 21, 1] > joints[:, 15, 1]).any()
+    assert np.linalg.norm(joints[-1, 0, [0, 2]] - joints[0, 0, [0, 2]]) > 2.0
+    assert foot_skate_ratio(joints)[0] < 0.05
+    assert all(("while" in c or "same time" in c or "along the way" in c) for c in clip.captions)
+    with pytest.raises(ValueError):
+        generate_layered("walk", "squat", np.random.default_rng(0))
+
+
+def test_random_mix_covers_modes_and_lengths():
+    rng = np.random.default_rng(11)
+    modes = set()
+    for _ in range(30):
+        joints, captions, meta = sample_random_clip(rng, min_s=2.0, max_s=9.8)
+        assert 40 <= len(joints) <= 196
+        assert captions and np.isfinite(joints).all()
+        assert meta["contact"].shape == (2, len(joints)) or meta["contact"].shape[1] <= len(joints)
+        modes.add(meta["mode"])
+    assert modes == {"single", "chain", "layered"}
+
+
+def test_swap_left_right_words():
+    assert swap_left_right("a person waves with the left hand, then turns right.") == \
+        "a person waves with the right hand, then turns left."
+    assert swap_left_right("Left foot; walks clockwise") == "Right foot; walks counterclockwise"
+    assert swap_left_right("circles counterclockwise") == "circles clockwise"
+    assert swap_left_right("leftover") == "leftover"
+
+
+def test_features_round_trip_keeps_the_motion():
+    features = pytest.importorskip("motion_core.motion.features")
+    joints, _ = generate_clip("jog", np.random.default_rng(0))
+    vec = features.joints_to_features(joints)
+    assert vec.shape == (len(joints) - 1, 263) and np.isfinite(vec).all()
+    back = features.features_to_joints(vec)
+    # Recovered motion travels as far as the original.
+    orig = np.linalg.norm(joints[-1, 0, [0, 2]] - joints[0, 0, [0, 2]])
+    rec = np.linalg.norm(back[-1, 0, [0, 2]] - back[0, 0, [0, 2]])
+    assert abs(orig - rec) < 0.1 * orig + 0.1
+
+
+def test_library_never_imports_torch():
+    code = "import sys, motion_core.data.procedural; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
