@@ -251,3 +251,12 @@ def test_real_procedural_library_builds(tmp_path):
     assert set(stats["kinds"]) <= known | {corpus.mirror_kind(k) for k in known}
     assert stats["procedural"]["unique_hours"] >= 0.004
     assert len(load_split(tmp_path / "p", "all")) == stats["clips"]
+
+
+def test_glitches_split_a_trial():
+    joints = walker(8, 1.0)
+    broken = joints.copy()
+    broken[100:] += np.array([2.0, 0.0, 0.0], np.float32)  # a 2 m teleport between frames 99 and 100
+    assert cmu_corpus.clean_pieces(joints) == [(0, len(joints))]
+    assert cmu_corpus.clean_pieces(broken) == [(0, 99), (100, len(joints))]
+    assert cmu_corpus.peak_joint_speed(broken) > 40 > cmu_corpus.peak_joint_speed(joints)

@@ -97,27 +97,33 @@ def describe_motion(joints, fps=20.0):
         else:
             travel = "left" if left_part > 0 else "right"
 
-    return MotionTraits(speed, distance, travel, turn_deg, count_jumps(joints), duration)
+    return MotionTraits(speed, distance, travel, turn_deg, count_jumps(joints, fps), duration)
 
 
-def count_jumps(joints):
+def rolling_min(values, radius):
+    """Minimum over a window of +-radius frames. values: (T,) -> (T,)."""
+    padded = np.pad(values, radius, mode="edge")
+    return np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1).min(axis=-1)
+
+
+def count_jumps(joints, fps=20.0):
     """Airborne phases: all foot joints clear of the floor for at least JUMP_MIN_FRAMES frames.
 
-    joints: (T, 22, 3). The floor is the clip's lowest foot height (clips are not guaranteed to start on y = 0).
+    joints: (T, 22, 3). The floor is local (lowest foot within +-0.6 s): real captures drift by centimetres over a
+    trial (uneven floors, calibration), which would otherwise read as feet leaving the ground.
     """
-    feet_y = joints[:, FOOT_JOINTS, 1]  # (T, 4)
-    floor = np.percentile(feet_y.min(axis=1), 5)
-    airborne = feet_y.min(axis=1) > floor + JUMP_CLEARANCE_M
+    lowest_foot = joints[:, FOOT_JOINTS, 1].min(axis=1)  # (T,)
+    floor = rolling_min(lowest_foot, int(round(0.6 * fps)))
+    airborne = lowest_foot > floor + JUMP_CLEARANCE_M
     # Also require the pelvis to rise: lifting a leg while sitting or kneeling keeps the pelvis low.
     pelvis_y = joints[:, PELVIS, 1]
-    raised = pelvis_y > np.median(pelvis_y) + 0.03
-    airborne &= raised | (pelvis_y > floor + 0.7)
-    jumps, run = 0, 0
-    for flag in airborne:
-        run = run + 1 if flag else 0
-        if run == JUMP_MIN_FRAMES:
-            jumps += 1
-    return jumps
+    airborne &= pelvis_y > np.median(pelvis_y) + 0.03
+    # Count airborne runs that take off and land inside the clip (a run touching either end is a cut, or floor
+    # drift at the edge of the rolling window).
+    flags = np.concatenate([[0], airborne.astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(flags))  # alternating take-off and landing frame indices
+    takeoffs, landings = edges[0::2], edges[1::2]
+    return int(np.sum((landings - takeoffs >= JUMP_MIN_FRAMES) & (takeoffs > 0) & (landings < len(airborne))))
 
 
 NUMBER_WORDS = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times"}

@@ -75,19 +75,36 @@ def read_descriptions(csv_path):
     return descriptions
 
 
+def peak_joint_speed(joints, fps=FPS):
+    """Fastest any joint moves between two frames, in m/s. joints: (T, 22, 3)."""
+    if len(joints) < 2:
+        return 0.0
+    return float(np.linalg.norm(np.diff(joints, axis=0), axis=-1).max() * fps)
+
+
 def _import_one(candidates):
-    """First candidate that imports; returns (joints, convention) or (None, reasons)."""
+    """Import every candidate file of a trial and keep the cleanest.
+
+    Conversions of one trial differ in quality (a converter's glitch shows as a joint moving implausibly fast), so
+    the first candidate in preference order whose peak joint speed is within 25% of the best one wins.
+    Returns (joints, convention) or (None, reasons).
+    """
     from motion_core.motion.mocap import import_motion
 
-    reasons = []
+    imported, reasons = [], []
     for folder, path, asf in candidates:
         try:
             motion = import_motion(str(path), asf=str(asf) if asf else None, fps=FPS)
         except (MotionError, ValueError) as error:
             reasons.append(f"{folder}/{path.name}: {error}")
             continue
-        return np.asarray(motion.joints, dtype=np.float32), folder
-    return None, "; ".join(reasons)
+        joints = np.asarray(motion.joints, dtype=np.float32)
+        imported.append((peak_joint_speed(joints), folder, joints))
+    if not imported:
+        return None, "; ".join(reasons)
+    best = min(peak for peak, _, _ in imported)
+    _, folder, joints = next(item for item in imported if item[0] <= 1.25 * best)
+    return joints, folder
 
 
 def _import_task(item):
@@ -248,6 +265,29 @@ def description_captions(description):
 # --------------------------------------------------------------------------------------------------------------
 # Segmentation
 # --------------------------------------------------------------------------------------------------------------
+
+
+# No joint of a real body covers 0.75 m in 50 ms; faster steps are capture or conversion glitches.
+GLITCH_SPEED = 15.0
+
+
+def clean_pieces(joints, fps=FPS, max_speed=GLITCH_SPEED):
+    """Frame ranges of a trial between glitches (steps faster than max_speed m/s), each at least MIN_CLIP_FRAMES.
+
+    joints: (T, 22, 3). Returns a list of (start, end) frame pairs.
+    """
+    if len(joints) < 2:
+        return []
+    step_speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1).max(axis=1) * fps  # (T-1,)
+    cuts = np.flatnonzero(step_speed > max_speed) + 1  # a glitch step i -> i+1 starts a new piece at i+1
+    bounds = np.concatenate([[0], cuts, [len(joints)]])
+    pieces = []
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        # The frame before a glitch step belongs to neither side's clean motion: drop it from the left piece.
+        end = end - 1 if end < len(joints) else end
+        if end - start >= MIN_CLIP_FRAMES:
+            pieces.append((int(start), int(end)))
+    return pieces
 
 
 def segment_frames(frames, rng, min_frames=MIN_CLIP_FRAMES, max_frames=MAX_CLIP_FRAMES, start=0):
