@@ -31,10 +31,12 @@ from motion_core.motion.skeleton import FEET_LEFT, FEET_RIGHT, JOINT_NAMES
 UNITS = {"m": 1.0, "dm": 0.1, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": 0.0254 / 0.45}
 # Adult hip->knee->ankle length (SMPL's t2m skeleton: 0.39 + 0.43 m); units are picked to land nearest to it.
 TYPICAL_LEG_LENGTH = 0.8
-# Converter T-pose at the start: cgspeed's Daz files put a T-pose in frame 0 and blend into the capture over the
-# next ~4 frames, with root-relative joint speeds of 4-20 m/s; captured motion stays well under 2 m/s on average
-# over the 22 joints. Leading frames faster than this (and than 4x the clip's median) are dropped, up to 0.1 s.
-TPOSE_SPEED = 2.0  # m/s, mean over joints of the root-relative speed
+# Converter frames at the start: cgspeed's Daz files put a T-pose in frame 0 (some files 2-5 such frames, placed
+# elsewhere, then a jump of the whole body to the capture) and blend into the capture over ~4 frames with
+# root-relative joint speeds of 4-20 m/s. Captured motion stays well under 2 m/s on average over the 22 joints, and no
+# body moves at 50 m/s. Within the first 0.1 s we drop everything up to the last such jump, then the blend frames.
+TPOSE_SPEED = 2.0  # m/s, mean over joints of the root-relative speed (and > 4x the clip's median)
+TELEPORT_SPEED = 50.0  # m/s, mean over joints of the world speed
 MAX_DROPPED_SECONDS = 0.1
 
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}
@@ -140,8 +142,9 @@ def detect_units(joints_raw) -> str:
 
 
 def detect_up(joints) -> np.ndarray:
-    """Unit up vector of the source: mean direction from the ankles' midpoint to the neck, snapped to the nearest
-    coordinate axis when within 30 degrees of it. joints: (F, 22, 3) -> (3,)."""
+    """Unit up vector of the source: the coordinate axis (+-X, +-Y, +-Z) nearest to the mean direction from the
+    ankles' midpoint to the neck. Always snapped: files are authored axis-aligned, while a runner's lean or a
+    crouch tilts the mean body direction by 30+ degrees. joints: (F, 22, 3) -> (3,)."""
     ankles = 0.5 * (joints[:, _J["left_ankle"]] + joints[:, _J["right_ankle"]])
     up = np.mean(joints[:, _J["neck"]] - ankles, axis=0)
     norm = np.linalg.norm(up)
@@ -151,26 +154,27 @@ def detect_up(joints) -> np.ndarray:
     axis = int(np.argmax(np.abs(up)))
     snapped = np.zeros(3)
     snapped[axis] = np.sign(up[axis])
-    return snapped if abs(up[axis]) > np.cos(np.deg2rad(30)) else up
+    return snapped
 
 
 def _axis_name(up):
     axis = int(np.argmax(np.abs(up)))
-    if abs(up[axis]) < 0.999:
-        return "tilted"
     return ("+" if up[axis] > 0 else "-") + "XYZ"[axis]
 
 
 def count_tpose_frames(joints, fps) -> int:
-    """Leading converter frames (a T-pose and the blend out of it): the first frame jumps, and frames keep being
-    dropped while the root-relative pose moves faster than TPOSE_SPEED (and 4x the clip's median speed).
+    """Number of leading converter frames: those before a jump of the whole body (TELEPORT_SPEED) near the start,
+    then the blend frames whose root-relative pose moves faster than TPOSE_SPEED and 4x the clip's median.
     joints: (F, 22, 3) metres at `fps`."""
-    pose = joints - joints[:, :1]
-    speed = np.mean(np.linalg.norm(np.diff(pose, axis=0), axis=-1), axis=-1) * fps  # (F-1,) m/s
-    threshold = max(TPOSE_SPEED, 4.0 * float(np.median(speed)))
     limit = min(max(1, int(round(MAX_DROPPED_SECONDS * fps))), len(joints) - 2)
-    dropped = 0
-    while dropped < limit and speed[dropped] > threshold:
+    world_speed = np.mean(np.linalg.norm(np.diff(joints, axis=0), axis=-1), axis=-1) * fps  # (F-1,) m/s
+    jumps = np.nonzero(world_speed[:limit] > TELEPORT_SPEED)[0]
+    dropped = int(jumps[-1]) + 1 if len(jumps) else 0
+    pose = joints - joints[:, :1]
+    speed = np.mean(np.linalg.norm(np.diff(pose, axis=0), axis=-1), axis=-1) * fps
+    threshold = max(TPOSE_SPEED, 4.0 * float(np.median(speed)))
+    blend_limit = min(dropped + limit, len(joints) - 2)
+    while dropped < blend_limit and speed[dropped] > threshold:
         dropped += 1
     return dropped
 

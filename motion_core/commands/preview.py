@@ -1,0 +1,65 @@
+"""`motion-mamba preview FILE --out sheet.png`: a contact sheet of stick figures (side and top views)."""
+
+from pathlib import Path
+
+import numpy as np
+
+from motion_core.errors import MotionError
+
+HELP = "draw a contact sheet PNG of a motion file"
+
+
+def add_arguments(parser):
+    parser.add_argument("file", help=".bvh, .amc (with --asf), our .npz, or a HumanML3D new_joints/new_joint_vecs .npy")
+    parser.add_argument("--out", help="output PNG (default: FILE with .png)")
+    parser.add_argument("--asf", help="ASF skeleton for an .amc file")
+    parser.add_argument("--map", dest="bone_map", metavar="MAP.json", help="bone map for unknown skeletons")
+    parser.add_argument("--columns", type=int, default=8, help="frames per row (default 8)")
+    parser.add_argument("--title", default=None, help="title (default: the file name)")
+
+
+def load_joints(path, asf=None, bone_map=None):
+    """(joints (T, 22, 3) or (V, T, 22, 3), fps) from any file the preview accepts."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".bvh", ".amc"):
+        from motion_core.motion.mocap import import_motion
+
+        motion = import_motion(path, asf=asf, bone_map=bone_map)
+        return motion.joints, motion.fps
+    if not path.is_file():
+        raise MotionError(f"file not found: {path}")
+    try:
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                if "joints" not in data:
+                    raise MotionError(f"{path.name} has no 'joints' array; pass a motion-mamba .npz")
+                joints = np.asarray(data["joints"], dtype=np.float64)
+                fps = float(data["fps"]) if "fps" in data else 20.0
+        elif suffix == ".npy":
+            joints = np.load(path, allow_pickle=False).astype(np.float64)
+            fps = 20.0  # HumanML3D files are 20 fps
+            if joints.ndim == 2 and joints.shape[1] == 263:
+                from motion_core.motion.features import features_to_joints
+
+                joints = features_to_joints(joints)
+        else:
+            raise MotionError(f"cannot preview {suffix or 'a file without extension'}: use .bvh, .amc, .npz or .npy")
+    except (OSError, ValueError) as error:
+        raise MotionError(f"cannot read {path.name}: {error}") from None
+    if joints.ndim not in (3, 4) or joints.shape[-2:] != (22, 3) or joints.shape[-3] < 1:
+        raise MotionError(f"{path.name}: expected joints (T, 22, 3) or (V, T, 22, 3), got {joints.shape}")
+    return joints, fps
+
+
+def run(args) -> int:
+    from motion_core.motion.preview import contact_sheet
+
+    joints, fps = load_joints(args.file, asf=args.asf, bone_map=args.bone_map)
+    out = Path(args.out) if args.out else Path(args.file).with_suffix(".png")
+    if not out.parent.is_dir():
+        raise MotionError(f"folder does not exist: {out.parent}")
+    title = args.title if args.title is not None else Path(args.file).name
+    contact_sheet(joints, out, fps=fps, title=title, columns=max(1, args.columns))
+    print(out)
+    return 0

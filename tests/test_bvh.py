@@ -1,0 +1,137 @@
+"""BVH reader/writer: hierarchy parsing, channel orders, FK, validation of bad files."""
+
+import numpy as np
+import pytest
+
+from motion_core.errors import MotionError
+from motion_core.motion.bvh import axis_rotations_to_matrix, format_bvh, parse_bvh, read_bvh
+from motion_core.motion.mocap import forward_kinematics
+from motion_core.motion.rotations import euler_to_matrix
+
+TWO_BONES = """HIERARCHY
+ROOT Hips
+{
+  OFFSET 0 0 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+  JOINT Arm
+  {
+    OFFSET 10 0 0
+    CHANNELS 3 Xrotation Yrotation Zrotation
+    End Site
+    {
+      OFFSET 5 0 0
+    }
+  }
+}
+MOTION
+Frames: 2
+Frame Time: 0.0333333
+1 2 3 0 0 0 0 0 0
+1 2 3 90 0 0 0 0 90
+"""
+
+
+def _rot(axis, degrees):
+    """Elementary rotation matrices written out by hand (column vectors). degrees: (N,) -> (N, 3, 3)."""
+    a = np.deg2rad(np.asarray(degrees, dtype=float))
+    c, s, one, zero = np.cos(a), np.sin(a), np.ones_like(a), np.zeros_like(a)
+    rows = {
+        "X": [[one, zero, zero], [zero, c, -s], [zero, s, c]],
+        "Y": [[c, zero, s], [zero, one, zero], [-s, zero, c]],
+        "Z": [[c, -s, zero], [s, c, zero], [zero, zero, one]],
+    }[axis]
+    return np.moveaxis(np.array(rows), -1, 0)
+
+
+def test_parse_two_bones_and_end_site():
+    data = parse_bvh(TWO_BONES)
+    assert data.names == ["Hips", "Arm", "Arm_end"]
+    assert data.parents.tolist() == [-1, 0, 1]
+    assert data.is_end_site.tolist() == [False, False, True]
+    assert data.motion.shape == (2, 9)
+    assert data.fps == pytest.approx(30.0, rel=1e-5)
+
+
+def test_fk_follows_channel_order_and_position_channels():
+    data = parse_bvh(TWO_BONES)
+    rotations, translations = data.local_transforms()
+    positions = forward_kinematics(data.parents, rotations, translations)
+    # Frame 0: rest pose moved by the root position channels (which replace the zero OFFSET).
+    np.testing.assert_allclose(positions[0], [[1, 2, 3], [11, 2, 3], [16, 2, 3]], atol=1e-9)
+    # Frame 1: root Z 90 deg turns +X to +Y; the arm's own Z 90 turns its child +X to +Y in its frame -> -X in world.
+    np.testing.assert_allclose(positions[1, 1], [1, 12, 3], atol=1e-9)
+    np.testing.assert_allclose(positions[1, 2], [1 - 5, 12, 3], atol=1e-9)
+
+
+@pytest.mark.parametrize("order", ["ZXY", "XYZ", "YZX", "ZYX"])
+def test_channel_order_is_intrinsic_product(order):
+    rng = np.random.default_rng(0)
+    angles = rng.uniform(-170, 170, size=(5, 3))
+    expected = _rot(order[0], angles[:, 0]) @ _rot(order[1], angles[:, 1]) @ _rot(order[2], angles[:, 2])
+    np.testing.assert_allclose(axis_rotations_to_matrix(angles, order), expected, atol=1e-12)
+    np.testing.assert_allclose(euler_to_matrix(angles, order, degrees=True), expected, atol=1e-12)
+
+
+def test_fewer_rotation_channels_and_six_channel_child():
+    text = TWO_BONES.replace("CHANNELS 3 Xrotation Yrotation Zrotation", "CHANNELS 4 Xposition Yposition Zposition Zrotation")
+    text = text.replace("1 2 3 0 0 0 0 0 0", "1 2 3 0 0 0 4 0 0 0").replace("1 2 3 90 0 0 0 0 90", "1 2 3 0 0 0 4 0 0 90")
+    data = parse_bvh(text)
+    rotations, translations = data.local_transforms()
+    positions = forward_kinematics(data.parents, rotations, translations)
+    # The child's position channels replace its OFFSET (10 -> 4).
+    np.testing.assert_allclose(positions[0, 1], [5, 2, 3], atol=1e-9)
+    np.testing.assert_allclose(positions[1, 2], [5, 7, 3], atol=1e-9)
+
+
+def test_format_bvh_round_trip_in_any_joint_order():
+    # Joints given child-before-sibling order (not depth first): the writer must reorder the columns.
+    names = ["root", "a", "b", "a1"]
+    parents = [-1, 0, 0, 1]
+    offsets = np.array([[0, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0]], dtype=float)
+    channels = [("Xposition", "Yposition", "Zposition", "Yrotation", "Xrotation", "Zrotation")] + [
+        ("Zrotation", "Xrotation", "Yrotation")
+    ] * 3
+    rng = np.random.default_rng(1)
+    motion = rng.uniform(-60, 60, size=(4, 15))
+    data = parse_bvh(format_bvh(names, parents, offsets, channels, motion, 0.05))
+    assert data.names == ["root", "a", "a1", "b"]
+    reorder = {"root": slice(0, 6), "a": slice(6, 9), "a1": slice(12, 15), "b": slice(9, 12)}
+    expected = np.concatenate([motion[:, reorder[n]] for n in data.names], axis=1)
+    np.testing.assert_allclose(data.motion, expected, atol=1e-6)
+    assert data.frame_time == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty"),
+        ("hello world\n", "not a BVH"),
+        (TWO_BONES.split("MOTION")[0], "no MOTION"),
+        (TWO_BONES[: TWO_BONES.index("0 0 0 0 0 0\n1 2 3 90")], "truncated"),
+        (TWO_BONES.replace("Frame Time: 0.0333333", "Frame Time: 0"), "Frame Time"),
+        (TWO_BONES.replace("Frame Time: 0.0333333", "Frame Time: 30"), "Frame Time"),
+        (TWO_BONES.replace("Frame Time: 0.0333333", "Frame Time: -0.01"), "Frame Time"),
+        (TWO_BONES.replace("Frames: 2", "Frames: two"), "Frames"),
+        (TWO_BONES.replace("CHANNELS 3 Xrotation", "CHANNELS 3 Wrotation"), "CHANNELS"),
+        (TWO_BONES.replace("OFFSET 10 0 0", "OFFSET 10 zero 0"), "malformed"),
+        (TWO_BONES.replace("    }\n  }\n}", "    }\n  }"), "braces"),
+        (TWO_BONES.replace("1 2 3 90 0 0 0 0 90", "1 2 3 90 nan 0 0 0 90"), "non-finite"),
+    ],
+)
+def test_bad_bvh_raises_one_line_motion_error(text, message):
+    with pytest.raises(MotionError) as info:
+        parse_bvh(text, source="bad.bvh")
+    assert message.lower() in str(info.value).lower()
+    assert "\n" not in str(info.value)
+
+
+def test_read_real_files_have_consistent_shapes(tmp_path):
+    from conftest import TEST_DATA
+
+    for path in sorted((TEST_DATA / "cmu").glob("bvh-*/*.bvh")):
+        data = read_bvh(path)
+        assert data.motion.shape[1] == sum(len(c) for c in data.channels)
+        assert data.frames > 10
+        assert 29 < data.fps < 121
+    with pytest.raises(MotionError):
+        read_bvh(tmp_path / "missing.bvh")
