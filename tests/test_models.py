@@ -1,0 +1,188 @@
+"""Model pieces: configs, the differentiable feature->joint readout, VAE, both denoisers, the MiniLM text encoder."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from motion_core.models import build_denoiser, build_vae
+from motion_core.models.config import ConfigError, MambaDenoiserConfig, ModelConfig
+from motion_core.models.feature_joints import features_to_joints
+
+
+# ----------------------------------------------------------------------------------------------------------- config
+def test_config_json_round_trip_rebuilds_the_same_config(tmp_path):
+    for kind in ("motion_mamba", "mld"):
+        config = ModelConfig.tiny(kind)
+        config.save(tmp_path / "config.json")
+        assert ModelConfig.load(tmp_path / "config.json") == config
+
+
+def test_config_rejects_unknown_keys_and_wrong_types():
+    data = ModelConfig.tiny().to_dict()
+    with pytest.raises(ConfigError, match="denoiser.levles"):
+        ModelConfig.from_dict({**data, "denoiser": {**data["denoiser"], "levles": 3}})
+    with pytest.raises(ConfigError, match="unknown config key"):
+        ModelConfig.from_dict({**data, "extra": 1})
+    with pytest.raises(ConfigError, match="vae.num_layers must be int"):
+        ModelConfig.from_dict({**data, "vae": {**data["vae"], "num_layers": "9"}})
+    with pytest.raises(ConfigError, match="aggregation"):
+        ModelConfig.from_dict({**data, "denoiser": {**data["denoiser"], "aggregation": "max"}})
+    # an int where a float is expected is fine (JSON has one number type)
+    assert ModelConfig.from_dict({**data, "fps": 20}).fps == 20.0
+
+
+def test_branch_pattern_descends_2n_minus_i_plus_1_and_mirrors_in_the_decoder():
+    assert MambaDenoiserConfig().encoder_branches() == [9, 7, 5, 3, 1]
+    assert MambaDenoiserConfig().decoder_branches() == [1, 3, 5, 7, 9]
+    assert MambaDenoiserConfig(levels=11).encoder_branches()[0] == 21
+    assert MambaDenoiserConfig(branch_pattern="single", levels=3).encoder_branches() == [1, 1, 1]
+
+
+# ------------------------------------------------------------------------------------------------- feature readout
+def test_torch_feature_readout_matches_the_numpy_recover_from_ric():
+    features_module = pytest.importorskip("motion_core.motion.features")
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(2, 30, 263)) * 0.3
+    expected = features_module.features_to_joints(features)
+    got = features_to_joints(torch.from_numpy(features)).numpy()
+    assert got.shape == (2, 30, 22, 3)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------------------------------------- VAE
+@pytest.fixture(scope="module")
+def tiny_vae():
+    torch.manual_seed(0)
+    return build_vae(ModelConfig.tiny()).eval()
+
+
+def test_vae_shapes_and_zeroed_padding(tiny_vae):
+    x = torch.randn(3, 40, 263)
+    lengths = torch.tensor([40, 25, 12])
+    z, mu, logvar = tiny_vae.encode(x, lengths)
+    assert z.shape == mu.shape == logvar.shape == (3, 2, 32)
+    out = tiny_vae.decode(z, lengths)
+    assert out.shape == (3, 40, 263)
+    assert torch.all(out[1, 25:] == 0) and torch.all(out[2, 12:] == 0)
+    assert torch.all(out[2, :12].abs().sum(-1) > 0)
+
+
+def test_vae_padding_never_changes_real_frames(tiny_vae):
+    """The CUDA-graph length buckets rely on this: encoding ignores padded frames, decoding longer changes nothing."""
+    torch.manual_seed(1)
+    x = torch.randn(1, 20, 263)
+    padded = torch.cat([x, torch.randn(1, 17, 263) * 5], dim=1)
+    length = torch.tensor([20])
+    _, mu_exact, _ = tiny_vae.encode(x, length, sample=False)
+    _, mu_padded, _ = tiny_vae.encode(padded, length, sample=False)
+    torch.testing.assert_close(mu_exact, mu_padded, atol=1e-5, rtol=1e-5)
+    exact = tiny_vae.decode(mu_exact, length)
+    bucket = tiny_vae.decode(mu_exact, length, frames=40)
+    torch.testing.assert_close(bucket[:, :20], exact, atol=1e-5, rtol=1e-5)
+
+
+def test_vae_training_loss_is_finite_and_trains_every_parameter():
+    torch.manual_seed(2)
+    vae = build_vae(ModelConfig.tiny()).train()
+    vae.set_normalizer(np.zeros(263), np.full(263, 0.5))
+    batch = {"features": torch.randn(2, 16, 263), "lengths": torch.tensor([16, 9])}
+    loss, logs = vae.training_loss(batch)
+    assert torch.isfinite(loss) and set(logs) == {"features", "joints", "kl", "total"}
+    assert logs["joints"] > 0 and logs["kl"] > 0
+    loss.backward()
+    missing = [n for n, p in vae.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    # positions past the longest sequence get no gradient; everything else must
+    assert set(missing) <= {"encoder_pos", "decoder_pos"}, missing
+
+
+def test_vae_normalizer_round_trip(tiny_vae):
+    vae = build_vae(ModelConfig.tiny())
+    vae.set_normalizer(np.arange(263, dtype=np.float32), np.full(263, 2.0))
+    x = torch.randn(2, 5, 263)
+    torch.testing.assert_close(vae.denormalize(vae.normalize(x)), x, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(vae.normalize(x)[0, 0, 10], (x[0, 0, 10] - 10) / 2)
+
+
+# ------------------------------------------------------------------------------------------------------ denoisers
+@pytest.mark.parametrize("kind", ["motion_mamba", "mld"])
+def test_denoiser_shapes_and_batch_rows_independent(kind):
+    """Guidance batches cond and uncond rows together; that is only valid if rows never interact."""
+    torch.manual_seed(3)
+    denoiser = build_denoiser(ModelConfig.tiny(kind)).eval()
+    z = torch.randn(3, 2, 32)
+    t = torch.tensor([999, 500, 1])
+    text = torch.randn(3, 384)
+    with torch.no_grad():
+        eps = denoiser(z, t, text)
+        single = denoiser(z[1:2], t[1:2], text[1:2])
+        via_tokens = denoiser.forward_tokens(z, denoiser.cond.time_token(t), denoiser.cond.text_token(text))
+    assert eps.shape == (3, 2, 32) and torch.isfinite(eps).all()
+    torch.testing.assert_close(single, eps[1:2], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(via_tokens, eps)
+    # the condition reaches the output
+    with torch.no_grad():
+        other = denoiser(z, t, torch.randn(3, 384))
+    assert not torch.allclose(other, eps)
+
+
+def test_mamba_denoiser_structure_follows_the_config():
+    config = ModelConfig.tiny()
+    denoiser = build_denoiser(config)
+    assert [lvl.htm.branches for lvl in denoiser.encoder] == [3, 1]
+    assert [lvl.htm.branches for lvl in denoiser.decoder] == [1, 3]
+    assert len(denoiser.skip_fuse) == 2
+    add_skip = ModelConfig.from_dict({**config.to_dict(), "denoiser": {**config.to_dict()["denoiser"], "skip": "add"}})
+    assert len(build_denoiser(add_skip).skip_fuse) == 0
+
+
+def test_default_denoisers_have_paper_scale_parameter_counts():
+    mm = sum(p.numel() for p in build_denoiser(ModelConfig.default("motion_mamba")).parameters())
+    mld = sum(p.numel() for p in build_denoiser(ModelConfig.default("mld")).parameters())
+    assert 4e6 < mm < 30e6, mm
+    assert 6e6 < mld < 10e6, mld  # MLD's 9-layer, 256-wide, ff-1024 transformer is ~7.9 M
+
+
+# --------------------------------------------------------------------------------------------------- text encoder
+@pytest.fixture(scope="module")
+def text_encoder():
+    from motion_core.models.text_encoder import TextEncoder
+
+    return TextEncoder()
+
+
+def test_text_encoder_gives_unit_384d_embeddings_and_caches(text_encoder):
+    emb = text_encoder.encode(["a person walks forward", "", "a person walks forward"])
+    assert emb.shape == (3, 384)
+    torch.testing.assert_close(emb.norm(dim=-1), torch.ones(3))
+    torch.testing.assert_close(emb[0], emb[2])
+    assert "" in text_encoder._cache
+    similar = torch.dot(emb[0], text_encoder.encode(["someone walks ahead"])[0])
+    unrelated = torch.dot(emb[0], text_encoder.encode(["the stock market fell sharply"])[0])
+    assert similar > unrelated
+
+
+def test_text_encoder_matches_sentence_transformers(text_encoder):
+    """Same weights, same pipeline (mean pooling + L2 norm) as the reference implementation."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    st = pytest.importorskip("sentence_transformers")
+    from motion_core.models.text_encoder import text_model_dir
+
+    reference = st.SentenceTransformer(str(text_model_dir()), device="cpu")
+    prompts = ["a man jumps twice and then sits down", "walk"]
+    expected = reference.encode(prompts, convert_to_tensor=True)
+    torch.testing.assert_close(text_encoder.encode(prompts), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_text_encoder_truncates_long_prompts_with_a_warning(text_encoder):
+    long_prompt = "walk " * 400
+    with pytest.warns(UserWarning, match="token limit"):
+        emb = text_encoder.encode([long_prompt])
+    assert emb.shape == (1, 384) and torch.isfinite(emb).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        text_encoder.encode(["a short prompt"])
