@@ -34,8 +34,9 @@ def add_arguments(parser):
 class ProgressBar:
     """A one-line text progress bar on stderr, redrawn in place."""
 
-    def __init__(self, stream=sys.stderr, width=30, label="sampling"):
-        self.stream, self.width, self.label = stream, width, label
+    def __init__(self, stream=None, width=30, label="sampling"):
+        self.stream = stream if stream is not None else sys.stderr
+        self.width, self.label = width, label
         self.start = time.perf_counter()
 
     def __call__(self, step, total):

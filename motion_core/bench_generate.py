@@ -1,0 +1,240 @@
+"""`motion-mamba bench generate`: how fast prompt -> motion is, Motion Mamba against the MLD baseline, one process.
+
+Measured (random weights at the default, paper-sized configs; speed does not depend on training):
+- AITS (average inference time per sentence; MLD/MotionLCM's definition): batch 1, 196 frames (9.8 s), 50 DDIM steps,
+  classifier-free guidance 7.5, text encoding (a new prompt each repeat) and VAE decoding to joints included, model
+  loading excluded. Median over repeats of `MotionGenerator.generate`, for each denoiser, eager and as CUDA graphs.
+- Where the time goes (CUDA graphs): text encoding, the 50-step loop, decoding; CUDA kernels per denoiser call.
+- Throughput: clips/s at batch 64 and 256 (CUDA graphs).
+- CPU: one 10-s clip (196 frames at 20 fps; 9.8 s is the longest segment) on 2 threads, each denoiser.
+Prints one JSON object (--json) or a short table; --out also writes the JSON to a file.
+"""
+
+import json
+import platform
+import statistics
+import sys
+import time
+
+HELP = "generation speed: Motion Mamba vs MLD (AITS eager/CUDA graph, clips/s batched, CPU 10-s clip)"
+KINDS = ("motion_mamba", "mld")
+FRAMES = 196
+STEPS = 50
+GUIDANCE = 7.5
+TARGETS = {"gpu_aits_ms_max": 5.0, "speedup_vs_mld_min": 5.0, "clips_per_s_min": 2000.0, "cpu_10s_clip_s_max": 1.0}
+
+
+def add_arguments(parser):
+    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"],
+                        help="where to time AITS and throughput (default: cuda when available)")
+    parser.add_argument("--json", action="store_true", help="print only the JSON object")
+    parser.add_argument("--repeats", type=int, default=10, help="timed repeats per AITS figure (median reported)")
+    parser.add_argument("--eager-repeats", type=int, default=3, help="timed repeats for the (slow) eager path")
+    parser.add_argument("--batches", default="64,256", help="batch sizes for the throughput figure")
+    parser.add_argument("--cpu-threads", type=int, default=2, help="threads for the CPU figure (0: skip it)")
+    parser.add_argument("--cpu-repeats", type=int, default=1, help="timed repeats for the CPU figure")
+    parser.add_argument("--out", default=None, help="also write the JSON to this file")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time CUDA graphs over a torch.compile'd denoiser (batch 1; compiling takes minutes)")
+    parser.add_argument("--tiny", action="store_true", help="tiny random models (checks the benchmark itself runs)")
+
+
+def _median_ms(fn, repeats, sync):
+    times = []
+    for i in range(repeats):
+        sync()
+        start = time.perf_counter()
+        fn(i)
+        sync()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def _prompt(i):
+    # a different prompt each repeat, so text encoding is really timed (the "" of guidance stays cached, as in use)
+    return f"a person walks forward, turns left and waves {i}"
+
+
+def _kernels_per_call(gen, torch):
+    """CUDA kernels one denoiser call (guidance batch of 2) launches, counted with the profiler."""
+    from torch.profiler import ProfilerActivity, profile
+
+    c = gen.config
+    z = torch.randn(2, c.vae.latent_size, c.vae.latent_dim, device=gen.device)
+    t = torch.full((2,), 500, device=gen.device)
+    text = torch.randn(2, c.text.dim, device=gen.device)
+    with torch.inference_mode():
+        gen.denoiser(z, t, text)
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            gen.denoiser(z, t, text)
+            torch.cuda.synchronize()
+    return sum(1 for e in prof.events() if e.device_type.name == "CUDA")
+
+
+def measure(args, log=lambda message: None):
+    import torch
+
+    from motion_core.generator import MotionGenerator, resolve_device
+    from motion_core.models.config import ModelConfig
+    from motion_core.models.text_encoder import TextEncoder
+
+    device = resolve_device(args.device)
+    cuda = device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    result = {
+        "benchmark": "generate",
+        "device": torch.cuda.get_device_name(device) if cuda else platform.processor() or "cpu",
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "setup": {"frames": FRAMES, "steps": STEPS, "guidance": GUIDANCE, "batch": 1, "weights": "random",
+                  "aits": "median wall time of MotionGenerator.generate: text encoding + 50-step DDIM with guidance "
+                          "+ VAE decoding + joints, model load excluded"},
+        "targets": TARGETS,
+        "config": "tiny" if args.tiny else "default",
+        "models": {},
+        "errors": {},
+    }
+    try:
+        from motion_core.ssm.backends import choose_backend
+
+        probe = torch.zeros(1, 8, 4, device=device)
+        result["scan_backend"] = choose_backend(probe)
+    except Exception as error:  # the benchmark still runs; the field says why it is unknown
+        result["scan_backend"] = f"unknown ({error})"
+
+    text_encoder = TextEncoder()
+    batches = [int(b) for b in args.batches.split(",") if b.strip()]
+    generators = {}
+    for kind in KINDS:
+        config = ModelConfig.tiny(kind) if args.tiny else ModelConfig.default(kind)
+        gen = MotionGenerator.random(config, seed=0, text_encoder=text_encoder)
+        generators[kind] = gen
+        entry = result["models"][kind] = {"params": gen.parameter_counts()}
+        gen.to(device)
+        try:
+            if cuda:
+                entry["kernels_per_denoiser_call"] = _kernels_per_call(gen, torch)
+            modes = (False, True) if cuda else (False,)
+            for graphs in modes:
+                label = "graph" if graphs else "eager"
+                gen.use_cuda_graphs = graphs
+                gen.generate(_prompt(-1), FRAMES / 20, seed=0, steps=STEPS, guidance=GUIDANCE, device=device)  # warm-up
+                repeats = args.repeats if graphs or not cuda else args.eager_repeats
+                entry[f"aits_ms_{label}"] = _median_ms(
+                    lambda i: gen.generate(_prompt(i), FRAMES / 20, seed=i, steps=STEPS, guidance=GUIDANCE,
+                                           device=device), repeats, sync)
+                log(f"{kind} {label}: AITS {entry[f'aits_ms_{label}']:.2f} ms")
+            if cuda:
+                entry["breakdown_ms_graph"] = _breakdown(gen, torch, args.repeats)
+                entry["clips_per_s"] = {}
+                for batch in batches:
+                    gen.sample(_prompt(0), FRAMES, seed=0, steps=STEPS, guidance=GUIDANCE, variations=batch)
+                    ms = _median_ms(lambda i: gen.sample(_prompt(0), FRAMES, seed=i, steps=STEPS, guidance=GUIDANCE,
+                                                         variations=batch), max(3, args.repeats // 3), sync)
+                    entry["clips_per_s"][str(batch)] = batch / (ms / 1e3)
+                    log(f"{kind} batch {batch}: {entry['clips_per_s'][str(batch)]:.0f} clips/s")
+                gen._graphs.clear()
+                torch.cuda.empty_cache()
+                if args.compile:
+                    start = time.perf_counter()
+                    gen.compile_denoiser()
+                    gen.generate(_prompt(-1), FRAMES / 20, seed=0, steps=STEPS, guidance=GUIDANCE, device=device)
+                    entry["compile_s"] = time.perf_counter() - start
+                    entry["aits_ms_graph_compiled"] = _median_ms(
+                        lambda i: gen.generate(_prompt(i), FRAMES / 20, seed=i, steps=STEPS, guidance=GUIDANCE,
+                                               device=device), args.repeats, sync)
+                    log(f"{kind} graph+compile: AITS {entry['aits_ms_graph_compiled']:.2f} ms")
+                    gen._denoiser_call = None
+                    gen._graphs.clear()
+        except Exception as error:
+            result["errors"][kind] = f"{type(error).__name__}: {error}"
+            log(f"{kind}: {result['errors'][kind]}")
+
+    if args.cpu_threads > 0:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(args.cpu_threads)
+        result["cpu"] = {"threads": args.cpu_threads, "clip_seconds": FRAMES / 20}
+        try:
+            for kind, gen in generators.items():
+                gen.to("cpu")
+                gen.generate(_prompt(-1), 2.0, seed=0, steps=2, device="cpu")  # warm-up
+                result["cpu"][f"{kind}_s"] = _median_ms(
+                    lambda i: gen.generate(_prompt(i), FRAMES / 20, seed=i, steps=STEPS, guidance=GUIDANCE,
+                                           device="cpu"), args.cpu_repeats, lambda: None) / 1e3
+                log(f"{kind} cpu: {result['cpu'][f'{kind}_s']:.2f} s per 10-s clip")
+        except Exception as error:
+            result["errors"]["cpu"] = f"{type(error).__name__}: {error}"
+        finally:
+            torch.set_num_threads(previous)
+
+    mm, mld = result["models"].get("motion_mamba", {}), result["models"].get("mld", {})
+    for label in ("eager", "graph", "graph_compiled"):
+        key = f"aits_ms_{label}"
+        if key in mm and key in mld:
+            result[f"speedup_vs_mld_{label}"] = mld[key] / mm[key]
+    return result
+
+
+def _breakdown(gen, torch, repeats):
+    """Graph-mode time of each stage at batch 1: text encoding, the DDIM loop, decoding."""
+    cond_emb = gen.text_encoder.encode([_prompt(0)])
+    text_emb = torch.cat([gen.text_encoder.encode([""]), cond_emb])
+    noise = torch.randn(1, gen.config.vae.latent_size, gen.config.vae.latent_dim)
+    sync = torch.cuda.synchronize
+
+    def encode(i):
+        gen.text_encoder.encode([_prompt(1000 + i)])
+
+    def loop(i):
+        gen._graphs[("loop", 1, True, STEPS, STEPS)].run(noise, text_emb, GUIDANCE, None, None)
+
+    latents = gen._graphs[("loop", 1, True, STEPS, STEPS)].latents
+
+    def decode(i):
+        gen._graphs[("decode", 1, FRAMES)].run(latents, FRAMES)
+
+    with torch.inference_mode():
+        out = {"text_encoding": _median_ms(encode, repeats, sync), "ddim_loop": _median_ms(loop, repeats, sync),
+               "decode_to_joints": _median_ms(decode, repeats, sync)}
+    out["per_denoiser_step"] = out["ddim_loop"] / STEPS
+    return out
+
+
+def _table(result):
+    lines = [f"device: {result['device']}  (torch {result['torch']}, scan backend {result.get('scan_backend')})"]
+    for kind, entry in result["models"].items():
+        parts = [f"{kind:13s}", f"denoiser {entry['params']['denoiser'] / 1e6:.2f} M"]
+        for label in ("eager", "graph", "graph_compiled"):
+            if f"aits_ms_{label}" in entry:
+                parts.append(f"AITS {label} {entry[f'aits_ms_{label}']:.2f} ms")
+        for batch, rate in entry.get("clips_per_s", {}).items():
+            parts.append(f"b{batch} {rate:.0f} clips/s")
+        lines.append("  ".join(parts))
+    for label in ("eager", "graph", "graph_compiled"):
+        if f"speedup_vs_mld_{label}" in result:
+            lines.append(f"Motion Mamba vs MLD ({label}): {result[f'speedup_vs_mld_{label}']:.2f}x")
+    if "cpu" in result:
+        lines.append("cpu: " + ", ".join(f"{k} {v:.2f}" for k, v in result["cpu"].items() if k.endswith("_s")))
+    for kind, error in result["errors"].items():
+        lines.append(f"error ({kind}): {error}")
+    return "\n".join(lines)
+
+
+def run(args):
+    log = (lambda message: print(message, file=sys.stderr, flush=True))
+    result = measure(args, log=log)
+    text = json.dumps(result, indent=None if args.json else 2)
+    if args.out:
+        with open(args.out, "w") as handle:
+            handle.write(json.dumps(result, indent=2) + "\n")
+    print(text if args.json else _table(result))
+    return 0
+
+
+if __name__ == "__main__":  # python -m motion_core.bench_generate (same flags as `motion-mamba bench generate`)
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="bench_generate", description=HELP)
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args()))

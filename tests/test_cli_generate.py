@@ -1,0 +1,72 @@
+"""`motion-mamba generate` end to end on a tiny random model saved to a temporary weights folder."""
+
+import json
+
+import numpy as np
+import pytest
+
+from motion_core import cli
+from motion_core import generator as generator_module
+from motion_core.generator import MotionGenerator
+from motion_core.models.config import ModelConfig
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("weights")
+    from motion_core.models.text_encoder import TextEncoder
+
+    MotionGenerator.random(ModelConfig.tiny(), seed=0, text_encoder=TextEncoder()).save_pretrained(folder)
+    return folder
+
+
+def test_generate_writes_npz_variations_and_prints_json(weights, tmp_path, capsys):
+    pytest.importorskip("motion_core.motion.export")
+    out = tmp_path / "walk.npz"
+    code = cli.main(["generate", "a person walks forward", "--seconds", "1.5", "--seed", "7", "--steps", "4",
+                     "--variations", "2", "--device", "cpu", "--weights", str(weights), "--out", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0
+    summary = json.loads(captured.out)
+    assert summary["frames"] == 30 and summary["fps"] == 20.0 and summary["seconds"] == 1.5
+    assert summary["device"] == "cpu" and summary["seed"] == 7 and summary["elapsed_s"] > 0
+    assert summary["outputs"] == [str(out), str(tmp_path / "walk_1.npz")]
+    assert "sampling [" in captured.err and "4/4" in captured.err  # the progress bar goes to stderr
+    with np.load(out) as data:
+        assert data["joints"].shape == (30, 22, 3)
+    with np.load(tmp_path / "walk_1.npz") as first, np.load(out) as zeroth:
+        assert not np.allclose(first["joints"], zeroth["joints"])
+
+
+def test_generate_writes_bvh(weights, tmp_path, capsys):
+    pytest.importorskip("motion_core.motion.export")
+    out = tmp_path / "jump.bvh"
+    code = cli.main(["generate", "a person jumps", "--seconds", "1", "--steps", "2", "--device", "cpu",
+                     "--weights", str(weights), "--out", str(out)])
+    assert code == 0
+    assert out.read_text().startswith("HIERARCHY")
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seconds", "30"], "between 1 and 9.8"),
+    (["--seconds", "2", "--steps", "0"], "steps"),
+    (["--seconds", "2", "--out-ext", ".txt"], "must end in .bvh or .npz"),
+])
+def test_bad_arguments_print_one_error_line_and_exit_2(weights, tmp_path, capsys, argv, message):
+    suffix = ".npz"
+    if "--out-ext" in argv:
+        suffix = argv[argv.index("--out-ext") + 1]
+        argv = argv[: argv.index("--out-ext")]
+    code = cli.main(["generate", "walk", *argv, "--device", "cpu", "--weights", str(weights),
+                     "--out", str(tmp_path / f"x{suffix}")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("error: ") and message in err[-1]
+
+
+def test_no_weights_installed_says_how_to_pass_them(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(generator_module, "DEFAULT_WEIGHTS_DIR", tmp_path / "none")
+    code = cli.main(["generate", "walk", "--seconds", "2", "--out", str(tmp_path / "x.npz")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no trained weights are installed" in err and "--weights" in err
