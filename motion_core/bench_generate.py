@@ -114,7 +114,10 @@ def measure(args, log=lambda message: None):
         gen.to(device)
         try:
             if cuda:
-                entry["kernels_per_denoiser_call"] = _kernels_per_call(gen, torch)
+                try:
+                    entry["kernels_per_denoiser_call"] = _kernels_per_call(gen, torch)
+                except Exception as error:
+                    entry["kernels_per_denoiser_call"] = f"not counted ({type(error).__name__}: {error})"
             modes = (False, True) if cuda else (False,)
             for graphs in modes:
                 label = "graph" if graphs else "eager"
@@ -150,6 +153,7 @@ def measure(args, log=lambda message: None):
         except Exception as error:
             result["errors"][kind] = f"{type(error).__name__}: {error}"
             log(f"{kind}: {result['errors'][kind]}")
+        _save_partial(args, result)
 
     if args.cpu_threads > 0:
         previous = torch.get_num_threads()
@@ -174,6 +178,13 @@ def measure(args, log=lambda message: None):
         if key in mm and key in mld:
             result[f"speedup_vs_mld_{label}"] = mld[key] / mm[key]
     return result
+
+
+def _save_partial(args, result):
+    """Write what is measured so far, so a run cut short by a time limit still leaves numbers behind."""
+    if getattr(args, "out", None):
+        with open(args.out, "w") as handle:
+            handle.write(json.dumps({**result, "partial": True}, indent=2) + "\n")
 
 
 def _breakdown(gen, torch, repeats):
