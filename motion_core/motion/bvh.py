@@ -56,29 +56,33 @@ class BvhData:
         counts = np.array([len(c) for c in self.channels], dtype=np.int64)
         return np.concatenate([[0], np.cumsum(counts)[:-1]])
 
-    def local_transforms(self):
-        """Per-frame local rotation and translation of every joint.
+    def local_transforms(self, joints=None, frames=None):
+        """Per-frame local rotation and translation of the joints (all, or the listed indices).
 
+        joints: None or (K,) joint indices; frames: None or (F',) frame indices.
         Returns:
-            rotations: (F, J, 3, 3) float64, local rotation (column vectors) of each joint relative to its parent.
-            translations: (F, J, 3) float64, local offset of each joint from its parent, in file units
+            rotations: (F, K, 3, 3) float64, local rotation (column vectors) of each joint relative to its parent.
+            translations: (F, K, 3) float64, local offset of each joint from its parent, in file units
                 (OFFSET, with position channels replacing their component).
         """
-        frames, joints = self.frames, len(self.names)
-        rotations = np.broadcast_to(np.eye(3), (frames, joints, 3, 3)).copy()
-        translations = np.broadcast_to(self.offsets, (frames, joints, 3)).copy()
-        for j, (start, chans) in enumerate(zip(self.channel_starts(), self.channels)):
+        joints = np.arange(len(self.names)) if joints is None else np.asarray(joints, dtype=np.int64)
+        motion = self.motion if frames is None else self.motion[frames]
+        count = motion.shape[0]
+        rotations = np.broadcast_to(np.eye(3), (count, len(joints), 3, 3)).copy()
+        translations = np.broadcast_to(self.offsets[joints], (count, len(joints), 3)).copy()
+        starts = self.channel_starts()
+        for out, j in enumerate(joints):
             rot_axes, rot_cols = [], []
-            for k, name in enumerate(chans):
-                column = self.motion[:, start + k]
+            for k, name in enumerate(self.channels[j]):
+                column = motion[:, starts[j] + k]
                 axis = name[0].upper()
                 if name.endswith("position"):
-                    translations[:, j, "XYZ".index(axis)] = column
+                    translations[:, out, "XYZ".index(axis)] = column
                 else:
                     rot_axes.append(axis)
                     rot_cols.append(column)
             if rot_axes:
-                rotations[:, j] = axis_rotations_to_matrix(np.stack(rot_cols, axis=-1), "".join(rot_axes))
+                rotations[:, out] = axis_rotations_to_matrix(np.stack(rot_cols, axis=-1), "".join(rot_axes))
         return rotations, translations
 
 

@@ -10,6 +10,7 @@ Left/right handedness is kept: every axis change is a proper rotation.
 """
 
 from dataclasses import dataclass, field
+from typing import Callable, Optional
 from pathlib import Path
 
 import numpy as np
@@ -68,34 +69,45 @@ class ImportedMotion:
 
 @dataclass
 class SourceMotion:
-    """A source joint tree with per-frame local transforms (see bvh.BvhData.local_transforms)."""
+    """A source joint tree. `transforms(joints=None, frames=None)` gives local rotations (F, K, 3, 3) and
+    translations (F, K, 3) (file units; metres for ASF) of the listed joints (all by default) at the listed frames."""
 
     names: list
     parents: np.ndarray  # (S,) parents before children
-    rotations: np.ndarray  # (F, S, 3, 3)
-    translations: np.ndarray  # (F, S, 3), file units (metres for ASF)
+    frames: int
     fps: float
-    metres_per_unit: float = None  # known (ASF) or None (detect)
+    transforms: Callable
+    metres_per_unit: Optional[float] = None  # known (ASF) or None (detect)
 
 
 def read_source(path, asf=None) -> SourceMotion:
     """Read a .bvh, or an .amc with its .asf (given or found beside it), as a SourceMotion."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix not in (".bvh", ".amc", ".asf"):
+        raise MotionError(
+            f"unsupported file type {suffix or '(none)'!r} for {path.name}; import a .bvh or an .amc (with --asf)"
+        )
     if not path.exists():
         raise MotionError(f"file not found: {path}")
     if suffix == ".bvh":
         data = read_bvh(path)
-        rotations, translations = data.local_transforms()
-        return SourceMotion(data.names, data.parents, rotations, translations, _tidy_fps(data.fps))
+        return SourceMotion(data.names, data.parents, data.frames, _tidy_fps(data.fps), data.local_transforms)
     if suffix == ".amc":
         skeleton = asf_amc.read_asf(asf if asf is not None else asf_amc.find_asf_for(path))
         motion = asf_amc.read_amc(path, skeleton)
         names, parents, rotations, translations = asf_amc.local_transforms(skeleton, motion)
-        return SourceMotion(names, parents, rotations, translations, asf_amc.AMC_FPS, metres_per_unit=1.0)
-    if suffix == ".asf":
-        raise MotionError(f"{path.name} is a skeleton only; import the .amc motion and pass --asf {path.name}")
-    raise MotionError(f"unsupported file type {suffix or '(none)'!r} for {path.name}; import a .bvh or an .amc (with --asf)")
+
+        def transforms(joints=None, frames=None):
+            rot, trans = rotations, translations
+            if frames is not None:
+                rot, trans = rot[frames], trans[frames]
+            if joints is not None:
+                rot, trans = rot[:, joints], trans[:, joints]
+            return rot, trans
+
+        return SourceMotion(names, parents, motion.frames, asf_amc.AMC_FPS, transforms, metres_per_unit=1.0)
+    raise MotionError(f"{path.name} is a skeleton only; import the .amc motion and pass --asf {path.name}")
 
 
 def _tidy_fps(fps):
@@ -114,7 +126,7 @@ def forward_kinematics(parents, rotations, translations):
             positions[:, j] = translations[:, j]
         else:
             world_rot[:, j] = world_rot[:, p] @ rotations[:, j]
-            positions[:, j] = positions[:, p] + np.einsum("fij,fj->fi", world_rot[:, p], translations[:, j])
+            positions[:, j] = positions[:, p] + (world_rot[:, p] @ translations[:, j, :, None])[..., 0]
     return positions
 
 
@@ -213,15 +225,20 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None) -> Import
     if not fps > 0:
         raise MotionError(f"output fps must be positive, got {fps}")
     source = read_source(path, asf)
-    frames = source.rotations.shape[0]
+    frames = source.frames
     if frames < 2:
         raise MotionError(f"{Path(path).name} has {frames} frame; a motion needs at least 2")
 
-    # World positions at the source rate (only the joints the map needs) -> the 22 joints in file units.
-    probe = forward_kinematics(source.parents, source.rotations, source.translations)
+    # Resolve the bone map on a few frames (bones are rigid), then pose only the source joints it needs.
+    probe_frames = np.unique(np.linspace(0, frames - 1, min(frames, 32)).round().astype(np.int64))
+    probe = forward_kinematics(source.parents, *source.transforms(None, probe_frames))
     resolved = bone_maps.resolve(source.names, source.parents, probe, bone_map)
     keep = _needed_joints(source.parents, resolved.weights)
-    joints = np.einsum("js,fsc->fjc", resolved.weights, probe)  # (F, 22, 3) file units
+    remap = {int(old): new for new, old in enumerate(keep)}
+    parents = np.array([remap.get(int(source.parents[j]), -1) for j in keep], dtype=np.int64)
+    weights = resolved.weights[:, keep]  # (22, K)
+    rotations, translations = source.transforms(keep)
+    joints = weights @ forward_kinematics(parents, rotations, translations)  # (F, 22, 3) file units
 
     if source.metres_per_unit is not None:
         unit_name, scale = "asf", source.metres_per_unit
@@ -236,13 +253,11 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None) -> Import
     up = detect_up(joints[dropped:])
 
     # Resample the source's local rotations (after dropping converter frames) and FK again at the target rate.
-    rotations, translations = resample_rotations(
-        source.rotations[dropped:, keep], source.translations[dropped:, keep], source.fps, fps
-    )
-    remap = {int(old): new for new, old in enumerate(keep)}
-    parents = np.array([remap.get(int(source.parents[j]), -1) for j in keep], dtype=np.int64)
-    positions = forward_kinematics(parents, rotations, translations) * scale
-    joints = np.einsum("js,fsc->fjc", resolved.weights[:, keep], positions)  # (T, 22, 3) metres
+    if abs(source.fps - fps) > 1e-9:
+        rotations, translations = resample_rotations(rotations[dropped:], translations[dropped:], source.fps, fps)
+        joints = weights @ (forward_kinematics(parents, rotations, translations) * scale)  # (T, 22, 3) metres
+    else:
+        joints = joints[dropped:]
 
     joints = to_y_up_facing_z(joints, up)
     return ImportedMotion(
