@@ -29,7 +29,6 @@ from motion_core.motion.clip import Motion  # noqa: E402
 ADDON = "blender_addon"
 NAMES = list(skeleton.JOINT_NAMES)
 CM = 0.01
-CANCEL_MODES = (("IN_PROCESS", ""), ("EXTERNAL", sys.executable))
 
 
 # ---------------------------------------------------------------------------------------------------------- fixtures
@@ -52,16 +51,35 @@ def tiny_model(tmp_path_factory):
     return folder
 
 
-@pytest.fixture
-def scene(user_dir):
-    """A blank file with the add-on enabled; the add-on's backends are stopped afterwards."""
+@pytest.fixture(scope="module")
+def blender(user_dir):
+    """One factory-fresh Blender for the module; disabling the add-on at the end stops its worker."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    addon_utils.enable(ADDON, default_set=True)
-    bpy.context.scene.render.fps = 20  # one key per scene frame: compare frame by frame
-    yield bpy.context.scene
-    from blender_addon import backend
+    yield bpy
+    if ADDON in bpy.context.preferences.addons:
+        addon_utils.disable(ADDON, default_set=True)
 
-    backend.shutdown_all()
+
+@pytest.fixture
+def scene(blender):
+    """An emptied scene with the add-on enabled and its settings at their defaults. The scene is cleared by hand
+    (not read_factory_settings, which unregisters the add-on) so a running worker is reused across tests."""
+    if ADDON not in bpy.context.preferences.addons:
+        addon_utils.enable(ADDON, default_set=True)
+    for collection in (bpy.data.objects, bpy.data.actions, bpy.data.armatures, bpy.data.meshes, bpy.data.cameras):
+        for block in list(collection):
+            collection.remove(block)
+    scene = bpy.context.scene
+    settings = scene.motion_mamba
+    settings.results.clear()
+    settings.custom_map.clear()
+    for prop in settings.bl_rna.properties:
+        if not prop.is_readonly and prop.identifier not in ("rna_type", "name"):
+            settings.property_unset(prop.identifier)
+    status = bpy.context.window_manager.motion_mamba_status
+    status.running, status.message, status.last_error = False, "", ""
+    scene.frame_start, scene.frame_end, scene.render.fps = 1, 250, 20  # one key per scene frame
+    yield scene
 
 
 def preferences():
@@ -226,12 +244,12 @@ def action_key_values(action, obj):
 
 # ------------------------------------------------------------------------------------------------------------- tests
 
-def test_register_unregister_leaves_no_classes(user_dir):
+def test_register_unregister_leaves_no_classes(blender):
     import blender_addon
     from blender_addon import operators, prefs, props, ui
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    addon_utils.enable(ADDON, default_set=True)
+    if ADDON not in bpy.context.preferences.addons:
+        addon_utils.enable(ADDON, default_set=True)
     all_classes = props.classes + prefs.classes + operators.classes + ui.classes
     assert all(c.is_registered for c in all_classes)
     assert hasattr(bpy.types, "VIEW3D_PT_motion_mamba") and hasattr(bpy.ops.motion_mamba, "generate")
@@ -291,6 +309,52 @@ def test_execute_through_worker_subprocess(scene, tiny_model):
     assert workers[0].alive and len(backend._BACKENDS) == 1
 
 
+def check_cancel(scene, mode, python, tiny_model):
+    """Start a long generation, cancel after the first sampler steps (what Esc does in the modal operator)."""
+    from blender_addon import generation
+
+    use_backend(mode, tiny_model, python=python)
+    settings = scene.motion_mamba
+    settings.prompt, settings.seconds, settings.steps = "a person dances", 9.0, 1000
+    before = snapshot()
+    run = generation.GenerationRun(bpy.context).start()
+    deadline = time.monotonic() + 60
+    while run.poll() == "RUNNING" and run.job.step < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert run.job.step >= 1, f"{mode}: no progress before the deadline ({run.job.error})"
+    run.cancel()
+    assert run.wait() == "CANCELLED", f"{mode}: {run.job.error}"
+    assert run.job.step < run.job.total
+    assert snapshot() == before
+
+
+def test_cancel_through_worker_leaves_scene_unchanged(scene, tiny_model):
+    check_cancel(scene, "EXTERNAL", sys.executable, tiny_model)
+
+
+def test_worker_crash_is_reported_and_changes_nothing(scene, tiny_model):
+    from blender_addon import generation
+
+    use_backend("EXTERNAL", tiny_model, python=sys.executable)
+    settings = scene.motion_mamba
+    settings.prompt, settings.seconds, settings.steps = "a person falls", 9.0, 1000
+    before = snapshot()
+    run = generation.GenerationRun(bpy.context).start()
+    deadline = time.monotonic() + 60
+    while run.poll() == "RUNNING" and run.job.step < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    from blender_addon import backend
+
+    worker = next(iter(backend._BACKENDS.values()))
+    worker._process.kill()
+    assert run.wait() == "FAILED"
+    assert "worker stopped" in run.job.error and "scene are unchanged" in run.job.error
+    assert snapshot() == before
+    # The next generation starts a fresh worker.
+    settings.steps, settings.seconds = 2, 1.0
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+
+
 def test_joints_match_within_1cm_on_smpl_and_mixamo_rigs(scene, tmp_path):
     use_backend("IN_PROCESS", tmp_path)
     stand_in = RigidWalkGenerator()
@@ -318,23 +382,8 @@ def test_joints_match_within_1cm_on_smpl_and_mixamo_rigs(scene, tmp_path):
     assert not any("HeadTop_End" in p or "Index1" in p for p in paths)
 
 
-def test_cancel_mid_generation_leaves_scene_unchanged(scene, tiny_model):
-    from blender_addon import generation
-
-    for mode, python in CANCEL_MODES:
-        use_backend(mode, tiny_model, python=python)
-        settings = scene.motion_mamba
-        settings.prompt, settings.seconds, settings.steps = "a person dances", 9.0, 1000
-        before = snapshot()
-        run = generation.GenerationRun(bpy.context).start()  # what the modal operator does; Esc calls cancel()
-        deadline = time.monotonic() + 60
-        while run.poll() == "RUNNING" and run.job.step < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert run.job.step >= 1, f"{mode}: no progress before the deadline ({run.job.error})"
-        run.cancel()
-        assert run.wait() == "CANCELLED", f"{mode}: {run.job.error}"
-        assert run.job.step < run.job.total
-        assert snapshot() == before
+def test_cancel_in_process_leaves_scene_unchanged(scene, tiny_model):
+    check_cancel(scene, "IN_PROCESS", "", tiny_model)
 
 
 def test_bad_input_reports_and_changes_nothing(scene, tiny_model):
@@ -366,29 +415,6 @@ def test_bad_input_reports_and_changes_nothing(scene, tiny_model):
     with pytest.raises(RuntimeError, match="does not exist"):
         bpy.ops.motion_mamba.generate()
     assert snapshot() == before and odd.name in bpy.data.objects
-
-
-def test_worker_crash_is_reported_and_changes_nothing(scene, tiny_model):
-    from blender_addon import generation
-
-    use_backend("EXTERNAL", tiny_model, python=sys.executable)
-    settings = scene.motion_mamba
-    settings.prompt, settings.seconds, settings.steps = "a person falls", 9.0, 1000
-    before = snapshot()
-    run = generation.GenerationRun(bpy.context).start()
-    deadline = time.monotonic() + 60
-    while run.poll() == "RUNNING" and run.job.step < 1 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    from blender_addon import backend
-
-    worker = next(iter(backend._BACKENDS.values()))
-    worker._process.kill()
-    assert run.wait() == "FAILED"
-    assert "worker stopped" in run.job.error and "scene are unchanged" in run.job.error
-    assert snapshot() == before
-    # The next generation starts a fresh worker.
-    settings.steps, settings.seconds = 2, 1.0
-    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
 
 
 def test_users_action_survives(scene, tmp_path):

@@ -83,12 +83,13 @@ class Retargeted:
 def _frame(up, across):
     """Orthonormal frames from an up and an across vector. up, across: (..., 3) -> (..., 3, 3), columns x, y, z.
 
-    x = across, y = up with its x part removed, z = x × y (the same basis for rest and posed frames, so the rotation
-    between them is basis-independent).
+    y = up exactly, x = across made perpendicular to it, z = x × y: the convention of skeleton.joints_to_rotations,
+    so the chain child (spine1, neck) is matched exactly and the across pair (hips, collars) as well as the clip's
+    own triangle allows.
     """
-    x = across / np.maximum(np.linalg.norm(across, axis=-1, keepdims=True), 1e-9)
-    y = up - np.sum(up * x, axis=-1, keepdims=True) * x
-    y = y / np.maximum(np.linalg.norm(y, axis=-1, keepdims=True), 1e-9)
+    y = up / np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-9)
+    x = across - np.sum(across * y, axis=-1, keepdims=True) * y
+    x = x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
     z = np.cross(x, y)
     return np.stack([x, y, z], axis=-1)
 
@@ -247,10 +248,9 @@ def retarget(joints, rig: RigRest, bone_map: Dict[str, str], root_motion: bool =
 
 
 def _median_leg_length(joints) -> Optional[float]:
-    """Median over frames of the mean hip->knee->ankle length. joints: (T, 22, 3)."""
+    """The clip's hip->knee->ankle length (mean of both legs) from `skeleton.bone_lengths`, the lengths an SMPL rig
+    made by `smpl_rest_joints` gets, so such a rig keeps the clip's root path unscaled. joints: (T, 22, 3)."""
     names = list(skeleton.JOINT_NAMES)
-    per_frame = []
-    for side in ("left", "right"):
-        hip, knee, ankle = (joints[:, names.index(f"{side}_{n}")] for n in ("hip", "knee", "ankle"))
-        per_frame.append(np.linalg.norm(knee - hip, axis=-1) + np.linalg.norm(ankle - knee, axis=-1))
-    return float(np.median(np.mean(per_frame, axis=0)))
+    lengths = skeleton.bone_lengths(joints)
+    legs = [lengths[names.index(f"{side}_knee")] + lengths[names.index(f"{side}_ankle")] for side in ("left", "right")]
+    return float(np.mean(legs))
