@@ -10,7 +10,7 @@ from .body import FPS, SIDE_SIGN, PoseTracks, standing_tracks
 
 def ease(s):
     """Smoothstep 0 -> 1 (zero velocity at both ends)."""
-    s = np.clip(s, 0.0, 1.0)
+    s = np.minimum(np.maximum(s, 0.0), 1.0)
     return s * s * (3.0 - 2.0 * s)
 
 
@@ -38,13 +38,10 @@ def envelope(n, start, end, fade):
 
 def smooth_noise(rng, n, dims, scale, max_hz=0.6):
     """Low-frequency noise (n, dims): a sum of three random sinusoids per channel, amplitude about `scale`."""
-    t = np.arange(n)[:, None] / FPS
-    out = np.zeros((n, dims))
-    for _ in range(3):
-        freq = rng.uniform(0.1, max_hz, size=dims)
-        phase = rng.uniform(0, 2 * np.pi, size=dims)
-        out += np.sin(2 * np.pi * freq * t + phase)
-    return out * (scale / 1.7)
+    t = np.arange(n)[:, None, None] / FPS
+    freq = rng.uniform(0.1, max_hz, size=(1, dims, 3))
+    phase = rng.uniform(0, 2 * np.pi, size=(1, dims, 3))
+    return np.sin(2 * np.pi * freq * t + phase).sum(-1) * (scale / 1.7)
 
 
 def idle_tracks(n, rng, root_xz=(0.0, 0.0), heading=0.0, life=1.0, stance_width=0.0) -> PoseTracks:
@@ -59,15 +56,18 @@ def add_life(tracks: PoseTracks, rng, life=1.0):
     n = tracks.n_frames
     if life <= 0:
         return tracks
+    # One batch of noise for all channels: lateral sway, bob, trunk (3), pelvis side, head (3), hands (6).
+    scale = np.array([0.012, 0.004, 0.025, 0.025, 0.025, 0.015, 0.06, 0.06, 0.06] + [0.015] * 6) * life
+    noise = smooth_noise(rng, n, len(scale), 1.0, 0.5) * scale
     lateral = np.stack([np.cos(tracks.heading), np.zeros(n), -np.sin(tracks.heading)], -1)
-    tracks.root += lateral * smooth_noise(rng, n, 1, 0.012 * life, 0.3)
-    tracks.root[:, 1] += smooth_noise(rng, n, 1, 0.004 * life, 0.4)[:, 0]
-    tracks.spine += smooth_noise(rng, n, 3, 0.025 * life, 0.4)
-    tracks.pelvis[:, 1] += smooth_noise(rng, n, 1, 0.015 * life, 0.3)[:, 0]
-    tracks.neck += smooth_noise(rng, n, 3, 0.06 * life, 0.5)
-    breathing = 0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.2, 0.3) * np.arange(n) / FPS + rng.uniform(0, 6.3))
+    tracks.root += lateral * noise[:, :1]
+    tracks.root[:, 1] += noise[:, 1]
+    tracks.spine += noise[:, 2:5]
+    tracks.pelvis[:, 1] += noise[:, 5]
+    tracks.neck += noise[:, 6:9]
+    breathing = 0.5 + 0.5 * np.sin(2 * np.pi * 0.25 * np.arange(n) / FPS + noise[0, 0] * 500.0)
     tracks.collar += 0.02 * life * breathing[:, None]
-    tracks.hand += smooth_noise(rng, n, 6, 0.015 * life, 0.5).reshape(n, 2, 3).transpose(1, 0, 2)
+    tracks.hand += noise[:, 9:15].reshape(n, 2, 3).transpose(1, 0, 2)
     return tracks
 
 

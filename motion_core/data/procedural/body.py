@@ -146,23 +146,15 @@ def rotate_yaw(vectors: np.ndarray, yaw: np.ndarray) -> np.ndarray:
 
 
 def body_matrix(yaw, pitch, side) -> np.ndarray:
-    """Rotation Ry(yaw) @ Rx(pitch) @ Rz(-side) as (..., 3, 3); each argument broadcasts over (...)."""
-    yaw, pitch, side = np.broadcast_arrays(np.asarray(yaw, float), np.asarray(pitch, float), np.asarray(side, float))
+    """Rotation Ry(yaw) @ Rx(pitch) @ Rz(-side) as (..., 3, 3); the three arrays share one shape (...)."""
     cy, sy = np.cos(yaw), np.sin(yaw)
     cp, sp = np.cos(pitch), np.sin(pitch)
-    cr, sr = np.cos(-side), np.sin(-side)
+    cr, sr = np.cos(side), -np.sin(side)
     # Closed form of the product, written out to avoid three batched matmuls.
-    m = np.empty(yaw.shape + (3, 3))
-    m[..., 0, 0] = cy * cr + sy * sp * sr
-    m[..., 0, 1] = -cy * sr + sy * sp * cr
-    m[..., 0, 2] = sy * cp
-    m[..., 1, 0] = cp * sr
-    m[..., 1, 1] = cp * cr
-    m[..., 1, 2] = -sp
-    m[..., 2, 0] = -sy * cr + cy * sp * sr
-    m[..., 2, 1] = sy * sr + cy * sp * cr
-    m[..., 2, 2] = cy * cp
-    return m
+    m = np.stack([cy * cr + sy * sp * sr, -cy * sr + sy * sp * cr, sy * cp,
+                  cp * sr, cp * cr, -sp,
+                  -sy * cr + cy * sp * sr, sy * sr + cy * sp * cr, cy * cp], axis=-1)
+    return m.reshape(m.shape[:-1] + (3, 3))
 
 
 def foot_direction(yaw: np.ndarray, pitch_down: np.ndarray) -> np.ndarray:
@@ -172,19 +164,19 @@ def foot_direction(yaw: np.ndarray, pitch_down: np.ndarray) -> np.ndarray:
 
 
 def two_bone_ik(base, target, pole, upper, lower):
-    """Place the middle joint of a two-bone chain. base, target, pole: (T, 3); upper, lower: lengths.
+    """Place the middle joint of two-bone chains. base, target, pole: (..., 3); upper, lower: lengths (..., 1).
 
-    Returns (middle (T, 3), end (T, 3)); the end equals the target when it is reachable, otherwise the closest
+    Returns (middle (..., 3), end (..., 3)); the end equals the target when it is reachable, otherwise the closest
     reachable point on the base->target line. The middle joint bends toward `pole`.
     """
     axis = target - base
-    dist = np.linalg.norm(axis, axis=-1, keepdims=True)
+    dist = np.sqrt((axis * axis).sum(-1, keepdims=True))
     unit = axis / np.maximum(dist, 1e-9)
-    dist = np.clip(dist, abs(upper - lower) + 1e-4, upper + lower - 1e-5)
+    dist = np.clip(dist, np.abs(upper - lower) + 1e-4, upper + lower - 1e-5)
     along = (upper * upper - lower * lower + dist * dist) / (2.0 * dist)
     radius = np.sqrt(np.maximum(upper * upper - along * along, 0.0))
-    bend = pole - np.sum(pole * unit, axis=-1, keepdims=True) * unit
-    bend /= np.maximum(np.linalg.norm(bend, axis=-1, keepdims=True), 1e-9)
+    bend = pole - (pole * unit).sum(-1, keepdims=True) * unit
+    bend /= np.maximum(np.sqrt((bend * bend).sum(-1, keepdims=True)), 1e-9)
     middle = base + along * unit + radius * bend
     return middle, base + dist * unit
 
@@ -202,6 +194,13 @@ def _widen(flags, radius):
     return np.minimum(np.convolve(w, kernel, mode="same"), 1.0)
 
 
+def _apply(rotations, vectors):
+    """rotations (..., 3, 3) applied to vectors (..., 3) or one (3,) vector."""
+    if vectors.ndim == 1:
+        return rotations @ vectors
+    return (rotations @ vectors[..., None])[..., 0]
+
+
 def solve_pose(tracks: PoseTracks) -> np.ndarray:
     """Pose tracks -> joints (T, 22, 3) float32 with T2M bone lengths.
 
@@ -210,55 +209,66 @@ def solve_pose(tracks: PoseTracks) -> np.ndarray:
     """
     t = tracks.n_frames
     joints = np.empty((t, 22, 3))
-    r_pelvis = body_matrix(tracks.heading + tracks.pelvis[:, 2], tracks.pelvis[:, 0], tracks.pelvis[:, 1])
-    hip_offsets = np.einsum("tij,kj->tki", r_pelvis, REST_OFFSETS[[1, 2]])  # (T, 2, 3)
+    # One batched call for pelvis, spine1..3 and neck rotations: (5, T, 3, 3).
+    spine_w = np.array([0.25, 0.35, 0.40])[:, None]
+    yaw = np.concatenate([(tracks.heading + tracks.pelvis[:, 2])[None], spine_w * tracks.spine[:, 2],
+                          tracks.neck[:, 2][None]])
+    pitch = np.concatenate([tracks.pelvis[:, 0][None], spine_w * tracks.spine[:, 0], tracks.neck[:, 0][None]])
+    side = np.concatenate([tracks.pelvis[:, 1][None], spine_w * tracks.spine[:, 1], tracks.neck[:, 1][None]])
+    local = body_matrix(yaw, pitch, side)
+    r_pelvis = local[0]
+    hip_offsets = np.stack([r_pelvis @ REST_OFFSETS[1], r_pelvis @ REST_OFFSETS[2]])  # (2, T, 3)
 
     # Lower the pelvis where needed so both legs reach (smooth, so no velocity kinks at the limit).
     root = tracks.root.copy()
     ankle = tracks.ankle
-    limit = np.full(t, np.inf)
-    for side in range(2):
-        horizontal = ankle[side][:, [0, 2]] - (root[:, [0, 2]] + hip_offsets[:, side][:, [0, 2]])
-        h2 = np.sum(horizontal * horizontal, axis=-1)
-        vertical = np.sqrt(np.maximum(LEG_REACH[side] ** 2 - h2, 0.01))
-        # Only planted feet must be reached; a swing foot may fall short (IK pulls it in) without visible harm.
-        slack = 0.15 * (1.0 - _widen(tracks.contact[side], 2))
-        limit = np.minimum(limit, ankle[side][:, 1] + vertical - hip_offsets[:, side, 1] + slack)
+    hips_xz = root[None, :, [0, 2]] + hip_offsets[:, :, [0, 2]]
+    horizontal = ankle[:, :, [0, 2]] - hips_xz
+    vertical = np.sqrt(np.maximum(LEG_REACH[:, None] ** 2 - (horizontal * horizontal).sum(-1), 0.01))
+    # Only planted feet must be reached; a swing foot may fall short (IK pulls it in) without visible harm.
+    slack = 0.15 * (1.0 - np.stack([_widen(tracks.contact[s], 2) for s in range(2)]))
+    limit = (ankle[:, :, 1] + vertical - hip_offsets[:, :, 1] + slack).min(0)
     root[:, 1] = soft_min(root[:, 1], limit)
     joints[:, 0] = root
 
     # Trunk, head and collars: forward kinematics.
-    flex, side_bend, twist = tracks.spine[:, 0], tracks.spine[:, 1], tracks.spine[:, 2]
     rotation = r_pelvis
     parent_pos = root
-    for joint, weight in ((3, 0.25), (6, 0.35), (9, 0.40)):
+    for i, joint in enumerate((3, 6, 9)):
         joints[:, joint] = parent_pos + rotation @ REST_OFFSETS[joint]
-        rotation = rotation @ body_matrix(twist * weight, flex * weight, side_bend * weight)
+        rotation = rotation @ local[1 + i]
         parent_pos = joints[:, joint]
     r_chest = rotation
-    r_neck = r_chest @ body_matrix(tracks.neck[:, 2], tracks.neck[:, 0], tracks.neck[:, 1])
     joints[:, 12] = joints[:, 9] + r_chest @ REST_OFFSETS[12]
-    joints[:, 15] = joints[:, 12] + r_neck @ REST_OFFSETS[15]
-    for side, (collar, shoulder) in enumerate(((13, 16), (14, 17))):
+    joints[:, 15] = joints[:, 12] + (r_chest @ local[4]) @ REST_OFFSETS[15]
+    for s, (collar, shoulder) in enumerate(((13, 16), (14, 17))):
         joints[:, collar] = joints[:, 9] + r_chest @ REST_OFFSETS[collar]
-        r_collar = r_chest @ body_matrix(0.0, 0.0, tracks.collar[:, side] * SIDE_SIGN[side])
-        joints[:, shoulder] = joints[:, collar] + r_collar @ REST_OFFSETS[shoulder]
+        # Shrug: the collar rotates about the chest's forward axis.
+        angle = tracks.collar[:, s] * SIDE_SIGN[s]
+        ox, oy, oz = REST_OFFSETS[shoulder]
+        c, sn = np.cos(angle), np.sin(angle)
+        raised = np.stack([c * ox - sn * oy, sn * ox + c * oy, np.full(t, oz)], -1)
+        joints[:, shoulder] = joints[:, collar] + _apply(r_chest, raised)
 
-    # Arms: wrist targets in the chest frame -> two-bone IK.
-    for side, (shoulder, elbow, wrist) in enumerate(((16, 18, 20), (17, 19, 21))):
-        target = joints[:, shoulder] + np.einsum("tij,tj->ti", r_chest, tracks.hand[side])
-        pole = np.einsum("tij,tj->ti", r_chest, tracks.elbow_pole[side])
-        joints[:, elbow], joints[:, wrist] = two_bone_ik(
-            joints[:, shoulder], target, pole, UPPER_ARM[side], FOREARM[side])
+    # Arms (both at once): wrist targets in the chest frame -> two-bone IK.
+    shoulders = joints[:, [16, 17]].transpose(1, 0, 2)                          # (2, T, 3)
+    targets = shoulders + _apply(r_chest[None], tracks.hand)
+    poles = _apply(r_chest[None], tracks.elbow_pole)
+    elbows, wrists = two_bone_ik(shoulders, targets, poles, UPPER_ARM[:, None, None], FOREARM[:, None, None])
+    joints[:, [18, 19]] = elbows.transpose(1, 0, 2)
+    joints[:, [20, 21]] = wrists.transpose(1, 0, 2)
 
-    # Legs: hips from the pelvis, knees by IK toward the pole, feet along yaw / pitch.
-    for side, (hip, knee, ank, toe) in enumerate(((1, 4, 7, 10), (2, 5, 8, 11))):
-        joints[:, hip] = root + hip_offsets[:, side]
-        if tracks.knee_pole is not None:
-            pole = tracks.knee_pole[side]
-        else:
-            pole = foot_direction(tracks.foot_yaw[side], np.zeros(t)) + 0.3 * r_pelvis[:, :, 2]
-        joints[:, knee], joints[:, ank] = two_bone_ik(joints[:, hip], ankle[side], pole, THIGH[side], SHIN[side])
-        direction = foot_direction(tracks.foot_yaw[side], FOOT_REST_PITCH[side] + tracks.foot_pitch[side])
-        joints[:, toe] = joints[:, ank] + FOOT[side] * direction
+    # Legs (both at once): hips from the pelvis, knees by IK toward the pole, feet along yaw / pitch.
+    hips = root[None] + hip_offsets
+    if tracks.knee_pole is not None:
+        knee_poles = tracks.knee_pole
+    else:
+        knee_poles = foot_direction(tracks.foot_yaw, np.zeros_like(tracks.foot_yaw)) + 0.3 * r_pelvis[None, :, :, 2]
+    knees, ankles = two_bone_ik(hips, ankle, knee_poles, THIGH[:, None, None], SHIN[:, None, None])
+    toes = ankles + FOOT[:, None, None] * foot_direction(tracks.foot_yaw,
+                                                         FOOT_REST_PITCH[:, None] + tracks.foot_pitch)
+    joints[:, [1, 2]] = hips.transpose(1, 0, 2)
+    joints[:, [4, 5]] = knees.transpose(1, 0, 2)
+    joints[:, [7, 8]] = ankles.transpose(1, 0, 2)
+    joints[:, [10, 11]] = toes.transpose(1, 0, 2)
     return joints.astype(np.float32)

@@ -75,12 +75,12 @@ class Contact:
 
 def minimum_jerk(s):
     """0 -> 1 with zero velocity and acceleration at both ends."""
-    s = np.clip(s, 0.0, 1.0)
+    s = np.minimum(np.maximum(s, 0.0), 1.0)
     return s * s * s * (10.0 - 15.0 * s + 6.0 * s * s)
 
 
 def smoothstep(s):
-    s = np.clip(s, 0.0, 1.0)
+    s = np.minimum(np.maximum(s, 0.0), 1.0)
     return s * s * (3.0 - 2.0 * s)
 
 
@@ -100,40 +100,45 @@ def plan_steps(root, heading, activity, style: GaitStyle, first_side=0, limp_sid
     """Footstep plan along a root path.
 
     root: (T, 3), heading: (T,), activity: (T,) in [0, 1] (0 = standing still, 1 = full gait).
-    Returns (contacts per foot [list, list], mid_stance events [(time, side)]).
+    Returns (contacts per foot [list, list], mid-stance events [(time, side)]).
     Feet start planted at their neutral spots; a foot only steps when its next footprint differs from where it is.
     """
     n = len(heading)
-    frames = np.arange(n)
-    contacts = [[Contact(0.0, 0.0, neutral_foot_position(root[:1], heading[:1], s, style.stance_width)[0],
-                         heading[0] + SIDE_SIGN[s] * TOE_OUT)] for s in range(2)]
+    spots = [neutral_foot_position(root, heading, s, style.stance_width) for s in range(2)]  # (T, 3) each
+    contacts = [[Contact(0.0, 0.0, spots[s][0].copy(), float(heading[0] + SIDE_SIGN[s] * TOE_OUT))] for s in range(2)]
     events = []
     active_frames = np.nonzero(activity > 0.02)[0]
     if len(active_frames) == 0:
         for s in range(2):
-            contacts[s][0].end = n - 1.0
+            contacts[s][0].end = n + 40.0
         return contacts, events
+    base_period = FPS / (style.cadence * (0.8 + 0.2 * activity))
+    if cadence_scale is not None:
+        base_period = base_period / cadence_scale
+    activity_list = activity.tolist()
+    period_list = base_period.tolist()
+    heading_list = heading.tolist()
     t = float(active_frames[0])
     side = first_side
     last_active = float(active_frames[-1])
     while t < n + 20:
-        a = float(np.interp(t, frames, activity))
-        period = FPS / (style.cadence * (0.8 + 0.2 * a))
-        if cadence_scale is not None:
-            period /= float(np.interp(t, frames, cadence_scale))
+        i = min(int(t), n - 1)
+        a = activity_list[i]
+        period = period_list[i]
         if limp_side is not None:
             # The painful leg gets a short stance: the step landing on it is quick, the next one slow.
             period *= 0.8 if side == limp_side else 1.2
         swing = max(2.0 * (1.0 - style.duty) * period, 4.0)
         touchdown = t + swing
         mid = touchdown + 0.9 * style.duty * period  # land a little ahead of the hip, push off further behind
-        mid_clamped = min(mid, n - 1.0)
-        p = np.interp(mid_clamped, frames, root[:, 0]), np.interp(mid_clamped, frames, root[:, 2])
-        h = float(np.interp(mid_clamped, frames, heading))
-        spot = neutral_foot_position(np.array([[p[0], 0.0, p[1]]]), np.array([h]), side, style.stance_width)[0]
-        yaw = h + SIDE_SIGN[side] * TOE_OUT
+        m = min(mid, n - 1.0)
+        j = min(int(m), n - 2) if n > 1 else 0
+        f = m - j
+        spot = spots[side][j] * (1.0 - f) + spots[side][min(j + 1, n - 1)] * f
+        yaw = heading_list[j] * (1.0 - f) + heading_list[min(j + 1, n - 1)] * f + SIDE_SIGN[side] * TOE_OUT
         current = contacts[side][-1]
-        moved = np.hypot(*(spot - current.ankle)[[0, 2]]) > 0.03 or abs(yaw - current.yaw) > 0.08
+        moved = (abs(spot[0] - current.ankle[0]) + abs(spot[2] - current.ankle[2]) > 0.035
+                 or abs(yaw - current.yaw) > 0.08)
         if moved and t < n - 1 and (a > 0.02 or t <= last_active + 2 * period) and t > current.start:
             current.end = t
             contacts[side].append(Contact(touchdown, touchdown, spot, yaw))
@@ -146,66 +151,65 @@ def plan_steps(root, heading, activity, style: GaitStyle, first_side=0, limp_sid
 
 
 def foot_tracks(contacts, n, style: GaitStyle):
-    """Per-frame ankle targets, yaw, heel pitch and contact flags for one foot's contact list.
+    """Per-frame ankle targets, yaw, heel pitch and contact flags for one foot's contact list (vectorised).
 
+    Stance: the ankle stays put while the toe comes down, then the heel rises about the fixed ball of the foot.
+    Swing: from the toe-off pose to the next flat footprint on a lifted curve.
     Returns ankle (T, 3), yaw (T,), pitch (T,), contact (T,) bool.
     """
-    ankle = np.zeros((n, 3))
-    yaw = np.zeros(n)
-    pitch = np.zeros(n)
-    contact = np.zeros(n, dtype=bool)
-    rest_pitch = float(FOOT_REST_PITCH.mean())
+    rest = float(FOOT_REST_PITCH.mean())
     foot_len = float(FOOT.mean())
-    for i, c in enumerate(contacts):
-        # Stance: ankle fixed while the toe comes down, then the heel rises about the fixed ball of the foot.
-        lo, hi = max(int(np.ceil(c.start)), 0), min(int(np.floor(c.end)), n - 1)
-        forward = np.array([np.sin(c.yaw), 0.0, np.cos(c.yaw)])
-        toe = c.ankle + foot_len * (np.cos(rest_pitch) * forward + np.array([0.0, -np.sin(rest_pitch), 0.0]))
-        if hi >= lo:
-            ts = np.arange(lo, hi + 1, dtype=float)
-            duration = max(c.end - c.start, 1e-6)
-            down = 1.0 - smoothstep((ts - c.start) / 2.5)
-            heel_window = min(0.4 * duration, 6.0) if i < len(contacts) - 1 else 0.0
-            heel = smoothstep((ts - (c.end - heel_window)) / heel_window) if heel_window > 0 else 0.0 * ts
-            p = -style.toe_up * down + style.heel_off * heel
-            total = rest_pitch + p
-            # Ankle from the fixed ball of the foot (equals the flat spot when p == 0 ... and when the toe is up,
-            # we keep the ankle fixed instead: the foot pivots about the heel region).
-            lifted = toe - foot_len * (np.cos(total)[:, None] * forward + np.stack(
-                [0 * ts, -np.sin(total), 0 * ts], -1))
-            ankle[lo:hi + 1] = np.where((p > 0)[:, None], lifted, c.ankle)
-            yaw[lo:hi + 1] = c.yaw
-            pitch[lo:hi + 1] = p
-            contact[lo:hi + 1] = True
-        if i + 1 < len(contacts):
-            nxt = contacts[i + 1]
-            lo, hi = max(int(np.floor(c.end)) + 1, 0), min(int(np.ceil(nxt.start)) - 1, n - 1)
-            if hi < lo:
-                continue
-            ts = np.arange(lo, hi + 1, dtype=float)
-            s = (ts - c.end) / max(nxt.start - c.end, 1e-6)
-            total = rest_pitch + style.heel_off
-            start = toe - foot_len * (np.cos(total) * forward + np.array([0.0, -np.sin(total), 0.0]))
-            end = nxt.ankle
-            # Between smoothstep and minimum jerk: a human swing foot peaks at ~1.6x its mean speed.
-            w = (0.6 * smoothstep(s) + 0.4 * minimum_jerk(s))[:, None]
-            pos = start + (end - start) * w
-            lift = style.clearance * (0.5 * 6.75 * s * (1 - s) ** 2 + 0.5 * 4 * s * (1 - s))
-            lift += style.knee_lift * np.sin(np.pi * s) ** 2
-            # Short shuffles need less lift; long strides keep the full clearance.
-            span = np.hypot(end[0] - start[0], end[2] - start[2])
-            lift *= min(max(0.3 + span / 0.3, 0.3), 1.0)
-            pos[:, 1] += lift
-            p = style.heel_off + (-style.toe_up - style.heel_off) * smoothstep(s * 1.4)
-            d_yaw = (nxt.yaw - c.yaw + np.pi) % (2 * np.pi) - np.pi
-            y = c.yaw + d_yaw * w[:, 0]
-            toe_y = pos[:, 1] - foot_len * np.sin(rest_pitch + p)
-            # Keep the toe clear of the floor through the swing, not only at its ends.
-            pos[:, 1] += np.maximum(TOE_HEIGHT + 0.008 + 0.04 * np.sin(np.pi * s) - toe_y, 0.0)
-            ankle[lo:hi + 1] = pos
-            yaw[lo:hi + 1] = y
-            pitch[lo:hi + 1] = p
-    return ankle, yaw, pitch, contact
+    starts = np.array([c.start for c in contacts])
+    ends = np.array([c.end for c in contacts])
+    spots = np.array([c.ankle for c in contacts])                       # (K, 3)
+    yaws = np.array([c.yaw for c in contacts])
+    count = len(contacts)
+    forward = np.stack([np.sin(yaws), np.zeros(count), np.cos(yaws)], -1)
+    down_dir = np.array([0.0, -1.0, 0.0])
+    toes = spots + foot_len * (np.cos(rest) * forward + np.sin(rest) * down_dir)
+    heel_window = np.minimum(0.4 * np.maximum(ends - starts, 0.0), 6.0)
+    heel_window[-1] = 0.0                                              # the last contact never lifts
+
+    t = np.arange(n, dtype=float)
+    k = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, count - 1)
+    k1 = np.minimum(k + 1, count - 1)
+    stance = t <= ends[k]
+    fwd = forward[k]
+
+    # Stance.
+    down = 1.0 - smoothstep((t - starts[k]) / 2.5)
+    hw = heel_window[k]
+    heel = np.where(hw > 0, smoothstep((t - (ends[k] - hw)) / np.maximum(hw, 1e-6)), 0.0)
+    p_stance = -style.toe_up * down + style.heel_off * heel
+    total = rest + p_stance
+    lifted = toes[k] - foot_len * (np.cos(total)[:, None] * fwd + np.sin(total)[:, None] * down_dir)
+    ankle_stance = np.where((p_stance > 0)[:, None], lifted, spots[k])
+
+    # Swing from contact k to k + 1.
+    s = np.clip((t - ends[k]) / np.maximum(starts[k1] - ends[k], 1e-6), 0.0, 1.0)
+    off = rest + style.heel_off
+    begin = toes[k] - foot_len * (np.cos(off) * fwd + np.sin(off) * down_dir)
+    end = spots[k1]
+    # Between smoothstep and minimum jerk: a human swing foot peaks at ~1.6x its mean speed.
+    w = 0.6 * smoothstep(s) + 0.4 * minimum_jerk(s)
+    pos = begin + (end - begin) * w[:, None]
+    lift = style.clearance * (0.5 * 6.75 * s * (1 - s) ** 2 + 0.5 * 4 * s * (1 - s))
+    lift += style.knee_lift * np.sin(np.pi * s) ** 2
+    # Short shuffles need less lift; long strides keep the full clearance.
+    span = np.hypot(end[:, 0] - begin[:, 0], end[:, 2] - begin[:, 2])
+    lift *= np.clip(0.3 + span / 0.3, 0.3, 1.0)
+    p_swing = style.heel_off + (-style.toe_up - style.heel_off) * smoothstep(s * 1.4)
+    d_yaw = (yaws[k1] - yaws[k] + np.pi) % (2 * np.pi) - np.pi
+    yaw_swing = yaws[k] + d_yaw * w
+    toe_y = pos[:, 1] + lift - foot_len * np.sin(rest + p_swing)
+    # Keep the toe clear of the floor through the swing, not only at its ends.
+    lift += np.maximum(TOE_HEIGHT + 0.008 + 0.04 * np.sin(np.pi * s) - toe_y, 0.0)
+    pos[:, 1] += lift
+
+    ankle = np.where(stance[:, None], ankle_stance, pos)
+    yaw = np.where(stance, yaws[k], yaw_swing)
+    pitch = np.where(stance, p_stance, p_swing)
+    return ankle, yaw, pitch, stance
 
 
 def alternating_signal(events, n, shift=0.0):

@@ -127,10 +127,12 @@ def _concat(a: PoseTracks, b: PoseTracks, blend=BLEND_FRAMES) -> PoseTracks:
 def _chain_params(kinds, rng, max_frames):
     budget = (max_frames + BLEND_FRAMES * (len(kinds) - 1)) / FPS
     params = [_params(k, rng, {}) for k in kinds]
-    for p in params:
+    for i, p in enumerate(params):
         if "start_moving" in p:
             p["start_moving"] = False
             p["end_moving"] = False
+        if "stand_up" in p and i < len(params) - 1:
+            p["stand_up"] = True  # only the last action of a chain may end sitting or kneeling
     total = sum(p.get("duration", 3.0) for p in params)
     if total > budget:
         scale = budget / total
@@ -150,7 +152,9 @@ def _chain_captions(rng, kinds, params, count=3):
             simple = [p for p in phrases if not p.startswith("is ")] or phrases
             parts.append(fill(simple[int(rng.integers(len(simple)))], words))
         subject = SUBJECTS[int(rng.integers(len(SUBJECTS)))]
-        if len(parts) == 2:
+        if len(parts) == 1:
+            text = parts[0]
+        elif len(parts) == 2:
             text = parts[0] + CONNECTORS[int(rng.integers(len(CONNECTORS)))] + parts[1]
         else:
             text = ", ".join(parts[:-1]) + ", and then " + parts[-1]
@@ -162,12 +166,15 @@ def make_chain(kinds, rng, max_frames=MAX_FRAMES) -> Clip:
     """Actions in sequence (each from standing to standing), aligned and cross-faded, captioned with 'then'."""
     kinds = list(kinds)
     params = _chain_params(kinds, rng, max_frames)
-    tracks = None
-    for kind, p in zip(kinds, params):
-        part = _spec(kind).build(rng, p)
-        if tracks is None:
-            tracks = part
-            continue
+    parts = [_spec(kind).build(rng, p) for kind, p in zip(kinds, params)]
+    # Counted actions may outgrow their share: drop a last action that would be mostly cut off.
+    while len(parts) > 1:
+        total = sum(p.n_frames for p in parts) - BLEND_FRAMES * (len(parts) - 1)
+        if total - max_frames <= 0.3 * parts[-1].n_frames:
+            break
+        parts, kinds, params = parts[:-1], kinds[:-1], params[:-1]
+    tracks = parts[0]
+    for part in parts[1:]:
         mid = tracks.ankle[:, -1].mean(axis=0)
         part = _align(part, tracks.heading[-1], (mid[0], mid[2]))
         tracks = _concat(tracks, part)
