@@ -119,7 +119,9 @@ def cmu_trial_clips(trial, rng, copies=CMU_AUGMENTED_COPIES):
             joints = augment.bend_path(joints, bend)
         label = "original" if (offset, speed, bend) == (0, 1.0, 0.0) else (
             f"trim={offset / FPS:.2f}s,speed={speed:.2f}" + (f",bend={bend:.0f}deg/m" if bend else ""))
-        cuts = [cut for first, last in cmu_corpus.clean_pieces(joints)
+        # Playing faster scales every speed, so the glitch threshold scales with it.
+        pieces = cmu_corpus.clean_pieces(joints, max_speed=cmu_corpus.GLITCH_SPEED * max(speed, 1.0))
+        cuts = [cut for first, last in pieces
                 for cut in cmu_corpus.segment_frames(last, rng, start=first)]
         for start, end in cuts:
             piece = joints[start:end]
