@@ -42,12 +42,15 @@ class BoneMap:
     """A convention: our joint name -> source bone name, for at least the 16 DIRECT_JOINTS.
 
     `marker` bones must exist too (they tell apart conventions that share limb names, e.g. MotionBuilder vs Mixamo).
+    `straighten` bones get their rest OFFSET turned onto its dominant axis (length kept) before FK: for converters
+    that copied the capture's rotations onto a rest pose whose bone is angled (see cgspeed-daz).
     """
 
     name: str
     description: str
     bones: dict
     markers: tuple = field(default=())
+    straighten: tuple = field(default=())
 
     def required(self):
         return set(self.bones.values()) | set(self.markers)
@@ -77,6 +80,10 @@ CONVENTIONS = (
             "neck": "neck", "head": "head",
         },
         markers=("hip", "abdomen", "chest"),
+        # The Daz rest pose angles the hand 17 degrees forward of the forearm, while the rotations are CMU's
+        # (forearm and hand along one axis): the straightened offset puts the wrist where the MotionBuilder and
+        # iClone conversions of the same trials have it (11.7 -> 4.4 cm mean wrist distance on 02_01).
+        straighten=("lHand", "rHand"),
     ),
     BoneMap(
         "cgspeed-motionbuilder",
@@ -140,10 +147,12 @@ def strip_namespace(name: str) -> str:
 
 @dataclass
 class ResolvedMap:
-    """weights: (22, S) float64, our joints = weights @ source positions (S,3); convention: its name."""
+    """weights: (22, S) float64, our joints = weights @ source positions (S,3); convention: its name;
+    straighten: source joint indices whose rest offsets are to be axis-aligned (BoneMap.straighten)."""
 
     weights: np.ndarray
     convention: str
+    straighten: tuple = ()
 
 
 def detect_convention(source_names):
@@ -198,8 +207,10 @@ def resolve(source_names, source_parents, positions, bone_map=None) -> ResolvedM
         index.setdefault(n, i)
     if bone_map is None:
         bone_map = detect_convention(stripped)
+    straighten = ()
     if isinstance(bone_map, BoneMap):
         convention, spec = bone_map.name, dict(bone_map.bones)
+        straighten = tuple(index[b] for b in bone_map.straighten if b in index)
     else:
         convention, spec = "user-map", load_user_map(bone_map)
 
@@ -227,7 +238,7 @@ def resolve(source_names, source_parents, positions, bone_map=None) -> ResolvedM
         )
         rows.setdefault(f"{side}_collar", blend)
     weights = np.stack([rows[j] for j in JOINT_NAMES])
-    return ResolvedMap(weights=weights, convention=convention)
+    return ResolvedMap(weights=weights, convention=convention, straighten=straighten)
 
 
 def _row_from_value(joint, value, index, S, missing):

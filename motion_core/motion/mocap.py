@@ -130,6 +130,18 @@ def forward_kinematics(parents, rotations, translations):
     return positions
 
 
+def straighten_offset(offsets):
+    """Turn a constant rest offset (F, 3) onto its dominant coordinate axis, keeping its length; leave animated
+    (position-channel) offsets alone."""
+    if np.ptp(offsets, axis=0).max() > 1e-9:
+        return offsets
+    offset = offsets[0]
+    axis = int(np.argmax(np.abs(offset)))
+    straight = np.zeros(3)
+    straight[axis] = np.sign(offset[axis]) * np.linalg.norm(offset)
+    return np.broadcast_to(straight, offsets.shape).copy()
+
+
 def _needed_joints(parents, weights):
     """Source joints that mapped joints depend on (columns with weight) plus their ancestors, in order."""
     needed = set()
@@ -238,6 +250,9 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None) -> Import
     parents = np.array([remap.get(int(source.parents[j]), -1) for j in keep], dtype=np.int64)
     weights = resolved.weights[:, keep]  # (22, K)
     rotations, translations = source.transforms(keep)
+    for j in resolved.straighten:
+        if j in remap:
+            translations[:, remap[j]] = straighten_offset(translations[:, remap[j]])
     joints = weights @ forward_kinematics(parents, rotations, translations)  # (F, 22, 3) file units
 
     if source.metres_per_unit is not None:
