@@ -104,4 +104,8 @@ def test_cmu_descriptions_become_sentences():
     first = description_captions("playground - forward jumps, turn around")[0]
     assert first == "a person jumps forward, then turns around on a playground"
     assert description_captions("slow walk")[0] == "a person walks slowly"
+    assert description_captions("punch/strike")[0] == "a person punches"  # first of slashed alternatives
+    assert description_captions("dance - expressive arms, pirouette")[0] == \
+        "a person does a pirouette with expressive arms while dancing"
+    assert description_captions("Start Hop Stop")[1] == "someone starts, hops and stops"
     assert description_captions("") == []

@@ -218,29 +218,52 @@ CMU_VERBS = set(
 )
 ADVERB_OF = {"slow": "slowly", "brisk": "briskly", "fast": "fast", "quick": "quickly", "forward": "forward",
              "backward": "backwards", "sideways": "sideways"}
-CONTEXT_PHRASE = {"playground": "on a playground", "basketball": "playing basketball", "dance": "while dancing",
-                  "swordplay": "with a sword"}
+CONTEXT_PHRASE = {"playground": "on a playground", "basketball": "while playing basketball",
+                  "dance": "while dancing", "swordplay": "with a sword"}
+# Phrases about a held posture read as "with ..." ("outstretched arms" -> "with outstretched arms").
+POSTURE_WORDS = {"arms", "legs", "outstretched", "expressive", "folding"}
 
 
-def _action_phrase(phrase):
-    """"slow walk" -> "walks slowly", "climb" -> "climbs", "forward jumps" -> "jumps forward", else "does X"."""
-    words = phrase.lower().replace("/", " or ").split()
+def _third_person(verb):
+    return THIRD_PERSON.get(verb, verb + "s")
+
+
+def _action_phrases(phrase):
+    """One CMU action phrase as verb phrases: "slow walk" -> ["walks slowly"], "climb" -> ["climbs"],
+    "forward jumps" -> ["jumps forward"], "start walk stop" -> ["starts", "walks", "stops"], else ["does a X"]."""
+    words = phrase.lower().split()
+    # "punch/strike", "walk/stride": keep the first alternative of each slashed word.
+    words = [w.split("/")[0] if "/" in w else w for w in words]
+    words = ["themselves" if w == "self" else w for w in words]
     if not words:
-        return None
+        return []
+    if len(words) > 1 and all(w in CMU_VERBS for w in words):
+        return [_third_person(w) for w in words]
     if words[0] in CMU_VERBS:
-        return " ".join([THIRD_PERSON.get(words[0], words[0] + "s")] + words[1:])
+        return [" ".join([_third_person(words[0])] + words[1:])]
     if len(words) >= 2 and words[0] in ADVERB_OF and words[1].rstrip("s") in CMU_VERBS:
         verb = words[1].rstrip("s")
-        return " ".join([THIRD_PERSON.get(verb, verb + "s"), ADVERB_OF[words[0]]] + words[2:])
-    article = "" if words[-1].endswith("s") or words[0] in ("swordplay", "dance") else "a "
-    return f"does {article}{' '.join(words)}"
+        return [" ".join([_third_person(verb), ADVERB_OF[words[0]]] + words[2:])]
+    if words[0] in POSTURE_WORDS or words[-1] in POSTURE_WORDS:
+        return ["with " + " ".join(words)]
+    plural = words[-1].endswith("s") and not words[-1].endswith(("ss", "ous"))
+    article = "" if plural or words[0] == "swordplay" else ("an " if words[0][0] in "aeiou" else "a ")
+    return [f"does {article}{' '.join(words)}"]
+
+
+def _join_actions(phrases, final):
+    """Verb phrases joined with commas and `final` ("then" / "and"); posture phrases ("with ...") go last."""
+    verbs = [p for p in phrases if not p.startswith("with ")] or ["moves"]
+    postures = [p[len("with "):] for p in phrases if p.startswith("with ")]
+    text = verbs[0] if len(verbs) == 1 else ", ".join(verbs[:-1]) + f"{',' if final == 'then' else ''} {final} " + verbs[-1]
+    return text + (" with " + " and ".join(postures) if postures else "")
 
 
 def description_captions(description):
     """Base captions from a terse CMU description.
 
     "playground - forward jumps, turn around" -> ["a person jumps forward, then turns around on a playground",
-    "a person jumps forward and turns around"]. Empty description -> [].
+    "someone jumps forward and turns around"]. Empty description -> [].
     """
     text = description.strip().strip(".")
     if not text:
@@ -248,18 +271,12 @@ def description_captions(description):
     context = None
     if " - " in text:
         head, text = text.split(" - ", 1)
-        context = CONTEXT_PHRASE.get(head.strip().lower(), f"({head.strip().lower()})")
-    phrases = [p for p in (_action_phrase(part) for part in re.split(r",|;", text)) if p]
+        context = CONTEXT_PHRASE.get(head.strip().lower())
+    phrases = [p for part in re.split(r",|;", text) for p in _action_phrases(part)]
     if not phrases:
         return []
-    if len(phrases) == 1:
-        actions_then = actions_and = phrases[0]
-    else:
-        actions_then = ", ".join(phrases[:-1]) + ", then " + phrases[-1]
-        actions_and = ", ".join(phrases[:-1]) + " and " + phrases[-1]
-    captions = [f"a person {actions_then}" + (f" {context}" if context and not context.startswith("(") else "")]
-    captions.append(f"someone {actions_and}")
-    return captions
+    first = f"a person {_join_actions(phrases, 'then')}" + (f" {context}" if context else "")
+    return [first, f"someone {_join_actions(phrases, 'and')}"]
 
 
 # --------------------------------------------------------------------------------------------------------------
