@@ -246,3 +246,34 @@ def test_every_cmu_file_imports(cmu_dir, name):
     motion = import_motion(path)
     assert motion.convention in {m.name for m in bone_maps.CONVENTIONS}
     check_imported(motion, _source_seconds(path))
+
+
+MIXAMO_NAMES = {
+    "pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck", "head": "Head",
+    "left_hip": "LeftUpLeg", "left_knee": "LeftLeg", "left_ankle": "LeftFoot", "left_foot": "LeftToeBase",
+    "right_hip": "RightUpLeg", "right_knee": "RightLeg", "right_ankle": "RightFoot", "right_foot": "RightToeBase",
+    "left_collar": "LeftShoulder", "left_shoulder": "LeftArm", "left_elbow": "LeftForeArm", "left_wrist": "LeftHand",
+    "right_collar": "RightShoulder", "right_shoulder": "RightArm", "right_elbow": "RightForeArm",
+    "right_wrist": "RightHand",
+}  # fmt: skip
+
+
+def test_mixamo_names_are_detected(tmp_path):
+    """Our own export renamed to a Mixamo rig (with the mixamorig: namespace) imports as 'mixamo'; the 16 direct
+    joints come back exactly, the interpolated spine and collars within a few centimetres."""
+    from motion_core.motion.export import save_motion
+
+    joints = import_motion(DATA / "bvh-daz/02_01.bvh").joints
+    ours = tmp_path / "ours.bvh"
+    save_motion(ours, joints, fps=20)
+    text = ours.read_text()
+    for name, mixamo in MIXAMO_NAMES.items():
+        for keyword in ("ROOT", "JOINT"):
+            text = text.replace(f"{keyword} {name}\n", f"{keyword} mixamorig:{mixamo}\n")
+    path = tmp_path / "mixamo.bvh"
+    path.write_text(text)
+    motion = import_motion(path)
+    assert motion.convention == "mixamo"
+    direct = [JOINT_NAMES.index(j) for j in bone_maps.DIRECT_JOINTS]
+    np.testing.assert_allclose(motion.joints[:, direct], joints[:, direct], atol=1e-3)
+    assert np.abs(motion.joints - joints).max() < 0.08
