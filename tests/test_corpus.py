@@ -260,3 +260,18 @@ def test_glitches_split_a_trial():
     assert cmu_corpus.clean_pieces(joints) == [(0, len(joints))]
     assert cmu_corpus.clean_pieces(broken) == [(0, 99), (100, len(joints))]
     assert cmu_corpus.peak_joint_speed(broken) > 40 > cmu_corpus.peak_joint_speed(joints)
+
+
+def test_pack_and_build_from_the_committed_cmu_subset(tmp_path, capsys):
+    """The real path: CMU files of every convention -> pack-cmu -> corpus build from the pack (no procedural)."""
+    from conftest import TEST_DATA
+
+    pack_path = tmp_path / "cmu.npz"
+    assert main(["corpus", "pack-cmu", "--cmu", str(TEST_DATA / "cmu"), "--out", str(pack_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    trials = {t.trial_id: t for t in cmu_corpus.load_pack(pack_path)}
+    assert set(trials) | set(report["skipped"]) == {"02_01", "02_03", "16_01", "35_01", "131_01"}  # 02_01 once
+    assert report["bytes"] == pack_path.stat().st_size
+    stats = corpus.build_corpus(tmp_path / "c", hours=0, cmu=pack_path, cmu_copies=0)
+    assert stats["by_origin"]["cmu"]["sources"] == len(trials)
+    assert stats["clips"] == 2 * len({n.lstrip("M") for n in (tmp_path / "c" / "all.txt").read_text().split()})
