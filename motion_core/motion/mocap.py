@@ -234,8 +234,8 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None) -> Import
         ImportedMotion with joints (T, 22, 3) float32, metres, Y-up, facing +Z at frame 0, root at the xz origin,
         lowest foot joint at y = 0.
     """
-    if not fps > 0:
-        raise MotionError(f"output fps must be positive, got {fps}")
+    if not 0 < fps <= 1000:
+        raise MotionError(f"output fps must be between 0 and 1000, got {fps}")
     source = read_source(path, asf)
     frames = source.frames
     if frames < 2:
