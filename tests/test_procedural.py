@@ -121,6 +121,11 @@ def test_chain_is_continuous_and_captioned_with_then():
     assert planted_foot_drift(joints, clip.contact) < 0.012
     assert all(("then" in c or "after that" in c) for c in clip.captions)
     assert joints[-40:, 0, 1].min() < 0.75    # ends up sitting (or on the way)
+    # Actions that start with a different stance (wide side-step stance after a lunge) step into it, not slide.
+    for kinds in (["lunge", "side_step_left"], ["dance", "start_stop"], ["kneel", "side_step_right"]):
+        clip = make_chain(kinds, np.random.default_rng(9))
+        assert foot_skate_ratio(clip.joints)[0] < 0.02, kinds
+        assert planted_foot_drift(clip.joints, clip.contact) < 0.012, kinds
     _, captions = generate_chain(["walk", "turn_left", "wave_right"], np.random.default_rng(5))
     assert all(c.count(",") >= 1 for c in captions)
 
@@ -171,3 +176,23 @@ def test_features_round_trip_keeps_the_motion():
 def test_library_never_imports_torch():
     code = "import sys, motion_core.data.procedural; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_knees_and_elbows_bend_the_human_way():
+    rng = np.random.default_rng(21)
+    for _ in range(25):
+        joints, _, _ = sample_random_clip(rng)
+        for hip, knee, ankle, toe in ((1, 4, 7, 10), (2, 5, 8, 11)):
+            # The knee sits in front of the hip-ankle line (seen along the foot), never behind it.
+            mid = 0.5 * (joints[:, hip] + joints[:, ankle])
+            forward = joints[:, toe] - joints[:, ankle]
+            forward[:, 1] = 0.0
+            length = np.linalg.norm(forward, axis=-1)
+            valid = length > 0.05  # a foot pointing straight down (toes tucked while kneeling) has no "forward"
+            ahead = ((joints[:, knee] - mid) * forward).sum(-1)[valid] / length[valid]
+            assert ahead.min() > -0.03
+        for shoulder, elbow, wrist in ((16, 18, 20), (17, 19, 21)):
+            upper = joints[:, shoulder] - joints[:, elbow]
+            lower = joints[:, wrist] - joints[:, elbow]
+            cos = (upper * lower).sum(-1) / np.linalg.norm(upper, axis=-1) / np.linalg.norm(lower, axis=-1)
+            assert np.degrees(np.arccos(np.clip(cos, -1, 1))).min() > 25.0  # forearm never folds into the arm

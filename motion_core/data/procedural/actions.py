@@ -491,7 +491,7 @@ def clap_hands(tracks, rng, count, energy, start=None, freq=None):
         target[:, 0] = SIDE_SIGN[side] * (-0.15 + 0.12 * energy * apart)
         target[:, 1] = height
         target[:, 2] = 0.32
-        pole = np.tile(mirror_x([1.0, -0.6, -0.3], side), (n, 1))
+        pole = np.tile(mirror_x([0.6, -1.0, -0.3], side), (n, 1))
         blend_hand(tracks, side, target, pole, weight)
     tracks.neck[:, 0] += 0.15 * weight
     return start, end

@@ -79,10 +79,12 @@ def blend_hand(tracks: PoseTracks, side, target, pole, weight):
     a, b = tracks.hand[side], target
     reach_a = np.linalg.norm(a, axis=-1, keepdims=True)
     reach_b = np.linalg.norm(b, axis=-1, keepdims=True)
-    direction = a / np.maximum(reach_a, 1e-6) * (1 - w) + b / np.maximum(reach_b, 1e-6) * w
-    # Opposite directions (arm down -> arm up) would pass through the shoulder: swing out and forward instead.
+    unit_a, unit_b = a / np.maximum(reach_a, 1e-6), b / np.maximum(reach_b, 1e-6)
+    direction = unit_a * (1 - w) + unit_b * w
+    # Nearly opposite directions (arm down -> arm up) would pass through the shoulder: swing out and forward.
+    opposite = np.clip((0.2 - (unit_a * unit_b).sum(-1, keepdims=True)) / 1.2, 0.0, 1.0)
     via = np.array([0.55 * SIDE_SIGN[side], 0.0, 0.83])
-    direction += (4.0 * w * (1 - w)) * 0.8 * via
+    direction += (4.0 * w * (1 - w)) * opposite * via
     direction /= np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), 1e-6)
     tracks.hand[side] = direction * (reach_a * (1 - w) + reach_b * w)
     tracks.elbow_pole[side] = tracks.elbow_pole[side] * (1 - w) + pole * w

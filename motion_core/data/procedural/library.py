@@ -118,10 +118,33 @@ def _concat(a: PoseTracks, b: PoseTracks, blend=BLEND_FRAMES) -> PoseTracks:
             ww = w.reshape(shape)
             mixed = xa * (1 - ww) + xb * ww
         out[name] = np.concatenate([head, mixed, tail], axis=time_axis)
+    _step_feet_across(a, b, out, blend)
     out["info"] = {}
     if a.knee_pole is None or b.knee_pole is None:
         out["knee_pole"] = None
     return PoseTracks(**out)
+
+
+def _step_feet_across(a: PoseTracks, b: PoseTracks, out: dict, blend: int):
+    """Where a foot ends one action somewhere else than the next action starts it, take a real step there.
+
+    Cross-fading the ankle positions would slide a planted foot; instead the foot lifts and steps during the
+    transition window (left foot in the first half, right foot in the second half when both must move).
+    """
+    start = a.n_frames - blend
+    moves = [np.hypot(*(b.ankle[s, 0] - a.ankle[s, -1])[[0, 2]]) > 0.02 for s in range(2)]
+    halves = [(0, blend // 2), (blend // 2, blend)] if all(moves) else [(0, blend), (0, blend)]
+    for side in range(2):
+        if not moves[side]:
+            continue
+        lo, hi = halves[side]
+        u = np.clip((np.arange(blend) - lo + 0.5) / max(hi - lo, 1), 0.0, 1.0)
+        w = ease(u)[:, None]
+        begin, end = a.ankle[side, -1], b.ankle[side, 0]
+        path = begin + (end - begin) * w
+        path[:, 1] += 0.06 * np.sin(np.pi * u)
+        out["ankle"][side, start:start + blend] = path
+        out["contact"][side, start:start + blend] = (u <= 0.0) | (u >= 1.0)
 
 
 def _chain_params(kinds, rng, max_frames):
