@@ -34,8 +34,11 @@ def add_arguments(parser):
     parser.add_argument("--cpu-threads", type=int, default=2, help="threads for the CPU figure (0: skip it)")
     parser.add_argument("--cpu-repeats", type=int, default=1, help="timed repeats for the CPU figure")
     parser.add_argument("--out", default=None, help="also write the JSON to this file")
-    parser.add_argument("--compile", action="store_true",
-                        help="also time CUDA graphs over a torch.compile'd denoiser (batch 1; compiling takes minutes)")
+    parser.add_argument("--sections", default="eager,graph,throughput,cpu",
+                        help="what to measure, comma-separated from: eager, graph, throughput, compiled (CUDA graphs "
+                             "over a torch.compile'd denoiser; compiling takes minutes), cpu")
+    parser.add_argument("--cpu-loop-threads", default="1",
+                        help="threads for the CPU denoising loop, comma-separated (each is a CPU figure)")
     parser.add_argument("--tiny", action="store_true", help="tiny random models (checks the benchmark itself runs)")
 
 
@@ -103,6 +106,8 @@ def measure(args, log=lambda message: None):
     except Exception as error:  # the benchmark still runs; the field says why it is unknown
         result["scan_backend"] = f"unknown ({error})"
 
+    sections = {name.strip() for name in args.sections.split(",") if name.strip()}
+    result["sections"] = sorted(sections)
     text_encoder = TextEncoder()
     batches = [int(b) for b in args.batches.split(",") if b.strip()]
     generators = {}
@@ -118,7 +123,7 @@ def measure(args, log=lambda message: None):
                     entry["kernels_per_denoiser_call"] = _kernels_per_call(gen, torch)
                 except Exception as error:
                     entry["kernels_per_denoiser_call"] = f"not counted ({type(error).__name__}: {error})"
-            modes = (False, True) if cuda else (False,)
+            modes = [m for m, name in ((False, "eager"), (True, "graph")) if name in sections and (cuda or not m)]
             for graphs in modes:
                 label = "graph" if graphs else "eager"
                 gen.use_cuda_graphs = graphs
@@ -128,8 +133,10 @@ def measure(args, log=lambda message: None):
                     lambda i: gen.generate(_prompt(i), FRAMES / 20, seed=i, steps=STEPS, guidance=GUIDANCE,
                                            device=device), repeats, sync)
                 log(f"{kind} {label}: AITS {entry[f'aits_ms_{label}']:.2f} ms")
-            if cuda:
+            if cuda and "graph" in sections:
                 entry["breakdown_ms_graph"] = _breakdown(gen, torch, args.repeats)
+            if cuda and "throughput" in sections:
+                gen.use_cuda_graphs = True
                 entry["clips_per_s"] = {}
                 for batch in batches:
                     gen.sample(_prompt(0), FRAMES, seed=0, steps=STEPS, guidance=GUIDANCE, variations=batch)
@@ -137,9 +144,11 @@ def measure(args, log=lambda message: None):
                                                          variations=batch), max(3, args.repeats // 3), sync)
                     entry["clips_per_s"][str(batch)] = batch / (ms / 1e3)
                     log(f"{kind} batch {batch}: {entry['clips_per_s'][str(batch)]:.0f} clips/s")
+            if cuda:
                 gen._graphs.clear()
                 torch.cuda.empty_cache()
-                if args.compile:
+                if "compiled" in sections:
+                    gen.use_cuda_graphs = True
                     start = time.perf_counter()
                     gen.compile_denoiser()
                     gen.generate(_prompt(-1), FRAMES / 20, seed=0, steps=STEPS, guidance=GUIDANCE, device=device)
@@ -155,7 +164,7 @@ def measure(args, log=lambda message: None):
             log(f"{kind}: {result['errors'][kind]}")
         _save_partial(args, result)
 
-    if args.cpu_threads > 0:
+    if args.cpu_threads > 0 and "cpu" in sections:
         previous = torch.get_num_threads()
         torch.set_num_threads(args.cpu_threads)
         result["cpu"] = {"threads": args.cpu_threads, "clip_seconds": FRAMES / 20}
@@ -163,10 +172,14 @@ def measure(args, log=lambda message: None):
             for kind, gen in generators.items():
                 gen.to("cpu")
                 gen.generate(_prompt(-1), 2.0, seed=0, steps=2, device="cpu")  # warm-up
-                result["cpu"][f"{kind}_s"] = _median_ms(
-                    lambda i: gen.generate(_prompt(i), FRAMES / 20, seed=i, steps=STEPS, guidance=GUIDANCE,
-                                           device="cpu"), args.cpu_repeats, lambda: None) / 1e3
-                log(f"{kind} cpu: {result['cpu'][f'{kind}_s']:.2f} s per 10-s clip")
+                for loop_threads in [int(t) for t in args.cpu_loop_threads.split(",")]:
+                    gen.cpu_loop_threads = loop_threads
+                    suffix = "" if loop_threads == 1 else f"_loop_threads_{loop_threads}"
+                    result["cpu"][f"{kind}_s{suffix}"] = _median_ms(
+                        lambda i: gen.generate(_prompt(i), FRAMES / 20, seed=i, steps=STEPS, guidance=GUIDANCE,
+                                               device="cpu"), args.cpu_repeats, lambda: None) / 1e3
+                    log(f"{kind} cpu (loop on {loop_threads} thread(s)): {result['cpu'][f'{kind}_s{suffix}']:.2f} s")
+                gen.cpu_loop_threads = 1
         except Exception as error:
             result["errors"]["cpu"] = f"{type(error).__name__}: {error}"
         finally:
@@ -226,7 +239,7 @@ def _table(result):
         if f"speedup_vs_mld_{label}" in result:
             lines.append(f"Motion Mamba vs MLD ({label}): {result[f'speedup_vs_mld_{label}']:.2f}x")
     if "cpu" in result:
-        lines.append("cpu: " + ", ".join(f"{k} {v:.2f}" for k, v in result["cpu"].items() if k.endswith("_s")))
+        lines.append("cpu: " + ", ".join(f"{k} {v:.2f}" for k, v in result["cpu"].items() if "_s" in k))
     for kind, error in result["errors"].items():
         lines.append(f"error ({kind}): {error}")
     return "\n".join(lines)

@@ -186,3 +186,19 @@ def test_text_encoder_truncates_long_prompts_with_a_warning(text_encoder):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         text_encoder.encode(["a short prompt"])
+
+
+@pytest.mark.gpu
+def test_text_encoder_cuda_graph_matches_eager(text_encoder):
+    encoder = text_encoder.to("cuda")
+    try:
+        prompts = ["a person walks in a circle", "x"]
+        encoder.use_cuda_graphs = True
+        graphed = encoder.encode(prompts)
+        encoder.clear_cache()
+        encoder.use_cuda_graphs = False
+        eager = encoder.encode(prompts)
+        torch.testing.assert_close(graphed, eager, atol=1e-5, rtol=1e-4)
+    finally:
+        encoder.use_cuda_graphs = True
+        encoder.to("cpu")

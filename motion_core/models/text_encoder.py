@@ -95,6 +95,8 @@ class TextEncoder(nn.Module):
         self.tokenizer.no_truncation()  # we truncate ourselves, to warn
         self.tokenizer.no_padding()
         self._cache = OrderedDict()
+        self.use_cuda_graphs = True  # on CUDA: replay one captured graph per (batch, padded length) instead of ~80 launches
+        self._graphs = {}
 
     def _load_weights(self, path):
         from safetensors.torch import load_file
@@ -162,7 +164,10 @@ class TextEncoder(nn.Module):
         missing = [p for p in dict.fromkeys(prompts) if p not in self._cache]
         if missing:
             ids, mask = self.tokenize(missing)
-            embeddings = self(ids.to(self.device), mask.to(self.device))
+            if self.use_cuda_graphs and self.device.type == "cuda":
+                embeddings = self._graphed(ids, mask)
+            else:
+                embeddings = self(ids.to(self.device), mask.to(self.device))
             for prompt, emb in zip(missing, embeddings):
                 self._cache[prompt] = emb
                 if len(self._cache) > CACHE_SIZE:
@@ -171,9 +176,39 @@ class TextEncoder(nn.Module):
             self._cache.move_to_end(p)
         return torch.stack([self._cache[p] for p in prompts])
 
+    def _graphed(self, ids, mask):
+        """Encode through a CUDA graph for (batch, length padded to a power of two >= 16).
+
+        Padding tokens are masked out of attention and pooling, so the embedding equals the unpadded one.
+        """
+        batch, length = ids.shape
+        padded = max(16, 1 << (length - 1).bit_length())
+        key = (batch, padded)
+        if key not in self._graphs:
+            static_ids = torch.zeros(batch, padded, dtype=torch.long, device=self.device)
+            static_mask = torch.zeros(batch, padded, dtype=torch.bool, device=self.device)
+            static_mask[:, 0] = True
+            side = torch.cuda.Stream(self.device)
+            side.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(side):
+                self(static_ids, static_mask)  # warm-up outside capture
+            torch.cuda.current_stream(self.device).wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                out = self(static_ids, static_mask)
+            self._graphs[key] = (graph, static_ids, static_mask, out)
+        graph, static_ids, static_mask, out = self._graphs[key]
+        static_ids.zero_()
+        static_mask.zero_()
+        static_ids[:, :length].copy_(ids)
+        static_mask[:, :length].copy_(mask)
+        graph.replay()
+        return out.clone()
+
     def clear_cache(self):
         self._cache.clear()
 
     def _apply(self, fn, *args, **kwargs):
         self._cache.clear()  # cached embeddings live on the old device
+        self._graphs.clear()
         return super()._apply(fn, *args, **kwargs)
