@@ -74,6 +74,8 @@ class MOTION_MAMBA_OT_generate(bpy.types.Operator):
             return _fail(self, context, str(error))
 
     def invoke(self, context, event):
+        if context.window is None:  # background mode / no event loop: a modal operator would never get events
+            return self.execute(context)
         try:
             self._start(context)
         except MotionError as error:

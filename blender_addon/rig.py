@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 import bpy
 import numpy as np
-from mathutils import Matrix, Vector
+from mathutils import Vector
 
 from . import vendor
 
@@ -29,8 +29,7 @@ def motion_to_blender(points):
 
 
 def blender_to_motion(points):
-    """Blender vectors (..., 3) (Z-up) -> motion-space vectors (..., 3) (Y-up); also rotates matrices' columns when
-    given (..., 3, 3) via `blender_matrix_to_motion`."""
+    """Blender vectors (..., 3) (Z-up) -> motion-space vectors (..., 3) (Y-up)."""
     return np.asarray(points, dtype=np.float64) @ MOTION_TO_BLENDER
 
 
@@ -147,11 +146,6 @@ def posed_heads(obj, bone_names: Sequence[str]) -> np.ndarray:
     return blender_to_motion(np.array(heads))
 
 
-def joints_to_blender_world(joints) -> np.ndarray:
-    """Motion-space joints (..., 3) -> Blender world positions (..., 3), for comparing with posed_heads's input."""
-    return motion_to_blender(joints)
-
-
 # Proxy body thickness (box half-width, metres) by bone-name keyword; other bones scale with their length.
 _THICK = (("head", 0.085), ("neck", 0.05), ("spine", 0.1), ("chest", 0.11), ("pelvis", 0.1), ("hip", 0.1))
 
@@ -227,7 +221,3 @@ def armature_from_context(context):
             if modifier.type == "ARMATURE" and modifier.object is not None:
                 return modifier.object
     return None
-
-
-def matrix_world_identity(obj) -> bool:
-    return obj.matrix_world == Matrix.Identity(4)
