@@ -196,3 +196,19 @@ def test_knees_and_elbows_bend_the_human_way():
             lower = joints[:, wrist] - joints[:, elbow]
             cos = (upper * lower).sum(-1) / np.linalg.norm(upper, axis=-1) / np.linalg.norm(lower, axis=-1)
             assert np.degrees(np.arccos(np.clip(cos, -1, 1))).min() > 25.0  # forearm never folds into the arm
+
+
+def test_side_parameters_move_the_named_side():
+    rng = np.random.default_rng
+    kick, _ = generate_clip("kick_left", rng(0))
+    assert kick[:, 7, 1].max() > kick[:, 8, 1].max() + 0.2
+    hop, captions = generate_clip("hop_on_one_leg", rng(0), side=0)
+    assert hop[:, 8, 1].mean() > hop[:, 7, 1].mean() + 0.05   # hopping on the left: the right foot is held up
+    assert all("right" not in c for c in captions)
+    lunge, _ = generate_clip("lunge", rng(0), side=1)
+    assert lunge[:, 8, 2].max() - lunge[0, 8, 2] > 0.4 > lunge[:, 7, 2].max() - lunge[0, 7, 2]
+    kneel, _ = generate_clip("kneel", rng(0), side=0, stand_up=False)
+    assert kneel[-1, 4, 1] < 0.12 < kneel[-1, 5, 1]
+    point, _ = generate_clip("point", rng(0), side=1, direction="forward")
+    reach = lambda w: np.linalg.norm(point[:, w] - point[:, 0], axis=-1).max()  # noqa: E731
+    assert point[:, 21, 2].max() - point[:, 0, 2].max() > 0.3 and reach(21) > reach(20) + 0.1

@@ -34,9 +34,10 @@ def write_index(out_dir, rows):
              "One clip per action kind from `motion_core.data.procedural` (seeded; regenerate with",
              "`python -m motion_core.data.procedural.sheets docs/library`). Each sheet shows a side view (figure's",
              "right, +Z to the right) and a top view (+Z up the page) of evenly spaced frames; left limbs blue, right red.",
-             "", "| kind | category | caption (one of many) | seconds |", "|---|---|---|---|"]
+             "", "| kind | category | parameters | caption (one of many) | seconds |", "|---|---|---|---|---|"]
     for kind, png, caption, secs in rows:
-        lines.append(f"| [{kind}]({png}) | {ACTION_KINDS[kind].category} | {caption} | {secs:.1f} |")
+        params = ", ".join(sorted(ACTION_KINDS[kind].sample(np.random.default_rng(0))))
+        lines.append(f"| [{kind}]({png}) | {ACTION_KINDS[kind].category} | {params} | {caption} | {secs:.1f} |")
     Path(out_dir, "README.md").write_text("\n".join(lines) + "\n")
 
 
