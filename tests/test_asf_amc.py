@@ -91,7 +91,7 @@ def test_acclaim_fk_convention(tmp_path):
     positions = forward_kinematics(parents, rotations, translations) / skeleton.length_scale  # file units
     assert names == ["root", "up", "side", "side_end"]
     np.testing.assert_allclose(positions[0], [[0, 0, 0], [0, 0, 0], [0, 2, 0], [1, 2, 0]], atol=1e-9)
-    # up: +Y turned 90 about Z -> -X, so `side` starts at (-2, 0, 0) + root (0.5 units -> 1/0.5*0.0254 m... in units: 1).
+    # up: +Y turned 90 about Z -> -X, so `side` starts at (-2, 0, 0) plus the root's TX of 1 (file units).
     np.testing.assert_allclose(positions[1, 2], [1 - 2, 0, 0], atol=1e-9)
     # side: its segment +X, rotated about global Y by 90 (x -> -z), then by up's Z 90 (z stays): -Z.
     np.testing.assert_allclose(positions[1, 3], [1 - 2, 0, -1], atol=1e-9)

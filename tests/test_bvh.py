@@ -73,8 +73,11 @@ def test_channel_order_is_intrinsic_product(order):
 
 
 def test_fewer_rotation_channels_and_six_channel_child():
-    text = TWO_BONES.replace("CHANNELS 3 Xrotation Yrotation Zrotation", "CHANNELS 4 Xposition Yposition Zposition Zrotation")
-    text = text.replace("1 2 3 0 0 0 0 0 0", "1 2 3 0 0 0 4 0 0 0").replace("1 2 3 90 0 0 0 0 90", "1 2 3 0 0 0 4 0 0 90")
+    text = TWO_BONES.replace(
+        "CHANNELS 3 Xrotation Yrotation Zrotation", "CHANNELS 4 Xposition Yposition Zposition Zrotation"
+    )
+    text = text.replace("1 2 3 0 0 0 0 0 0", "1 2 3 0 0 0 4 0 0 0")
+    text = text.replace("1 2 3 90 0 0 0 0 90", "1 2 3 0 0 0 4 0 0 90")
     data = parse_bvh(text)
     rotations, translations = data.local_transforms()
     positions = forward_kinematics(data.parents, rotations, translations)

@@ -194,7 +194,9 @@ def read_amc(path, skeleton: AsfSkeleton) -> AmcMotion:
                 raise MotionError(f"{name}: bone {first!r} is not in the ASF skeleton; pass the matching --asf")
             values = [float(v) for v in rest.split()]
             if len(values) != expected[first]:
-                raise MotionError(f"{name}: frame {count}: {first} has {len(values)} values, ASF says {expected[first]}")
+                raise MotionError(
+                    f"{name}: frame {count}: {first} has {len(values)} values, ASF says {expected[first]}"
+                )
             frames.setdefault(first, []).append(values)
     except ValueError:
         raise MotionError(f"{name}: malformed number in AMC frame {count}") from None
@@ -211,7 +213,9 @@ def read_amc(path, skeleton: AsfSkeleton) -> AmcMotion:
 
 
 def _acclaim_rotation(angles, letters, degrees):
-    """Rotations applied in the listed order (first listed first): angles (..., n), letters e.g. "XYZ" -> (..., 3, 3)."""
+    """Rotations applied in the listed order (first listed first).
+
+    angles: (..., n); letters: n axes, e.g. "XYZ" -> (..., 3, 3) = Rz @ Ry @ Rx."""
     angles = np.asarray(angles, dtype=np.float64)
     if not degrees:
         angles = np.rad2deg(angles)

@@ -156,7 +156,7 @@ class ResolvedMap:
 
 
 def detect_convention(source_names):
-    """The first built-in BoneMap whose bones all exist in `source_names`, or raise MotionError naming what is missing."""
+    """The first built-in BoneMap whose bones all exist in `source_names`; else MotionError naming what is missing."""
     present = {strip_namespace(n) for n in source_names}
     best, best_missing = None, None
     for bone_map in CONVENTIONS:
@@ -184,7 +184,9 @@ def load_user_map(path_or_dict):
         except FileNotFoundError:
             raise MotionError(f"bone map not found: {path}") from None
         except (OSError, ValueError) as error:
-            raise MotionError(f"bone map {path.name} is not valid JSON ({error}); write {{\"pelvis\": \"Hips\", ...}}") from None
+            raise MotionError(
+                f'bone map {path.name} is not valid JSON ({error}); write {{"pelvis": "Hips", ...}}'
+            ) from None
     if not isinstance(data, dict):
         raise MotionError('a bone map must be a JSON object like {"pelvis": "Hips", "left_hip": "LeftUpLeg", ...}')
     unknown = sorted(set(data) - set(JOINT_NAMES))

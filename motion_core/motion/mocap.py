@@ -289,7 +289,7 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None) -> Import
 
 
 def facing_direction(joints_frame):
-    """Horizontal forward (unit, y = 0) of one pose (22, 3), Y-up: perpendicular to hips + shoulders, HumanML3D's way."""
+    """Horizontal forward (unit, y = 0) of one pose (22, 3), Y-up: perpendicular to hips + shoulders (HumanML3D)."""
     across = (joints_frame[_J["right_hip"]] - joints_frame[_J["left_hip"]]) + (
         joints_frame[_J["right_shoulder"]] - joints_frame[_J["left_shoulder"]]
     )
