@@ -225,7 +225,14 @@ def serve(stdin=None, stdout=None, preload=None):
     only protocol events reach the real stdout. preload: (weights, device) to load before reading requests.
     """
     stdin = stdin if stdin is not None else sys.stdin
-    events = stdout if stdout is not None else sys.stdout
+    if stdout is None:
+        # Keep the real stdout for events only: move file descriptor 1 onto stderr, so even native libraries that
+        # print (CUDA, Triton) cannot corrupt the protocol stream.
+        sys.stdout.flush()
+        events = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+        os.dup2(2, 1)
+    else:
+        events = stdout
     protocol = _Protocol(events)
     worker = Worker(protocol)
     with contextlib.redirect_stdout(sys.stderr):
