@@ -52,9 +52,9 @@ def add_arguments(parser):
 class ProgressBar:
     """Progress on stderr: a bar redrawn in place on a terminal, a plain line per 10% in logs (no carriage returns)."""
 
-    def __init__(self, stream=sys.stderr, width=30):
-        self.stream, self.width = stream, width
-        self.interactive = hasattr(stream, "isatty") and stream.isatty()
+    def __init__(self, stream=None, width=30):
+        self.stream, self.width = stream or sys.stderr, width  # looked up now: sys.stderr may have been replaced
+        self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.started = time.perf_counter()
         self.last_draw = 0.0
         self.last_tenth = -1
