@@ -138,3 +138,13 @@ def test_read_real_files_have_consistent_shapes(tmp_path):
         assert 29 < data.fps < 121
     with pytest.raises(MotionError):
         read_bvh(tmp_path / "missing.bvh")
+
+
+def test_crlf_and_wrapped_motion_lines():
+    reference = parse_bvh(TWO_BONES)
+    crlf = parse_bvh(TWO_BONES.replace("\n", "\r\n"))
+    head, motion = TWO_BONES.split("Frame Time: 0.0333333\n")
+    wrapped = parse_bvh(head + "Frame Time: 0.0333333\n" + motion.replace(" 0 0 0\n", "\n0 0 0\n"))
+    for data in (crlf, wrapped):
+        assert data.names == reference.names
+        np.testing.assert_array_equal(data.motion, reference.motion)
