@@ -126,8 +126,8 @@ def _move(rng, p, style_name, travel=0.0, turn=None, ramp_s=0.9, limp_side=None)
     style = _gait_style(style_name, scale, rng, p["energy"])
     speed = _speed_profile(n, style.speed, rng, p.get("start_moving", False), p.get("end_moving", False), ramp_s)
     turn_rate = np.zeros(n) if turn is None else turn
-    pad_b = 60 if p.get("start_moving") else 0
-    pad_a = 60 if p.get("end_moving") else 0
+    pad_b = 40 if p.get("start_moving") else 0
+    pad_a = 40 if p.get("end_moving") else 0
     tracks = gait.locomotion(speed, np.full(n, travel), turn_rate, style, rng, pad_before=pad_b, pad_after=pad_a,
                              limp_side=limp_side)
     return add_life(tracks, rng, 0.4)
@@ -398,7 +398,20 @@ def _stand_phrases(p):
 
 @action("stand", "idle", _sample_stand, _stand_phrases, lambda p: ["standing"])
 def build_stand(rng, p):
-    return idle_tracks(seconds(p["duration"]), rng, life=p["energy"])
+    n = seconds(p["duration"])
+    tracks = idle_tracks(n, rng, life=p["energy"])
+    # Now and then the weight moves over one leg for a while (hip drops on the free side).
+    t = 0.0
+    while t < n - 30 and rng.random() < 0.7:
+        t += float(rng.uniform(10, 40))
+        hold = float(rng.uniform(15, 40))
+        side = float(rng.choice([-1.0, 1.0]))
+        w = keyframes(n, [t, t + 12, t + 12 + hold, t + 24 + hold], [0, 1, 1, 0])
+        _shift_root(tracks, np.outer(w, [0.035 * side, -0.01, 0.0]))
+        tracks.pelvis[:, 1] += 0.05 * side * w
+        tracks.spine[:, 1] -= 0.05 * side * w
+        t += 24 + hold
+    return tracks
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1359,8 +1372,8 @@ def build_stumble(rng, p):
     burst = np.exp(-0.5 * ((t - trip - 6) / 6.0) ** 2)
     speed = speed * (1 + 0.5 * burst)
     cadence = 1 + 0.8 * np.exp(-0.5 * ((t - trip - 4) / 7.0) ** 2)
-    pad_b = 60 if p["start_moving"] else 0
-    pad_a = 60 if p["end_moving"] else 0
+    pad_b = 40 if p["start_moving"] else 0
+    pad_a = 40 if p["end_moving"] else 0
     tracks = gait.locomotion(speed, np.zeros(n), np.zeros(n), style, rng, pad_before=pad_b, pad_after=pad_a,
                              cadence_scale=cadence)
     lurch = keyframes(n, [trip - 2, trip + 3, trip + 14, trip + 26], [0, 1, 0.6, 0])

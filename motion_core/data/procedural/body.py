@@ -61,6 +61,10 @@ HAND_REST = np.array([[0.05, -0.50, 0.06], [-0.05, -0.50, 0.06]])
 ELBOW_POLE_REST = np.array([[0.35, 0.0, -1.0], [-0.35, 0.0, -1.0]])
 
 
+# Tracks stored per side, (2, T, ...); every other array track is (T, ...).
+_FOOT_AND_HAND_TRACKS = ("ankle", "foot_yaw", "foot_pitch", "contact", "hand", "elbow_pole", "knee_pole")
+
+
 @dataclass
 class PoseTracks:
     """One clip as animation curves (T frames). World positions for the pelvis and feet, body-relative elsewhere.
@@ -96,13 +100,26 @@ class PoseTracks:
     def copy(self) -> "PoseTracks":
         return PoseTracks(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()})
 
+    def repeat(self, count: int) -> "PoseTracks":
+        """A one-frame track set repeated `count` times (a held pose)."""
+        out = {}
+        for name, value in self.__dict__.items():
+            if not isinstance(value, np.ndarray):
+                out[name] = value
+            elif name in _FOOT_AND_HAND_TRACKS:
+                out[name] = np.repeat(value[:, :1], count, axis=1)
+            else:
+                out[name] = np.repeat(value[:1], count, axis=0)
+        out["info"] = {}
+        return PoseTracks(**out)
+
     def slice(self, start: int, stop: int) -> "PoseTracks":
         """Frames [start, stop) of every track."""
         out = {}
         for name, value in self.__dict__.items():
             if not isinstance(value, np.ndarray):
                 out[name] = value
-            elif name in ("ankle", "foot_yaw", "foot_pitch", "contact", "hand", "elbow_pole", "knee_pole"):
+            elif name in _FOOT_AND_HAND_TRACKS:
                 out[name] = value[:, start:stop]
             else:
                 out[name] = value[start:stop]

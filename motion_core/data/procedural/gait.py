@@ -130,6 +130,13 @@ def plan_steps(root, heading, activity, style: GaitStyle, first_side=0, limp_sid
             period *= 0.8 if side == limp_side else 1.2
         swing = max(2.0 * (1.0 - style.duty) * period, 4.0)
         touchdown = t + swing
+        if touchdown > n - 2:
+            # Never end a clip in mid-air: hurry a late step down, or skip it when there is no time left.
+            touchdown = n - 2.0
+            if touchdown - t < 4.0:
+                t += period
+                side = 1 - side
+                continue
         mid = touchdown + 0.9 * style.duty * period  # land a little ahead of the hip, push off further behind
         m = min(mid, n - 1.0)
         j = min(int(m), n - 2) if n > 1 else 0
@@ -203,7 +210,7 @@ def foot_tracks(contacts, n, style: GaitStyle):
     yaw_swing = yaws[k] + d_yaw * w
     toe_y = pos[:, 1] + lift - foot_len * np.sin(rest + p_swing)
     # Keep the toe clear of the floor through the swing, not only at its ends.
-    lift += np.maximum(TOE_HEIGHT + 0.008 + 0.04 * np.sin(np.pi * s) - toe_y, 0.0)
+    lift += np.maximum(TOE_HEIGHT + 0.008 + 0.05 * np.sqrt(np.sin(np.pi * s)) - toe_y, 0.0)
     pos[:, 1] += lift
 
     ankle = np.where(stance[:, None], ankle_stance, pos)

@@ -96,7 +96,7 @@ def _align(tracks: PoseTracks, heading, feet_mid_xz):
 
 def _concat(a: PoseTracks, b: PoseTracks, blend=BLEND_FRAMES) -> PoseTracks:
     """a followed by b (already aligned), cross-faded over `blend` frames."""
-    blend = min(blend, a.n_frames - 1, b.n_frames - 1)
+    blend = max(min(blend, a.n_frames - 1, b.n_frames - 1), 0)
     w = ease((np.arange(blend) + 1) / (blend + 1))
     out = {}
     for name, va in a.__dict__.items():
@@ -118,11 +118,17 @@ def _concat(a: PoseTracks, b: PoseTracks, blend=BLEND_FRAMES) -> PoseTracks:
             ww = w.reshape(shape)
             mixed = xa * (1 - ww) + xb * ww
         out[name] = np.concatenate([head, mixed, tail], axis=time_axis)
-    _step_feet_across(a, b, out, blend)
+    if blend > 0:
+        _step_feet_across(a, b, out, blend)
     out["info"] = {}
     if a.knee_pole is None or b.knee_pole is None:
         out["knee_pole"] = None
     return PoseTracks(**out)
+
+
+def _hold_start(tracks: PoseTracks, frames: int) -> PoseTracks:
+    """The clip with its first pose held for `frames` extra frames, so a cross-fade never overlaps its motion."""
+    return _concat(tracks.slice(0, 1).repeat(frames), tracks, blend=0) if frames > 0 else tracks
 
 
 def _step_feet_across(a: PoseTracks, b: PoseTracks, out: dict, blend: int):
@@ -144,11 +150,13 @@ def _step_feet_across(a: PoseTracks, b: PoseTracks, out: dict, blend: int):
         path = begin + (end - begin) * w
         path[:, 1] += 0.06 * np.sin(np.pi * u)
         out["ankle"][side, start:start + blend] = path
+        out["foot_pitch"][side, start:start + blend] = a.foot_pitch[side, -1] * (1 - w[:, 0]) + \
+            b.foot_pitch[side, 0] * w[:, 0]
         out["contact"][side, start:start + blend] = (u <= 0.0) | (u >= 1.0)
 
 
 def _chain_params(kinds, rng, max_frames):
-    budget = (max_frames + BLEND_FRAMES * (len(kinds) - 1)) / FPS
+    budget = max_frames / FPS
     params = [_params(k, rng, {}) for k in kinds]
     for i, p in enumerate(params):
         if "start_moving" in p:
@@ -192,12 +200,16 @@ def make_chain(kinds, rng, max_frames=MAX_FRAMES) -> Clip:
     parts = [_spec(kind).build(rng, p) for kind, p in zip(kinds, params)]
     # Counted actions may outgrow their share: drop a last action that would be mostly cut off.
     while len(parts) > 1:
-        total = sum(p.n_frames for p in parts) - BLEND_FRAMES * (len(parts) - 1)
+        total = sum(p.n_frames for p in parts) + (BLEND_FRAMES // 2) * (len(parts) - 1)  # holds minus fades
         if total - max_frames <= 0.3 * parts[-1].n_frames:
             break
         parts, kinds, params = parts[:-1], kinds[:-1], params[:-1]
     tracks = parts[0]
     for part in parts[1:]:
+        # Cross-fade only between held poses: an action may still be settling its last step when it ends.
+        tracks = _concat(tracks, tracks.slice(tracks.n_frames - 1, tracks.n_frames).repeat(BLEND_FRAMES),
+                         blend=0)
+        part = _hold_start(part, BLEND_FRAMES // 2)
         mid = tracks.ankle[:, -1].mean(axis=0)
         part = _align(part, tracks.heading[-1], (mid[0], mid[2]))
         tracks = _concat(tracks, part)
