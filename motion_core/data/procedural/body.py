@@ -204,6 +204,19 @@ def soft_min(value, limit, softness=0.015):
     return limit - softness * np.logaddexp(0.0, gap)
 
 
+_BLUR = np.exp(-0.5 * (np.arange(-4, 5) / 1.6) ** 2)
+_BLUR /= _BLUR.sum()
+
+
+def _smooth_drop(drop):
+    """A smooth curve (T,) at least about as large as `drop` (T,): max filter over 5 frames, then a Gaussian blur."""
+    if len(drop) < 9:
+        return drop
+    padded = np.pad(drop, 2, mode="edge")
+    widened = np.max(np.stack([padded[i:i + len(drop)] for i in range(5)]), axis=0)
+    return np.convolve(np.pad(widened, 4, mode="edge"), _BLUR, mode="valid")
+
+
 def _widen(flags, radius):
     """A 0..1 weight that ramps up `radius` frames around each True in flags (T,)."""
     w = flags.astype(float)
@@ -245,7 +258,9 @@ def solve_pose(tracks: PoseTracks) -> np.ndarray:
     # Only planted feet must be reached; a swing foot may fall short (IK pulls it in) without visible harm.
     slack = 0.15 * (1.0 - np.stack([_widen(tracks.contact[s], 2) for s in range(2)]))
     limit = (ankle[:, :, 1] + vertical - hip_offsets[:, :, 1] + slack).min(0)
-    root[:, 1] = soft_min(root[:, 1], limit)
+    # Smooth the drop: widen it (max filter) and blur it, so the pelvis never jerks at the reach limit.
+    drop = _smooth_drop(root[:, 1] - soft_min(root[:, 1], limit))
+    root[:, 1] -= drop
     joints[:, 0] = root
 
     # Trunk, head and collars: forward kinematics.

@@ -54,7 +54,7 @@ STYLES = {
                      toe_up=0.0, lean=0.0, arm_swing=0.75, bob=0.01),
     "limp": replace(WALK, speed=0.8, cadence=1.6, duty=0.66, clearance=0.05, heel_off=0.3, pelvis_roll=0.07,
                     sway=0.04, arm_swing=0.2),
-    "backward": replace(WALK, speed=0.7, cadence=1.7, duty=0.65, clearance=0.06, heel_off=0.2, toe_up=-0.1,
+    "backward": replace(WALK, speed=0.7, cadence=1.7, duty=0.65, clearance=0.09, heel_off=0.2, toe_up=0.0,
                         lean=0.08, arm_swing=0.15),
     "side": replace(WALK, speed=0.45, cadence=1.8, duty=0.68, clearance=0.06, heel_off=0.15, toe_up=0.0,
                     stance_width=0.22, arm_swing=0.05, pelvis_yaw=0.0, sway=0.0, bob=0.008),
@@ -197,10 +197,11 @@ def foot_tracks(contacts, n, style: GaitStyle):
     off = rest + style.heel_off
     begin = toes[k] - foot_len * (np.cos(off) * fwd + np.sin(off) * down_dir)
     end = spots[k1]
-    # Between smoothstep and minimum jerk: a human swing foot peaks at ~1.6x its mean speed.
-    w = 0.6 * smoothstep(s) + 0.4 * minimum_jerk(s)
+    # Mostly minimum jerk (smooth landings); a little smoothstep keeps the peak foot speed human (~1.7x mean).
+    w = 0.3 * smoothstep(s) + 0.7 * minimum_jerk(s)
     pos = begin + (end - begin) * w[:, None]
-    lift = style.clearance * (0.5 * 6.75 * s * (1 - s) ** 2 + 0.5 * 4 * s * (1 - s))
+    # Lift peaks early in the swing and comes down with zero vertical speed at touchdown.
+    lift = style.clearance * 6.75 * s * (1 - s) ** 2
     lift += style.knee_lift * np.sin(np.pi * s) ** 2
     # Short shuffles need less lift; long strides keep the full clearance.
     span = np.hypot(end[:, 0] - begin[:, 0], end[:, 2] - begin[:, 2])
