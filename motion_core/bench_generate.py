@@ -7,6 +7,7 @@ Measured (random weights at the default, paper-sized configs; speed does not dep
 - Where the time goes (CUDA graphs): text encoding, the 50-step loop, decoding; CUDA kernels per denoiser call.
 - Throughput: clips/s at batch 64 and 256 (CUDA graphs).
 - CPU: one 10-s clip (196 frames at 20 fps; 9.8 s is the longest segment) on 2 threads, each denoiser.
+Results on an H100 host: docs/results/generate_bench_h100*.json.
 Prints one JSON object (--json) or a short table; --out also writes the JSON to a file.
 """
 
@@ -37,8 +38,9 @@ def add_arguments(parser):
     parser.add_argument("--sections", default="eager,graph,throughput,cpu",
                         help="what to measure, comma-separated from: eager, graph, throughput, compiled (CUDA graphs "
                              "over a torch.compile'd denoiser; compiling takes minutes), cpu")
-    parser.add_argument("--cpu-loop-threads", default="1",
-                        help="threads for the CPU denoising loop, comma-separated (each is a CPU figure)")
+    parser.add_argument("--cpu-loop-threads", default="1,0",
+                        help="threads for the CPU denoising loop, comma-separated, each its own CPU figure "
+                             "(1: the generator's default; 0: all --cpu-threads)")
     parser.add_argument("--tiny", action="store_true", help="tiny random models (checks the benchmark itself runs)")
 
 
@@ -173,12 +175,13 @@ def measure(args, log=lambda message: None):
                 gen.to("cpu")
                 gen.generate(_prompt(-1), 2.0, seed=0, steps=2, device="cpu")  # warm-up
                 for loop_threads in [int(t) for t in args.cpu_loop_threads.split(",")]:
-                    gen.cpu_loop_threads = loop_threads
-                    suffix = "" if loop_threads == 1 else f"_loop_threads_{loop_threads}"
+                    gen.cpu_loop_threads = loop_threads or None
+                    suffix = "" if loop_threads == 1 else f"_loop_threads_{loop_threads or args.cpu_threads}"
                     result["cpu"][f"{kind}_s{suffix}"] = _median_ms(
                         lambda i: gen.generate(_prompt(i), FRAMES / 20, seed=i, steps=STEPS, guidance=GUIDANCE,
                                                device="cpu"), args.cpu_repeats, lambda: None) / 1e3
-                    log(f"{kind} cpu (loop on {loop_threads} thread(s)): {result['cpu'][f'{kind}_s{suffix}']:.2f} s")
+                    log(f"{kind} cpu (loop threads {loop_threads or args.cpu_threads}): "
+                        f"{result['cpu'][f'{kind}_s{suffix}']:.2f} s")
                 gen.cpu_loop_threads = 1
         except Exception as error:
             result["errors"]["cpu"] = f"{type(error).__name__}: {error}"

@@ -126,7 +126,7 @@ class MotionGenerator:
         self._graphs = {}
         self._time_tokens = {}
         self._denoiser_call = None  # torch.compile'd forward_tokens, when compile_denoiser() was called
-        self.cpu_loop_threads = 1  # threads for the CPU denoising loop (see _cpu_threads)
+        self.cpu_loop_threads = 1  # threads for the CPU denoising loop; None keeps torch's setting (see _cpu_threads)
 
     # ------------------------------------------------------------------ construction / persistence
     @classmethod
@@ -419,11 +419,13 @@ class _DecodeGraph:
 
 @contextlib.contextmanager
 def _cpu_threads(device, threads):
-    """Run the CPU denoising loop on `threads` threads (default 1), then restore the caller's setting.
+    """Run the CPU denoising loop on `threads` threads (None: leave torch's setting), then restore the setting.
 
-    Every op in the loop touches a few thousand numbers (4 tokens x 256 channels); waking a second OpenMP thread
-    costs more than the work, and on a loaded machine the spin-waits made a run ~10x slower (measured: 2.9 s vs
-    0.3 s for a tiny model on a busy 2-core box). The VAE decoder, which is larger, keeps all threads.
+    Default 1, for robustness. Each op in the loop is small (4 tokens x 256 channels, up to 9 branches). On an idle
+    machine two threads help a little (H100 host, 10-s clip: Motion Mamba 2.95 s vs 3.96 s on one thread; MLD
+    0.28 s vs 0.44 s), but on an oversubscribed machine (Blender busy, a shared CI box) every parallel region waits
+    for a descheduled thread: on a busy 2-core box a tiny model took 25 s on two threads against 2.5 s on one.
+    The VAE decoder, one large batch of work, keeps the caller's thread setting.
     """
     if device.type != "cpu":
         yield

@@ -21,14 +21,19 @@ def text_encoder():
     return TextEncoder()
 
 
+def _tiny(kind, text_encoder):
+    gen = MotionGenerator.random(ModelConfig.tiny(kind), seed=0, text_encoder=text_encoder)
+    return gen
+
+
 @pytest.fixture(scope="module", params=["motion_mamba", "mld"])
 def tiny(request, text_encoder):
-    return MotionGenerator.random(ModelConfig.tiny(request.param), seed=0, text_encoder=text_encoder)
+    return _tiny(request.param, text_encoder)
 
 
 @pytest.fixture(scope="module")
 def tiny_mamba(text_encoder):
-    return MotionGenerator.random(ModelConfig.tiny(), seed=0, text_encoder=text_encoder)
+    return _tiny("motion_mamba", text_encoder)
 
 
 def test_generate_returns_a_motion_with_joints_and_features(tiny):
