@@ -62,7 +62,7 @@ ELBOW_POLE_REST = np.array([[0.35, 0.0, -1.0], [-0.35, 0.0, -1.0]])
 
 
 # Tracks stored per side, (2, T, ...); every other array track is (T, ...).
-_FOOT_AND_HAND_TRACKS = ("ankle", "foot_yaw", "foot_pitch", "contact", "hand", "elbow_pole", "knee_pole")
+SIDED_TRACKS = ("ankle", "foot_yaw", "foot_pitch", "contact", "hand", "elbow_pole", "knee_pole")
 
 
 @dataclass
@@ -106,7 +106,7 @@ class PoseTracks:
         for name, value in self.__dict__.items():
             if not isinstance(value, np.ndarray):
                 out[name] = value
-            elif name in _FOOT_AND_HAND_TRACKS:
+            elif name in SIDED_TRACKS:
                 out[name] = np.repeat(value[:, :1], count, axis=1)
             else:
                 out[name] = np.repeat(value[:1], count, axis=0)
@@ -119,7 +119,7 @@ class PoseTracks:
         for name, value in self.__dict__.items():
             if not isinstance(value, np.ndarray):
                 out[name] = value
-            elif name in _FOOT_AND_HAND_TRACKS:
+            elif name in SIDED_TRACKS:
                 out[name] = value[:, start:stop]
             else:
                 out[name] = value[start:stop]

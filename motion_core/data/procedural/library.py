@@ -10,7 +10,7 @@ import numpy as np
 
 from .actions import ACTION_KINDS
 from .animate import ease
-from .body import FPS, PoseTracks, rotate_yaw, solve_pose
+from .body import SIDED_TRACKS, FPS, PoseTracks, rotate_yaw, solve_pose
 from .captions import SUBJECTS, caption_variants, fill, sample_captions, tidy
 
 MAX_FRAMES = 196          # 9.8 s, HumanML3D's longest clip
@@ -104,12 +104,13 @@ def _concat(a: PoseTracks, b: PoseTracks, blend=BLEND_FRAMES) -> PoseTracks:
         if not isinstance(va, np.ndarray) or vb is None:
             out[name] = va if name != "knee_pole" else None
             continue
-        time_axis = 1 if name in ("ankle", "foot_yaw", "foot_pitch", "contact", "hand", "elbow_pole", "knee_pole") \
-            else 0
-        head = np.take(va, range(a.n_frames - blend), axis=time_axis)
-        tail = np.take(vb, range(blend, b.n_frames), axis=time_axis)
-        xa = np.take(va, range(a.n_frames - blend, a.n_frames), axis=time_axis)
-        xb = np.take(vb, range(blend), axis=time_axis)
+        time_axis = 1 if name in SIDED_TRACKS else 0
+        cut = (slice(None),) * time_axis
+        if blend == 0:
+            out[name] = np.concatenate([va, vb], axis=time_axis)
+            continue
+        head, xa = va[cut + (slice(0, a.n_frames - blend),)], va[cut + (slice(a.n_frames - blend, None),)]
+        xb, tail = vb[cut + (slice(0, blend),)], vb[cut + (slice(blend, None),)]
         if va.dtype == bool:
             mixed = xa & xb
         else:
