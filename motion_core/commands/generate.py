@@ -65,6 +65,8 @@ def run(args):
     from motion_core.generator import MotionGenerator
 
     generator = MotionGenerator.from_pretrained(args.weights)
+    # One generation per process: capturing CUDA graphs costs more than it saves (the worker keeps them instead).
+    generator.use_cuda_graphs = False
     motion = generator.generate(args.prompt, args.seconds, seed=args.seed, steps=args.steps, guidance=args.guidance,
                                 variations=args.variations, device=args.device, progress=ProgressBar())
     paths = output_paths(out, motion.variations)
