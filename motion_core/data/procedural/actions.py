@@ -72,6 +72,11 @@ def _fit_count(p, fixed_frames, per_rep_frames):
     return p["count"]
 
 
+def _counted(count, singular, plural):
+    """'one squat', 'three squats' (number words up to ten)."""
+    return f"{NUMBER_WORDS.get(count, str(count))} {singular if count == 1 else plural}"
+
+
 def _energy(rng):
     return float(rng.uniform(0.75, 1.25))
 
@@ -512,8 +517,8 @@ def clap_hands(tracks, rng, count, energy, start=None, freq=None):
 
 def _clap_phrases(p):
     return (["claps the hands", "claps {count}", "claps their hands together", "applauds",
-             "claps hands in front of the chest", "is clapping", "claps {number} times", "gives a round of applause"],
-            {"count": COUNT_WORDS.get(p["count"], ""), "number": NUMBER_WORDS.get(p["count"], "several")})
+             "claps hands in front of the chest", "is clapping", "claps {count} in a row", "gives a round of applause"],
+            {"count": COUNT_WORDS.get(p["count"], "")})
 
 
 @gesture("clap", lambda rng: _sample_gesture(rng, 2.5, 6.0, (3, 8)), _clap_phrases)
@@ -838,8 +843,8 @@ def _flight_frames(height):
 
 def _jump_phrases(p):
     return (["jumps in place", "jumps up and down {count}", "jumps straight up", "hops in place {count}",
-             "jumps {number} times on the spot", "does a vertical jump", "jumps up in place", "bounces up and down"],
-            {"count": COUNT_WORDS.get(p["count"], ""), "number": NUMBER_WORDS.get(p["count"], "a few")})
+             "jumps {count} on the spot", "does a vertical jump", "jumps up in place", "bounces up and down"],
+            {"count": COUNT_WORDS.get(p["count"], "")})
 
 
 @action("jump_in_place", "jumps", _sample_jumps, _jump_phrases, lambda p: ["jumping"])
@@ -867,10 +872,9 @@ def build_jump_forward(rng, p):
 
 def _hop_phrases(p):
     return (["hops on the {side} leg", "hops on one leg", "jumps on the {side} foot {count}",
-             "hops on one foot", "balances on the {side} leg and hops", "hops {number} times on the {side} foot",
+             "hops on one foot", "balances on the {side} leg and hops", "hops {count} on the {side} foot",
              "jumps on one leg", "hops forward on the {side} leg"],
-            {"side": SIDE_NAMES[p["side"]], "count": COUNT_WORDS.get(p["count"], ""),
-             "number": NUMBER_WORDS.get(p["count"], "a few")})
+            {"side": SIDE_NAMES[p["side"]], "count": COUNT_WORDS.get(p["count"], "")})
 
 
 @action("hop_on_one_leg", "jumps", lambda rng: {**_sample_jumps(rng, (2, 6)), "side": int(rng.integers(2)),
@@ -893,10 +897,10 @@ def build_hop_on_one_leg(rng, p):
 
 
 def _jacks_phrases(p):
-    return (["does jumping jacks", "does {number} jumping jacks", "performs jumping jacks",
+    return (["does jumping jacks", "does {jacks}", "performs jumping jacks",
              "jumps while spreading the arms and legs", "does star jumps", "is doing jumping jacks",
              "does jumping jacks as a warm up", "jumps spreading legs and clapping hands above the head"],
-            {"number": NUMBER_WORDS.get(p["count"], "several")})
+            {"jacks": _counted(p["count"], "jumping jack", "jumping jacks")})
 
 
 @action("jumping_jacks", "jumps", lambda rng: {**_sample_jumps(rng, (2, 6), 3.0, 7.0),
@@ -998,9 +1002,9 @@ for _side in range(2):
 
 
 def _squat_phrases(p):
-    return (["squats down and stands back up", "does {number} squats", "squats {count}", "bends the knees into a squat",
+    return (["squats down and stands back up", "does {squats}", "squats {count}", "bends the knees into a squat",
              "performs squats", "crouches down and rises again", "squats down low", "does a deep squat"],
-            {"number": NUMBER_WORDS.get(p["count"], "some"), "count": COUNT_WORDS.get(p["count"], "")})
+            {"squats": _counted(p["count"], "squat", "squats"), "count": COUNT_WORDS.get(p["count"], "")})
 
 
 @action("squat", "legs", lambda rng: {"count": int(rng.integers(1, 5)), "depth": float(rng.uniform(0.2, 0.42)),
@@ -1033,9 +1037,9 @@ def build_squat(rng, p):
 
 def _lunge_phrases(p):
     return (["does a lunge with the {side} leg", "lunges forward with the {side} leg", "steps forward into a lunge",
-             "does {number} forward lunges", "lunges forward {count}", "steps the {side} foot forward and bends the knees",
+             "does {lunges}", "lunges forward {count}", "steps the {side} foot forward and bends the knees",
              "performs a lunge", "lunges forward and steps back"],
-            {"side": SIDE_NAMES[p["side"]], "number": NUMBER_WORDS.get(p["count"], "some"),
+            {"side": SIDE_NAMES[p["side"]], "lunges": _counted(p["count"], "forward lunge", "forward lunges"),
              "count": COUNT_WORDS.get(p["count"], "")})
 
 

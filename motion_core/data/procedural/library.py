@@ -11,7 +11,7 @@ import numpy as np
 from .actions import ACTION_KINDS
 from .animate import ease
 from .body import SIDED_TRACKS, FPS, PoseTracks, rotate_yaw, solve_pose
-from .captions import SUBJECTS, caption_variants, fill, sample_captions, tidy
+from .captions import caption_variants, fill, pick_subject, sample_captions, tidy
 
 MAX_FRAMES = 196          # 9.8 s, HumanML3D's longest clip
 BLEND_FRAMES = 10         # cross-fade between chained actions (0.5 s)
@@ -183,7 +183,7 @@ def _chain_captions(rng, kinds, params, count=3):
             # "then is clapping" reads badly: chains use the simple-present phrases only.
             simple = [p for p in phrases if not p.startswith("is ")] or phrases
             parts.append(fill(simple[int(rng.integers(len(simple)))], words))
-        subject = SUBJECTS[int(rng.integers(len(SUBJECTS)))]
+        subject = pick_subject(rng)
         if len(parts) == 1:
             text = parts[0]
         elif len(parts) == 2:
@@ -254,7 +254,7 @@ def make_layered(base, gesture, rng, **base_params) -> Clip:
         text = template.format(g=fill(g_phrases[int(rng.integers(len(g_phrases)))], g_words),
                                b=fill(b_phrases[int(rng.integers(len(b_phrases)))], b_words),
                                b_ing=gerunds[int(rng.integers(len(gerunds)))])
-        captions.append(tidy(f"{SUBJECTS[int(rng.integers(len(SUBJECTS)))]} {text}"))
+        captions.append(tidy(f"{pick_subject(rng)} {text}"))
     return Clip(_finish(tracks), captions, [base, gesture], [bp, gp], tracks.contact.copy(), mode="layered")
 
 
