@@ -68,6 +68,10 @@ def add_life(tracks: PoseTracks, rng, life=1.0):
     breathing = 0.5 + 0.5 * np.sin(2 * np.pi * 0.25 * np.arange(n) / FPS + noise[0, 0] * 500.0)
     tracks.collar += 0.02 * life * breathing[:, None]
     tracks.hand += noise[:, 9:15].reshape(n, 2, 3).transpose(1, 0, 2)
+    # Everyone carries their arms a little differently: a per-clip offset of the resting hands.
+    carry = rng.uniform([-0.02, 0.0, -0.02], [0.03, 0.06, 0.07], size=(2, 3))
+    carry[:, 0] *= SIDE_SIGN
+    tracks.hand += carry[:, None, :]
     return tracks
 
 
