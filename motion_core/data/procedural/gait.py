@@ -46,7 +46,7 @@ STYLES = {
                    lean=0.12, arm_swing=0.45, arm_bend=0.8, pelvis_yaw=0.06, sway=0.01),
     "run": replace(WALK, speed=3.6, cadence=2.8, duty=0.31, clearance=0.16, heel_off=0.45, toe_up=0.05, bob=-0.04,
                    lean=0.16, arm_swing=0.6, arm_bend=0.9, pelvis_yaw=0.08, sway=0.01),
-    "sprint": replace(WALK, speed=6.0, cadence=3.5, duty=0.26, clearance=0.22, heel_off=0.5, toe_up=0.0, bob=-0.04,
+    "sprint": replace(WALK, speed=5.6, cadence=3.4, duty=0.26, clearance=0.22, heel_off=0.5, toe_up=0.0, bob=-0.04,
                       lean=0.28, arm_swing=0.85, arm_bend=1.0, pelvis_yaw=0.09, sway=0.0),
     "sneak": replace(WALK, speed=0.5, cadence=1.3, duty=0.72, clearance=0.09, heel_off=0.25, toe_up=0.05, bob=0.0,
                      crouch=0.16, lean=0.35, arm_swing=0.08, arm_bend=0.6, pelvis_yaw=0.03, sway=0.03),
