@@ -27,6 +27,7 @@ CPU_CHUNKED_MAX_WIDTH = 16384
 
 log = logging.getLogger(__name__)
 _logged_choices = set()
+_resolved = {}  # (backend argument, environment value, device type, interpreted) -> (name, how)
 
 
 def _triton_interpreted():
@@ -70,8 +71,26 @@ def requested_backend(backend=None):
 def choose_backend(u, backend=None, state=16):
     """Resolve the backend for tensors like `u` (batch, channels, length) with `state` states per channel.
 
-    Logs each distinct choice once.
+    Logs each distinct choice once. Resolutions that do not depend on the shape are cached: at the paper's sizes a
+    scan costs a few microseconds of GPU time, so host-side work per call matters.
     """
+    env = os.environ.get(ENV_VAR) if backend is None else None
+    cache_key = (backend, env, u.device.type, _triton_interpreted())
+    cached = _resolved.get(cache_key)
+    if cached is not None:
+        name, how = cached
+    else:
+        name, how = _resolve(u, backend, state)
+        if how != "auto" or u.is_cuda:  # CPU auto depends on the shape
+            _resolved[cache_key] = (name, how)
+    key = (name, how, u.device.type)
+    if key not in _logged_choices:
+        _logged_choices.add(key)
+        log.info("selective scan: using the %r backend (%s, %s tensors)", name, how, u.device.type)
+    return name
+
+
+def _resolve(u, backend, state):
     name = requested_backend(backend)
     if name == "auto":
         if u.is_cuda:
@@ -87,11 +106,7 @@ def choose_backend(u, backend=None, state=16):
         if reason:
             raise MotionError(reason)
         how = "requested"
-    key = (name, how, u.device.type)
-    if key not in _logged_choices:
-        _logged_choices.add(key)
-        log.info("selective scan: using the %r backend (%s, %s tensors)", name, how, u.device.type)
-    return name
+    return name, how
 
 
 def _as_grouped(BC, batch, channels, length, name):

@@ -49,7 +49,7 @@ def _next_pow2(n):
 _FWD_TILE_BUDGET = 2048  # BLOCK_D * CHUNK * STATE, one warp per program
 _BWD_TILE_BUDGET = 512  # the backward keeps about four times as many tiles live
 _GRAD_MAX_CHUNK = 16  # with gradients, the forward's chunk (fixed for the backward) must fit the backward's budget
-_MIN_PROGRAMS = 2 * 132  # two waves of one-warp programs over an H100/H200's 132 SMs before we trade width for count
+_MIN_PROGRAMS = 512  # about four one-warp programs per SM of an H100/H200 (132 SMs) before we trade width for count
 
 
 def _largest_pow2_divisor(n, cap):
@@ -61,22 +61,29 @@ def _largest_pow2_divisor(n, cap):
 
 @functools.lru_cache(maxsize=256)
 def forward_config(batch, channels, length, state, channels_per_group, max_chunk=64):
-    """(BLOCK_D, CHUNK, num_warps) for the forward kernel: wide blocks for short sequences, enough programs to fill
-    the GPU, and tiles within the register budget. A block never straddles a B/C group."""
+    """(BLOCK_D, CHUNK, num_warps) for the forward kernel.
+
+    From the H200 sweep (docs/results/scan_bench_h200.json, "triton_sweep"): with a sequence that fits one chunk,
+    8 channels per program is best; otherwise take the widest block (at most 8 channels) that still leaves
+    _MIN_PROGRAMS programs, since the time loop is sequential per program and only programs run in parallel;
+    then the longest chunk the register budget allows (BLOCK_D 8 -> CHUNK 16, BLOCK_D 1-2 -> CHUNK 64).
+    A block never straddles a B/C group.
+    """
     state_p = _next_pow2(state)
-    block_d = _largest_pow2_divisor(channels_per_group, 32)
-    while block_d > 1 and batch * -(-channels // block_d) < _MIN_PROGRAMS:
-        block_d //= 2
-    chunk = max(1, min(_next_pow2(length), _FWD_TILE_BUDGET // (state_p * block_d), max_chunk))
-    # short sequences leave budget unused: give it back to channels (fewer, fuller programs)
-    while (block_d * 2 <= 32 and channels_per_group % (block_d * 2) == 0
-           and block_d * 2 * chunk * state_p <= _FWD_TILE_BUDGET
-           and batch * -(-channels // (block_d * 2)) >= _MIN_PROGRAMS):
-        block_d *= 2
+    length_p = _next_pow2(length)
+    widest = _largest_pow2_divisor(channels_per_group, 8)
+    if length_p * 8 * state_p <= _FWD_TILE_BUDGET:  # one chunk covers the sequence
+        block_d = widest
+    else:
+        block_d = widest
+        while block_d > 1 and batch * -(-channels // block_d) < _MIN_PROGRAMS:
+            block_d //= 2
+    chunk = max(1, min(length_p, _FWD_TILE_BUDGET // (state_p * block_d), max_chunk))
     return block_d, chunk, 1
 
 
-def _launch_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus, save_states, config=None):
+def _launch_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus, save_states, store_last=True,
+                    config=None):
     fwd_kernel, _ = _kernels()
     batch, channels, length = u.shape
     groups, state = B.shape[1], A.shape[1]
@@ -86,9 +93,9 @@ def _launch_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus, save_st
     state_p = _next_pow2(state)
     n_chunks = max(1, -(-length // chunk))
     out = torch.empty((batch, channels, length), dtype=u.dtype, device=u.device)
-    last = torch.empty((batch, channels, state_p), dtype=torch.float32, device=u.device)
+    last = torch.empty((batch, channels, state_p), dtype=torch.float32, device=u.device) if store_last else out
     saved = (torch.empty((batch, channels, n_chunks, state_p), dtype=torch.float32, device=u.device)
-             if save_states else last)
+             if save_states else out)
     z_arg = z if z is not None else u
     grid = (triton_cdiv(channels, block_d), batch)
     fwd_kernel[grid](
@@ -98,9 +105,9 @@ def _launch_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus, save_st
         *u.stride(), *delta.stride(), *z_arg.stride(), *B.stride(), *C.stride(), *A.stride(),
         BLOCK_D=block_d, STATE=state_p, CHUNK=chunk,
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus),
-        SAVE_STATES=save_states, num_warps=num_warps,
+        SAVE_STATES=save_states, STORE_LAST=store_last, num_warps=num_warps,
     )
-    return out, last[..., :state], (saved if save_states else None), chunk
+    return out, (last[..., :state] if store_last else None), (saved if save_states else None), chunk
 
 
 def _launch_backward(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, saved, chunk):
@@ -174,5 +181,5 @@ def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, de
         out, last = _SelectiveScanTriton.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
     else:  # inference: no autograd node, no saved states
         out, last, _, _ = _launch_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-                                          save_states=False, config=config)
+                                          save_states=False, store_last=return_last_state, config=config)
     return (out, last) if return_last_state else out

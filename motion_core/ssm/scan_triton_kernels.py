@@ -39,7 +39,7 @@ def fwd_kernel(
     s_B_b, s_B_g, s_B_n, s_B_l, s_C_b, s_C_g, s_C_n, s_C_l, s_A_d, s_A_n,
     BLOCK_D: tl.constexpr, STATE: tl.constexpr, CHUNK: tl.constexpr,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-    SAVE_STATES: tl.constexpr,
+    SAVE_STATES: tl.constexpr, STORE_LAST: tl.constexpr,
 ):
     pid_d = tl.program_id(0)
     b = tl.program_id(1).to(tl.int64)
@@ -96,8 +96,9 @@ def fwd_kernel(
             y = y * zt * tl.sigmoid(zt)
         tl.store(out_base + offs_t[:, None], y.to(out_ptr.dtype.element_ty), mask=mask_td)
 
-    last_ptrs = last_ptr + (b * channels + offs_d[None, :]) * STATE + offs_n[:, None]
-    tl.store(last_ptrs, h, mask=mask_d[None, :])
+    if STORE_LAST:
+        last_ptrs = last_ptr + (b * channels + offs_d[None, :]) * STATE + offs_n[:, None]
+        tl.store(last_ptrs, h, mask=mask_d[None, :])
 
 @triton.jit
 def bwd_kernel(
