@@ -122,3 +122,20 @@ def test_initialisation_follows_mamba():
 def test_unknown_aggregation_raises():
     with pytest.raises(ValueError, match="aggregation"):
         MultiBranchMamba(8, branches=2, aggregation="max")
+
+
+def test_one_path_computes_the_mamba_s6_recurrence_written_out():
+    # conv -> silu -> x_proj -> dt_proj + softplus -> h = exp(dt A) h + dt B x, y = C h + D x, step by step
+    ssm = seeded(GroupedSSM, 6, 1, d_state=4, d_conv=3, dt_rank=2)
+    x = torch.randn(2, 1, 6, 9, dtype=torch.float64)
+    xc = torch.nn.functional.silu(
+        torch.nn.functional.conv1d(x[:, 0], ssm.conv_weight, ssm.conv_bias, padding=2, groups=6)[..., :9])
+    dt, Bm, Cm = (xc.transpose(1, 2) @ ssm.x_proj_weight[0]).split([2, 4, 4], dim=-1)  # (2, 9, .)
+    delta = torch.nn.functional.softplus(dt @ ssm.dt_proj_weight[0] + ssm.dt_bias)  # (2, 9, 6)
+    A = -torch.exp(ssm.A_log.double())
+    h = torch.zeros(2, 6, 4, dtype=torch.float64)
+    ys = []
+    for t in range(9):
+        h = torch.exp(delta[:, t, :, None] * A) * h + delta[:, t, :, None] * Bm[:, t, None, :] * xc[:, :, t, None]
+        ys.append((h * Cm[:, t, None, :]).sum(-1) + ssm.D * xc[:, :, t])
+    torch.testing.assert_close(ssm(x)[:, 0], torch.stack(ys, dim=-1), rtol=1e-10, atol=1e-10)

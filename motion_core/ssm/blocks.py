@@ -80,13 +80,13 @@ class GroupedSSM(nn.Module):
         x = F.silu(x)
         x_paths = x.view(batch, paths, d_inner, length)
 
-        # (batch, paths, length, d_inner) @ (paths, d_inner, R + 2N): one batched matmul for all paths.
-        x_dbl = torch.matmul(x_paths.transpose(-1, -2), self.x_proj_weight)
-        dt_low, B, C = x_dbl.split([self.dt_rank, self.d_state, self.d_state], dim=-1)
-        delta = torch.matmul(dt_low, self.dt_proj_weight)  # (batch, paths, length, d_inner)
-        delta = delta.transpose(-1, -2).reshape(batch, channels, length)
+        # (paths, R + 2N, d_inner) @ (batch, paths, d_inner, length): one batched matmul for all paths, landing in
+        # the (.., length)-last layout the scan reads, so B, C and delta need no transposed copies.
+        x_dbl = torch.matmul(self.x_proj_weight.transpose(-1, -2), x_paths)  # (batch, paths, R + 2N, length)
+        dt_low, B, C = x_dbl.split([self.dt_rank, self.d_state, self.d_state], dim=2)
+        delta = torch.matmul(self.dt_proj_weight.transpose(-1, -2), dt_low)  # (batch, paths, d_inner, length)
         A = -torch.exp(self.A_log.float())
-        y = selective_scan(x, delta, A, B.transpose(-1, -2), C.transpose(-1, -2), D=self.D.float(),
+        y = selective_scan(x, delta.reshape(batch, channels, length), A, B, C, D=self.D.float(),
                            delta_bias=self.dt_bias.float(), delta_softplus=True, backend=self.scan_backend)
         return y.view(batch, paths, d_inner, length)
 

@@ -75,5 +75,12 @@ def selective_scan_cuda_ext(u, delta, A, B, C, D=None, z=None, delta_bias=None, 
     A = A.float().contiguous()
     D = D.float().contiguous() if D is not None else None
     delta_bias = delta_bias.float().contiguous() if delta_bias is not None else None
-    out, last_state = _SelectiveScanCuda.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    needs_grad = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (u, delta, A, B, C, D, z, delta_bias))
+    if needs_grad:
+        out, last_state = _SelectiveScanCuda.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    else:  # inference: call the kernel directly, no autograd node (a few microseconds of host time per call)
+        out, chunk_states, *rest = _extension().fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+        out = rest[0] if z is not None else out
+        last_state = chunk_states[:, :, -1, 1::2]
     return (out, last_state) if return_last_state else out
