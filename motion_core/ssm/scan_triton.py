@@ -15,6 +15,14 @@ a group, and dA, dD, ddelta_bias as per-batch partial sums reduced in PyTorch.
 Inputs may be float32, float16 or bfloat16 (upcast to float32 on load); the state and all accumulation are float32.
 Arbitrary strides are accepted (a channel-last view passes without a copy); time-contiguous is fastest.
 `import triton` happens only when a kernel is first needed, so CPU-only machines import this module fine.
+
+Measured on an H200 (docs/results/scan_bench_h200.json, fp32, state 16): device time per forward (CUDA-graph replay)
+1.6 us at (2, 512, 4), 7.1 us at (2, 8, 256), 9.3 us at (1, 1024, 196), 247 us at (8, 1536, 2048) and 1.56 ms at
+(4, 2048, 16384), against 9.2 / 9.2 / 12.1 / 818 / 4578 us for mamba-ssm's selective_scan_cuda in the same run.
+Called eagerly, a launch costs tens of microseconds of host time in Triton's Python launcher (about 40 arguments to
+specialise), more than mamba-ssm's pybind call: at the paper's sizes capture the sampler in a CUDA graph (after one
+warm-up call per shape, which compiles the kernel). Per program the time loop is sequential, so long sequences run
+at ~16% of copy bandwidth, bound by the exp2 per (channel, state, step) and the in-register scan, not by bytes.
 """
 
 import functools
