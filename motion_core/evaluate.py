@@ -183,11 +183,14 @@ def _summarise(per_repeat):
 
 def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test", repeats=20, mm_texts=100,
              mm_generations=30, steps=50, guidance=7.5, batch_size=512, device="auto", seed=0, cache_path=None,
-             allow_missing_captions=False, progress=True, r_batch=32, diversity_pairs=300, generators=None):
+             allow_missing_captions=False, progress=True, r_batch=32, diversity_pairs=300, generators=None,
+             max_minutes=None, partial_path=None):
     """Evaluate the real test motions and up to two models; returns {"rows": {...}, "protocol": {...}}.
 
     weights / baseline: generator folders (config.json + vae/denoiser safetensors); generators: optionally
     {row name: MotionGenerator} instead (tests). evaluator: a folder with evaluator.safetensors (default: weights).
+    max_minutes: stop starting new repeats after this long (at least 2 repeats run); the protocol records how many
+    repeats the intervals are over. partial_path: rewrite the result there after every repeat.
     """
     from motion_core.data.dataset import MotionTextDataset
     from motion_core.models.evaluator import MotionTextEvaluator
@@ -223,7 +226,29 @@ def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test
         from tqdm import tqdm
 
         bar = tqdm(total=repeats * (1 + len(models)), desc="evaluate", unit="row", dynamic_ncols=True)
+
+    def assemble():
+        return {
+            "rows": {name: _summarise(values) for name, values in per_repeat.items()},
+            "protocol": {
+                "data": str(data), "split": split, "clips": len(dataset), "hours": round(dataset.hours, 4),
+                "repeats": done, "repeats_asked": repeats, "r_precision_batch": r_batch,
+                "diversity_pairs": run.diversity_pairs,
+                "mm_texts": mm_texts if mm_generations >= 2 else 0, "mm_generations": mm_generations,
+                "mm_pairs": run.mm_pairs, "ddim_steps": steps, "guidance": guidance,
+                "evaluator": str(evaluator_dir), "device": str(device), "seed": seed,
+                "ci": "1.96 * std / sqrt(repeats)",
+                "physical": {"floor_y": 0.0, "contact_height_m": metrics.CONTACT_HEIGHT,
+                             "skate_speed_m_s": metrics.SKATE_SPEED, "jitter": "mean |d3x/dt3|, m/s^3"},
+            },
+            "elapsed_s": round(time.time() - started, 1),
+        }
+
+    done = 0
     for repeat in range(repeats):
+        if max_minutes and done >= 2 and time.time() - started > max_minutes * 60.0:
+            break
+        done += 1
         draw, reference = run.draws(repeat)
         real, real_lengths = run.real_features(draw)
         per_repeat["real"].append(run.scores(repeat, real, real_lengths, draw, reference))
@@ -243,22 +268,11 @@ def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test
             per_repeat[name].append(run.scores(repeat, features, lengths, draw, reference, grouped))
             if bar is not None:
                 bar.update(1)
+        if partial_path:  # a cut-short run still leaves the repeats it finished
+            write_json(assemble(), partial_path)
     if bar is not None:
         bar.close()
-    return {
-        "rows": {name: _summarise(values) for name, values in per_repeat.items()},
-        "protocol": {
-            "data": str(data), "split": split, "clips": len(dataset), "hours": round(dataset.hours, 4),
-            "repeats": repeats, "r_precision_batch": r_batch, "diversity_pairs": run.diversity_pairs,
-            "mm_texts": mm_texts if mm_generations >= 2 else 0, "mm_generations": mm_generations,
-            "mm_pairs": run.mm_pairs, "ddim_steps": steps, "guidance": guidance,
-            "evaluator": str(evaluator_dir), "device": str(device), "seed": seed,
-            "ci": "1.96 * std / sqrt(repeats)",
-            "physical": {"floor_y": 0.0, "contact_height_m": metrics.CONTACT_HEIGHT,
-                         "skate_speed_m_s": metrics.SKATE_SPEED, "jitter": "mean |d3x/dt3|, m/s^3"},
-        },
-        "elapsed_s": round(time.time() - started, 1),
-    }
+    return assemble()
 
 
 def format_table(result):

@@ -110,7 +110,7 @@ class EvaluatorTask(Task):
         return MotionTextEvaluator(EvaluatorConfig.from_dict(values))
 
     def loss(self, model, batch):
-        return model.loss(batch["motion"], batch["mask"], batch["text"])
+        return model(batch["motion"], batch["mask"], batch["text"])  # forward = the InfoNCE loss
 
     def export(self, model, directory):
         model.save_pretrained(directory)
@@ -496,7 +496,8 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
     sums = {k: torch.tensor(v, dtype=torch.float32, device=device) for k, v in interval["sums"].items()}
     model.train()
     while step < config.steps:
-        if config.minutes and step % 10 == 0 and _should_stop(started, config.minutes, world, device):
+        # with DDP the clock is consulted every 10 steps only: each check is a broadcast from rank 0
+        if config.minutes and (world == 1 or step % 10 == 0) and _should_stop(started, config.minutes, world, device):
             break
         batch = sampler.next()
         for group in optimizer.param_groups:

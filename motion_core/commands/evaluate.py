@@ -24,6 +24,7 @@ def add_arguments(parser):
     parser.add_argument("--text-cache", help="caption-embedding cache (default DATA/caption_embeddings.safetensors)")
     parser.add_argument("--allow-missing-captions", action="store_true",
                         help="skip test captions the cache lacks when no text encoder is installed")
+    parser.add_argument("--max-minutes", type=float, help="start no new repeat after this many minutes (min. 2 repeats)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--out", help="also write the JSON result to this file (e.g. WEIGHTS/metrics.json)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -42,7 +43,8 @@ def run(args):
                       repeats=args.repeats, mm_texts=args.mm_texts, mm_generations=args.mm_generations,
                       steps=args.steps, guidance=args.guidance, batch_size=args.batch_size, device=args.device,
                       seed=args.seed, cache_path=args.text_cache, allow_missing_captions=args.allow_missing_captions,
-                      progress=not (args.no_progress or args.json))
+                      progress=not (args.no_progress or args.json), max_minutes=args.max_minutes,
+                      partial_path=args.out)
     if args.out:
         write_json(result, args.out)
     if args.json:

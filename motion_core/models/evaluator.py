@@ -77,6 +77,10 @@ class MotionTextEvaluator(nn.Module):
         """text_embeddings: (B, 384) sentence embeddings -> (B, embed_dim), unit length."""
         return F.normalize(self.text_mlp(text_embeddings).float(), dim=-1)
 
+    def forward(self, features, mask, text_embeddings):
+        """The training loss (forward, so DistributedDataParallel sees the call): see `loss`."""
+        return self.loss(features, mask, text_embeddings)
+
     def loss(self, features, mask, text_embeddings):
         """Symmetric InfoNCE over the batch; returns (loss, {"nce": ..., "acc": top-1 text→motion accuracy})."""
         motion = self.encode_motion(features, mask)
