@@ -307,26 +307,20 @@ class InProcessBackend:
         try:
             with self._lock:
                 generator = self._load()
-                from motion_core.generator import GenerationCancelled
-
                 started = time.perf_counter()
-                try:
-                    motion = generator.generate(
-                        request.prompt, request.seconds, seed=request.seed, steps=request.steps,
-                        guidance=request.guidance, variations=request.variations, device=self.config.device,
-                        progress=lambda step, total: job.events.put({"type": "progress", "step": step,
-                                                                     "total": total}),
-                        cancel=lambda: job.cancel_requested,
-                    )
-                except GenerationCancelled:
-                    job.events.put({"type": "cancelled"})
-                    return
+                motion = generator.generate(
+                    request.prompt, request.seconds, seed=request.seed, steps=request.steps,
+                    guidance=request.guidance, variations=request.variations, device=self.config.device,
+                    progress=lambda step, total: job.events.put({"type": "progress", "step": step, "total": total}),
+                    cancel=lambda: job.cancel_requested,
+                )
             joints = np.asarray(motion.joints, dtype=np.float32)
             result = GenerationResult(joints=joints, fps=float(motion.fps), seed=motion.seed, prompt=request.prompt,
                                       elapsed_s=time.perf_counter() - started)
             job.events.put({"type": "result", "result": result})
         except MotionError as error:
-            job.events.put({"type": "error", "message": str(error)})
+            # GenerationCancelled is a MotionError; matching it by the request keeps torch out of this module.
+            job.events.put({"type": "cancelled"} if job.cancel_requested else {"type": "error", "message": str(error)})
         except Exception as error:  # noqa: BLE001 - a crash in the engine must reach the panel, not kill Blender
             job.events.put({"type": "error", "message": f"Generation failed: {error!r}",
                             "traceback": traceback.format_exc()})

@@ -46,7 +46,9 @@ print(json.dumps({{
     "deps_folder": prefs.deps_folder(),
     "prefs": bpy.context.preferences.addons[module].preferences.backend,
     "torch_loaded": "torch" in sys.modules,
-}}))
+}}), flush=True)
+import os
+os._exit(0)  # bpy 4.2's module teardown can segfault at interpreter exit; the checks above are done
 """
 
 
@@ -92,7 +94,8 @@ scene.render.resolution_x, scene.render.resolution_y = 160, 120
 scene.render.filepath = {png!r}
 scene.frame_set(10)
 bpy.ops.render.render(write_still=True)
-print("rendered")
+print("rendered", flush=True)
+os._exit(0)  # bpy 4.2's module teardown can segfault at interpreter exit; the render is written
 """
 
 
