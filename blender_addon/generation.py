@@ -15,7 +15,7 @@ import bpy
 import numpy as np
 
 from . import backend as backend_module
-from . import bake, bone_maps, prefs, rig, vendor
+from . import bake, bone_maps, prefs, rig, smpl_body, vendor
 
 vendor.ensure_motion_core()
 from motion_core.errors import MotionError  # noqa: E402
@@ -88,6 +88,21 @@ def resolve_target(context, settings) -> Target:
     return resolve_bone_map(settings, obj)
 
 
+@dataclass
+class StoredMotion:
+    """One variation of a saved generation (what a results-list entry points to)."""
+
+    path: str
+    variation: int
+    prompt: str
+    seed: int
+    fps: float
+
+    @classmethod
+    def from_item(cls, item) -> "StoredMotion":
+        return cls(path=item.path, variation=item.variation, prompt=item.prompt, seed=item.seed, fps=item.fps)
+
+
 class GenerationRun:
     """Start → poll … → apply (success) | nothing (cancel, failure)."""
 
@@ -96,6 +111,9 @@ class GenerationRun:
         self.request = read_request(self.settings)
         self.target = resolve_target(context, self.settings)
         self.config = prefs.backend_config(context)
+        body_path = prefs.smpl_model_path(context)
+        if self.target.obj is None and self.settings.add_body and body_path:
+            smpl_body.load_smpl_model(body_path)  # a bad body file fails now, before any work or change
         self.job: Optional[backend_module.Job] = None
         self.started = 0.0
 
@@ -122,15 +140,18 @@ class GenerationRun:
         assert self.job is not None and self.job.result is not None
         result = self.job.result
         path = _save_result(result)
-        items = []
+        seed = int(result.seed or 0)
+        # Bake first: if it fails, the results list is untouched too.
+        obj, action = bake_result(context, self.settings, StoredMotion(path, 0, result.prompt, seed, result.fps),
+                                  self.target, report=report)
+        first = len(self.settings.results)
         for v in range(result.joints.shape[0]):
             item = self.settings.results.add()
-            item.prompt, item.seed, item.variation = result.prompt, int(result.seed or 0), v
+            item.prompt, item.seed, item.variation = result.prompt, seed, v
             item.frames, item.fps, item.path = int(result.joints.shape[1]), float(result.fps), path
-            item.label = f"{result.prompt[:40]} · seed {item.seed} · v{v + 1}"
-            items.append(item)
-        self.settings.results_index = len(self.settings.results) - len(items)
-        obj = bake_result(context, self.settings, items[0], self.target, report=report)
+            item.label = f"{result.prompt[:40]} · seed {seed} · v{v + 1}"
+        self.settings.results[first].action = action.name
+        self.settings.results_index = first
         return obj
 
 
@@ -151,18 +172,27 @@ def load_result_joints(item) -> np.ndarray:
         return np.asarray(data["joints"][item.variation], dtype=np.float64)
 
 
-def bake_result(context, settings, item, target: Target, report: Callable[[str], None] = print):
-    """Retarget and bake one stored variation onto the target (a new SMPL rig when target.obj is None)."""
+def bake_result(context, settings, item: StoredMotion, target: Target, report: Callable[[str], None] = print):
+    """Retarget and bake one stored variation onto the target (a new SMPL rig when target.obj is None).
+
+    Everything that can fail on user input (cache file, body model) is read before the scene changes.
+    Returns (armature object, new action)."""
     joints = load_result_joints(item)
     scene = context.scene
     obj = target.obj
     if obj is None:
         if context.object is not None and context.object.mode != "OBJECT":
             bpy.ops.object.mode_set(mode="OBJECT")
-        obj = rig.create_smpl_armature(context, f"MM_SMPL_s{item.seed}_v{item.variation + 1}",
-                                       smpl_rest_joints(joints))
+        body_path = prefs.smpl_model_path(context) if settings.add_body else ""
+        model = smpl_body.load_smpl_model(body_path) if body_path else None  # before any change to the scene
+        # With a body model the rig takes the body's proportions (the root path is scaled by leg length);
+        # otherwise the clip's own, so the rig follows the joints exactly.
+        rest = model.joints - model.joints[0] if model is not None else smpl_rest_joints(joints)
+        obj = rig.create_smpl_armature(context, f"MM_SMPL_s{item.seed}_v{item.variation + 1}", rest)
         obj.location = scene.cursor.location
-        if settings.add_body:
+        if model is not None:
+            smpl_body.add_smpl_body(context, obj, model, offset=-model.joints[0])
+        elif settings.add_body:
             rig.add_proxy_mesh(context, obj)
     rest = rig.rig_rest(obj)
     retargeted = retarget(joints, rest, target.bone_map, root_motion=settings.root_motion)
@@ -173,8 +203,7 @@ def bake_result(context, settings, item, target: Target, report: Callable[[str],
                        start_frame=float(settings.start_frame), frame_step=step, push_to_nla=settings.push_to_nla,
                        report=report)
     bake.extend_scene_range(scene, settings.start_frame, retargeted.rotations.shape[0], step)
-    item.action = action.name
-    return obj
+    return obj, action
 
 
 def _rigify_limbs_to_fk(obj) -> None:

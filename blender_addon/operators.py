@@ -147,8 +147,10 @@ class MOTION_MAMBA_OT_bake_result(bpy.types.Operator):
             return _fail(self, context, "Pick a result in the list first")
         try:
             target = generation.resolve_target(context, settings)
-            obj = generation.bake_result(context, settings, settings.results[index], target,
-                                         report=lambda m: self.report({"INFO"}, m))
+            item = settings.results[index]
+            obj, action = generation.bake_result(context, settings, generation.StoredMotion.from_item(item), target,
+                                                 report=lambda m: self.report({"INFO"}, m))
+            item.action = action.name
         except MotionError as error:
             return _fail(self, context, str(error))
         self.report({"INFO"}, f"Baked onto {obj.name}")

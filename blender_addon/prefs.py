@@ -69,6 +69,10 @@ class MOTION_MAMBA_AP_preferences(bpy.types.AddonPreferences):
     weights_dir: StringProperty(
         name="Model folder", subtype="DIR_PATH",
         description="Folder with config.json + *.safetensors; empty uses the default model shipped with the add-on")
+    smpl_model_path: StringProperty(
+        name="SMPL model file", subtype="FILE_PATH",
+        description="Optional SMPL/SMPL-X body model (.npz, licensed by MPI, never bundled): new SMPL-22 rigs get "
+                    "this body instead of the stick figure")
     device: EnumProperty(
         name="Device", items=[("auto", "Automatic", "GPU when available"), ("cpu", "CPU", ""), ("cuda", "CUDA", "")],
         default="auto")
@@ -93,6 +97,7 @@ class MOTION_MAMBA_AP_preferences(bpy.types.AddonPreferences):
         if install.running or install.message:
             box.label(text=install.message, icon="ERROR" if install.failed else "INFO")
         layout.prop(self, "weights_dir")
+        layout.prop(self, "smpl_model_path")
         layout.prop(self, "device")
 
 
@@ -132,6 +137,12 @@ def backend_config(context) -> BackendConfig:
         return BackendConfig(mode="worker", python=sys.executable, extra_paths=(deps_folder(),), weights=weights,
                              device=device)
     return BackendConfig(mode="in_process", weights=weights, device=device)
+
+
+def smpl_model_path(context) -> str:
+    """The SMPL body file chosen in the preferences, or "" for none."""
+    prefs = get_preferences(context)
+    return bpy.path.abspath(prefs.smpl_model_path) if prefs and prefs.smpl_model_path else ""
 
 
 classes = (MOTION_MAMBA_AP_preferences,)

@@ -75,7 +75,8 @@ class MOTION_MAMBA_PG_settings(bpy.types.PropertyGroup):
         name="As NLA strip", description="Put each new action on its own NLA track instead of making it active",
         default=False)
     add_body: BoolProperty(
-        name="Add body", description="Give new armatures a simple stick-figure mesh so they render", default=True)
+        name="Add body", description="Give new armatures a body so they render: the SMPL model set in the preferences, "
+                    "else a simple stick figure", default=True)
     results: CollectionProperty(type=MOTION_MAMBA_PG_result)
     results_index: IntProperty(name="Result", default=0)
 

@@ -470,3 +470,59 @@ def test_24fps_scene_keys_are_spaced_and_linear(scene, tmp_path):
         heads = np.array([np.asarray(rig_obj.matrix_world @ rig_obj.pose.bones[n].head) for n in NAMES])
         assert np.abs(heads - to_blender(stand_in.joints[t])).max() < 0.01
     assert scene.frame_end >= 5 + (len(stand_in.joints) - 1) * 1.2
+
+
+def synthetic_smpl_model(path, rest_joints):
+    """A tiny stand-in for an SMPL model file (the real one is licensed and never used in tests): three vertices per
+    joint, the first exactly on the joint, rigidly weighted; plus two hand joints (SMPL-24) that must merge into the
+    wrists. Same keys and layout as an SMPL .npz."""
+    joints = np.concatenate([rest_joints, rest_joints[[20, 21]] + [[0.08, 0, 0], [-0.08, 0, 0]]])  # (24, 3)
+    vertices, faces, weights = [], [], []
+    for j, p in enumerate(joints):
+        base = len(vertices)
+        vertices += [p, p + [0.02, 0, 0], p + [0, 0.02, 0]]
+        faces.append([base, base + 1, base + 2])
+        weights += [np.eye(24)[j]] * 3
+    regressor = np.zeros((24, len(vertices)))
+    regressor[np.arange(24), np.arange(24) * 3] = 1.0
+    parents = np.array(list(skeleton.PARENTS) + [20, 21])
+    parents[0] = 4294967295  # SMPL files mark the root this way
+    np.savez(path, v_template=np.array(vertices), f=np.array(faces), weights=np.array(weights),
+             J_regressor=regressor, kintree_table=np.stack([parents, np.arange(24)]))
+    return joints
+
+
+def test_smpl_body_from_a_model_file_follows_the_rig(scene, tmp_path):
+    from motion_core.motion.retarget import smpl_rest_joints
+
+    use_backend("IN_PROCESS", tmp_path)
+    stand_in = RigidWalkGenerator()
+    install_stand_in(stand_in)
+    model_path = tmp_path / "smpl_synthetic.npz"
+    joints24 = synthetic_smpl_model(model_path, smpl_rest_joints(stand_in.joints) + [0.0, 0.95, 0.0])
+    settings = scene.motion_mamba
+    settings.prompt = "a person walks"
+
+    preferences().smpl_model_path = str(tmp_path / "model.pkl")  # pickles are refused, nothing changes
+    before = snapshot()
+    with pytest.raises(RuntimeError, match="pickles"):
+        bpy.ops.motion_mamba.generate()
+    assert snapshot() == before
+
+    preferences().smpl_model_path = str(model_path)
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    rig_obj = new_armatures(before)[0]
+    body = next(o for o in bpy.data.objects if o.parent == rig_obj)
+    assert body.type == "MESH" and len(body.data.vertices) == 72 and len(body.vertex_groups) == 22
+    hand_vertex = body.data.vertices[22 * 3]  # the left hand joint's vertex, merged into the left wrist group
+    assert [body.vertex_groups[g.group].name for g in hand_vertex.groups] == ["left_wrist"]
+    for frame in (1, 30, 60):
+        bpy.context.scene.frame_set(frame)
+        evaluated = body.evaluated_get(bpy.context.evaluated_depsgraph_get()).to_mesh()
+        on_joints = np.array([np.asarray(body.matrix_world @ evaluated.vertices[3 * j].co) for j in range(22)])
+        body.evaluated_get(bpy.context.evaluated_depsgraph_get()).to_mesh_clear()
+        heads = posed_world_heads(rig_obj, NAMES, frame)
+        assert np.abs(on_joints - heads).max() < 1e-4  # the skin moves with its bones
+        assert np.abs(heads - to_blender(stand_in.joints[frame - 1])).max() < 0.01
+    preferences().smpl_model_path = ""
+    del joints24

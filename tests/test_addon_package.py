@@ -79,10 +79,9 @@ joints, _ = generate_clip("wave_right", np.random.default_rng(0))
 np.savez({npz!r}, joints=joints[None], fps=np.float32(20))
 scene = bpy.context.scene
 settings = scene.motion_mamba
-item = settings.results.add()
-item.path, item.variation, item.frames, item.fps, item.prompt = {npz!r}, 0, len(joints), 20.0, "a person waves"
+stored = generation.StoredMotion(path={npz!r}, variation=0, prompt="a person waves", seed=0, fps=20.0)
 target = generation.Target(obj=None, bone_map={{n: n for n in rig.SMPL_BONE_NAMES}}, preset="SMPL")
-arm = generation.bake_result(bpy.context, settings, item, target)
+arm, action = generation.bake_result(bpy.context, settings, stored, target)
 cam_data = bpy.data.cameras.new("cam")
 cam = bpy.data.objects.new("cam", cam_data)
 scene.collection.objects.link(cam)

@@ -1,0 +1,89 @@
+"""Optional SMPL body mesh from a user-supplied model file, bound to the SMPL-22 armature.
+
+SMPL / SMPL-X model files are licensed by MPI and never bundled. The user points Preferences → Model file to a
+`.npz` (keys v_template (V, 3), f (F, 3), weights (V, J), J_regressor (J, V), kintree_table (2, J); the layout the
+smplx package reads). Read with numpy, allow_pickle=False: `.pkl` models are pickles and are never opened (convert
+them to .npz first). The template is in SMPL's canonical frame, which is the motion frame (metres, Y-up, facing +Z).
+Joints beyond the first 22 (hands, SMPL-X face and fingers) are merged into their nearest ancestor among the 22.
+"""
+
+import os
+from dataclasses import dataclass
+from typing import List
+
+import bpy
+import numpy as np
+
+from . import rig, vendor
+
+vendor.ensure_motion_core()
+from motion_core.errors import MotionError  # noqa: E402
+
+REQUIRED_KEYS = ("v_template", "f", "weights", "J_regressor", "kintree_table")
+
+
+@dataclass
+class SmplModel:
+    vertices: np.ndarray  # (V, 3) rest template, motion frame
+    faces: np.ndarray  # (F, 3) int
+    weights: np.ndarray  # (V, 22) skinning weights, merged onto the 22 body joints
+    joints: np.ndarray  # (22, 3) rest joints (J_regressor @ v_template)
+
+
+def load_smpl_model(path: str) -> SmplModel:
+    """Read an SMPL-family .npz; MotionError with what to do for anything a user can get wrong."""
+    if path.lower().endswith(".pkl"):
+        raise MotionError("SMPL .pkl files are pickles, which the add-on never opens: convert the model to .npz "
+                          "(v_template, f, weights, J_regressor, kintree_table) and choose that file")
+    if not os.path.isfile(path):
+        raise MotionError(f"SMPL model file '{path}' not found: fix it in Preferences → Add-ons → Motion Mamba")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in REQUIRED_KEYS if k not in data]
+            if missing:
+                raise MotionError(f"'{os.path.basename(path)}' lacks {', '.join(missing)}: it is not an SMPL model "
+                                  "file; choose an SMPL/SMPL-X .npz")
+            vertices = np.asarray(data["v_template"], dtype=np.float64)
+            faces = np.asarray(data["f"], dtype=np.int64)
+            weights = np.asarray(data["weights"], dtype=np.float64)
+            regressor = np.asarray(data["J_regressor"], dtype=np.float64)
+            parents = np.asarray(data["kintree_table"], dtype=np.int64)[0]
+    except (OSError, ValueError) as error:
+        raise MotionError(f"Could not read SMPL model '{os.path.basename(path)}' ({error}): choose an SMPL/SMPL-X "
+                          ".npz saved without pickled objects") from None
+    joint_count = weights.shape[1]
+    if joint_count < 22 or regressor.shape != (joint_count, len(vertices)):
+        raise MotionError(f"'{os.path.basename(path)}' has {joint_count} joints / regressor {regressor.shape}: "
+                          "expected an SMPL-family body with at least 22 joints")
+    merged = weights[:, :22].copy()
+    for j in range(22, joint_count):
+        ancestor = j
+        while ancestor >= 22:
+            ancestor = int(parents[ancestor])
+        merged[:, ancestor] += weights[:, j]
+    joints = (regressor @ vertices)[:22]
+    return SmplModel(vertices=vertices, faces=faces, weights=merged, joints=joints)
+
+
+def add_smpl_body(context, arm_obj, model: SmplModel, offset=None, name: str = ""):
+    """A mesh of the model's template, skinned to `arm_obj` (an SMPL-22 armature) by vertex groups named after the
+    bones. offset: (3,) motion-frame shift that puts the template's joints onto the armature's rest joints."""
+    vertices = model.vertices + (np.zeros(3) if offset is None else np.asarray(offset))
+    verts_blender = rig.motion_to_blender(vertices)
+    mesh = bpy.data.meshes.new(name or f"{arm_obj.name}_smpl")
+    faces: List[List[int]] = model.faces.tolist()
+    mesh.from_pydata(verts_blender.tolist(), [], faces)
+    mesh.update()
+    body = bpy.data.objects.new(mesh.name, mesh)
+    context.collection.objects.link(body)
+    body.parent = arm_obj
+    for j, bone_name in enumerate(rig.SMPL_BONE_NAMES):
+        group = body.vertex_groups.new(name=bone_name)
+        for weight in np.unique(np.round(model.weights[:, j], 4)):
+            if weight <= 0:
+                continue
+            indices = np.nonzero(np.round(model.weights[:, j], 4) == weight)[0].tolist()
+            group.add(indices, float(weight), "REPLACE")
+    modifier = body.modifiers.new("Armature", "ARMATURE")
+    modifier.object = arm_obj  # type: ignore[attr-defined]
+    return body
