@@ -197,3 +197,26 @@ def test_choice_is_logged_once(caplog, monkeypatch):
         for _ in range(3):
             backends.choose_backend(torch.zeros(1, 1, 2), "ref")
     assert sum("'ref'" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="GPU machines run the compiled kernels in test_ssm_gpu.py")
+def test_triton_kernels_in_the_interpreter(monkeypatch):
+    """Where triton is installed but no GPU is present, run the Triton kernels through Triton's CPU interpreter."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("triton") is None:
+        pytest.skip("triton is not installed")
+    if "triton" in sys.modules:
+        pytest.skip("triton was imported before TRITON_INTERPRET could be set (triton caches it)")
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # read by triton at import and at each @triton.jit
+    x = make_inputs(batch=2, channels=8, length=21, state=5, groups=2, dtype=torch.float32, seed=9)
+    ref = selective_scan(**{k: v.double() for k, v in x.items()}, delta_softplus=True, backend="ref")
+    leaves = {k: v.clone().requires_grad_(True) for k, v in x.items()}
+    out = selective_scan(**leaves, delta_softplus=True, backend="triton")
+    torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=1e-5)
+    out.sum().backward()
+    ref_leaves = {k: v.double().requires_grad_(True) for k, v in x.items()}
+    selective_scan(**ref_leaves, delta_softplus=True, backend="ref").sum().backward()
+    for k in x:
+        torch.testing.assert_close(leaves[k].grad.double(), ref_leaves[k].grad, rtol=1e-4, atol=1e-4)

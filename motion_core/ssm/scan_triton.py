@@ -1,10 +1,11 @@
 """The `triton` backend: fused selective-scan kernels, forward and backward, in Triton (JIT-compiled on first use).
 
 One program owns BLOCK_D channels of one batch row (all inside one B/C group) and walks the sequence in chunks of
-CHUNK steps. Per chunk it reads u, delta (and z) as (BLOCK_D, CHUNK) tiles and B, C as (state, CHUNK) tiles, so every
+CHUNK steps. Per chunk it reads u, delta (and z) as (CHUNK, BLOCK_D) tiles and B, C as (CHUNK, state) tiles, so every
 input byte is read once with coalesced loads along time; builds decay = exp(delta * A) and input = delta * B * u as
-(BLOCK_D, state, CHUNK) register tiles; scans them along time in registers (tl.associative_scan) starting from the
-carried fp32 state; contracts with C over the state axis; and writes y (gated, plus D * u) once. Nothing of size
+(CHUNK, state, BLOCK_D) register tiles, time kept inside each thread; scans them along time in registers
+(tl.associative_scan, a sequential loop per thread) starting from the carried fp32 state; contracts with C over the
+state axis; and writes y (gated, plus D * u) once. Nothing of size
 (..., length, state) ever touches memory, which is where the plain PyTorch scans lose.
 
 Backward walks the chunks in reverse: it recomputes the chunk's states from the state the forward saved at the chunk
@@ -29,11 +30,8 @@ is latency, with ~8 resident warps per SM (211 registers per thread) and each ch
 
 import functools
 import importlib.util
-import math
 
 import torch
-
-LOG2E = math.log2(math.e)
 
 
 @functools.cache
@@ -52,6 +50,10 @@ def _kernels():
 
 def _next_pow2(n):
     return 1 << max(0, int(n) - 1).bit_length()
+
+
+def _cdiv(a, b):
+    return -(-a // b)
 
 
 # Register budget: each thread keeps about (BLOCK_D * CHUNK * STATE / 32) elements per live (time, state, channel)
@@ -107,7 +109,7 @@ def _launch_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus, save_st
     saved = (torch.empty((batch, channels, n_chunks, state_p), dtype=torch.float32, device=u.device)
              if save_states else out)
     z_arg = z if z is not None else u
-    grid = (triton_cdiv(channels, block_d), batch)
+    grid = (_cdiv(channels, block_d), batch)
     fwd_kernel[grid](
         u, delta, A, B, C, D if D is not None else A, z_arg, delta_bias if delta_bias is not None else A,
         out, last, saved,
@@ -141,7 +143,7 @@ def _launch_backward(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, 
     dD_part = torch.empty((batch, channels), dtype=torch.float32, device=u.device)
     dbias_part = torch.empty((batch, channels), dtype=torch.float32, device=u.device)
     z_arg = z if z is not None else u
-    grid = (triton_cdiv(channels, block_d), batch)
+    grid = (_cdiv(channels, block_d), batch)
     bwd_kernel[grid](
         u, delta, A, B, C, D if D is not None else A, z_arg, delta_bias if delta_bias is not None else A,
         dout, saved, du, ddelta, dz, dB, dC, dA_part, dD_part, dbias_part,
@@ -153,10 +155,6 @@ def _launch_backward(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, 
     )
     return (du, ddelta, dA_part.sum(0)[:, :state], dB, dC, dD_part.sum(0) if D is not None else None,
             dz if z is not None else None, dbias_part.sum(0) if delta_bias is not None else None)
-
-
-def triton_cdiv(a, b):
-    return -(-a // b)
 
 
 class _SelectiveScanTriton(torch.autograd.Function):
