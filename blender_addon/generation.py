@@ -180,9 +180,9 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
     joints = load_result_joints(item)
     scene = context.scene
     obj = target.obj
+    if context.object is not None and context.object.mode not in ("OBJECT", "POSE"):
+        bpy.ops.object.mode_set(mode="OBJECT")  # edit-mode bone data is not what the rig will play with
     if obj is None:
-        if context.object is not None and context.object.mode != "OBJECT":
-            bpy.ops.object.mode_set(mode="OBJECT")
         body_path = prefs.smpl_model_path(context) if settings.add_body else ""
         model = smpl_body.load_smpl_model(body_path) if body_path else None  # before any change to the scene
         # With a body model the rig takes the body's proportions (the root path is scaled by leg length);

@@ -526,3 +526,39 @@ def test_smpl_body_from_a_model_file_follows_the_rig(scene, tmp_path):
         assert np.abs(heads - to_blender(stand_in.joints[frame - 1])).max() < 0.01
     preferences().smpl_model_path = ""
     del joints24
+
+
+class RecordingLayout:
+    """Stands in for UILayout in panel draw calls (headless Blender never draws): records prop() calls."""
+
+    def __init__(self, calls):
+        self.calls = calls
+        self.alert = False
+
+    def prop(self, data, name, **_):
+        self.calls.append((data, name))
+
+    def prop_search(self, data, name, search_data, search_name, **_):
+        self.calls.extend([(data, name), (search_data, search_name)])
+
+    def __getattr__(self, _name):  # row(), column(), box(), label(), operator(), template_list(), ...
+        return lambda *args, **kwargs: self
+
+
+def test_panels_draw_existing_properties(scene):
+    from blender_addon import ui
+
+    bpy.ops.object.armature_add()
+    for target in ("NEW_RIG", "SELECTED"):
+        scene.motion_mamba.target = target
+        scene.motion_mamba.custom_map.add().joint = "pelvis"
+        for panel in (ui.VIEW3D_PT_motion_mamba, ui.VIEW3D_PT_motion_mamba_results, ui.VIEW3D_PT_motion_mamba_bone_map):
+            calls = []
+            holder = type("PanelSelf", (), {"layout": RecordingLayout(calls)})()
+            panel.draw(holder, bpy.context)
+            for data, name in calls:
+                assert name in data.bl_rna.properties, f"{panel.__name__} draws missing property {name!r}"
+    calls = []
+    preferences().draw.__func__(type("PrefsSelf", (), {"layout": RecordingLayout(calls), **{
+        k: getattr(preferences(), k) for k in ("backend", "python_path")}})(), bpy.context)
+    assert calls and all(name in preferences().bl_rna.properties for _, name in calls if _ is not None)
