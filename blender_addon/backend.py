@@ -338,15 +338,12 @@ def get_backend(config: BackendConfig) -> Backend:
     backend = _BACKENDS.get(config.key())
     if isinstance(backend, WorkerBackend) and not backend.alive:
         backend = None
-    if backend is None:
-        backend_new: Backend
-        for old in list(_BACKENDS.values()):  # one model in memory at a time
-            old.close()
-        _BACKENDS.clear()
-        backend_new = WorkerBackend(config) if config.mode == "worker" else InProcessBackend(config)
-        _BACKENDS[config.key()] = backend_new
-        return backend_new
-    return backend
+    if backend is not None:
+        return backend
+    shutdown_all()  # one model in memory at a time
+    started: Backend = WorkerBackend(config) if config.mode == "worker" else InProcessBackend(config)
+    _BACKENDS[config.key()] = started
+    return started
 
 
 def shutdown_all() -> None:
@@ -357,4 +354,6 @@ def shutdown_all() -> None:
 
 
 def describe_backends() -> List[str]:
-    return [f"{type(b).__name__}: {getattr(b, 'model', '')} on {getattr(b, 'device', '')}" for b in _BACKENDS.values()]
+    """One line per running backend, for the preferences: kind, model, device."""
+    kinds = {WorkerBackend: "worker process", InProcessBackend: "inside Blender"}
+    return [f"{kinds[type(b)]}: {b.model or 'loading…'} on {b.device or '…'}" for b in _BACKENDS.values()]

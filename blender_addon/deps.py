@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from typing import List, Optional, Sequence
 
 from . import vendor
@@ -120,8 +121,7 @@ class Installer:
         return self.state, self.fraction, self.message
 
     def wait(self, timeout: Optional[float] = None):
-        import time
-
+        """Block until pip ends (or `timeout` seconds pass) -> poll()'s (state, fraction, message)."""
         end = None if timeout is None else time.monotonic() + timeout
         while self.poll()[0] == "RUNNING" and (end is None or time.monotonic() < end):
             time.sleep(0.05)

@@ -17,7 +17,7 @@ from . import vendor
 vendor.ensure_motion_core()
 from motion_core.errors import MotionError  # noqa: E402
 
-from .backend import BackendConfig  # noqa: E402
+from .backend import BackendConfig, describe_backends  # noqa: E402
 
 ADDON_ID = __package__ or "blender_addon"
 
@@ -98,6 +98,8 @@ class MOTION_MAMBA_AP_preferences(bpy.types.AddonPreferences):
             box.label(text=install.message, icon="ERROR" if install.failed else "INFO")
         layout.prop(self, "weights_dir")
         layout.prop(self, "smpl_model_path")
+        for line in describe_backends():
+            layout.label(text=f"Running: {line}", icon="CHECKMARK")
         layout.prop(self, "device")
 
 
