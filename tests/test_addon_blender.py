@@ -562,3 +562,57 @@ def test_panels_draw_existing_properties(scene):
     preferences().draw.__func__(type("PrefsSelf", (), {"layout": RecordingLayout(calls), **{
         k: getattr(preferences(), k) for k in ("backend", "python_path")}})(), bpy.context)
     assert calls and all(name in preferences().bl_rna.properties for _, name in calls if _ is not None)
+
+
+class FakeEvent:
+    def __init__(self, type_, value="NOTHING"):
+        self.type, self.value = type_, value
+
+
+def modal_driver():
+    """The modal operator's methods on a plain object: Blender's background mode has no event loop to run them,
+    so the test feeds TIMER / ESC events itself, exactly as the window manager would."""
+    from blender_addon.operators import MOTION_MAMBA_OT_generate as op
+
+    reports = []
+    driver = type("ModalDriver", (), {name: getattr(op, name) for name in ("_start", "_finish", "_cleanup", "modal")})()
+    driver._run, driver._timer = None, None
+    driver.report = lambda kinds, message: reports.append((set(kinds), message))
+    return driver, reports
+
+
+def test_modal_progress_and_esc(scene, tiny_model):
+    use_backend("IN_PROCESS", tiny_model)
+    status = bpy.context.window_manager.motion_mamba_status
+    settings = scene.motion_mamba
+    settings.prompt, settings.seconds, settings.steps = "a person spins", 2.0, 6
+
+    driver, reports = modal_driver()
+    before = snapshot()
+    driver._start(bpy.context)
+    assert status.running
+    messages, result = set(), {"RUNNING_MODAL"}
+    deadline = time.monotonic() + 60
+    while result == {"RUNNING_MODAL"} and time.monotonic() < deadline:
+        assert driver.modal(bpy.context, FakeEvent("MOUSEMOVE")) == {"PASS_THROUGH"}  # the UI stays usable
+        result = driver.modal(bpy.context, FakeEvent("TIMER"))
+        messages.add(status.message)
+        time.sleep(0.01)
+    assert result == {"FINISHED"} and not status.running
+    assert any(m.startswith("Denoising step") for m in messages), messages
+    assert len(new_armatures(before)) == 1 and ({"INFO"}, f"Motion baked onto {new_armatures(before)[0].name}") in reports
+
+    settings.steps, settings.seconds = 1000, 9.0
+    driver, reports = modal_driver()
+    before = snapshot()
+    driver._start(bpy.context)
+    while driver._run.job.step < 1 and time.monotonic() < deadline + 60:
+        driver.modal(bpy.context, FakeEvent("TIMER"))
+        time.sleep(0.01)
+    assert driver.modal(bpy.context, FakeEvent("ESC", "PRESS")) == {"RUNNING_MODAL"}
+    result = {"RUNNING_MODAL"}
+    while result == {"RUNNING_MODAL"}:
+        result = driver.modal(bpy.context, FakeEvent("TIMER"))
+        time.sleep(0.01)
+    assert result == {"CANCELLED"} and status.message == "Cancelled" and not status.running
+    assert snapshot() == before
