@@ -147,3 +147,33 @@ def test_bad_maps_are_rejected():
         retarget(joints, rig, {"pelvis": "pelvis", "tail": "pelvis"})
     with pytest.raises(ValueError, match=r"\(T, 22, 3\)"):
         retarget(joints[:, :10], rig, {"pelvis": "pelvis"})
+
+
+def test_rig_with_split_limbs_and_unmapped_twist_bones():
+    """Rigify / UE style: each limb bone is split in two (the second half unmapped, like DEF-thigh.L.001), and an
+    unmapped root sits above the hips. The mapped joints still land on the clip's joints."""
+    joints = smooth_clip(seed=8)
+    rest = smpl_rest_joints(joints)
+    bones = [("root", None, np.zeros(3), np.array([0.0, 0.0, 0.3]))]
+    bone_map = {}
+    split = {"left_hip", "right_hip", "left_knee", "right_knee", "left_shoulder", "right_shoulder", "left_elbow",
+             "right_elbow"}
+    last_of = {}  # joint -> the bone its children attach to
+    for name, parent, head, tail in smpl_layout(rest):
+        parent_bone = last_of[parent] if parent else "root"
+        bone = f"DEF-{name}"
+        bone_map[name] = bone
+        if name in split:
+            middle = (np.asarray(head) + np.asarray(tail)) / 2
+            bones.append((bone, parent_bone, head, middle))
+            bones.append((bone + ".001", bone, middle, tail))
+            last_of[name] = bone + ".001"
+        else:
+            bones.append((bone, parent_bone, head, tail))
+            last_of[name] = bone
+    rig = build_rig(bones, np.random.default_rng(9))
+    result = retarget(joints, rig, bone_map)
+    posed = pose_rig(rig, result)
+    order = [rig.index(bone_map[n]) for n in NAMES]
+    np.testing.assert_allclose(posed[:, order], joints, atol=1e-5)
+    assert not any(b.endswith(".001") or b == "root" for b in result.bone_names)
