@@ -215,19 +215,28 @@ def joint_errors(context, rig_obj, bone_names, joints, scale=1.0):
 
 def stage(context, rigs):
     scene = context.scene
-    bpy.ops.mesh.primitive_plane_add(size=40.0, location=(0.0, 0.0, 0.0))
+    # A 1 m checkerboard floor, so travel shows even though the camera follows the character.
+    bpy.ops.mesh.primitive_grid_add(x_subdivisions=40, y_subdivisions=40, size=40.0, location=(0.0, 0.0, 0.0))
     floor = context.active_object
     floor.name = "Floor"
-    floor.color = (0.82, 0.82, 0.8, 1.0)
+    for color in ((0.78, 0.78, 0.76, 1.0), (0.55, 0.56, 0.58, 1.0)):
+        material = bpy.data.materials.new("floor")
+        material.diffuse_color = color
+        floor.data.materials.append(material)
+    for polygon in floor.data.polygons:
+        x, y = polygon.center.x, polygon.center.y
+        polygon.material_index = (int(np.floor(x)) + int(np.floor(y))) % 2
     for obj, color in zip(rigs, ((0.25, 0.5, 0.9, 1.0), (0.95, 0.55, 0.2, 1.0))):
-        obj.color = color
+        material = bpy.data.materials.new(f"{obj.name}_color")
+        material.diffuse_color = color
+        obj.data.materials.append(material)
     camera = bpy.data.objects.new("DemoCamera", bpy.data.cameras.new("DemoCamera"))
     scene.collection.objects.link(camera)
     scene.camera = camera
     camera.data.lens = 32
     scene.render.engine = "BLENDER_WORKBENCH"
     shading = scene.display.shading
-    shading.light, shading.color_type = "STUDIO", "OBJECT"
+    shading.light, shading.color_type = "STUDIO", "MATERIAL"
     shading.show_shadows = True
     shading.show_cavity = False
     world = bpy.data.worlds.new("DemoWorld")
