@@ -96,3 +96,23 @@ def test_sample_features_is_seeded_and_masked(setup):
     assert a.shape == (3, 60, 263)
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert torch.all(a[0, 40:] == 0) and torch.all(a[2, 52:] == 0) and torch.any(a[1, 59] != 0)
+
+
+def test_shipped_model_files_and_metrics():
+    """The committed default model: every file under 16 MiB, metrics.json in the issue's shape, evaluator loadable."""
+    from motion_core.generator import DEFAULT_WEIGHTS_DIR
+
+    folder = DEFAULT_WEIGHTS_DIR
+    if not (folder / "metrics.json").is_file():
+        pytest.skip("no shipped default model")
+    for path in folder.iterdir():
+        assert path.stat().st_size < 16 * 2 ** 20, path.name
+    result = json.loads((folder / "metrics.json").read_text())
+    assert set(result["rows"]) == {"real", "motion_mamba", "baseline"}
+    for row in result["rows"].values():
+        assert set(row) == set(METRIC_NAMES)
+    assert result["rows"]["real"]["multimodality"]["mean"] is None
+    assert result["protocol"]["repeats"] >= 2 and result["protocol"]["r_precision_batch"] == 32
+    evaluator = MotionTextEvaluator.from_pretrained(folder)
+    embedding = evaluator.encode_text(torch.from_numpy(fake_encode(["a person walks forward"])))
+    assert embedding.shape == (1, evaluator.config.embed_dim)
