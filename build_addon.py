@@ -24,7 +24,8 @@ ADDON_DIR = ROOT / "blender_addon"
 ENGINE_DIR = ROOT / "motion_core"
 # Development-only files that stay out of the zip.
 EXCLUDE = ["__pycache__", "*.pyc", ".*", "*.zip", "demo.py", "bench_bake.py", "lib"]
-ENGINE_EXCLUDE = ["__pycache__", "*.pyc", ".*", "*.ckpt", "*.pt", "*.pth", "*.pkl"]
+ENGINE_EXCLUDE = ["__pycache__", "*.pyc", ".*", "*.ckpt", "*.pt", "*.pth", "*.pkl",
+                  "evaluator.safetensors", "evaluator_config.json"]  # the metric model: evaluation only, not Blender
 SKIP_REQUIREMENTS = {"numpy", "matplotlib"}  # Blender ships numpy; previews are not needed by the worker
 
 
@@ -66,7 +67,8 @@ def build(out_dir: Path, with_weights: bool = True) -> Path:
         def add(path: Path, arcname: str):
             info = zipfile.ZipInfo(arcname, date_time=fixed_time)
             info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
+            # float weights barely compress: store them, deflate the rest
+            info.compress_type = zipfile.ZIP_STORED if path.suffix == ".safetensors" else zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())
 
         for path in _walk(ADDON_DIR, EXCLUDE):

@@ -31,6 +31,11 @@ def test_zip_layout(built):
         assert f"{top}/{required}" in names, required
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".whl", ".so", ".pt", ".pkl"))]
     assert f"{top}/demo.py" not in names and f"{top}/bench_bake.py" not in names
+    assert not [n for n in names if n.endswith("evaluator.safetensors")]  # evaluation-only weights stay out
+    weights = (REPO_ROOT / "motion_core" / "weights" / "default")
+    for name in ("config.json", "vae.safetensors", "denoiser.safetensors"):
+        if (weights / name).is_file():  # the generator's files travel with the add-on when they exist
+            assert f"{top}/lib/motion_core/weights/default/{name}" in names
     requirements = zipfile.ZipFile(built).read(f"{top}/backend_requirements.txt").decode()
     assert "torch==" in requirements and "numpy" not in requirements  # pinned torch; Blender's own numpy
 
