@@ -47,8 +47,7 @@ class VIEW3D_PT_motion_mamba(MotionPanel):
         if settings.target == "NEW_RIG":
             col.prop(settings, "add_body")
         if status.running:
-            layout.progress(factor=status.progress, text=status.message or "Working…") if hasattr(
-                layout, "progress") else layout.label(text=f"{status.message} ({status.progress:.0%})")
+            layout.progress(factor=status.progress, text=status.message or "Working…")  # UILayout.progress: 4.0+
             layout.label(text="Esc cancels", icon="INFO")
         else:
             layout.operator("motion_mamba.generate", icon="PLAY")

@@ -549,8 +549,10 @@ def test_panels_draw_existing_properties(scene):
     from blender_addon import ui
 
     bpy.ops.object.armature_add()
-    for target in ("NEW_RIG", "SELECTED"):
+    status = bpy.context.window_manager.motion_mamba_status
+    for target, running in (("NEW_RIG", False), ("SELECTED", True)):
         scene.motion_mamba.target = target
+        status.running, status.last_error = running, "" if running else "a long error message " * 5
         scene.motion_mamba.custom_map.add().joint = "pelvis"
         for panel in (ui.VIEW3D_PT_motion_mamba, ui.VIEW3D_PT_motion_mamba_results, ui.VIEW3D_PT_motion_mamba_bone_map):
             calls = []
@@ -558,6 +560,7 @@ def test_panels_draw_existing_properties(scene):
             panel.draw(holder, bpy.context)
             for data, name in calls:
                 assert name in data.bl_rna.properties, f"{panel.__name__} draws missing property {name!r}"
+    status.running = False
     calls = []
     preferences().draw.__func__(type("PrefsSelf", (), {"layout": RecordingLayout(calls), **{
         k: getattr(preferences(), k) for k in ("backend", "python_path")}})(), bpy.context)
