@@ -131,7 +131,8 @@ class Evaluation:
 
     @torch.no_grad()
     def embed_texts(self, caption_rows):
-        return self.evaluator.encode_text(self.text[torch.as_tensor(caption_rows, device=self.device)]).double().cpu().numpy()
+        rows = torch.as_tensor(caption_rows, device=self.device)
+        return self.evaluator.encode_text(self.text[rows]).double().cpu().numpy()
 
     def real_features(self, draw):
         """De-normalised real crops of a draw: (N, T, D) on the device, lengths (N,)."""

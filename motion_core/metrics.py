@@ -40,7 +40,9 @@ def _sqrtm_psd(matrix):
 
 
 def frechet_distance(mu1, cov1, mu2, cov2):
-    """‖μ1 − μ2‖² + tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½), with tr((Σ1 Σ2)^½) = tr((Σ1^½ Σ2 Σ1^½)^½) (both PSD, so exact)."""
+    """‖μ1 − μ2‖² + tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½).
+
+    tr((Σ1 Σ2)^½) = tr((Σ1^½ Σ2 Σ1^½)^½) since both are PSD, so only symmetric square roots are needed (exact)."""
     root1 = _sqrtm_psd(cov1)
     middle = _sqrtm_psd(root1 @ cov2 @ root1)
     diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)

@@ -21,7 +21,6 @@ batch_size / K, gradients are averaged by DDP, rank 0 writes the files.
 
 import base64
 import json
-import math
 import os
 import shutil
 import time
@@ -195,7 +194,7 @@ class DenoiserTask(Task):
     def build(self):
         from motion_core.diffusion import NoiseSchedule
         from motion_core.models import build_denoiser
-        from motion_core.models.config import ConfigError, DiffusionConfig, ModelConfig, TextConfig
+        from motion_core.models.config import ConfigError, ModelConfig
 
         if self.vae_dir is None:
             raise MotionError(f"training the {self.kind} needs a trained VAE: add --vae RUN_DIR")

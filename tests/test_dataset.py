@@ -47,7 +47,8 @@ def write_tiny_corpus(root, clips=24, seed=0, feature_dim=263, lengths=(30, 260)
         name = f"{i:06d}"
         frames = int(rng.integers(*lengths)) if i else 200
         time = np.linspace(0, 1, frames)[:, None]
-        features = 0.1 * rng.standard_normal((1, feature_dim)) + 0.05 * np.sin(6 * time + rng.uniform(0, 6, feature_dim))
+        phase = rng.uniform(0, 6, feature_dim)
+        features = 0.1 * rng.standard_normal((1, feature_dim)) + 0.05 * np.sin(6 * time + phase)
         kind = i % len(CAPTIONS)
         features[:, 3] = 0.9 + 0.1 * kind
         features = features.astype(np.float32)

@@ -24,7 +24,8 @@ def add_arguments(parser):
     parser.add_argument("--text-cache", help="caption-embedding cache (default DATA/caption_embeddings.safetensors)")
     parser.add_argument("--allow-missing-captions", action="store_true",
                         help="skip test captions the cache lacks when no text encoder is installed")
-    parser.add_argument("--max-minutes", type=float, help="start no new repeat after this many minutes (min. 2 repeats)")
+    parser.add_argument("--max-minutes", type=float,
+                        help="start no new repeat after this many minutes (at least 2 repeats run)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--out", help="also write the JSON result to this file (e.g. WEIGHTS/metrics.json)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -6,9 +6,11 @@ trained with a symmetric InfoNCE loss in which in-batch "negatives" whose captio
 left out (procedural captions repeat a lot, and pushing apart two "walks forward" clips would teach noise).
 
 Text side: the frozen all-MiniLM-L6-v2 sentence embedding (384-d, the generator's own text encoder, cached per caption
-by `motion_core.data.dataset`) through a small MLP. Motion side: normalised HumanML3D features (B, T, 263) → linear →
-learned positions + a summary token → pre-norm transformer → the summary token → linear. Both embeddings are
-L2-normalised, so the Euclidean distances the metrics use lie in [0, 2].
+by `motion_core.data.dataset`) through a small MLP. Motion side: normalised HumanML3D features (B, T, 263) →
+linear → learned positions + a summary token → pre-norm transformer → the summary token → linear. Both embeddings are
+L2-normalised, so the Euclidean distances the metrics use lie in [0, 2]. Caveat: the evaluator reads the same
+sentence embedding the generators are conditioned on, which may favour them on R-precision more than the T2M
+evaluator's separate GloVe/GRU text side would; numbers are comparable between our models, not with papers.
 """
 
 import json
