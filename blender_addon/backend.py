@@ -93,6 +93,8 @@ class Job:
         kind = event.get("type")
         if kind == "progress":
             self.step, self.total = int(event.get("step", 0)), int(event.get("total", 0))
+        elif kind == "result" and self.cancel_requested:
+            self.state = CANCELLED  # the cancel came too late to stop sampling: the user still gets nothing
         elif kind == "result":
             self.result = event["result"]
             self.state = FINISHED
@@ -104,6 +106,7 @@ class Job:
 
     def cancel(self) -> None:
         if self.state == RUNNING:
+            self.cancel_requested = True
             self._cancel(self)
 
     def wait(self, timeout: Optional[float] = None, on_progress: Optional[Callable[[int, int], None]] = None) -> str:
@@ -300,7 +303,7 @@ class InProcessBackend:
         return job
 
     def _cancel(self, job: Job) -> None:
-        job.cancel_requested = True
+        pass  # Job.cancel sets the flag that the generator polls between steps
 
     def _run(self, job: Job) -> None:
         request = job.request

@@ -330,6 +330,15 @@ def check_cancel(scene, mode, python, tiny_model):
 
 def test_cancel_through_worker_leaves_scene_unchanged(scene, tiny_model):
     check_cancel(scene, "EXTERNAL", sys.executable, tiny_model)
+    # Esc at once, before sampling starts: whatever the worker still sends, nothing reaches the scene.
+    from blender_addon import generation
+
+    scene.motion_mamba.steps, scene.motion_mamba.seconds = 3, 1.0
+    before = snapshot()
+    run = generation.GenerationRun(bpy.context).start()
+    run.cancel()
+    assert run.wait() == "CANCELLED" and run.job.result is None
+    assert snapshot() == before
 
 
 def test_worker_crash_is_reported_and_changes_nothing(scene, tiny_model):
