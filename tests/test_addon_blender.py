@@ -359,9 +359,21 @@ def test_worker_crash_is_reported_and_changes_nothing(scene, tiny_model):
     assert run.wait() == "FAILED"
     assert "worker stopped" in run.job.error and "scene are unchanged" in run.job.error
     assert snapshot() == before
-    # The next generation starts a fresh worker.
+    # The next generation starts a fresh worker, here as the "private backend": Blender's Python plus the add-on's
+    # own dependency folder (which the installer fills; here torch is linked in from this environment).
+    from blender_addon import prefs
+
+    import torch
+
+    deps = Path(prefs.deps_folder())
+    if not (deps / "torch").exists():
+        (deps / "torch").symlink_to(Path(torch.__file__).parent, target_is_directory=True)
+    use_backend("PRIVATE", tiny_model)
     settings.steps, settings.seconds = 2, 1.0
     assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    worker = next(iter(backend._BACKENDS.values()))
+    assert isinstance(worker, backend.WorkerBackend) and worker.config.extra_paths == (str(deps),)
+    (deps / "torch").unlink()
 
 
 def test_joints_match_within_1cm_on_smpl_and_mixamo_rigs(scene, tmp_path):

@@ -1,6 +1,7 @@
 """The private-backend installer: messages for the ways pip fails, the offline guard, no network needed."""
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,39 @@ def test_install_button_refuses_when_blender_is_offline(tmp_path, monkeypatch):
     state = bpy.context.window_manager.motion_mamba_install
     assert state.failed and "Allow Online Access" in state.message
     assert not (tmp_path / "backend" / "torch").exists()
+
+
+def make_wheel(folder, name="mm_fake_dep", version="1.0"):
+    """A minimal pure-Python wheel written by hand (no build tools, no network)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {f"{name}/__init__.py": b"VALUE = 42\n",
+             f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+             f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = "".join(f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},"
+                     f"{len(data)}\n" for path, data in files.items())
+    record += f"{name}-{version}.dist-info/RECORD,,\n"
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for inner, data in files.items():
+            archive.writestr(inner, data)
+        archive.writestr(f"{name}-{version}.dist-info/RECORD", record)
+    return path
+
+
+def test_successful_install_reports_progress_and_fills_the_folder(tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    make_wheel(wheels)
+    installer = deps.Installer(str(tmp_path / "backend"), ["mm_fake_dep==1.0"],
+                               extra_args=["--no-index", "--find-links", str(wheels)]).start()
+    seen = set()
+    while installer.poll()[0] == "RUNNING":
+        seen.add(installer.poll()[2])
+        time.sleep(0.01)
+    state, fraction, message = installer.poll()
+    assert state == "FINISHED" and fraction == 1.0 and str(tmp_path / "backend") in message
+    assert (tmp_path / "backend" / "mm_fake_dep" / "__init__.py").is_file()
+    assert any(m.startswith(("Resolving", "Installing", "Starting")) for m in seen)
