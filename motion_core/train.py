@@ -493,8 +493,9 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
     started = time.time()
     count, interval_start = interval["count"], time.time()
     sums = {k: torch.tensor(v, dtype=torch.float32, device=device) for k, v in interval["sums"].items()}
+    interrupted = _StopOnInterrupt(enabled=world == 1)
     model.train()
-    while step < config.steps:
+    while step < config.steps and not interrupted.requested:
         # with DDP the clock is consulted every 10 steps only: each check is a broadcast from rank 0
         if config.minutes and (world == 1 or step % 10 == 0) and _should_stop(started, config.minutes, world, device):
             break
@@ -525,6 +526,7 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
             bar.update(1)
         if step % config.checkpoint_every == 0:
             checkpoint()
+    interrupted.restore()
     if bar is not None:
         bar.close()
     checkpoint()
@@ -539,7 +541,40 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
         rows = read_loss_log(log_path)
         summary["last"] = rows[-1] if rows else None
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        if interrupted.requested:
+            print(f"interrupted at step {step}: checkpoint saved, continue with --resume", flush=True)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
     return summary
+
+
+class _StopOnInterrupt:
+    """First Ctrl-C asks the loop to stop after the current step (then it checkpoints and exports as usual);
+    a second one interrupts at once. Single-process runs only: under torchrun the launcher owns the signals."""
+
+    def __init__(self, enabled):
+        import signal
+        import threading
+
+        self.requested = False
+        self._previous = None
+        if enabled and threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame):
+        import signal
+
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def restore(self):
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def _should_stop(started, minutes, world, device):

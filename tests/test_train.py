@@ -147,3 +147,25 @@ class _FakeTextEncoder:
 
     def to(self, device):
         return self
+
+
+def test_ctrl_c_stops_with_a_checkpoint(corpus, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from motion_core.data import dataset as dataset_module
+
+    calls = {"n": 0}
+    original = dataset_module.BatchSampler.next
+
+    def next_then_interrupt(self):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl-C during step 3
+        return original(self)
+
+    monkeypatch.setattr(dataset_module.BatchSampler, "next", next_then_interrupt)
+    summary = train("evaluator", corpus, tmp_path / "run", tiny_config("evaluator", steps=50), progress=False)
+    assert summary["step"] == 3
+    assert json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())["step"] == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
