@@ -1,5 +1,5 @@
 """Mamba blocks on CPU: shapes, one grouped scan per block equal to separate per-path scans, batch independence
-(guidance batching), causality, gradients."""
+(guidance batching), causality, gradients, the time-major inference path against the reference path."""
 
 import pytest
 import torch
@@ -139,3 +139,36 @@ def test_one_path_computes_the_mamba_s6_recurrence_written_out():
         h = torch.exp(delta[:, t, :, None] * A) * h + delta[:, t, :, None] * Bm[:, t, None, :] * xc[:, :, t, None]
         ys.append((h * Cm[:, t, None, :]).sum(-1) + ssm.D * xc[:, :, t])
     torch.testing.assert_close(ssm(x)[:, 0], torch.stack(ys, dim=-1), rtol=1e-10, atol=1e-10)
+
+
+# ---- the CPU inference path (time-major, blocked scan) against the reference path --------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda: MambaBlock(8),
+    lambda: MultiBranchMamba(8, branches=3),
+    lambda: MultiBranchMamba(8, branches=2, aggregation="sum", d_state=4, expand=1),
+    lambda: MultiBranchMamba(8, branches=3, aggregation="mean", conv_bias=False),
+    lambda: BidirectionalMamba(4),
+    lambda: BidirectionalMamba(4, aggregation="concat_linear"),
+])
+@pytest.mark.parametrize("length", [2, 4, 37])  # 2 < d_conv: the conv's zero history matters
+def test_inference_path_matches_reference_path(make, length, monkeypatch):
+    block = seeded(make)
+    x = torch.randn(3, length, block.d_model, dtype=torch.float64)
+    with torch.inference_mode():
+        assert block._use_time_major(x)
+        fast = block(x)
+        monkeypatch.setattr(type(block), "fast_inference", False)
+        block.ssm.scan_backend = "ref"
+        reference = block(x)
+    torch.testing.assert_close(fast, reference, rtol=1e-10, atol=1e-10)
+
+
+def test_inference_path_only_without_gradients_or_an_explicit_backend():
+    block = seeded(MultiBranchMamba, 8, branches=2)
+    x = torch.randn(1, 4, 8, dtype=torch.float64)
+    assert not block._use_time_major(x)  # grad mode: the training path
+    with torch.no_grad():
+        assert block._use_time_major(x)
+        block.ssm.scan_backend = "chunked"
+        assert not block._use_time_major(x)

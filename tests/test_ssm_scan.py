@@ -1,5 +1,5 @@
-"""Selective scan on CPU: the reference against hand-computed steps, chunked against reference, gradients, backend
-choice. Tolerances: float64 parity 1e-10 (only rounding differs), float32 parity rtol 1e-5 / atol 1e-5."""
+"""Selective scan on CPU: the reference against hand-computed steps, chunked and blocked against reference, gradients,
+backend choice. Tolerances: float64 parity 1e-10 (only rounding differs), float32 parity rtol 1e-5 / atol 1e-5."""
 
 import logging
 import math
@@ -9,6 +9,7 @@ import torch
 
 from motion_core.errors import MotionError
 from motion_core.ssm import backends, selective_scan
+from motion_core.ssm.scan_blocked import selective_scan_blocked
 from motion_core.ssm.scan_chunked import selective_scan_chunked
 
 
@@ -157,6 +158,61 @@ def test_bad_shapes_raise_value_error():
         selective_scan(**{**x, "A": x["A"][:3]}, backend="ref")
 
 
+# ---- blocked (the CPU default) -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("length", [1, 2, 4, 7, 33, 256])
+@pytest.mark.parametrize("groups", [1, 3])
+def test_blocked_matches_reference_float64(length, groups):
+    x = make_inputs(channels=6, length=length, groups=groups)
+    ref, ref_last = selective_scan(**x, delta_softplus=True, return_last_state=True, backend="ref")
+    with torch.inference_mode():  # the in-place path generation takes
+        out, last = selective_scan(**x, delta_softplus=True, return_last_state=True, backend="blocked")
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(last, ref_last, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 5, 16, 40])
+def test_blocked_any_chunk_size(chunk):
+    x = make_inputs(length=37, groups=2)
+    ref = selective_scan(**x, backend="ref")
+    torch.testing.assert_close(selective_scan_blocked(**x, chunk=chunk), ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(2, 4608, 4, 9), (2, 16, 256, 2)])  # Motion Mamba's HTM and BSM scans
+def test_blocked_matches_reference_float32_at_model_shapes(shape):
+    batch, channels, length, groups = shape
+    x = make_inputs(batch=batch, channels=channels, length=length, state=16, groups=groups, dtype=torch.float32)
+    x["A"] = x["A"] * 8  # S4D-real range, -16 .. 0
+    ref = selective_scan(**x, delta_softplus=True, backend="ref")
+    with torch.inference_mode():
+        out = selective_scan(**x, delta_softplus=True, backend="blocked")
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_blocked_clamps_tiny_decays_without_changing_the_result():
+    # delta * A far below -87 (exp's slow, denormal range): the state must simply be forgotten, as in the reference.
+    x = make_inputs(length=40, groups=2, dtype=torch.float32)
+    x["delta"] = x["delta"] + 30.0
+    x["A"] = x["A"] * 8
+    ref = selective_scan(**x, backend="ref")
+    with torch.inference_mode():
+        out = selective_scan(**x, backend="blocked")
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_blocked_gradients_match_reference():
+    x = make_inputs(length=21, groups=2)
+    grads = {}
+    for backend in ("ref", "blocked"):
+        leaves = {k: v.clone().requires_grad_(True) for k, v in x.items() if v is not None}
+        out, last = selective_scan(**leaves, delta_softplus=True, return_last_state=True, backend=backend)
+        (out.square().sum() + last.sum()).backward()
+        grads[backend] = {k: v.grad for k, v in leaves.items()}
+    for name, grad in grads["blocked"].items():
+        torch.testing.assert_close(grad, grads["ref"][name], rtol=1e-9, atol=1e-10, msg=f"gradient of {name}")
+
+
 # ---- backend selection ---------------------------------------------------------------------------------------
 
 def test_argument_beats_environment(monkeypatch):
@@ -165,10 +221,10 @@ def test_argument_beats_environment(monkeypatch):
     assert backends.choose_backend(torch.zeros(1, 1, 64)) == "ref"
 
 
-def test_auto_on_cpu_picks_a_torch_backend(monkeypatch):
+def test_auto_on_cpu_picks_the_blocked_backend(monkeypatch):
     monkeypatch.delenv(backends.ENV_VAR, raising=False)
-    assert backends.choose_backend(torch.zeros(2, 8, 256)) == "chunked"  # BSM-like: long and narrow
-    assert backends.choose_backend(torch.zeros(2, 512, 4)) == "ref"  # HTM-like: 4 steps
+    assert backends.choose_backend(torch.zeros(2, 8, 256)) == "blocked"  # BSM-like: long and narrow
+    assert backends.choose_backend(torch.zeros(2, 512, 4)) == "blocked"  # HTM-like: 4 steps
 
 
 def test_unknown_backend_is_a_user_error(monkeypatch):

@@ -27,7 +27,7 @@ AGGREGATIONS = ("concat_linear", "sum", "mean")
 class GroupedSSM(nn.Module):
     """k SSM paths over k inputs of d_inner channels, scanned in one grouped call.
 
-    forward(x (batch, k, d_inner, length)) -> y (batch, k, d_inner, length), before gating and output projection.
+    forward(x (batch, k or 1, d_inner, length)) -> y (batch, k, d_inner, length), before gating and output projection.
     """
 
     def __init__(self, d_inner, paths, d_state=16, d_conv=4, dt_rank=16, dt_min=0.001, dt_max=0.1,
@@ -72,13 +72,48 @@ class GroupedSSM(nn.Module):
         self.D = nn.Parameter(torch.ones(channels, device=device))
         self.D._no_weight_decay = True
 
+    def _causal_conv(self, x):
+        """Depthwise causal conv as a grouped conv1d (the training path). x (batch, paths or 1, d_inner, length)."""
+        batch, _, d_inner, length = x.shape
+        x = x.expand(batch, self.paths, d_inner, length).reshape(batch, self.paths * d_inner, length)
+        x = F.conv1d(x, self.conv_weight, self.conv_bias, padding=self.d_conv - 1, groups=x.shape[1])[..., :length]
+        return x.view(batch, self.paths, d_inner, length)
+
+    def forward_time_major(self, u):
+        """CPU inference path, same maths as `forward` on time-major tensors, so nothing is transposed or copied.
+
+        u (batch, paths or 1, length, d_inner) -> y (batch, paths, length, d_inner), D term included. The depthwise
+        causal conv is d_conv shifted multiply-adds (oneDNN's grouped conv1d costs ~0.4 ms per call at these shapes:
+        4608 groups of 4 steps or 16 groups of 256), and the projections land directly in the scan's layout.
+        """
+        from motion_core.ssm.scan_blocked import scan_time_major
+
+        paths, d_inner, taps, state = self.paths, self.d_inner, self.d_conv, self.d_state
+        length = u.shape[2]
+        weight = self.conv_weight.view(paths, d_inner, taps).permute(2, 0, 1).unsqueeze(2)  # (taps, paths, 1, d_inner)
+        padded = F.pad(u, (0, 0, taps - 1, 0))  # (batch, paths or 1, length + taps - 1, d_inner), zeros before t = 0
+        if self.conv_bias is not None:
+            x = torch.addcmul(self.conv_bias.view(paths, 1, d_inner), weight[0], padded[:, :, :length])
+        else:
+            x = weight[0] * padded[:, :, :length]
+        for j in range(1, taps):  # out[t] = bias + sum_j w[j] * u[t - (taps - 1) + j]
+            x.addcmul_(weight[j], padded[:, :, j:j + length])
+        x = F.silu(x, inplace=True)  # (batch, paths, length, d_inner)
+
+        x_dbl = torch.matmul(x, self.x_proj_weight)  # (batch, paths, length, R + 2N)
+        dt_low, B, C = x_dbl.split([self.dt_rank, state, state], dim=-1)
+        delta = torch.matmul(dt_low, self.dt_proj_weight)  # (batch, paths, length, d_inner)
+        delta = F.softplus(delta.add_(self.dt_bias.float().view(paths, 1, d_inner)))
+        A = -torch.exp(self.A_log.float()).view(paths, d_inner, state)
+        y, _ = scan_time_major(delta, x, A, B, C)
+        return y.addcmul_(self.D.float().view(paths, 1, d_inner), x)
+
     def forward(self, x):
-        batch, paths, d_inner, length = x.shape
+        """x (batch, paths or 1, d_inner, length): one input per path, or one shared by all paths."""
+        x_paths = F.silu(self._causal_conv(x))
+        batch, paths, d_inner, length = x_paths.shape
         channels = paths * d_inner
-        x = x.reshape(batch, channels, length)
-        x = F.conv1d(x, self.conv_weight, self.conv_bias, padding=self.d_conv - 1, groups=channels)[..., :length]
-        x = F.silu(x)
-        x_paths = x.view(batch, paths, d_inner, length)
+        x = x_paths.reshape(batch, channels, length)
 
         # (paths, R + 2N, d_inner) @ (batch, paths, d_inner, length): one batched matmul for all paths, landing in
         # the (.., length)-last layout the scan reads, so B, C and delta need no transposed copies.
@@ -110,15 +145,48 @@ class _PathsBlock(nn.Module):
         self.out_proj = nn.Linear(out_width, d_model, bias=bias, **factory)
 
     def path_inputs(self, x):
-        """x (batch, d_inner, length) -> (batch, paths, d_inner, length)."""
+        """x (batch, d_inner, length) -> (batch, paths or 1, d_inner, length); 1 when all paths read the same."""
         raise NotImplementedError
 
     def path_outputs(self, y):
         """Undo any per-path reordering: y (batch, paths, d_inner, length), same shape back."""
         return y
 
+    def path_inputs_time_major(self, x):
+        """x (batch, length, d_inner) -> (batch, paths or 1, length, d_inner)."""
+        raise NotImplementedError
+
+    def path_outputs_time_major(self, y):
+        """Undo any per-path reordering: y (batch, paths, length, d_inner), same shape back."""
+        return y
+
+    # The CPU inference path (forward_time_major) is used when no gradient is needed and the scan resolves to the
+    # blocked backend; tests switch it off to compare against the reference path.
+    fast_inference = True
+
+    def _use_time_major(self, x):
+        if not self.fast_inference or x.device.type != "cpu" or torch.is_grad_enabled():
+            return False
+        from motion_core.ssm.backends import choose_backend
+
+        return choose_backend(x, self.ssm.scan_backend, state=self.ssm.d_state) == "blocked"
+
+    def forward_time_major(self, x):
+        """Inference path of `forward` (same maths, time-major throughout): x (batch, length, d_model) -> same."""
+        x_in, z = self.in_proj(x).chunk(2, dim=-1)  # 2 x (batch, length, d_inner)
+        y = self.path_outputs_time_major(self.ssm.forward_time_major(self.path_inputs_time_major(x_in)))
+        gate = F.silu(z)  # (batch, length, d_inner)
+        if self.aggregation == "concat_linear":
+            y = (y * gate.unsqueeze(1)).permute(0, 2, 1, 3).flatten(2)  # (batch, length, paths * d_inner)
+        else:
+            y = y.sum(1) if self.aggregation == "sum" else y.mean(1)
+            y = y * gate
+        return self.out_proj(y)
+
     def forward(self, x):
         """x (batch, length, d_model) -> (batch, length, d_model)."""
+        if self._use_time_major(x):
+            return self.forward_time_major(x)
         xz = self.in_proj(x).transpose(1, 2)  # (batch, 2 * d_inner, length)
         x_in, z = xz.chunk(2, dim=1)
         y = self.path_outputs(self.ssm(self.path_inputs(x_in)))  # (batch, paths, d_inner, length)
@@ -146,7 +214,10 @@ class MultiBranchMamba(_PathsBlock):
         self.branches = branches
 
     def path_inputs(self, x):
-        return x.unsqueeze(1).expand(-1, self.paths, -1, -1)
+        return x.unsqueeze(1)  # (batch, 1, d_inner, length): every branch reads the same input
+
+    def path_inputs_time_major(self, x):
+        return x.unsqueeze(1)
 
 
 class MambaBlock(MultiBranchMamba):
@@ -173,3 +244,9 @@ class BidirectionalMamba(_PathsBlock):
 
     def path_outputs(self, y):
         return torch.stack([y[:, 0], y[:, 1].flip(-1)], dim=1)
+
+    def path_inputs_time_major(self, x):
+        return torch.stack([x, x.flip(1)], dim=1)
+
+    def path_outputs_time_major(self, y):
+        return torch.stack([y[:, 0], y[:, 1].flip(1)], dim=1)

@@ -1,0 +1,144 @@
+"""Blocked selective scan in plain PyTorch: the CPU backend, built for few ops and few passes over the big tensors.
+
+The recurrence h[t] = a[t] * h[t-1] + x[t] (a = exp(delta * A), x = delta * B * u) runs over the length split into
+`n_chunks` chunks of `chunk` steps:
+    1. inside every chunk at once, sequentially: `chunk - 1` in-place multiply-adds on (.., n_chunks, channels, state)
+       slices (a short sequence, e.g. HTM's 4 tokens, is one chunk and needs nothing else);
+    2. across chunks, sequentially on the chunk-end states: `n_chunks - 1` small steps;
+    3. each chunk's local states get the carried-in state times their cumulative decay (one exp, one multiply-add).
+So a scan costs about chunk + n_chunks ops (32 for 256 steps) instead of one op per step (ref) or many rounds of
+cat/narrow (chunked). The big tensors are laid out (batch, groups, n_chunks, chunk, channels per group, state): every
+time slice is a contiguous block, B and C broadcast over a group's channels without being copied, and the output
+contraction over the state is one batched matmul.
+
+Numerics: decays are values in (0, 1]: step decays exp(delta * A) and, for the carry, exp(A * (sum of delta since the
+chunk's start)), never exp(-cumsum) over the whole sequence (which overflows) or differences of cumsums (which cancel),
+so the result matches `scan_ref` to float rounding. The first step's decay multiplies h[-1] = 0, so it is never
+formed. Differentiable: when a gradient is needed the in-chunk steps are stacked instead of written in place.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from motion_core.ssm.scan_ref import compute_dtype, prepare_delta
+
+SEQUENTIAL_MAX_LENGTH = 8  # up to this length the whole sequence is one chunk
+# exp() of float32 arguments below about -87 (results that are denormal or zero) takes a scalar slow path that is
+# 100-300x slower (measured: 131k elements in 22 ms instead of 0.07 ms). Such arguments are clamped to keep the fast
+# path; exp(-80) = 1.8e-35, so a decay that small is already zero for any state it multiplies. The clamp is a pass
+# over the big tensor, so it only runs when the small tensors say an argument can pass the floor.
+LOG_DECAY_FLOOR = -80.0
+
+
+def _decay(delta_sum, A, A_min):
+    """exp(delta_sum * A): delta_sum (.., per_group, 1) >= 0, A (.., per_group, state) <= 0, A_min = A.min()."""
+    log_decay = delta_sum * A
+    if delta_sum.numel() and float(delta_sum.detach().max()) * A_min < LOG_DECAY_FLOOR:
+        log_decay.clamp_(min=LOG_DECAY_FLOOR)
+    return log_decay.exp_()
+
+
+def chunk_size(length):
+    """Steps per chunk: the whole sequence when short, else about sqrt(length) (balances steps 1 and 2)."""
+    if length <= SEQUENTIAL_MAX_LENGTH:
+        return max(length, 1)
+    return max(1, round(math.sqrt(length)))
+
+
+def scan_time_major(dt, u, A, B, C, chunk=None):
+    """The blocked scan on time-major tensors (what the Mamba blocks produce at inference, so no transposed copies).
+
+    Args:
+        dt: (batch, groups, length, per_group) step sizes, softplus and bias already applied.
+        u: (batch, groups or 1, length, per_group) inputs (1: shared by every group).
+        A: (groups, per_group, state) real, <= 0.
+        B, C: (batch, groups, length, state), any strides.
+    Returns:
+        y (batch, groups, length, per_group) = sum over the state of C * h (no D term, no gate), and h at the last
+        step (batch, groups, per_group, state).
+    """
+    batch, groups, length, per_group = dt.shape
+    state = A.shape[-1]
+    chunk = chunk_size(length) if chunk is None else max(1, min(int(chunk), length))
+    n_chunks = -(-length // chunk)
+    padded = n_chunks * chunk
+    if padded != length:  # identity steps at the tail: delta 0 gives decay 1 and input 0
+        dt, u = F.pad(dt, (0, 0, 0, padded - length)), F.pad(u, (0, 0, 0, padded - length))
+        B, C = F.pad(B, (0, 0, 0, padded - length)), F.pad(C, (0, 0, 0, padded - length))
+
+    def chunked(v):
+        """(batch, g, padded, k) -> (batch, g, n_chunks, chunk, k)."""
+        return v.reshape(v.shape[0], v.shape[1], n_chunks, chunk, v.shape[-1])
+
+    dt6 = chunked(dt).unsqueeze(-1)  # (batch, groups, n_chunks, chunk, per_group, 1)
+    Ag = A.reshape(groups, 1, 1, per_group, state)
+    A_min = float(Ag.detach().min())
+    # Autograd cannot record step-by-step in-place updates of one tensor, so with gradients the steps are stacked.
+    in_place = not (torch.is_grad_enabled() and any(t.requires_grad for t in (dt, u, A, B, C)))
+
+    # h starts as x = delta * u * B: (batch, groups, n_chunks, chunk, per_group, state)
+    # .contiguous(): a broadcast product takes its layout from strided inputs (B is a column slice), and the
+    # in-chunk steps and the final matmul want whole contiguous time slices.
+    h = (chunked(dt * u).unsqueeze(-1) * chunked(B).unsqueeze(-2)).contiguous()
+    if chunk > 1:
+        decay = _decay(dt6[:, :, :, 1:], Ag, A_min)  # (.., chunk - 1, per_group, state); step 0's is not needed
+        if in_place:
+            for t in range(1, chunk):  # 1. inside every chunk
+                h[:, :, :, t].addcmul_(decay[:, :, :, t - 1], h[:, :, :, t - 1])
+        else:
+            states = [h[:, :, :, 0]]
+            for t in range(1, chunk):
+                states.append(torch.addcmul(h[:, :, :, t], decay[:, :, :, t - 1], states[-1]))
+            h = torch.stack(states, dim=3)
+    if n_chunks > 1:
+        # 2. carry across chunks: state entering chunk c = end state of chunk c-1 (including its own carry).
+        # Decay from a chunk's start through step t: prod exp(delta * A) = exp(A * cumsum(delta)) (A is constant
+        # over time), with the cumsum over at most `chunk` steps of the small delta tensor, not a cumprod of the big one.
+        cum_decay = _decay(torch.cumsum(dt6, dim=3), Ag, A_min)  # (batch, groups, n_chunks, chunk, per_group, state)
+        ends, end_decay = h[:, :, :, -1], cum_decay[:, :, :, -1]  # (batch, groups, n_chunks, per_group, state)
+        carries = [torch.zeros_like(ends[:, :, 0])]
+        for c in range(1, n_chunks):
+            carries.append(torch.addcmul(ends[:, :, c - 1], end_decay[:, :, c - 1], carries[-1]))
+        carry = torch.stack(carries, dim=2)  # (batch, groups, n_chunks, per_group, state)
+        # 3. local states + carried-in state times cumulative decay
+        h = h.addcmul_(cum_decay, carry.unsqueeze(3)) if in_place else torch.addcmul(h, cum_decay, carry.unsqueeze(3))
+
+    # y = C . h over the state, as (1, state) @ (state, per_group) per step (measured faster than h @ C here).
+    y = torch.matmul(chunked(C).unsqueeze(-2), h.transpose(-1, -2))  # (batch, groups, n_chunks, chunk, 1, per_group)
+    y = y.reshape(batch, groups, padded, per_group)[:, :, :length]
+    last = h.reshape(batch, groups, padded, per_group, state)[:, :, length - 1]
+    return y, last
+
+
+def selective_scan_blocked(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                           return_last_state=False, chunk=None):
+    """Same arguments, semantics and returns as `scan_ref.selective_scan_ref`; `chunk` overrides `chunk_size`.
+
+    B, C: (batch, groups, state, length) (see backends._as_grouped for the accepted layouts).
+    """
+    dtype = compute_dtype(u)
+    batch, channels, length = u.shape
+    groups, state = B.shape[1], A.shape[1]
+    per_group = channels // groups
+    if length == 0:
+        out = u.new_zeros(batch, channels, 0)
+        return (out, u.new_zeros(batch, channels, state, dtype=dtype)) if return_last_state else out
+
+    delta = prepare_delta(delta, delta_bias, delta_softplus, dtype)  # (batch, channels, length)
+    uf = u.to(dtype)
+
+    def time_major(v):
+        """(batch, groups * k, length) -> (batch, groups, length, k)."""
+        return v.reshape(batch, groups, -1, length).transpose(2, 3).contiguous()
+
+    y, last = scan_time_major(time_major(delta), time_major(uf), A.to(dtype).reshape(groups, per_group, state),
+                              B.to(dtype).transpose(2, 3), C.to(dtype).transpose(2, 3), chunk=chunk)
+    y = y.transpose(2, 3).reshape(batch, channels, length)
+    if D is not None:
+        y = y + D.to(dtype)[:, None] * uf
+    if z is not None:
+        y = y * F.silu(z.to(dtype))
+    out = y.to(u.dtype)
+    return (out, last.reshape(batch, channels, state)) if return_last_state else out
