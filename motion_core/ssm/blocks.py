@@ -80,33 +80,35 @@ class GroupedSSM(nn.Module):
         return x.view(batch, self.paths, d_inner, length)
 
     def forward_time_major(self, u):
-        """CPU inference path, same maths as `forward` on time-major tensors, so nothing is transposed or copied.
+        """CPU inference path, same maths as `forward` on path-major, time-major tensors (no transposed copies).
 
-        u (batch, paths or 1, length, d_inner) -> y (batch, paths, length, d_inner), D term included. The depthwise
+        u (paths or 1, batch, length, d_inner) -> y (paths, batch, length, d_inner), D term included. The depthwise
         causal conv is d_conv shifted multiply-adds (oneDNN's grouped conv1d costs ~0.4 ms per call at these shapes:
-        4608 groups of 4 steps or 16 groups of 256), and the projections land directly in the scan's layout.
+        4608 groups of 4 steps or 16 groups of 256), and the projections are per-path matmuls that land directly in
+        the scan's layout (paths leading, so the weights are never broadcast-copied over the batch).
         """
         from motion_core.ssm.scan_blocked import scan_time_major
 
         paths, d_inner, taps, state = self.paths, self.d_inner, self.d_conv, self.d_state
-        length = u.shape[2]
-        weight = self.conv_weight.view(paths, d_inner, taps).permute(2, 0, 1).unsqueeze(2)  # (taps, paths, 1, d_inner)
-        padded = F.pad(u, (0, 0, taps - 1, 0))  # (batch, paths or 1, length + taps - 1, d_inner), zeros before t = 0
+        _, batch, length, _ = u.shape
+        weight = self.conv_weight.view(paths, d_inner, taps).permute(2, 0, 1).unsqueeze(2).unsqueeze(2)
+        padded = F.pad(u, (0, 0, taps - 1, 0))  # (paths or 1, batch, length + taps - 1, d_inner), zeros before t = 0
+        # out[t] = bias + sum_j w[j] * u[t - (taps - 1) + j]; weight[j]: (paths, 1, 1, d_inner)
         if self.conv_bias is not None:
-            x = torch.addcmul(self.conv_bias.view(paths, 1, d_inner), weight[0], padded[:, :, :length])
+            x = torch.addcmul(self.conv_bias.view(paths, 1, 1, d_inner), weight[0], padded[:, :, :length])
         else:
             x = weight[0] * padded[:, :, :length]
-        for j in range(1, taps):  # out[t] = bias + sum_j w[j] * u[t - (taps - 1) + j]
+        for j in range(1, taps):
             x.addcmul_(weight[j], padded[:, :, j:j + length])
-        x = F.silu(x, inplace=True)  # (batch, paths, length, d_inner)
+        x = F.silu(x, inplace=True)  # (paths, batch, length, d_inner)
 
-        x_dbl = torch.matmul(x, self.x_proj_weight)  # (batch, paths, length, R + 2N)
-        dt_low, B, C = x_dbl.split([self.dt_rank, state, state], dim=-1)
-        delta = torch.matmul(dt_low, self.dt_proj_weight)  # (batch, paths, length, d_inner)
-        delta = F.softplus(delta.add_(self.dt_bias.float().view(paths, 1, d_inner)))
-        A = -torch.exp(self.A_log.float()).view(paths, d_inner, state)
+        x_dbl = torch.bmm(x.view(paths, batch * length, d_inner), self.x_proj_weight)  # (paths, batch*length, R+2N)
+        dt_low, B, C = x_dbl.view(paths, batch, length, -1).split([self.dt_rank, state, state], dim=-1)
+        delta = torch.bmm(dt_low.reshape(paths, batch * length, self.dt_rank), self.dt_proj_weight)
+        delta = F.softplus(delta.view(paths, batch, length, d_inner).add_(self.dt_bias.float().view(paths, 1, 1, -1)))
+        A = -torch.exp(self.A_log.float()).view(paths, d_inner, state).transpose(1, 2)  # (paths, state, d_inner)
         y, _ = scan_time_major(delta, x, A, B, C)
-        return y.addcmul_(self.D.float().view(paths, 1, d_inner), x)
+        return y.addcmul_(self.D.float().view(paths, 1, 1, d_inner), x)
 
     def forward(self, x):
         """x (batch, paths or 1, d_inner, length): one input per path, or one shared by all paths."""
@@ -153,11 +155,11 @@ class _PathsBlock(nn.Module):
         return y
 
     def path_inputs_time_major(self, x):
-        """x (batch, length, d_inner) -> (batch, paths or 1, length, d_inner)."""
+        """x (batch, length, d_inner) -> (paths or 1, batch, length, d_inner)."""
         raise NotImplementedError
 
     def path_outputs_time_major(self, y):
-        """Undo any per-path reordering: y (batch, paths, length, d_inner), same shape back."""
+        """Undo any per-path reordering: y (paths, batch, length, d_inner), same shape back."""
         return y
 
     # The CPU inference path (forward_time_major) is used when no gradient is needed and the scan resolves to the
@@ -177,9 +179,9 @@ class _PathsBlock(nn.Module):
         y = self.path_outputs_time_major(self.ssm.forward_time_major(self.path_inputs_time_major(x_in)))
         gate = F.silu(z)  # (batch, length, d_inner)
         if self.aggregation == "concat_linear":
-            y = (y * gate.unsqueeze(1)).permute(0, 2, 1, 3).flatten(2)  # (batch, length, paths * d_inner)
+            y = (y * gate).permute(1, 2, 0, 3).flatten(2)  # (batch, length, paths * d_inner)
         else:
-            y = y.sum(1) if self.aggregation == "sum" else y.mean(1)
+            y = y.sum(0) if self.aggregation == "sum" else y.mean(0)
             y = y * gate
         return self.out_proj(y)
 
@@ -217,7 +219,7 @@ class MultiBranchMamba(_PathsBlock):
         return x.unsqueeze(1)  # (batch, 1, d_inner, length): every branch reads the same input
 
     def path_inputs_time_major(self, x):
-        return x.unsqueeze(1)
+        return x.unsqueeze(0)
 
 
 class MambaBlock(MultiBranchMamba):
@@ -246,7 +248,7 @@ class BidirectionalMamba(_PathsBlock):
         return torch.stack([y[:, 0], y[:, 1].flip(-1)], dim=1)
 
     def path_inputs_time_major(self, x):
-        return torch.stack([x, x.flip(1)], dim=1)
+        return torch.stack([x, x.flip(1)])
 
     def path_outputs_time_major(self, y):
-        return torch.stack([y[:, 0], y[:, 1].flip(1)], dim=1)
+        return torch.stack([y[0], y[1].flip(1)])
