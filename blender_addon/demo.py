@@ -305,9 +305,13 @@ def main():
     camera = stage(context, bodies)
     blend = OUT / "demo.blend"
     frames = [int(round(1 + f * (item.frames - 1) / max(ARGS.frames - 1, 1))) for f in range(ARGS.frames)]
-    png = render_strip(context, camera, (smpl_rig, "pelvis"), frames, OUT / "demo.png")
     context.scene.frame_set(1)
-    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    aim_camera(camera, (0.0, (smpl_rig.matrix_world @ smpl_rig.pose.bones["pelvis"].head).y, 0.85))
+    # Save before rendering: Workbench needs OpenGL (Mesa EGL on a headless Linux box) and aborts the process
+    # without it, so the scene file exists either way.
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend), copy=True)
+    say(f"saved {blend}; rendering {len(frames)} frames with Workbench…")
+    png = render_strip(context, camera, (smpl_rig, "pelvis"), frames, OUT / "demo.png")
     summary = {
         "prompt": PROMPT, "model": model_note, "seconds": ARGS.seconds, "frames": item.frames, "seed": item.seed,
         "zip": str(zip_path), "blend": str(blend), "png": str(png), "rendered_frames": frames,
