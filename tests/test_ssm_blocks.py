@@ -172,3 +172,19 @@ def test_inference_path_only_without_gradients_or_an_explicit_backend():
         assert block._use_time_major(x)
         block.ssm.scan_backend = "chunked"
         assert not block._use_time_major(x)
+
+
+def test_inference_path_sees_updated_A_log():
+    # A = -exp(A_log) is cached for inference; an in-place update (an optimiser step, load_state_dict) must show.
+    block = seeded(MultiBranchMamba, 8, branches=2)
+    x = torch.randn(2, 4, 8, dtype=torch.float64)
+    with torch.inference_mode():
+        before = block(x)
+    with torch.no_grad():
+        block.ssm.A_log.add_(1.0)
+    with torch.inference_mode():
+        after = block(x)
+        block.ssm.scan_backend = "ref"
+        reference = block.forward(x) if not block._use_time_major(x) else None
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, reference, rtol=1e-10, atol=1e-10)

@@ -106,9 +106,23 @@ class GroupedSSM(nn.Module):
         dt_low, B, C = x_dbl.view(paths, batch, length, -1).split([self.dt_rank, state, state], dim=-1)
         delta = torch.bmm(dt_low.reshape(paths, batch * length, self.dt_rank), self.dt_proj_weight)
         delta = F.softplus(delta.view(paths, batch, length, d_inner).add_(self.dt_bias.float().view(paths, 1, 1, -1)))
-        A = -torch.exp(self.A_log.float()).view(paths, d_inner, state).transpose(1, 2)  # (paths, state, d_inner)
-        y, _ = scan_time_major(delta, x, A, B, C)
+        A, A_min = self._inference_A()
+        y, _ = scan_time_major(delta, x, A, B, C, A_min=A_min)
         return y.addcmul_(self.D.float().view(paths, 1, 1, d_inner), x)
+
+    def _inference_A(self):
+        """A = -exp(A_log) as (paths, state, d_inner) and its minimum, cached while A_log is unchanged.
+
+        A is constant at inference; the cache key (version counter, storage, device) changes on any in-place update,
+        load_state_dict or .to(), so training and reloading never see a stale A.
+        """
+        key = (self.A_log._version, self.A_log.data_ptr(), self.A_log.device)
+        cached = getattr(self, "_A_cache", None)
+        if cached is None or cached[0] != key:
+            A = -torch.exp(self.A_log.detach().float()).view(self.paths, self.d_inner, self.d_state)
+            A = A.transpose(1, 2).contiguous()
+            cached = self._A_cache = (key, A, float(A.min()))
+        return cached[1], cached[2]
 
     def forward(self, x):
         """x (batch, paths or 1, d_inner, length): one input per path, or one shared by all paths."""

@@ -47,7 +47,7 @@ def chunk_size(length):
     return max(1, round(math.sqrt(length)))
 
 
-def scan_time_major(dt, u, A, B, C, chunk=None):
+def scan_time_major(dt, u, A, B, C, chunk=None, A_min=None):
     """The blocked scan on path-major, time-major tensors (the layout the Mamba blocks produce at inference).
 
     Args:
@@ -55,6 +55,7 @@ def scan_time_major(dt, u, A, B, C, chunk=None):
         u: (groups or 1, batch, length, per_group) inputs (1: shared by every group).
         A: (groups, state, per_group) real, <= 0 (note: state before channel).
         B, C: (groups, batch, length, state), any strides.
+        chunk: steps per chunk (default `chunk_size(length)`).  A_min: A.min() when the caller has it cached.
     Returns:
         y (groups, batch, length, per_group) = sum over the state of C * h (no D term, no gate), and h at the last
         step (groups, batch, state, per_group).
@@ -82,7 +83,7 @@ def scan_time_major(dt, u, A, B, C, chunk=None):
     Ag = A.reshape(groups, 1, 1, 1, state, per_group)
     # contiguous in h's layout: a strided A would hand its layout to every product with it (measured 1.4x slower)
     Ag = (Ag if channels_inner else Ag.transpose(-1, -2)).contiguous()
-    A_min = float(Ag.detach().min())
+    A_min = float(Ag.detach().min()) if A_min is None else A_min
     # Autograd cannot record step-by-step in-place updates of one tensor, so with gradients the steps are stacked.
     in_place = not (torch.is_grad_enabled() and any(t.requires_grad for t in (dt, u, A, B, C)))
 
