@@ -44,7 +44,7 @@ def explain_pip_failure(output: str, returncode: int) -> str:
                                "max retries exceeded", "no route to host")):
         return ("pip could not reach the package index (offline or blocked by a proxy): connect to the internet and "
                 "retry, or set an external Python that already has torch")
-    if "no matching distribution" in text or "could not find a version" in text:
+    if any(s in text for s in ("no matching distribution", "could not find a version", "resolutionimpossible")):
         return (f"pip found no matching package for Python {sys.version_info.major}.{sys.version_info.minor} on "
                 "this platform: try the CPU variant, or set an external Python that has torch")
     if "no space left" in text:

@@ -18,6 +18,7 @@ from blender_addon import deps  # noqa: E402
      "could not reach the package index"),
     ("ERROR: Could not find a version that satisfies the requirement torch==9.9\n"
      "ERROR: No matching distribution found for torch==9.9", "no matching package"),
+    ("ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/...", "no matching package"),  # newer pip
     ("OSError: [Errno 28] No space left on device", "disk is full"),
     ("/usr/bin/python: No module named pip", "has no pip"),
     ("something else\nERROR: boom", "pip failed (exit code 1): ERROR: boom"),
