@@ -32,10 +32,11 @@ SEQUENTIAL_MAX_LENGTH = 8  # up to this length the whole sequence is one chunk
 LOG_DECAY_FLOOR = -80.0
 
 
-def _decay(delta_sum, A, A_min):
-    """exp(delta_sum * A): delta_sum (.., 1, per_group) >= 0, A (.., state, per_group) <= 0, A_min = A.min()."""
+def _decay(delta_sum, A, may_underflow):
+    """exp(delta_sum * A): delta_sum (.., 1, per_group) >= 0, A (.., state, per_group) <= 0; `may_underflow`: whether
+    some delta_sum * A can pass LOG_DECAY_FLOOR (then the argument is clamped)."""
     log_decay = delta_sum * A
-    if delta_sum.numel() and float(delta_sum.detach().max()) * A_min < LOG_DECAY_FLOOR:
+    if may_underflow:
         log_decay.clamp_(min=LOG_DECAY_FLOOR)
     return log_decay.exp_()
 
@@ -87,13 +88,18 @@ def scan_time_major(dt, u, A, B, C, chunk=None, A_min=None):
     # Autograd cannot record step-by-step in-place updates of one tensor, so with gradients the steps are stacked.
     in_place = not (torch.is_grad_enabled() and any(t.requires_grad for t in (dt, u, A, B, C)))
 
+    # Bound on delta * A (one small reduction): a cumsum over a chunk is at most chunk * max(delta).
+    largest_step = float(dt.detach().max()) * -A_min if dt.numel() else 0.0
+
     # h starts as x = delta * u * B: (groups, batch, n_chunks, chunk, state, per_group)
     h = (chunked(B).unsqueeze(-3 - inner) * chunked(dt * u).unsqueeze(inner)).contiguous()
     if chunk > 1:
-        decay = _decay(dt6[:, :, :, 1:], Ag, A_min)  # (.., chunk - 1, state, per_group); step 0's is not needed
+        # (.., chunk - 1, state, per_group); step 0's decay multiplies h[-1] = 0 and is not needed
+        decay = _decay(dt6[:, :, :, 1:], Ag, largest_step > -LOG_DECAY_FLOOR)
         if in_place:
+            steps, decays = h.unbind(3), decay.unbind(3)  # views, made once (slicing per step costs ops too)
             for t in range(1, chunk):  # 1. inside every chunk
-                h[:, :, :, t].addcmul_(decay[:, :, :, t - 1], h[:, :, :, t - 1])
+                steps[t].addcmul_(decays[t - 1], steps[t - 1])
         else:
             states = [h[:, :, :, 0]]
             for t in range(1, chunk):
@@ -103,11 +109,12 @@ def scan_time_major(dt, u, A, B, C, chunk=None, A_min=None):
         # 2. carry across chunks: state entering chunk c = end state of chunk c-1 (including its own carry).
         # Decay from a chunk's start through step t: prod exp(delta * A) = exp(A * cumsum(delta)) (A is constant
         # over time), with the cumsum over at most `chunk` steps of the small delta tensor, not a cumprod of the big one.
-        cum_decay = _decay(torch.cumsum(dt6, dim=3), Ag, A_min)  # (groups, batch, n_chunks, chunk, state, per_group)
+        cum_decay = _decay(torch.cumsum(dt6, dim=3), Ag, chunk * largest_step > -LOG_DECAY_FLOOR)  # (groups, batch, n_chunks, chunk, state, per_group)
         ends, end_decay = h[:, :, :, -1], cum_decay[:, :, :, -1]  # (groups, batch, n_chunks, state, per_group)
-        carries = [torch.zeros_like(ends[:, :, 0])]
+        ends, end_decay = ends.unbind(2), end_decay.unbind(2)
+        carries = [torch.zeros_like(ends[0])]
         for c in range(1, n_chunks):
-            carries.append(torch.addcmul(ends[:, :, c - 1], end_decay[:, :, c - 1], carries[-1]))
+            carries.append(torch.addcmul(ends[c - 1], end_decay[c - 1], carries[-1]))
         carry = torch.stack(carries, dim=2)  # (groups, batch, n_chunks, state, per_group)
         # 3. local states + carried-in state times cumulative decay
         h = h.addcmul_(cum_decay, carry.unsqueeze(3)) if in_place else torch.addcmul(h, cum_decay, carry.unsqueeze(3))
