@@ -246,6 +246,28 @@ TASKS = {"vae": VAETask, "evaluator": EvaluatorTask,
          "baseline": lambda *a, **k: DenoiserTask(*a, **k, kind="baseline")}
 
 
+def load_initial_weights(model, path):
+    """Warm start: copy weights from a safetensors file whose names and shapes match `model` exactly."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors" or not path.is_file():
+        raise MotionError(f"--init needs an existing .safetensors file, got {path}")
+    try:
+        tensors = load_file(str(path))
+    except SafetensorError as error:
+        raise MotionError(f"{path} is not a readable safetensors file ({error}); pass another --init") from None
+    own = model.state_dict()
+    mismatched = sorted(k for k in own if k not in tensors or tuple(tensors[k].shape) != tuple(own[k].shape))
+    extra = sorted(set(tensors) - set(own))
+    if mismatched or extra:
+        raise MotionError(f"{path} does not match this model ({len(mismatched)} missing or differently shaped, "
+                          f"{len(extra)} unexpected tensors, e.g. {(mismatched + extra)[0]}); use weights of the "
+                          "same model config")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
+
+
 def _model_dir(run_or_model_dir):
     """Accept a run folder (uses its model/) or a model folder itself."""
     path = Path(run_or_model_dir)
@@ -406,10 +428,11 @@ def pick_device(name="auto", local_rank=0):
 
 
 def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, device="auto", steps=None,
-          minutes=None, cache_path=None, progress=True, allow_missing_captions=False):
+          minutes=None, cache_path=None, progress=True, allow_missing_captions=False, init=None):
     """Train one model; returns a summary dict (steps, minutes, last losses).
 
     config: settings of a fresh run (a resumed run keeps its own); steps / minutes override either.
+    init: a .safetensors file of the same model to start a fresh run from (warm start; optimizer starts fresh).
     """
     from motion_core.data.dataset import BatchSampler, MotionTextDataset
 
@@ -442,7 +465,12 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
     dataset = MotionTextDataset(data, "train", cache_path=cache_path, min_frames=config.min_frames,
                                 max_frames=config.max_frames, allow_missing_captions=allow_missing_captions)
     task = TASKS[kind](config, dataset, device, vae_dir=vae)
-    model = task.build().to(device)
+    model = task.build()
+    if init is not None and not resume:
+        load_initial_weights(model, init)
+        if kind == "vae":  # the corpus statistics are this run's, not those stored with the initial weights
+            model.set_normalizer(dataset.mean, dataset.std)
+    model = model.to(device)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
     sampler = BatchSampler(dataset, config.batch_size // world, device, seed=config.seed + 1000 * rank)

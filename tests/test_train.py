@@ -169,3 +169,19 @@ def test_ctrl_c_stops_with_a_checkpoint(corpus, tmp_path, monkeypatch):
     assert summary["step"] == 3
     assert json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())["step"] == 3
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_init_warm_starts_from_weights_and_refuses_other_models(corpus, tmp_path):
+    first = tmp_path / "first"
+    train("vae", corpus, first, tiny_config("vae", steps=2), progress=False)
+    trained = first / "model" / "vae.safetensors"
+    # zero steps after a warm start: the exported weights are exactly the initial ones
+    train("vae", corpus, tmp_path / "warm", tiny_config("vae", steps=0), init=trained, progress=False)
+    a, b = load_file(str(trained)), load_file(str(tmp_path / "warm" / "model" / "vae.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    other = tmp_path / "other.safetensors"
+    torch.nn.Linear(2, 2)  # an unrelated model's weights
+    from safetensors.torch import save_file
+    save_file({"weight": torch.zeros(2, 2)}, str(other))
+    with pytest.raises(MotionError, match="does not match this model"):
+        train("vae", corpus, tmp_path / "bad", tiny_config("vae", steps=1), init=other, progress=False)

@@ -26,6 +26,8 @@ def add_arguments(parser):
     parser.add_argument("--lr", type=float, help="AdamW learning rate")
     parser.add_argument("--seed", type=int, help="random seed of the run")
     parser.add_argument("--vae", help="trained VAE (run folder or model folder); needed for denoiser and baseline")
+    parser.add_argument("--init", help="start a fresh run from these weights (a .safetensors file of the same "
+                        "model, e.g. a shipped model's vae.safetensors or denoiser.safetensors): warm start")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
     parser.add_argument("--text-cache", help="caption-embedding cache file (default: DATA/caption_embeddings"
                                              ".safetensors, built on first use)")
@@ -62,9 +64,10 @@ def run(args):
         for flag in ("batch_size", "lr", "seed"):
             if getattr(args, flag) is not None:
                 setattr(config, flag, getattr(args, flag))
-    elif args.config or args.batch_size or args.lr or args.seed is not None:
+    elif args.config or args.batch_size or args.lr or args.seed is not None or args.init:
         raise MotionError("a resumed run keeps its settings; only --steps and --minutes may change with --resume")
     summary = train(args.kind, args.data, args.out, config, resume=args.resume, vae=args.vae, device=args.device,
+                    init=args.init,
                     steps=args.steps, minutes=args.minutes, cache_path=args.text_cache,
                     progress=not args.no_progress,
                     allow_missing_captions=args.allow_missing_captions)
