@@ -32,7 +32,7 @@ def add_arguments(parser):
     parser.add_argument("--shapes", default=None,
                         help="semicolon-separated batch,channels,length triples (default: the issue's five on "
                              "CUDA, the paper's three on CPU)")
-    parser.add_argument("--backends", default=None, help="comma-separated subset of ref,chunked,triton,cuda")
+    parser.add_argument("--backends", default=None, help="comma-separated subset of ref,chunked,blocked,triton,cuda")
     parser.add_argument("--repeats", type=int, default=None, help="timed samples per case (default 30 GPU, 3 CPU)")
     parser.add_argument("--sweep", action="store_true", help="also time the triton kernel's candidate tile configs")
     parser.add_argument("--backward", action="store_true", help="also time forward+backward (eager)")
@@ -205,7 +205,7 @@ def run(args):
             row = {"shape": list(shape), "backend": name}
             if available.get(name):
                 row["skipped"] = available[name]
-            elif name == "chunked" and not _chunked_fits(torch, shape, args.state, device):
+            elif name in ("chunked", "blocked") and not _chunked_fits(torch, shape, args.state, device):
                 row["skipped"] = "needs too much memory at this shape ((batch, channels, length, state) tensors)"
             if "skipped" in row:
                 report["results"].append(row)
