@@ -426,7 +426,8 @@ def _cpu_threads(device, threads):
 
     Default 1, for robustness. Each op in the loop is small (4 tokens x 256 channels, up to 9 branches). On an idle
     machine two threads help a little (H100 host, 10-s clip: Motion Mamba 2.95 s vs 3.96 s on one thread; MLD
-    0.28 s vs 0.44 s), but on an oversubscribed machine (Blender busy, a shared CI box) every parallel region waits
+    0.28 s vs 0.44 s; a shared 2-vCPU box with the blocked CPU path, load ~2: Motion Mamba 2.73 s vs 3.55 s, MLD
+    0.60 s vs 0.86 s), but on an oversubscribed machine (Blender busy, a shared CI box) every parallel region waits
     for a descheduled thread: on a busy 2-core box a tiny model took 25 s on two threads against 2.5 s on one.
     The VAE decoder, one large batch of work, keeps the caller's thread setting.
     """
