@@ -138,25 +138,12 @@ def build_mixamo_style_rig(context, joints):
     """A Mixamo-named rig unlike ours: A-pose arms, 8% shorter, armature data Y-up in centimetres (object rotated
     90° about X and scaled 0.01, as FBX imports arrive), an end bone and fingers that the bone map leaves alone."""
     addon = sys.modules[MODULE]
-    from motion_core.motion import rotations as rot
     from motion_core.motion import skeleton
-    from motion_core.motion.retarget import smpl_rest_joints
+    from motion_core.motion.retarget import a_pose_rest_joints
 
     names = list(skeleton.JOINT_NAMES)
-    rest = smpl_rest_joints(joints) * 0.92
-    for side, sign in (("left", -1.0), ("right", 1.0)):
-        q = rot.quat_from_axis_angle(np.array([0.0, 0.0, 1.0]), np.radians(45.0) * sign)
-        pivot = rest[names.index(f"{side}_shoulder")].copy()
-        for part in ("elbow", "wrist"):
-            i = names.index(f"{side}_{part}")
-            rest[i] = pivot + rot.quat_rotate(q, rest[i] - pivot)
-    mixamo = {"pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck",
-              "head": "Head"}
-    for side, cap in (("left", "Left"), ("right", "Right")):
-        mixamo.update({f"{side}_hip": f"{cap}UpLeg", f"{side}_knee": f"{cap}Leg", f"{side}_ankle": f"{cap}Foot",
-                       f"{side}_foot": f"{cap}ToeBase", f"{side}_collar": f"{cap}Shoulder",
-                       f"{side}_shoulder": f"{cap}Arm", f"{side}_elbow": f"{cap}ForeArm",
-                       f"{side}_wrist": f"{cap}Hand"})
+    rest = a_pose_rest_joints(joints, arm_drop_deg=45.0) * 0.92
+    mixamo = dict(addon.bone_maps.PRESETS["MIXAMO"])
     cm = rest * 100.0  # Y-up centimetres: the armature's own space
     bones = []
     for j, name in enumerate(names):

@@ -166,23 +166,11 @@ def build_mixamo_rig(joints, name="Mixamo"):
     """A Mixamo-named armature (prefix `mixamorig:`) with the clip's proportions but another rest pose: A-pose arms
     (40° down), feet flat, all rolls different from ours, an extra end bone and finger; stored the way FBX imports
     arrive: armature data Y-up in centimetres, object rotated 90° about X and scaled 0.01."""
-    from motion_core.motion import rotations as rot
-    from motion_core.motion.retarget import smpl_rest_joints
+    from blender_addon.bone_maps import PRESETS
+    from motion_core.motion.retarget import a_pose_rest_joints
 
-    rest = smpl_rest_joints(joints)
-    for side, sign in (("left", -1.0), ("right", 1.0)):
-        q = rot.quat_from_axis_angle(np.array([0.0, 0.0, 1.0]), np.radians(40.0) * sign)
-        pivot = rest[NAMES.index(f"{side}_shoulder")].copy()
-        for part in ("elbow", "wrist"):
-            i = NAMES.index(f"{side}_{part}")
-            rest[i] = pivot + rot.quat_rotate(q, rest[i] - pivot)
-    mixamo = {"pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck",
-              "head": "Head"}
-    for side, cap in (("left", "Left"), ("right", "Right")):
-        mixamo.update({f"{side}_hip": f"{cap}UpLeg", f"{side}_knee": f"{cap}Leg", f"{side}_ankle": f"{cap}Foot",
-                       f"{side}_foot": f"{cap}ToeBase", f"{side}_collar": f"{cap}Shoulder",
-                       f"{side}_shoulder": f"{cap}Arm", f"{side}_elbow": f"{cap}ForeArm",
-                       f"{side}_wrist": f"{cap}Hand"})
+    rest = a_pose_rest_joints(joints, arm_drop_deg=40.0)
+    mixamo = dict(PRESETS["MIXAMO"])
     children = {0: 3, 9: 12}
     data = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, data)

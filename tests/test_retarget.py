@@ -9,7 +9,7 @@ import pytest
 
 from motion_core.motion import rotations as rot
 from motion_core.motion import skeleton
-from motion_core.motion.retarget import RigRest, retarget, smpl_rest_joints
+from motion_core.motion.retarget import RigRest, a_pose_rest_joints, retarget, smpl_rest_joints
 
 NAMES = list(skeleton.JOINT_NAMES)
 
@@ -84,14 +84,8 @@ def test_smpl_rig_with_random_rolls_reproduces_the_clip():
 def a_pose_mixamo_rig(joints, rng, arm_drop_deg=40.0):
     """A Mixamo-named rig with the clip's bone lengths but an A-pose (arms dropped), an extra root bone above the hips,
     random rolls and a HeadTop_End leaf. Returns (rig, bone_map)."""
-    rest = smpl_rest_joints(joints)
-    # Drop the arms about the forward axis at the shoulders (rotate each arm chain around its shoulder joint).
-    for side, sign in (("left", -1.0), ("right", 1.0)):
-        q = rot.quat_from_axis_angle(np.array([0.0, 0.0, 1.0]), np.radians(arm_drop_deg) * sign)
-        pivot = rest[NAMES.index(f"{side}_shoulder")]
-        for part in ("elbow", "wrist"):
-            i = NAMES.index(f"{side}_{part}")
-            rest[i] = pivot + rot.quat_rotate(q, rest[i] - pivot)
+    rest = a_pose_rest_joints(joints, arm_drop_deg)
+    # Mixamo's bone names, written out here so this test stays independent of the add-on's presets
     mixamo = {"pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck",
               "head": "Head"}
     for side, cap in (("left", "Left"), ("right", "Right")):

@@ -114,6 +114,20 @@ def smpl_rest_joints(joints):
     return skeleton.forward_kinematics(rot.quat_identity((22,)), np.zeros(3), offsets)
 
 
+def a_pose_rest_joints(joints, arm_drop_deg=40.0):
+    """`smpl_rest_joints` with both arms lowered by `arm_drop_deg` about the forward axis at the shoulders: the A-pose
+    rest of rigs such as Mixamo characters, used to build test and demo rigs. joints: (T, 22, 3) -> (22, 3)."""
+    rest = smpl_rest_joints(joints)
+    names = list(skeleton.JOINT_NAMES)
+    for side, sign in (("left", -1.0), ("right", 1.0)):
+        q = rot.quat_from_axis_angle(np.array([0.0, 0.0, 1.0]), np.radians(arm_drop_deg) * sign)
+        pivot = rest[names.index(f"{side}_shoulder")].copy()
+        for part in ("elbow", "wrist"):
+            i = names.index(f"{side}_{part}")
+            rest[i] = pivot + rot.quat_rotate(q, rest[i] - pivot)
+    return rest
+
+
 def _smpl_rest_frames(joints, world):
     """Per SMPL joint, the rest orientation of its bone as a direction (chain bones) or a frame (pelvis, chest).
 
