@@ -37,6 +37,9 @@ def add_arguments(parser):
     parser.add_argument("--sweep", action="store_true", help="also time the triton kernel's candidate tile configs")
     parser.add_argument("--backward", action="store_true", help="also time forward+backward (eager)")
     parser.add_argument("--out", default=None, help="also write the JSON to this file")
+    parser.add_argument("--plot", default=None, metavar="PNG", help="also draw the times per shape and backend")
+    parser.add_argument("--from-json", default=None, metavar="JSON",
+                        help="don't run: draw --plot from a saved report (e.g. docs/results/scan_bench_h200.json)")
 
 
 def _parse_shapes(text):
@@ -155,6 +158,15 @@ def _sweep_configs(shape, state, per_group):
 
 
 def run(args):
+    if args.from_json:
+        if not args.plot:
+            from motion_core.errors import MotionError
+
+            raise MotionError("--from-json only redraws a saved report: add --plot OUT.png")
+        with open(args.from_json) as f:
+            plot_report(json.load(f), args.plot)
+        print(args.plot)
+        return 0
     import torch
 
     from motion_core.errors import MotionError
@@ -245,6 +257,8 @@ def run(args):
 
     report["speedup_triton_over_cuda"] = _speedups(report["results"])
     text = json.dumps(report, indent=1)
+    if args.plot:
+        plot_report(report, args.plot)
     if args.out:
         with open(args.out, "w") as f:
             f.write(text + "\n")
@@ -253,6 +267,46 @@ def run(args):
     else:
         _print_table(report)
     return 0
+
+
+def _best_us(entry):
+    """Fastest of a row's eager and CUDA-graph medians (µs), or None when it did not run."""
+    times = [entry[k] for k in ("median_us", "graph_us") if entry.get(k) is not None]
+    return min(times) if times else None
+
+
+def plot_report(report, png_path):
+    """Bar chart (log scale) of the best time per shape and backend; triton also as its best swept tile config."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shapes = list(dict.fromkeys(tuple(r["shape"]) for r in report["results"]))
+    series = {}  # backend label -> {shape: µs}
+    for row in report["results"]:
+        if _best_us(row) is not None:
+            series.setdefault(row["backend"], {})[tuple(row["shape"])] = _best_us(row)
+    for key, configs in (report.get("triton_sweep") or {}).items():
+        times = [t for t in (_best_us(c) for c in configs.values()) if t is not None]
+        if times:
+            series.setdefault("triton (best tile)", {})[tuple(json.loads(key))] = min(times)
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    width = 0.8 / max(len(series), 1)
+    for i, (label, times) in enumerate(series.items()):
+        xs = [j + (i - (len(series) - 1) / 2) * width for j, shape in enumerate(shapes) if shape in times]
+        ax.bar(xs, [times[shape] for shape in shapes if shape in times], width, label=label)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(shapes)), ["\u00d7".join(map(str, shape)) for shape in shapes])
+    ax.set_xlabel("shape (batch \u00d7 channels \u00d7 length)")
+    ax.set_ylabel("median \u00b5s per call (best of eager / CUDA graph)")
+    where = report.get("gpu") or report.get("cpu") or report.get("device")
+    ax.set_title(f"selective scan, {report.get('dtype', '')}, state {report.get('state', '')}: {where}")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
 
 
 def _sweep(torch, x, shape, state, timer):
