@@ -3,7 +3,6 @@ plot drawn from a run or from a saved report."""
 
 import json
 
-
 from motion_core.cli import main
 
 
