@@ -5,6 +5,8 @@ and the scene is unchanged. `motion_mamba.generate` runs modal from the UI (prog
 from scripts (`bpy.ops.motion_mamba.generate()` → execute).
 """
 
+from typing import Optional
+
 import bpy
 from bpy.props import IntProperty, StringProperty
 
@@ -16,6 +18,12 @@ from motion_core.errors import MotionError  # noqa: E402
 
 def _status(context):
     return context.window_manager.motion_mamba_status
+
+
+def _picked_result(operator, settings) -> Optional[int]:
+    """The result an operator acts on: its `index` property, else the list's active row; None when out of range."""
+    index = operator.index if operator.index >= 0 else settings.results_index
+    return index if 0 <= index < len(settings.results) else None
 
 
 def _fail(operator, context, message: str):
@@ -142,8 +150,8 @@ class MOTION_MAMBA_OT_bake_result(bpy.types.Operator):
 
     def execute(self, context):
         settings = context.scene.motion_mamba
-        index = self.index if self.index >= 0 else settings.results_index
-        if not 0 <= index < len(settings.results):
+        index = _picked_result(self, settings)
+        if index is None:
             return _fail(self, context, "Pick a result in the list first")
         try:
             target = generation.resolve_target(context, settings)
@@ -169,8 +177,8 @@ class MOTION_MAMBA_OT_delete_result(bpy.types.Operator):
 
     def execute(self, context):
         settings = context.scene.motion_mamba
-        index = self.index if self.index >= 0 else settings.results_index
-        if not 0 <= index < len(settings.results):
+        index = _picked_result(self, settings)
+        if index is None:
             return _fail(self, context, "Pick a result in the list first")
         settings.results.remove(index)
         settings.results_index = min(settings.results_index, max(len(settings.results) - 1, 0))

@@ -17,7 +17,7 @@ from . import vendor
 vendor.ensure_motion_core()
 from motion_core.motion import rotations as rot  # noqa: E402
 from motion_core.motion import skeleton  # noqa: E402
-from motion_core.motion.retarget import RigRest  # noqa: E402
+from motion_core.motion.retarget import PRIMARY_CHILD, RigRest  # noqa: E402
 
 # Column vectors: blender = MOTION_TO_BLENDER @ motion.
 MOTION_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
@@ -43,13 +43,6 @@ SMPL_BONE_NAMES: Tuple[str, ...] = tuple(skeleton.JOINT_NAMES)
 
 # Leaf bones have no child joint; give them a tail along the parent bone, this fraction of the parent's length.
 _LEAF_FRACTION = {"head": 0.8, "left_wrist": 0.5, "right_wrist": 0.5, "left_foot": 0.6, "right_foot": 0.6}
-_PRIMARY_CHILD = {
-    "pelvis": "spine1", "spine1": "spine2", "spine2": "spine3", "spine3": "neck", "neck": "head",
-    "left_hip": "left_knee", "left_knee": "left_ankle", "left_ankle": "left_foot",
-    "right_hip": "right_knee", "right_knee": "right_ankle", "right_ankle": "right_foot",
-    "left_collar": "left_shoulder", "left_shoulder": "left_elbow", "left_elbow": "left_wrist",
-    "right_collar": "right_shoulder", "right_shoulder": "right_elbow", "right_elbow": "right_wrist",
-}
 
 
 def object_scale(obj) -> float:
@@ -99,8 +92,8 @@ def smpl_bone_layout(rest_joints) -> List[Tuple[str, Optional[str], np.ndarray, 
     for j, name in enumerate(names):
         parent = skeleton.PARENTS[j]
         head = rest[j]
-        if name in _PRIMARY_CHILD:
-            tail = rest[names.index(_PRIMARY_CHILD[name])]
+        if name in PRIMARY_CHILD:
+            tail = rest[names.index(PRIMARY_CHILD[name])]
         else:
             along = rest[j] - rest[parent]
             tail = head + along * _LEAF_FRACTION.get(name, 0.5)

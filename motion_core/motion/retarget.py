@@ -27,20 +27,15 @@ import numpy as np
 from motion_core.motion import rotations as rot
 from motion_core.motion import skeleton
 
+_NAMES = skeleton.JOINT_NAMES
 # SMPL joints whose bone orientation is a full frame (two vectors), not a swing: they have several children.
 # joint -> (primary child, left joint, right joint) defining up = child - joint, across = left - right.
-_FRAME_JOINTS = {
-    "pelvis": ("spine1", "left_hip", "right_hip"),
-    "spine3": ("neck", "left_collar", "right_collar"),
-}
-# The child a chain bone points at (bone j = joint j -> this child). Leaves (head, wrists, feet) have none.
-_PRIMARY_CHILD = {
-    "pelvis": "spine1", "spine1": "spine2", "spine2": "spine3", "spine3": "neck", "neck": "head",
-    "left_hip": "left_knee", "left_knee": "left_ankle", "left_ankle": "left_foot",
-    "right_hip": "right_knee", "right_knee": "right_ankle", "right_ankle": "right_foot",
-    "left_collar": "left_shoulder", "left_shoulder": "left_elbow", "left_elbow": "left_wrist",
-    "right_collar": "right_shoulder", "right_shoulder": "right_elbow", "right_elbow": "right_wrist",
-}
+_FRAME_JOINTS = {_NAMES[j]: tuple(_NAMES[k] for k in children)
+                 for j, children in skeleton.HUMANML3D.branch_frames.items()}
+# The child a chain bone points at (bone j = joint j -> this child): the only child, or a branching joint's chain
+# child. Leaves (head, wrists, feet) have none.
+PRIMARY_CHILD = {_NAMES[parent]: _NAMES[skeleton.HUMANML3D.branch_frames.get(parent, (j,))[0]]
+                 for j, parent in enumerate(skeleton.PARENTS) if parent >= 0}
 
 
 @dataclass
@@ -137,7 +132,7 @@ def _smpl_rest_frames(joints, world):
     names = list(skeleton.JOINT_NAMES)
     inv = rot.quat_inv(world)
     out = {}
-    for name, child in _PRIMARY_CHILD.items():
+    for name, child in PRIMARY_CHILD.items():
         j = names.index(name)
         if name in _FRAME_JOINTS:
             up_name, left, right = _FRAME_JOINTS[name]
@@ -154,7 +149,7 @@ def _target_rest_frame(name, rig, bone_of_joint, b):
     """The target bone's rest direction / frame in the motion frame, from the heads of the bones mapped to the SMPL
     children (the bone's own Y axis when the child is not mapped)."""
     head = rig.heads[b]
-    child = _PRIMARY_CHILD[name]
+    child = PRIMARY_CHILD[name]
     if child in bone_of_joint:
         d = rig.heads[bone_of_joint[child]] - head
     else:
