@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from motion_core.errors import MotionError
+from motion_core.models.config import dataclass_from_dict
 
 KINDS = ("vae", "denoiser", "baseline", "evaluator")
 
@@ -58,11 +59,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values):
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise MotionError(f"unknown training config keys {sorted(unknown)} ; allowed: {sorted(known)}")
-        config = cls(**values)
+        config = dataclass_from_dict(cls, values, "training")
         if config.precision not in ("auto", "bf16", "fp32"):
             raise MotionError(f"precision must be auto, bf16 or fp32, not {config.precision!r}")
         return config
@@ -123,10 +120,7 @@ class VAETask(Task):
         from motion_core.models.vae import MotionVAE
 
         values = {"nfeats": self.dataset.feature_dim, **self.config.model}
-        known = {f.name for f in fields(VAEConfig)}
-        if set(values) - known:
-            raise MotionError(f"unknown VAE config keys {sorted(set(values) - known)}; allowed: {sorted(known)}")
-        model = MotionVAE(VAEConfig(**values))
+        model = MotionVAE(dataclass_from_dict(VAEConfig, values, "VAE"))
         model.set_normalizer(self.dataset.mean, self.dataset.std)  # the joint loss needs de-normalised features
         return model
 

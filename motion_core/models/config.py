@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
+from motion_core.errors import MotionError
+
 DENOISER_KINDS = ("motion_mamba", "mld")
 AGGREGATIONS = ("sum", "concat_linear")
 SKIP_FORMS = ("concat_linear", "add")
@@ -212,6 +214,15 @@ class ModelConfig:
     @classmethod
     def load(cls, path):
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def dataclass_from_dict(cls, values, what):
+    """`cls(**values)` for a flat settings dataclass, or a MotionError naming the keys `cls` does not have."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise MotionError(f"unknown {what} config keys {sorted(unknown)}; allowed: {sorted(known)}")
+    return cls(**values)
 
 
 def _build(cls, data, prefix):

@@ -14,7 +14,7 @@ evaluator's separate GloVe/GRU text side would; numbers are comparable between o
 """
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from motion_core.errors import MotionError
+from motion_core.models.config import dataclass_from_dict
 
 WEIGHTS_FILE = "evaluator.safetensors"
 CONFIG_FILE = "evaluator_config.json"
@@ -43,11 +44,7 @@ class EvaluatorConfig:
 
     @classmethod
     def from_dict(cls, values):
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise MotionError(f"unknown evaluator config keys {sorted(unknown)}; allowed: {sorted(known)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "evaluator")
 
 
 class MotionTextEvaluator(nn.Module):
