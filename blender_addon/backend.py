@@ -142,6 +142,36 @@ def _load_result_npz(path: str, prompt: str, elapsed: float) -> GenerationResult
     return GenerationResult(joints=joints, fps=fps, seed=seed, prompt=prompt, elapsed_s=elapsed)
 
 
+# The worker's entry point. `python -m` (and `-c`) would put the current folder first on sys.path, so a numpy.py in
+# the folder Blender was started from would run inside the worker: sys.path gets exactly the folders we pass (the
+# private dependency folder, motion_core's parent) in front of the interpreter's own, without "" or ".", and the
+# process runs in its own empty scratch folder.
+_BOOTSTRAP = ("import sys; "
+              "paths = sys.argv[1:]; "
+              "sys.path[:] = paths + [p for p in sys.path if p not in ('', '.') and p not in paths]; "
+              "sys.argv[1:] = ['worker']; "
+              "from motion_core.cli import main; "
+              "sys.exit(main(['worker']))")
+
+
+def worker_command(config: BackendConfig) -> List[str]:
+    """The worker's command line. The private backend runs isolated (-I: no PYTHON* variables, no user site, no
+    script folder on sys.path): Blender's Python plus the private folder only. An external Python keeps its
+    environment (the user's own site-packages may hold its torch) but never the current folder."""
+    paths = [os.path.abspath(p) for p in (*config.extra_paths, vendor.motion_core_parent())]
+    flags = ["-I", "-u"] if config.extra_paths else ["-u"]
+    return [config.python, *flags, "-c", _BOOTSTRAP, *paths]
+
+
+def worker_environment(config: BackendConfig) -> Dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONSAFEPATH"] = "1"  # Python 3.11+: no implicit current-folder entry on sys.path
+    if config.extra_paths:
+        env["PYTHONNOUSERSITE"] = "1"  # stale user-site torch installs must not shadow the private folder
+    return env
+
+
 class WorkerBackend:
     """`python -m motion_core worker` in a subprocess that stays up between generations (the model loads once)."""
 
@@ -158,19 +188,11 @@ class WorkerBackend:
         self._process = self._start()
 
     def _start(self) -> subprocess.Popen:
-        env = dict(os.environ)
-        paths = list(self.config.extra_paths) + [vendor.motion_core_parent()]
-        if env.get("PYTHONPATH"):
-            paths.append(env["PYTHONPATH"])
-        env["PYTHONPATH"] = os.pathsep.join(paths)
-        env["PYTHONUNBUFFERED"] = "1"
-        if self.config.extra_paths:
-            env["PYTHONNOUSERSITE"] = "1"  # stale user-site torch installs must not shadow the private folder
         try:
             process = subprocess.Popen(
-                [self.config.python, "-m", "motion_core", "worker"],
+                worker_command(self.config), cwd=self._out_dir,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=env, text=True, bufsize=1, encoding="utf-8",
+                env=worker_environment(self.config), text=True, bufsize=1, encoding="utf-8",
             )
         except OSError as error:
             raise MotionError(f"Could not start the motion worker with '{self.config.python}' ({error}): "
