@@ -288,17 +288,20 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None) -> Import
     )
 
 
-def facing_direction(joints_frame):
-    """Horizontal forward (unit, y = 0) of one pose (22, 3), Y-up: perpendicular to hips + shoulders (HumanML3D)."""
-    across = (joints_frame[_J["right_hip"]] - joints_frame[_J["left_hip"]]) + (
-        joints_frame[_J["right_shoulder"]] - joints_frame[_J["left_shoulder"]]
+def facing_direction(joints):
+    """Horizontal forward (unit, y = 0) of poses (..., 22, 3), Y-up: perpendicular to hips + shoulders (HumanML3D).
+
+    Returns (..., 3); a pose whose hips and shoulders give no horizontal direction faces +Z.
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    across = (joints[..., _J["right_hip"], :] - joints[..., _J["left_hip"], :]) + (
+        joints[..., _J["right_shoulder"], :] - joints[..., _J["left_shoulder"], :]
     )
     forward = np.cross(np.array([0.0, 1.0, 0.0]), across)
-    forward[1] = 0.0
-    norm = np.linalg.norm(forward)
-    if not norm > 1e-9:
-        return np.array([0.0, 0.0, 1.0])
-    return forward / norm
+    forward[..., 1] = 0.0
+    norm = np.linalg.norm(forward, axis=-1, keepdims=True)
+    fallback = np.broadcast_to(np.array([0.0, 0.0, 1.0]), forward.shape)
+    return np.where(norm > 1e-9, forward / np.maximum(norm, 1e-12), fallback)
 
 
 def to_y_up_facing_z(joints, up):
