@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from motion_core.motion.ik import two_bone_ik
 from motion_core.motion.skeleton import T2M_OFFSETS
 
 FPS = 20.0
@@ -178,24 +179,6 @@ def foot_direction(yaw: np.ndarray, pitch_down: np.ndarray) -> np.ndarray:
     """Unit vector from ankle to the ball of the foot. yaw, pitch_down: (...,) -> (..., 3)."""
     cp = np.cos(pitch_down)
     return np.stack([np.sin(yaw) * cp, -np.sin(pitch_down), np.cos(yaw) * cp], axis=-1)
-
-
-def two_bone_ik(base, target, pole, upper, lower):
-    """Place the middle joint of two-bone chains. base, target, pole: (..., 3); upper, lower: lengths (..., 1).
-
-    Returns (middle (..., 3), end (..., 3)); the end equals the target when it is reachable, otherwise the closest
-    reachable point on the base->target line. The middle joint bends toward `pole`.
-    """
-    axis = target - base
-    dist = np.sqrt((axis * axis).sum(-1, keepdims=True))
-    unit = axis / np.maximum(dist, 1e-9)
-    dist = np.clip(dist, np.abs(upper - lower) + 1e-4, upper + lower - 1e-5)
-    along = (upper * upper - lower * lower + dist * dist) / (2.0 * dist)
-    radius = np.sqrt(np.maximum(upper * upper - along * along, 0.0))
-    bend = pole - (pole * unit).sum(-1, keepdims=True) * unit
-    bend /= np.maximum(np.sqrt((bend * bend).sum(-1, keepdims=True)), 1e-9)
-    middle = base + along * unit + radius * bend
-    return middle, base + dist * unit
 
 
 def soft_min(value, limit, softness=0.015):
