@@ -42,6 +42,8 @@ def add_arguments(parser):
                         help="threads for the CPU denoising loop, comma-separated, each its own CPU figure "
                              "(1: the generator's default; 0: all --cpu-threads)")
     parser.add_argument("--tiny", action="store_true", help="tiny random models (checks the benchmark itself runs)")
+    parser.add_argument("--preset", default="temporal", choices=["temporal", "paper"],
+                        help="model shapes: the temporal latent (default, shipped) or the paper's [2, 256] latent")
 
 
 def _median_ms(fn, repeats, sync):
@@ -65,7 +67,7 @@ def _kernels_per_call(gen, torch):
     from torch.profiler import ProfilerActivity, profile
 
     c = gen.config
-    z = torch.randn(2, c.vae.latent_size, c.vae.latent_dim, device=gen.device)
+    z = torch.randn(2, *gen.vae.latent_shape(FRAMES), device=gen.device)
     t = torch.full((2,), 500, device=gen.device)
     text = torch.randn(2, c.text.dim, device=gen.device)
     with torch.inference_mode():
@@ -96,7 +98,7 @@ def measure(args, log=lambda message: None):
                   "aits": "median wall time of MotionGenerator.generate: text encoding + 50-step DDIM with guidance "
                           "+ VAE decoding + joints, model load excluded"},
         "targets": TARGETS,
-        "config": "tiny" if args.tiny else "default",
+        "config": "tiny" if args.tiny else getattr(args, "preset", "temporal"),
         "models": {},
         "errors": {},
     }
@@ -114,7 +116,12 @@ def measure(args, log=lambda message: None):
     batches = [int(b) for b in args.batches.split(",") if b.strip()]
     generators = {}
     for kind in KINDS:
-        config = ModelConfig.tiny(kind) if args.tiny else ModelConfig.default(kind)
+        if args.tiny:
+            config = ModelConfig.tiny(kind)
+        elif getattr(args, "preset", "temporal") == "paper":
+            config = ModelConfig.default(kind)
+        else:
+            config = ModelConfig.temporal(kind)
         gen = MotionGenerator.random(config, seed=0, text_encoder=text_encoder)
         generators[kind] = gen
         entry = result["models"][kind] = {"params": gen.parameter_counts()}
@@ -207,19 +214,21 @@ def _breakdown(gen, torch, repeats):
     """Graph-mode time of each stage at batch 1: text encoding, the DDIM loop, decoding."""
     cond_emb = gen.text_encoder.encode([_prompt(0)])
     text_emb = torch.cat([gen.text_encoder.encode([""]), cond_emb])
-    noise = torch.randn(1, gen.config.vae.latent_size, gen.config.vae.latent_dim)
+    noise = torch.randn(1, *gen.vae.latent_shape(FRAMES))
+    tokens = noise.shape[1]
+    bucket = FRAMES if gen.vae.latent_shape(1)[0] == tokens else tokens * gen.config.vae.down_factor
     sync = torch.cuda.synchronize
 
     def encode(i):
         gen.text_encoder.encode([_prompt(1000 + i)])
 
     def loop(i):
-        gen._graphs[("loop", 1, True, STEPS, STEPS)].run(noise, text_emb, GUIDANCE, None, None)
+        gen._graphs[("loop", 1, True, STEPS, STEPS, tokens)].run(noise, text_emb, GUIDANCE, None, None)
 
-    latents = gen._graphs[("loop", 1, True, STEPS, STEPS)].latents
+    latents = gen._graphs[("loop", 1, True, STEPS, STEPS, tokens)].latents
 
     def decode(i):
-        gen._graphs[("decode", 1, FRAMES)].run(latents, FRAMES)
+        gen._graphs[("decode", 1, bucket, tokens)].run(latents, FRAMES)
 
     with torch.inference_mode():
         out = {"text_encoding": _median_ms(encode, repeats, sync), "ddim_loop": _median_ms(loop, repeats, sync),

@@ -54,14 +54,21 @@ def sample_features(generator, text, lengths, unconditional, seed, steps=50, gui
     vae, denoiser = generator.vae.to(device).eval(), generator.denoiser.to(device).eval()
     scheduler = DDIMScheduler(generator.schedule)
     timesteps = scheduler.set_timesteps(steps).to(device)
-    latent_shape = (generator.config.vae.latent_size, generator.config.vae.latent_dim)
+    scale = generator.config.diffusion.latent_scale
     noise_source = torch.Generator().manual_seed(int(seed))
     frames = int(lengths.max())
     out = torch.zeros(len(text), frames, vae.config.nfeats, device=device)
     uncond = unconditional.to(device).reshape(1, -1)
-    for first in range(0, len(text), batch_size):
-        cond = text[first:first + batch_size].to(device)
+    # Rows of one latent shape share a batch (a temporal latent's token count follows the length).
+    tokens = np.array([vae.latent_shape(int(n))[0] for n in lengths])
+    order = np.argsort(tokens, kind="stable")
+    batches = [group[i:i + batch_size] for group in np.split(order, np.flatnonzero(np.diff(tokens[order])) + 1)
+               for i in range(0, len(group), batch_size)]
+    for rows in batches:
+        rows_t = torch.from_numpy(rows).to(text.device)
+        cond = text[rows_t].to(device)
         count = len(cond)
+        latent_shape = vae.latent_shape(int(lengths[rows_t].max()))
         x = torch.randn((count, *latent_shape), generator=noise_source).to(device)
         both = torch.cat([uncond.expand(count, -1), cond])  # [uncond; cond]: one batched call per step
         for i, t in enumerate(timesteps):
@@ -70,10 +77,10 @@ def sample_features(generator, text, lengths, unconditional, seed, steps=50, gui
             else:
                 eps = denoiser(x, t.expand(count), cond)
             x, _ = scheduler.step(eps, i, x)
-        batch_lengths = lengths[first:first + count].to(device)
-        decoded = vae.decode(x, batch_lengths, frames=frames)  # normalised by the VAE's statistics
+        batch_lengths = lengths[rows_t].to(device)
+        decoded = vae.decode(x / scale, batch_lengths, frames=frames)  # normalised by the VAE's statistics
         mask = torch.arange(frames, device=device)[None, :] < batch_lengths[:, None]
-        out[first:first + count] = vae.denormalize(decoded) * mask[..., None]
+        out[rows_t.to(device)] = vae.denormalize(decoded) * mask[..., None]
     return out
 
 

@@ -5,7 +5,8 @@
     motion.joints   # (variations, T, 22, 3) float32, metres, Y-up, +Z forward, 20 fps, HumanML3D 22-joint order
     motion.save("walk.bvh")
 
-One generation: text encoder (MiniLM, cached per prompt) -> DDIM over the denoiser in latent space [2, 256], with the
+One generation: text encoder (MiniLM, cached per prompt) -> DDIM over the denoiser in latent space (the temporal
+latent: ceil(T/4) tokens x 32 channels; the paper's preset: [2, 256]), with the
 conditional and unconditional halves of classifier-free guidance in one batch -> VAE decoder -> de-normalised
 HumanML3D features -> joints (recover_from_ric, on the device).
 
@@ -42,7 +43,6 @@ from motion_core.motion.clip import Motion
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights" / "default"
 CONFIG_FILE = "config.json"
-WEIGHT_FILES = {"vae": "vae.safetensors", "denoiser": "denoiser.safetensors"}
 MIN_SECONDS, MAX_SECONDS = 1.0, 9.8
 MAX_STEPS = 1000
 MAX_VARIATIONS = 64
@@ -175,8 +175,8 @@ class MotionGenerator:
             raise MotionError(f"{config_path} does not describe a model: {error}; use the config.json saved with "
                               "these weights") from None
         vae, denoiser = build_vae(config), build_denoiser(config)
-        _load_module(vae, folder / WEIGHT_FILES["vae"])
-        _load_module(denoiser, folder / WEIGHT_FILES["denoiser"])
+        _load_module(vae, folder, "vae")
+        _load_module(denoiser, folder, "denoiser")
         if text_encoder is None:
             from motion_core.models.text_encoder import TextEncoder
 
@@ -185,16 +185,19 @@ class MotionGenerator:
         generator.weights_dir = folder
         return generator
 
-    def save_pretrained(self, path):
-        """Write config.json, vae.safetensors, denoiser.safetensors into folder `path` (created if needed)."""
-        from safetensors.torch import save_file
+    def save_pretrained(self, path, dtype=None):
+        """Write config.json, vae.safetensors, denoiser.safetensors into folder `path` (created if needed).
+
+        dtype: e.g. torch.float16 to halve the files (loading casts back to float32). A file over 15 MiB is written
+        as shards (vae-00001-of-00002.safetensors, ...), which from_pretrained reads the same way.
+        """
+        from motion_core.models.weights_file import save_weights
 
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         self.config.save(folder / CONFIG_FILE)
         for name, module in (("vae", self.vae), ("denoiser", self.denoiser)):
-            state = {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
-            save_file(state, str(folder / WEIGHT_FILES[name]), metadata={"format": "pt"})
+            save_weights(module.state_dict(), folder, name, dtype=dtype)
         return folder
 
     def parameter_counts(self):
@@ -257,8 +260,7 @@ class MotionGenerator:
 
         `variations` is the batch size (the benchmark calls this with 64 and 256).
         """
-        noise = torch.randn((variations, self.config.vae.latent_size, self.config.vae.latent_dim),
-                            generator=torch.Generator().manual_seed(seed))
+        noise = torch.randn((variations, *self.vae.latent_shape(frames)), generator=torch.Generator().manual_seed(seed))
         with torch.inference_mode():
             cond = self.text_encoder.encode([prompt])  # (1, text_dim)
             if guidance != 0:
@@ -304,6 +306,7 @@ class MotionGenerator:
         return x
 
     def _decode(self, x, lengths, frames):
+        x = x / self.config.diffusion.latent_scale  # diffusion latents -> VAE latents
         features = self.vae.denormalize(self.vae.decode(x, lengths, frames=frames))  # (V, frames, 263)
         return features_to_joints(features), features
 
@@ -323,15 +326,18 @@ class MotionGenerator:
 
     # ------------------------------------------------------------------ CUDA graphs
     def _sample_graphed(self, noise, text_emb, frames, steps, guidance, progress, cancel):
-        V = noise.shape[0]
+        V, tokens = noise.shape[0], noise.shape[1]
         chunk = PROGRESS_CHUNK if (progress is not None or cancel is not None) else steps
-        loop_key = ("loop", V, guidance != 0, steps, chunk)
+        loop_key = ("loop", V, guidance != 0, steps, chunk, tokens)
         if loop_key not in self._graphs:
-            self._graphs[loop_key] = _LoopGraphs(self, V, guidance != 0, steps, chunk)
-        bucket = min(self.config.vae.max_frames, BUCKET_FRAMES * math.ceil(frames / BUCKET_FRAMES))
-        decode_key = ("decode", V, bucket)
+            self._graphs[loop_key] = _LoopGraphs(self, V, guidance != 0, steps, chunk, tokens)
+        if self.vae.latent_shape(1)[0] == tokens:  # a fixed-size latent: decode in whole-second length buckets
+            bucket = min(self.config.vae.max_frames, BUCKET_FRAMES * math.ceil(frames / BUCKET_FRAMES))
+        else:  # a temporal latent fixes the decoded length itself
+            bucket = tokens * self.config.vae.down_factor
+        decode_key = ("decode", V, bucket, tokens)
         if decode_key not in self._graphs:
-            self._graphs[decode_key] = _DecodeGraph(self, V, bucket)
+            self._graphs[decode_key] = _DecodeGraph(self, V, bucket, tokens)
         latents = self._graphs[loop_key].run(noise, text_emb, guidance, progress, cancel)
         return self._graphs[decode_key].run(latents, frames)
 
@@ -364,16 +370,16 @@ def _capture(device, body):
 
 
 class _LoopGraphs:
-    """The DDIM loop for one (variations, guided, steps, chunk) key as CUDA graphs of `chunk` steps each.
+    """The DDIM loop for one (variations, guided, steps, chunk, latent tokens) key as CUDA graphs of `chunk` steps each.
 
     Static inputs, copied in before the first replay: noise, text embeddings, guidance scale. The chunks run in
     order on one latent buffer; callbacks (progress, cancel) run between chunks.
     """
 
-    def __init__(self, gen, variations, guided, steps, chunk):
+    def __init__(self, gen, variations, guided, steps, chunk, tokens):
         self.gen, self.steps = gen, steps
         c, device = gen.config, gen.device
-        self.noise = torch.zeros(variations, c.vae.latent_size, c.vae.latent_dim, device=device)
+        self.noise = torch.zeros(variations, tokens, c.vae.latent_dim, device=device)
         self.text_emb = torch.zeros(2 * variations if guided else variations, c.text.dim, device=device)
         self.guidance = torch.zeros((), device=device)
         self.latents = torch.zeros_like(self.noise)
@@ -405,9 +411,9 @@ class _LoopGraphs:
 class _DecodeGraph:
     """VAE decoding + de-normalisation + joints for one (variations, length bucket) key as one CUDA graph."""
 
-    def __init__(self, gen, variations, bucket):
+    def __init__(self, gen, variations, bucket, tokens):
         c, device = gen.config, gen.device
-        self.latents = torch.zeros(variations, c.vae.latent_size, c.vae.latent_dim, device=device)
+        self.latents = torch.zeros(variations, tokens, c.vae.latent_dim, device=device)
         self.lengths = torch.full((variations,), bucket, dtype=torch.long, device=device)
         with torch.inference_mode():
             self.graph, (self.joints, self.features) = _capture(
@@ -442,17 +448,13 @@ def _cpu_threads(device, threads):
         torch.set_num_threads(previous)
 
 
-def _load_module(module, path):
-    """Load safetensors `path` into `module`, strictly; every failure is one MotionError naming the file."""
-    from safetensors.torch import load_file
+def _load_module(module, folder, stem):
+    """Load `stem`'s safetensors (one file or shards) from `folder` into `module`, strictly; every failure is one
+    MotionError naming the file."""
+    from motion_core.models.weights_file import cast_state, load_weights
 
-    if not path.is_file():
-        raise MotionError(f"{path} is missing; copy the complete weights folder (config.json, vae.safetensors, "
-                          "denoiser.safetensors) or re-export it with save_pretrained")
-    try:
-        state = load_file(str(path))
-    except Exception as error:  # safetensors raises its own error types for truncated or garbled files
-        raise MotionError(f"{path} is damaged or truncated ({error}); copy or download it again") from None
+    path = folder / f"{stem}.safetensors"
+    state = load_weights(folder, stem)
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -463,4 +465,4 @@ def _load_module(module, path):
         if tuple(tensor.shape) != tuple(expected[key].shape):
             raise MotionError(f"{path} does not match {CONFIG_FILE}: {key} has shape {tuple(tensor.shape)}, the "
                               f"config expects {tuple(expected[key].shape)}; use the config.json saved with these weights")
-    module.load_state_dict(state)
+    module.load_state_dict(cast_state(state, expected))

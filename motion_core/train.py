@@ -35,6 +35,7 @@ from motion_core.errors import MotionError
 from motion_core.models.config import dataclass_from_dict
 
 KINDS = ("vae", "denoiser", "baseline", "evaluator")
+PRESETS = ("temporal", "paper")
 
 
 @dataclass
@@ -55,6 +56,9 @@ class TrainConfig:
     joints_weight: float = 1.0  # VAE: λ_joints
     min_frames: int = 40
     max_frames: int = 196
+    preset: str = "temporal"  # VAE and denoiser shapes: "temporal" (conv VAE, ceil(T/4) x 32 latent; the shipped
+    # default) or "paper" (MLD's transformer VAE with the [2, 256] latent, the paper's setting); `model` overrides either
+    export_dtype: str = "float32"  # weights written to model/: "float32" or "float16" (half the size; loads as fp32)
     model: dict = field(default_factory=dict)  # overrides of the model's config dataclass
 
     @classmethod
@@ -62,6 +66,10 @@ class TrainConfig:
         config = dataclass_from_dict(cls, values, "training")
         if config.precision not in ("auto", "bf16", "fp32"):
             raise MotionError(f"precision must be auto, bf16 or fp32, not {config.precision!r}")
+        if config.export_dtype not in ("float32", "float16"):
+            raise MotionError(f"export_dtype must be float32 or float16, not {config.export_dtype!r}")
+        if config.preset not in PRESETS:
+            raise MotionError(f"preset must be one of {', '.join(PRESETS)}, not {config.preset!r}")
         return config
 
 
@@ -94,6 +102,10 @@ class Task:
         """JSON-able model config written to run.json, so a run can always rebuild its model."""
         return asdict(model.config)
 
+    def sampler_options(self):
+        """Extra BatchSampler options of this kind."""
+        return {}
+
 
 class EvaluatorTask(Task):
     kind = "evaluator"
@@ -116,11 +128,20 @@ class VAETask(Task):
     kind = "vae"
 
     def build(self):
-        from motion_core.models.config import VAEConfig
-        from motion_core.models.vae import MotionVAE
+        from motion_core.models import build_vae_from
+        from motion_core.models.config import ConfigError, ModelConfig, VAEConfig, temporal_vae_config
 
         values = {"nfeats": self.dataset.feature_dim, **self.config.model}
-        model = MotionVAE(dataclass_from_dict(VAEConfig, values, "VAE"))
+        if self.config.preset == "temporal":
+            dataclass_from_dict(VAEConfig, values, "VAE")  # unknown keys are named before anything is built
+            vae_config = temporal_vae_config(**values)
+        else:
+            vae_config = dataclass_from_dict(VAEConfig, values, "VAE")
+        try:
+            ModelConfig(vae=vae_config, denoiser=_denoiser_config_for(vae_config, "motion_mamba"))
+        except ConfigError as error:
+            raise MotionError(f"bad VAE settings in the training config: {error}") from None
+        model = build_vae_from(vae_config)
         model.set_normalizer(self.dataset.mean, self.dataset.std)  # the joint loss needs de-normalised features
         return model
 
@@ -142,28 +163,25 @@ class VAETask(Task):
         return loss, {"features": feature_loss.detach(), "joints": joint_loss.detach(), "kl": kl.detach()}
 
     def export(self, model, directory):
-        save_vae(model, directory)
+        save_vae(model, directory, dtype=getattr(torch, self.config.export_dtype))
 
 
 def save_vae(vae, directory, dtype=torch.float32):
-    """A trained VAE on its own: vae.safetensors (normaliser buffers inside) + vae_config.json."""
-    from safetensors.torch import save_file
+    """A trained VAE on its own: vae.safetensors (or shards; normaliser buffers inside) + vae_config.json."""
+    from motion_core.models.weights_file import save_weights
 
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().to("cpu", dtype).contiguous() for k, v in vae.state_dict().items()},
-              str(directory / "vae.safetensors"))
+    save_weights(vae.state_dict(), directory, "vae", dtype=dtype)
     (directory / "vae_config.json").write_text(json.dumps(asdict(vae.config), indent=2) + "\n")
 
 
 def load_vae(directory, device="cpu"):
-    from safetensors.torch import load_file
-
+    from motion_core.models import build_vae_from
     from motion_core.models.config import VAEConfig
-    from motion_core.models.vae import MotionVAE
+    from motion_core.models.weights_file import load_weights, weight_files
 
     directory = _model_dir(directory)
-    if not (directory / "vae.safetensors").is_file():
+    if not weight_files(directory, "vae"):
         raise MotionError(f"no trained VAE in {directory} (vae.safetensors missing); train one with "
                           "`motion-mamba train vae`")
     config_file = directory / "vae_config.json"
@@ -171,8 +189,8 @@ def load_vae(directory, device="cpu"):
         config = VAEConfig(**json.loads(config_file.read_text()))
     else:  # a generator folder: the VAE config is a section of config.json
         config = VAEConfig(**json.loads((directory / "config.json").read_text())["vae"])
-    vae = MotionVAE(config)
-    vae.load_state_dict({k: v.float() for k, v in load_file(str(directory / "vae.safetensors")).items()})
+    vae = build_vae_from(config)
+    vae.load_state_dict({k: v.float() for k, v in load_weights(directory, "vae").items()})
     return vae.to(device)
 
 
@@ -197,11 +215,11 @@ class DenoiserTask(Task):
             raise MotionError(f"the VAE in {self.vae_dir} was trained on another corpus (its Mean.npy differs); "
                               "train the VAE on this --data first")
         denoiser_kind = "motion_mamba" if self.kind == "denoiser" else "mld"
+        denoiser = asdict(_denoiser_config_for(self.vae.config, denoiser_kind))
+        denoiser["text_dim"] = self.dataset.captions.dim
         values = {"model": {"name": denoiser_kind.replace("_", "-"), "denoiser_kind": denoiser_kind,
-                            "vae": asdict(self.vae.config),
-                            "denoiser": {"latent_size": self.vae.config.latent_size,
-                                         "latent_dim": self.vae.config.latent_dim,
-                                         "text_dim": self.dataset.captions.dim},
+                            "vae": asdict(self.vae.config), "denoiser": denoiser,
+                            "diffusion": {"latent_scale": self._latent_scale()},
                             "text": {"dim": self.dataset.captions.dim}}}
         # the config's "model" holds denoiser fields, plus optional "diffusion" / "text" sections and "name"
         overrides = dict(self.config.model)
@@ -221,10 +239,33 @@ class DenoiserTask(Task):
     def model_config(self, model):
         return self.generator_config.to_dict()
 
+    @property
+    def temporal(self):
+        return self.vae.config.arch == "conv"
+
+    def sampler_options(self):
+        # one latent length per batch: the denoisers then never see padded tokens
+        return {"equal_lengths": self.temporal}
+
+    @torch.no_grad()
+    def _latent_scale(self, batches=16):
+        """1 / std of the VAE's posterior samples over a few training batches, so diffusion sees unit-variance
+        latents (the paper's [2, 256] latent keeps 1.0, as MLD trains on raw latents)."""
+        from motion_core.data.dataset import BatchSampler
+
+        if not self.temporal:
+            return 1.0
+        sampler = BatchSampler(self.dataset, 64, self.device, seed=12345, equal_lengths=True)
+        samples = [self.vae.encode(b["motion"], b["lengths"])[0].float() for b in (sampler.next() for _ in
+                                                                                     range(batches))]
+        std = float(torch.cat([z.flatten() for z in samples]).std())
+        return float(f"{1.0 / max(std, 1e-6):.3g}")  # 3 digits: a resumed run recomputes the same value
+
     def loss(self, model, batch):
         with torch.no_grad():
-            z, _, _ = self.vae.encode(batch["motion"], batch["lengths"])  # posterior sample (B, latent_size, d)
-        loss = self.schedule.training_loss(model, z.float(), batch["text"], self.unconditional,
+            z, _, _ = self.vae.encode(batch["motion"], batch["lengths"])  # posterior sample (B, tokens, channels)
+        z = z.float() * self.generator_config.diffusion.latent_scale
+        loss = self.schedule.training_loss(model, z, batch["text"], self.unconditional,
                                            uncond_prob=self.config.text_dropout)
         return loss, {"mse": loss.detach()}
 
@@ -232,7 +273,20 @@ class DenoiserTask(Task):
         from motion_core.generator import MotionGenerator
 
         generator = MotionGenerator(self.vae, model, text_encoder=None, config=self.generator_config)
-        generator.save_pretrained(directory)
+        generator.save_pretrained(directory, dtype=getattr(torch, self.config.export_dtype))
+
+
+def _denoiser_config_for(vae_config, denoiser_kind):
+    """The denoiser config that fits a VAE: the paper's denoisers work on its latent tokens as they are; a temporal
+    latent's channels are projected to a width-256 model whose HTM scans the tokens in both directions."""
+    from motion_core.models.config import MambaDenoiserConfig, MLDDenoiserConfig
+
+    values = {"latent_size": vae_config.latent_size, "latent_dim": vae_config.latent_dim}
+    if vae_config.arch == "conv":
+        values["width"] = 256
+        if denoiser_kind == "motion_mamba":
+            values["htm_directions"] = "alternate"
+    return (MambaDenoiserConfig if denoiser_kind == "motion_mamba" else MLDDenoiserConfig)(**values)
 
 
 TASKS = {"vae": VAETask, "evaluator": EvaluatorTask,
@@ -467,7 +521,8 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
     model = model.to(device)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    sampler = BatchSampler(dataset, config.batch_size // world, device, seed=config.seed + 1000 * rank)
+    sampler = BatchSampler(dataset, config.batch_size // world, device, seed=config.seed + 1000 * rank,
+                           **task.sampler_options())
     torch.manual_seed(config.seed + 1000 * rank)  # noise/dropout streams differ per rank, fixed per run
 
     step, log_lines = 0, 0

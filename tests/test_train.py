@@ -16,10 +16,11 @@ from test_dataset import fake_encode, write_tiny_corpus
 
 TINY = {
     "evaluator": {"width": 32, "layers": 1, "heads": 2, "ff": 64, "embed_dim": 16},
-    "vae": {"latent_dim": 32, "num_layers": 3, "num_heads": 2, "ff_size": 64},
-    "denoiser": {"latent_dim": 32, "levels": 2, "mixer_heads": 2, "mixer_ff_size": 64, "d_state": 4},
-    "baseline": {"latent_dim": 32, "num_layers": 3, "num_heads": 2, "ff_size": 64},
+    "vae": {"latent_dim": 8, "conv_width": 32, "res_blocks": 1},  # the temporal (conv) latent, the default preset
+    "denoiser": {"width": 32, "levels": 2, "mixer_heads": 2, "mixer_ff_size": 64, "d_state": 4},
+    "baseline": {"width": 32, "num_layers": 3, "num_heads": 2, "ff_size": 64},
 }
+PAPER_VAE = {"latent_dim": 32, "num_layers": 3, "num_heads": 2, "ff_size": 64}  # preset "paper": latent [2, 32]
 
 
 @pytest.fixture(scope="module")
@@ -125,17 +126,27 @@ def test_cli_trains_and_reports_errors(corpus, tmp_path, capsys):
     assert cli_main(["train", "vae", "--data", str(corpus), "--out", str(tmp_path / "b"), "--config", str(bad)]) == 2
 
 
+@pytest.mark.parametrize("preset", ["temporal", "paper"])
 @pytest.mark.parametrize("kind", ["denoiser", "baseline"])
-def test_denoiser_trains_on_a_vae_and_exports_a_generator(corpus, tmp_path, kind):
+def test_denoiser_trains_on_a_vae_and_exports_a_generator(corpus, tmp_path, kind, preset):
     from motion_core.generator import MotionGenerator
 
     vae_run = tmp_path / "vae"
-    train("vae", corpus, vae_run, tiny_config("vae", steps=2), progress=False)
+    vae_model = TINY["vae"] if preset == "temporal" else PAPER_VAE
+    train("vae", corpus, vae_run, tiny_config("vae", steps=2, preset=preset, model=vae_model), progress=False)
     run = tmp_path / kind
-    summary = train(kind, corpus, run, tiny_config(kind, steps=4), vae=vae_run, progress=False)
+    model = dict(TINY[kind])
+    if preset == "paper":
+        model.pop("width")
+    summary = train(kind, corpus, run, tiny_config(kind, steps=4, model=model, export_dtype="float16"), vae=vae_run,
+                    progress=False)
     assert summary["step"] == 4
     config = json.loads((run / "model" / "config.json").read_text())
     assert config["denoiser_kind"] == ("motion_mamba" if kind == "denoiser" else "mld")
+    assert config["vae"]["arch"] == ("conv" if preset == "temporal" else "transformer")
+    scale = config["diffusion"]["latent_scale"]
+    assert (scale == 1.0) if preset == "paper" else (0 < scale and scale != 1.0)  # unit-variance latents
+    assert load_file(str(run / "model" / "denoiser.safetensors"))["pos"].dtype == torch.float16
     generator = MotionGenerator.from_pretrained(run / "model", text_encoder=_FakeTextEncoder())
     motion = generator.generate("a person walks forward", seconds=2.0, seed=1, steps=3, device="cpu")
     assert motion.joints.shape == (1, 40, 22, 3) and np.isfinite(motion.joints).all()

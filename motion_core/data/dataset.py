@@ -247,13 +247,18 @@ class BatchSampler:
     lengths (B,) int64, text (B, text_dim) float32 caption embeddings, caption_rows (B,) int64.
     """
 
-    def __init__(self, dataset: MotionTextDataset, batch_size, device="cpu", seed=0):
+    def __init__(self, dataset: MotionTextDataset, batch_size, device="cpu", seed=0, equal_lengths=False):
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.device = torch.device(device)
         self.features = torch.from_numpy(dataset.features).to(self.device)
         self.text = torch.from_numpy(dataset.captions.embeddings).to(self.device)
         self.rng = np.random.default_rng(seed)
+        # equal_lengths: every batch holds segments of neighbouring lengths, all cut to one length, so a temporal
+        # latent has one token count per batch and the denoiser needs no padding (see next()).
+        self.equal_lengths = equal_lengths
+        capped = np.minimum(dataset.segment_length, dataset.max_frames)
+        self.by_length = np.argsort(capped, kind="stable")
 
     def state(self):
         """JSON-serialisable generator state."""
@@ -264,9 +269,27 @@ class BatchSampler:
 
     def next(self):
         data = self.dataset
+        if self.equal_lengths:
+            return self.next_equal_lengths()
         segments = self.rng.integers(0, len(data), self.batch_size)
         caption_rows = data.pick_captions(self.rng, segments)
         offset, length = data.crop(self.rng, segments)
+        return self.gather(segments, offset, length, caption_rows)
+
+    def next_equal_lengths(self):
+        """A batch of segments that are neighbours in length order, cropped to the shortest one's length (a multiple
+        of the unit): a random window of the length-sorted segments, sampled with replacement when it is small."""
+        data = self.dataset
+        count = len(data)
+        window = min(count, self.batch_size)
+        start = int(self.rng.integers(0, count - window + 1))
+        pool = self.by_length[start:start + window]
+        segments = pool[self.rng.integers(0, window, self.batch_size)] if window < self.batch_size else pool
+        shortest = int(np.minimum(data.segment_length[segments], data.max_frames).min())
+        frames = max(shortest // data.unit_frames * data.unit_frames, min(shortest, data.unit_frames))
+        length = np.full(len(segments), frames, dtype=np.int64)
+        offset = np.floor(self.rng.random(len(segments)) * (data.segment_length[segments] - frames + 1)).astype(np.int64)
+        caption_rows = data.pick_captions(self.rng, segments)
         return self.gather(segments, offset, length, caption_rows)
 
     def gather(self, segments, offset, length, caption_rows):

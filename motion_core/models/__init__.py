@@ -1,4 +1,4 @@
-"""torch models: motion VAE, Motion Mamba and MLD denoisers, text encoder, and their configs.
+"""torch models: motion VAEs (temporal conv, paper transformer), Motion Mamba and MLD denoisers, text encoder, and their configs.
 
 `build_denoiser(config)` picks the denoiser class named by `config.denoiser_kind`.
 """
@@ -18,6 +18,15 @@ def build_denoiser(config: ModelConfig):
 
 
 def build_vae(config: ModelConfig):
+    """The VAE module for `config` (random weights): a temporal ConvMotionVAE or the paper's MotionVAE."""
+    return build_vae_from(config.vae)
+
+
+def build_vae_from(vae_config):
+    if vae_config.arch == "conv":
+        from motion_core.models.conv_vae import ConvMotionVAE
+
+        return ConvMotionVAE(vae_config)
     from motion_core.models.vae import MotionVAE
 
-    return MotionVAE(config.vae)
+    return MotionVAE(vae_config)

@@ -31,6 +31,8 @@ from typing import Union
 from motion_core.errors import MotionError
 
 DENOISER_KINDS = ("motion_mamba", "mld")
+VAE_ARCHS = ("transformer", "conv")
+HTM_DIRECTIONS = ("forward", "alternate")
 AGGREGATIONS = ("sum", "concat_linear")
 SKIP_FORMS = ("concat_linear", "add")
 
@@ -41,11 +43,18 @@ class ConfigError(ValueError):
 
 @dataclass
 class VAEConfig:
-    """MLD's motion VAE: skip-transformer encoder/decoder over HumanML3D features (MLD configs/modules/motion_vae.yaml)."""
+    """The motion VAE. arch "transformer": MLD's skip-transformer encoder/decoder with a fixed [latent_size,
+    latent_dim] latent (MLD configs/modules/motion_vae.yaml; the paper's preset). arch "conv": the temporal latent of
+    motion_core/models/conv_vae.py, ceil(T / down_factor) tokens of latent_dim channels; latent_size is then the
+    token count of max_frames (the most a denoiser sees)."""
 
     nfeats: int = 263  # HumanML3D feature width (KIT-ML: 251)
-    latent_size: int = 2  # number of latent tokens
-    latent_dim: int = 256  # width of each latent token and of the transformer
+    latent_size: int = 2  # number of latent tokens (conv: ceil(max_frames / down_factor))
+    latent_dim: int = 256  # width of each latent token and of the transformer (conv: latent channels)
+    arch: str = "transformer"  # "transformer" (the paper's [2, 256]) or "conv" (temporal latent)
+    down_factor: int = 4  # conv: time downsampling, a power of two
+    conv_width: int = 384  # conv: channels of the convolutional trunk
+    res_blocks: int = 2  # conv: residual blocks per resolution (dilations 1, 3, 9, ...)
     num_layers: int = 9  # odd: (n-1)/2 input blocks, 1 middle, (n-1)/2 output blocks with skips
     num_heads: int = 4
     ff_size: int = 1024
@@ -60,9 +69,12 @@ class VAEConfig:
 class MambaDenoiserConfig:
     """Motion Mamba U-Net: encoder levels of HTM -> BSM, attention mixer, decoder levels with skips."""
 
-    latent_size: int = 2
-    latent_dim: int = 256
+    latent_size: int = 2  # latent tokens (temporal latents: the most tokens, those of max_frames)
+    latent_dim: int = 256  # latent channels
+    width: int = 0  # model width; 0 = latent_dim (the paper: latent tokens are the model's tokens)
     text_dim: int = 384  # all-MiniLM-L6-v2 sentence embedding width
+    htm_directions: str = "forward"  # "forward": every HTM branch scans forward (the paper); "alternate": every
+    # second branch scans the latent tokens backwards, so a temporal latent's tokens also see what follows them
     levels: int = 5  # N encoder levels (and N decoder levels); see the module docstring for the "11 layers" reading
     branch_pattern: str = "descending"  # "descending": 2(N-i)+1 branches at encoder level i; "single": 1 everywhere
     aggregation: str = "sum"  # how HTM combines its branches: "sum" or "concat_linear"
@@ -92,6 +104,7 @@ class MLDDenoiserConfig:
 
     latent_size: int = 2
     latent_dim: int = 256
+    width: int = 0  # model width; 0 = latent_dim
     text_dim: int = 384
     num_layers: int = 9
     num_heads: int = 4
@@ -113,6 +126,7 @@ class DiffusionConfig:
     steps_offset: int = 1  # diffusers' DDIM "leading" spacing + offset 1: 981, 961, ..., 1
     guidance: float = 7.5
     uncond_prob: float = 0.1  # text dropout in training, which makes guidance possible
+    latent_scale: float = 1.0  # diffusion runs on z * latent_scale; set to 1/std(z) when denoiser training starts
 
 
 @dataclass
@@ -148,6 +162,15 @@ class ModelConfig:
             raise ConfigError("denoiser latent_size/latent_dim must match the VAE's")
         if d.text_dim != self.text.dim:
             raise ConfigError("denoiser text_dim must match text.dim")
+        if self.vae.arch not in VAE_ARCHS:
+            raise ConfigError(f"vae.arch must be one of {VAE_ARCHS}, got {self.vae.arch!r}")
+        if self.vae.arch == "conv":
+            factor = self.vae.down_factor
+            if factor < 2 or factor & (factor - 1):
+                raise ConfigError(f"vae.down_factor must be a power of two >= 2, got {factor}")
+            if self.vae.latent_size != math.ceil(self.vae.max_frames / factor):
+                raise ConfigError(f"vae.latent_size of a conv VAE must be ceil(max_frames / down_factor) = "
+                                  f"{math.ceil(self.vae.max_frames / factor)}, got {self.vae.latent_size}")
         if self.vae.num_layers % 2 != 1:
             raise ConfigError(f"vae.num_layers must be odd (skip transformer), got {self.vae.num_layers}")
         if isinstance(d, MLDDenoiserConfig) and d.num_layers % 2 != 1:
@@ -161,6 +184,10 @@ class ModelConfig:
                 raise ConfigError(f"denoiser.branch_pattern must be 'descending' or 'single', got {d.branch_pattern!r}")
             if d.levels < 1:
                 raise ConfigError(f"denoiser.levels must be >= 1, got {d.levels}")
+            if d.htm_directions not in HTM_DIRECTIONS:
+                raise ConfigError(f"denoiser.htm_directions must be one of {HTM_DIRECTIONS}, got {d.htm_directions!r}")
+        if not (self.diffusion.latent_scale > 0 and math.isfinite(self.diffusion.latent_scale)):
+            raise ConfigError(f"diffusion.latent_scale must be a positive number, got {self.diffusion.latent_scale}")
         if self.diffusion.beta_schedule not in ("scaled_linear", "linear"):
             raise ConfigError(f"diffusion.beta_schedule must be 'scaled_linear' or 'linear', got {self.diffusion.beta_schedule!r}")
         if self.diffusion.prediction_type != "epsilon":
@@ -176,6 +203,15 @@ class ModelConfig:
         return cls(name=denoiser_kind.replace("_", "-"), denoiser_kind=denoiser_kind, denoiser=denoiser)
 
     @classmethod
+    def temporal(cls, denoiser_kind="motion_mamba"):
+        """The shipped design: a conv VAE with a ceil(T/4) x 32 temporal latent, denoisers of width 256 over it."""
+        vae = temporal_vae_config()
+        common = {"latent_size": vae.latent_size, "latent_dim": vae.latent_dim, "width": 256}
+        denoiser = (MambaDenoiserConfig(**common, htm_directions="alternate") if denoiser_kind == "motion_mamba"
+                    else MLDDenoiserConfig(**common))
+        return cls(name=denoiser_kind.replace("_", "-"), denoiser_kind=denoiser_kind, vae=vae, denoiser=denoiser)
+
+    @classmethod
     def tiny(cls, denoiser_kind="motion_mamba"):
         """A few-thousand-parameter model with the same structure, for tests (random weights)."""
         vae = VAEConfig(latent_size=2, latent_dim=32, num_layers=3, num_heads=2, ff_size=64, dropout=0.0)
@@ -185,6 +221,19 @@ class ModelConfig:
         else:
             denoiser = MLDDenoiserConfig(latent_dim=32, num_layers=3, num_heads=2, ff_size=64, dropout=0.0)
         return cls(name=f"tiny-{denoiser_kind.replace('_', '-')}", denoiser_kind=denoiser_kind, vae=vae,
+                   denoiser=denoiser)
+
+    @classmethod
+    def tiny_temporal(cls, denoiser_kind="motion_mamba"):
+        """`temporal()`'s structure at test size: conv VAE (width 32, 8 latent channels), width-32 denoisers."""
+        vae = temporal_vae_config(latent_dim=8, conv_width=32, res_blocks=1)
+        common = {"latent_size": vae.latent_size, "latent_dim": vae.latent_dim, "width": 32, "dropout": 0.0}
+        if denoiser_kind == "motion_mamba":
+            denoiser = MambaDenoiserConfig(**common, levels=2, mixer_heads=2, mixer_ff_size=64, d_state=4,
+                                           htm_directions="alternate")
+        else:
+            denoiser = MLDDenoiserConfig(**common, num_layers=3, num_heads=2, ff_size=64)
+        return cls(name=f"tiny-temporal-{denoiser_kind.replace('_', '-')}", denoiser_kind=denoiser_kind, vae=vae,
                    denoiser=denoiser)
 
     # ----- JSON round trip -----
@@ -214,6 +263,13 @@ class ModelConfig:
     @classmethod
     def load(cls, path):
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def temporal_vae_config(**overrides):
+    """VAEConfig of the temporal (conv) latent: ceil(T/4) tokens x 32 channels, trunk width 384."""
+    values = {"arch": "conv", "latent_dim": 32, "down_factor": 4, "conv_width": 384, "res_blocks": 2, **overrides}
+    values["latent_size"] = math.ceil(values.get("max_frames", 196) / values["down_factor"])
+    return VAEConfig(**values)
 
 
 def dataclass_from_dict(cls, values, what):

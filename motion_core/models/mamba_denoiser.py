@@ -15,14 +15,19 @@ HTM is `motion_core.ssm.blocks.MultiBranchMamba` (branches grouped into one scan
 ("latent poses" scanned as a structured skeleton, Alg. 2). Config defaults and the ambiguities they settle:
 motion_core/models/config.py.
 
+Temporal latents (the shipped default, see conv_vae.py): z_t has n <= latent_size tokens of latent_dim channels,
+projected to the model width; HTM's odd branches scan the latent tokens backwards (`htm_directions="alternate"`),
+and BSM's token slots beyond n stay zero.
+
 Interface (shared with the MLD baseline):
-    forward(z_t (B, latent_size, d), timesteps (B,), text_emb (B, text_dim)) -> predicted noise (B, latent_size, d)
+    forward(z_t (B, n, latent_dim), timesteps (B,), text_emb (B, text_dim)) -> predicted noise (B, n, latent_dim)
     forward_tokens(z_t, time_tok (B, 1, d), text_tok (B, 1, d)) -> the same, with condition tokens precomputed
 """
 
 import inspect
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from motion_core.models.config import ConfigError, MambaDenoiserConfig
@@ -66,25 +71,32 @@ class MotionMambaLevel(nn.Module):
         from motion_core.ssm.blocks import BidirectionalMamba, MultiBranchMamba
 
         c = config
-        d = c.latent_dim
+        d = c.width or c.latent_dim
+        self.tokens = tokens
         self.htm_norm = nn.LayerNorm(d)
+        directions = {} if c.htm_directions == "forward" else {"directions": c.htm_directions, "keep_prefix": 2}
         self.htm = _build_block(MultiBranchMamba, d, branches=branches, d_state=c.d_state, d_conv=c.d_conv,
-                                expand=c.expand, aggregation=c.aggregation)
+                                expand=c.expand, aggregation=c.aggregation, **directions)
         self.bsm_norm = nn.LayerNorm(d)
         self.bsm = _build_block(BidirectionalMamba, tokens, d_state=c.d_state, d_conv=c.d_conv, expand=c.bsm_expand)
 
     def forward(self, x):
-        """x: (B, tokens, d) -> (B, tokens, d)."""
+        """x: (B, n, d) with n <= tokens -> (B, n, d)."""
+        n = x.shape[1]
         x = x + self.htm(self.htm_norm(x))
-        channels_as_sequence = self.bsm_norm(x).transpose(1, 2)  # (B, d, tokens): scan runs over the d channels
-        return x + self.bsm(channels_as_sequence).transpose(1, 2)
+        channels_as_sequence = self.bsm_norm(x).transpose(1, 2)  # (B, d, n): scan runs over the d channels
+        if n < self.tokens:
+            # BSM's features are the token slots; a shorter temporal latent leaves the last slots at zero, which
+            # its bias-free input projection ignores exactly.
+            channels_as_sequence = F.pad(channels_as_sequence, (0, self.tokens - n))
+        return x + self.bsm(channels_as_sequence)[..., :n].transpose(1, 2)
 
 
 class MotionMambaDenoiser(nn.Module):
     def __init__(self, config: MambaDenoiserConfig):
         super().__init__()
         self.config = c = config
-        d = c.latent_dim
+        d = c.width or c.latent_dim
         tokens = c.latent_size + 2
         self.cond = ConditionEmbedding(d, c.text_dim, c.dropout)
         self.pos = nn.Parameter(torch.randn(tokens, d) * 0.02)
@@ -95,10 +107,13 @@ class MotionMambaDenoiser(nn.Module):
             [nn.Linear(2 * d, d) for _ in range(c.levels)] if c.skip == "concat_linear" else []
         )
         self.out_norm = nn.LayerNorm(d)
-        self.out = nn.Linear(d, d)
+        self.out = nn.Linear(d, c.latent_dim)
+        # A temporal latent's few channels are projected to the model width; the paper's tokens are used as they are.
+        self.latent_in = nn.Linear(c.latent_dim, d) if d != c.latent_dim else nn.Identity()
 
     def forward_tokens(self, z_t, time_tok, text_tok):
-        x = torch.cat([time_tok, text_tok, z_t], dim=1) + self.pos  # (B, 2 + latent_size, d)
+        n = z_t.shape[1]  # latent_size, or fewer for a temporal latent of a shorter motion
+        x = torch.cat([time_tok, text_tok, self.latent_in(z_t)], dim=1) + self.pos[:n + 2]  # (B, 2 + n, d)
         skips = []
         for level in self.encoder:
             x = level(x)

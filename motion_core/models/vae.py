@@ -28,23 +28,21 @@ def lengths_to_mask(lengths, max_len):
     return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
 
 
-class MotionVAE(nn.Module):
+class FeatureVAE(nn.Module):
+    """What every motion VAE shares: the feature statistics, `forward` and the training loss.
+
+    Subclasses give `encode(features, lengths, sample)`, `decode(z, lengths, frames)` and `latent_shape(frames)`.
+    """
+
     def __init__(self, config: VAEConfig):
         super().__init__()
-        self.config = c = config
-        d = c.latent_dim
-        self.skel_embedding = nn.Linear(c.nfeats, d)
-        # mu tokens then logvar tokens, prepended to the frames (MLD's global_motion_token)
-        self.dist_tokens = nn.Parameter(torch.randn(2 * c.latent_size, d) * 0.02)
-        self.encoder_pos = nn.Parameter(torch.randn(2 * c.latent_size + c.max_frames, d) * 0.02)
-        self.encoder = SkipTransformer(d, c.num_layers, c.num_heads, c.ff_size, c.dropout)
-        # MLD zero-initialises its learned positions; a small random start lets an untrained decoder tell frames apart.
-        self.decoder_pos = nn.Parameter(torch.randn(c.max_frames, d) * 0.02)
-        self.latent_pos = nn.Parameter(torch.randn(c.latent_size, d) * 0.02)
-        self.decoder = SkipTransformer(d, c.num_layers, c.num_heads, c.ff_size, c.dropout, decoder=True)
-        self.final = nn.Linear(d, c.nfeats)
-        self.register_buffer("mean", torch.zeros(c.nfeats))
-        self.register_buffer("std", torch.ones(c.nfeats))
+        self.config = config
+        self.register_buffer("mean", torch.zeros(config.nfeats))
+        self.register_buffer("std", torch.ones(config.nfeats))
+
+    def latent_shape(self, frames):
+        """(tokens, channels) of the latent of a `frames`-long motion."""
+        raise NotImplementedError
 
     # ----- normalisation -----
     def set_normalizer(self, mean, std):
@@ -57,6 +55,54 @@ class MotionVAE(nn.Module):
 
     def denormalize(self, features):
         return features * self.std + self.mean
+
+    def forward(self, features, lengths):
+        z, mu, logvar = self.encode(features, lengths)
+        return self.decode(z, lengths, frames=features.shape[1]), mu, logvar
+
+    # ----- training -----
+    def training_loss(self, batch):
+        """SmoothL1 on normalised features + SmoothL1 on joints + 1e-4 KL (MLD's VAE losses), over real frames.
+
+        batch: {"features": (B, T, nfeats) normalised, "lengths": (B,) int} -> (loss scalar tensor, logs dict).
+        """
+        c = self.config
+        features, lengths = batch["features"], batch["lengths"].to(batch["features"].device)
+        recon, mu, logvar = self(features, lengths)
+        mask = lengths_to_mask(lengths, features.shape[1])  # (B, T)
+        feature_loss = F.smooth_l1_loss(recon[mask], features[mask])
+        # Padded frames hold zeros after decode; denormalise only to compare joints on real frames.
+        pred_joints = features_to_joints(self.denormalize(recon))
+        true_joints = features_to_joints(self.denormalize(features))
+        joint_loss = F.smooth_l1_loss(pred_joints[mask], true_joints[mask])
+        # Mean over elements, as MLD's KLLoss (kl_divergence(...).mean()); lambda_kl = 1e-4 assumes that scale.
+        kl = 0.5 * torch.mean(mu.pow(2) + logvar.exp() - 1.0 - logvar)
+        loss = c.lambda_features * feature_loss + c.lambda_joints * joint_loss + c.lambda_kl * kl
+        logs = {name: float(value.detach()) for name, value in
+                (("features", feature_loss), ("joints", joint_loss), ("kl", kl), ("total", loss))}
+        return loss, logs
+
+
+class MotionVAE(FeatureVAE):
+    """The paper's latent: `latent_size` tokens of width `latent_dim` for any length up to `max_frames`."""
+
+    def __init__(self, config: VAEConfig):
+        super().__init__(config)
+        c = config
+        d = c.latent_dim
+        self.skel_embedding = nn.Linear(c.nfeats, d)
+        # mu tokens then logvar tokens, prepended to the frames (MLD's global_motion_token)
+        self.dist_tokens = nn.Parameter(torch.randn(2 * c.latent_size, d) * 0.02)
+        self.encoder_pos = nn.Parameter(torch.randn(2 * c.latent_size + c.max_frames, d) * 0.02)
+        self.encoder = SkipTransformer(d, c.num_layers, c.num_heads, c.ff_size, c.dropout)
+        # MLD zero-initialises its learned positions; a small random start lets an untrained decoder tell frames apart.
+        self.decoder_pos = nn.Parameter(torch.randn(c.max_frames, d) * 0.02)
+        self.latent_pos = nn.Parameter(torch.randn(c.latent_size, d) * 0.02)
+        self.decoder = SkipTransformer(d, c.num_layers, c.num_heads, c.ff_size, c.dropout, decoder=True)
+        self.final = nn.Linear(d, c.nfeats)
+
+    def latent_shape(self, frames):
+        return self.config.latent_size, self.config.latent_dim
 
     # ----- encode / decode -----
     def encode(self, features, lengths, sample=True):
@@ -90,29 +136,3 @@ class MotionVAE(nn.Module):
         mask = lengths_to_mask(lengths, T)
         out = self.final(self.decoder(queries, key_mask=mask, memory=z + self.latent_pos))
         return out * mask[..., None]
-
-    def forward(self, features, lengths):
-        z, mu, logvar = self.encode(features, lengths)
-        return self.decode(z, lengths, frames=features.shape[1]), mu, logvar
-
-    # ----- training -----
-    def training_loss(self, batch):
-        """SmoothL1 on normalised features + SmoothL1 on joints + 1e-4 KL (MLD's VAE losses), over real frames.
-
-        batch: {"features": (B, T, nfeats) normalised, "lengths": (B,) int} -> (loss scalar tensor, logs dict).
-        """
-        c = self.config
-        features, lengths = batch["features"], batch["lengths"].to(batch["features"].device)
-        recon, mu, logvar = self(features, lengths)
-        mask = lengths_to_mask(lengths, features.shape[1])  # (B, T)
-        feature_loss = F.smooth_l1_loss(recon[mask], features[mask])
-        # Padded frames hold zeros after decode; denormalise only to compare joints on real frames.
-        pred_joints = features_to_joints(self.denormalize(recon))
-        true_joints = features_to_joints(self.denormalize(features))
-        joint_loss = F.smooth_l1_loss(pred_joints[mask], true_joints[mask])
-        # Mean over elements, as MLD's KLLoss (kl_divergence(...).mean()); lambda_kl = 1e-4 assumes that scale.
-        kl = 0.5 * torch.mean(mu.pow(2) + logvar.exp() - 1.0 - logvar)
-        loss = c.lambda_features * feature_loss + c.lambda_joints * joint_loss + c.lambda_kl * kl
-        logs = {name: float(value.detach()) for name, value in
-                (("features", feature_loss), ("joints", joint_loss), ("kl", kl), ("total", loss))}
-        return loss, logs

@@ -227,19 +227,53 @@ class MultiBranchMamba(_PathsBlock):
     Args:
         d_model: token width.  branches: k, the number of isolated SSM branches.
         aggregation: "concat_linear" (concatenate branches, one linear back to d_model), "sum" or "mean".
+        directions: "forward" (every branch scans forward, the paper) or "alternate" (branches 1, 3, ... scan the
+            sequence reversed, except its first `keep_prefix` positions, which stay in front: condition tokens are
+            then read first in both directions).
         d_state, d_conv, expand, dt_rank, bias: as in mamba-ssm's Mamba.  scan_backend: see selective_scan.
     forward(x (batch, length, d_model)) -> (batch, length, d_model).
     """
 
-    def __init__(self, d_model, branches=3, aggregation="concat_linear", **options):
+    def __init__(self, d_model, branches=3, aggregation="concat_linear", directions="forward", keep_prefix=0,
+                 **options):
         super().__init__(d_model, branches, aggregation, **options)
+        if directions not in ("forward", "alternate"):
+            raise ValueError(f"directions must be 'forward' or 'alternate', got {directions!r}")
         self.branches = branches
+        self.reversed_paths = branches // 2 if directions == "alternate" else 0
+        self.keep_prefix = keep_prefix
+
+    def _reverse(self, x, axis):
+        """x with positions keep_prefix.. reversed along `axis` (its own inverse)."""
+        head, tail = x.split([self.keep_prefix, x.shape[axis] - self.keep_prefix], dim=axis)
+        return torch.cat([head, tail.flip(axis)], dim=axis)
+
+    def _interleave(self, x, path_axis, axis):
+        """Expand x over paths (at path_axis) with every odd path reversed along `axis`."""
+        forward = x.unsqueeze(path_axis)
+        backward = self._reverse(x, axis).unsqueeze(path_axis)
+        return torch.cat([forward if p % 2 == 0 else backward for p in range(self.paths)], dim=path_axis)
+
+    def _restore(self, y, path_axis, axis):
+        paths = y.unbind(path_axis)
+        return torch.stack([p if i % 2 == 0 else self._reverse(p, axis - 1 if axis > path_axis else axis)
+                            for i, p in enumerate(paths)], dim=path_axis)
 
     def path_inputs(self, x):
+        if self.reversed_paths:
+            return self._interleave(x, 1, -1)
         return x.unsqueeze(1)  # (batch, 1, d_inner, length): every branch reads the same input
 
+    def path_outputs(self, y):
+        return self._restore(y, 1, -1) if self.reversed_paths else y
+
     def path_inputs_time_major(self, x):
+        if self.reversed_paths:
+            return self._interleave(x, 0, 1)  # x (batch, length, d_inner)
         return x.unsqueeze(0)
+
+    def path_outputs_time_major(self, y):
+        return self._restore(y, 0, 2) if self.reversed_paths else y
 
 
 class MambaBlock(MultiBranchMamba):
