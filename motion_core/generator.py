@@ -40,6 +40,7 @@ from motion_core.models import build_denoiser, build_vae
 from motion_core.models.config import ConfigError, ModelConfig
 from motion_core.models.feature_joints import features_to_joints
 from motion_core.motion.clip import Motion
+from motion_core.motion.foot_cleanup import clean_foot_contacts
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights" / "default"
 CONFIG_FILE = "config.json"
@@ -232,12 +233,14 @@ class MotionGenerator:
 
     # ------------------------------------------------------------------ generation
     def generate(self, prompt, seconds, seed=None, steps=50, guidance=7.5, variations=1, device="auto",
-                 progress=None, cancel=None):
+                 progress=None, cancel=None, foot_cleanup=True):
         """Generate `variations` motions for `prompt`, `seconds` long (1-9.8 s, 20 fps).
 
         progress: called as progress(step, total) as sampling advances; cancel: polled between steps, returning True
-        stops the run with GenerationCancelled. Returns a Motion with joints (variations, T, 22, 3) float32,
-        features (variations, T, 263) de-normalised, fps, prompt, seed (the one used, drawn if None) and info.
+        stops the run with GenerationCancelled. foot_cleanup: pin the feet where the model's own contact channels say
+        they are planted (`motion_core.motion.foot_cleanup`); False returns the decoded joints as they are. Returns a
+        Motion with joints (variations, T, 22, 3) float32, features (variations, T, 263) de-normalised (untouched by
+        the cleanup), fps, prompt, seed (the one used, drawn if None) and info.
         """
         prompt = validate_request(prompt, seconds, seed, steps, guidance, variations)
         self.to(device)
@@ -247,11 +250,13 @@ class MotionGenerator:
         start = time.perf_counter()
         joints, features = self.sample(prompt, frames, seed=int(seed), steps=int(steps), guidance=float(guidance),
                                        variations=int(variations), progress=progress, cancel=cancel)
+        if foot_cleanup:  # post-processing on the host: the last 4 feature channels are the foot contacts
+            joints = clean_foot_contacts(joints, features[..., -4:])
         elapsed = time.perf_counter() - start
         info = {
             "steps": int(steps), "guidance": float(guidance), "device": str(self.device),
             "elapsed_s": elapsed, "model": self.config.name, "denoiser": self.config.denoiser_kind,
-            "cuda_graph": self._graphs_active(),
+            "cuda_graph": self._graphs_active(), "foot_cleanup": bool(foot_cleanup),
         }
         return Motion(joints=joints, fps=self.config.fps, prompt=prompt, seed=int(seed), features=features, info=info)
 

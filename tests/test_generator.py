@@ -70,6 +70,30 @@ def test_prompt_and_guidance_change_the_result(tiny_mamba):
     assert not np.allclose(unconditional.joints, walk.joints)
 
 
+def test_foot_cleanup_is_on_by_default_and_can_be_turned_off(tiny_mamba, monkeypatch):
+    """The generator hands its decoded joints and the features' contact channels to the cleanup, unless told not to."""
+    from motion_core.data.procedural import generate_clip
+    from motion_core.metrics import foot_skate_ratio
+    from motion_core.motion.features import joints_to_features, recover_from_ric
+    from motion_core.motion.foot_cleanup import clean_foot_contacts
+
+    walk, _ = generate_clip("walk", np.random.default_rng(0))
+    features = joints_to_features(walk)[:39]  # (39, 263): a walk whose contact channels are HumanML3D's labels
+    joints = recover_from_ric(features)
+    t = np.arange(len(joints)) / 20.0
+    joints[:, [7, 8, 10, 11], 2] += 0.08 * np.sin(2 * np.pi * t / 0.8)[:, None]  # the feet slide under the body
+    decoded = (joints[None].astype(np.float32), features[None].astype(np.float32))
+    monkeypatch.setattr(tiny_mamba, "sample", lambda *args, **kwargs: (decoded[0].copy(), decoded[1].copy()))
+
+    cleaned = tiny_mamba.generate("a person walks", 2.0, seed=1, steps=STEPS, device="cpu")
+    raw = tiny_mamba.generate("a person walks", 2.0, seed=1, steps=STEPS, device="cpu", foot_cleanup=False)
+    assert cleaned.info["foot_cleanup"] is True and raw.info["foot_cleanup"] is False
+    np.testing.assert_array_equal(raw.joints, decoded[0])
+    np.testing.assert_array_equal(cleaned.features, raw.features)
+    np.testing.assert_array_equal(cleaned.joints, clean_foot_contacts(decoded[0], decoded[1][..., -4:]))
+    assert foot_skate_ratio(cleaned.joints[0]) < 0.5 * foot_skate_ratio(raw.joints[0])
+
+
 def test_progress_reports_every_step_and_cancel_stops(tiny_mamba):
     seen = []
     tiny_mamba.generate("walk", 1.0, seed=1, steps=STEPS, device="cpu", progress=lambda s, t: seen.append((s, t)))
