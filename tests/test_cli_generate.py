@@ -70,3 +70,22 @@ def test_no_weights_installed_says_how_to_pass_them(monkeypatch, tmp_path, capsy
     code = cli.main(["generate", "walk", "--seconds", "2", "--out", str(tmp_path / "x.npz")])
     err = capsys.readouterr().err
     assert code == 2 and "no trained weights are installed" in err and "--weights" in err
+
+
+def test_foot_cleanup_is_on_unless_no_foot_cleanup(weights, tmp_path, capsys, monkeypatch):
+    seen = []
+    original = MotionGenerator.generate
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs["foot_cleanup"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MotionGenerator, "generate", spy)
+    summaries = []
+    for extra in ([], ["--no-foot-cleanup"]):
+        code = cli.main(["generate", "walk", "--seconds", "1", "--seed", "3", "--steps", "2", "--device", "cpu",
+                         "--weights", str(weights), "--out", str(tmp_path / "w.npz"), "--json", *extra])
+        assert code == 0
+        summaries.append(json.loads(capsys.readouterr().out))
+    assert seen == [True, False]
+    assert [s["foot_cleanup"] for s in summaries] == [True, False]

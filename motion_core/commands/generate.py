@@ -1,8 +1,9 @@
 """`motion-mamba generate "PROMPT" --seconds S --out FILE.bvh|FILE.npz`: text to motion from the command line.
 
 With --variations K > 1, variation 0 goes to FILE and variation k to FILE_k (e.g. walk.bvh, walk_1.bvh, ...).
---json prints one object on stdout (frames, fps, seconds, elapsed_s, device, seed, outputs, ...); the progress bar
-always goes to stderr.
+--json prints one object on stdout (frames, fps, seconds, elapsed_s, device, seed, foot_cleanup, outputs, ...); the
+progress bar always goes to stderr. The feet are pinned where the model's contact channels say they are planted
+(`motion_core.motion.foot_cleanup`); --no-foot-cleanup keeps the decoded joints as they are.
 """
 
 import json
@@ -28,6 +29,9 @@ def add_arguments(parser):
     parser.add_argument("--weights", default=None,
                         help="weights folder (config.json + *.safetensors); default: the installed model")
     parser.add_argument("--out", required=True, help="output file, .bvh or .npz")
+    parser.add_argument("--no-foot-cleanup", dest="foot_cleanup", action="store_false",
+                        help="keep the decoded joints as they are (default: pin the feet where the model's foot-contact "
+                             "channels say they are planted)")
     parser.add_argument("--json", action="store_true", help="print one JSON object describing the result")
 
 
@@ -68,7 +72,8 @@ def run(args):
     # One generation per process: capturing CUDA graphs costs more than it saves (the worker keeps them instead).
     generator.use_cuda_graphs = False
     motion = generator.generate(args.prompt, args.seconds, seed=args.seed, steps=args.steps, guidance=args.guidance,
-                                variations=args.variations, device=args.device, progress=ProgressBar())
+                                variations=args.variations, device=args.device, progress=ProgressBar(),
+                                foot_cleanup=args.foot_cleanup)
     paths = output_paths(out, motion.variations)
     for k, path in enumerate(paths):
         motion.save(path, variation=k)
@@ -76,6 +81,7 @@ def run(args):
         "prompt": motion.prompt, "frames": motion.frames, "fps": motion.fps, "seconds": motion.seconds,
         "seed": motion.seed, "steps": args.steps, "guidance": args.guidance, "variations": motion.variations,
         "elapsed_s": round(motion.info["elapsed_s"], 4), "device": motion.info["device"],
+        "foot_cleanup": motion.info["foot_cleanup"],
         "model": generator.describe(), "outputs": [str(p) for p in paths],
     }
     if args.json:
