@@ -9,9 +9,10 @@ Requests (stdin):
         Load a weights folder (null: the installed default model) and answer "ready". On CUDA the sampling graphs
         are captured here, so the first generation is as fast as the rest. A later load replaces the model.
     {"id": "r2", "type": "generate", "prompt": str, "seconds": float, "seed": int | null, "steps": int,
-     "guidance": float, "variations": int, "out": "/path/result.npz" | null}
-        Defaults: seed null (random; the result says which), steps 50, guidance 7.5, variations 1, out null (a file
-        in a temporary folder of this worker). Answers progress events, then "result" (or "cancelled" / "error").
+     "guidance": float, "variations": int, "foot_cleanup": bool, "out": "/path/result.npz" | null}
+        Defaults: seed null (random; the result says which), steps 50, guidance 7.5, variations 1, foot_cleanup
+        true (pin the feet where the model's contact channels say they are planted), out null (a file in a
+        temporary folder of this worker). Answers progress events, then "result" (or "cancelled" / "error").
     {"id": "r3", "type": "cancel", "target": "r2"}
         Stop generation r2 (running or still queued). Read on the stdin thread, checked between sampler steps
         (between chunks of 10 steps on CUDA); r2 then answers "cancelled". Unknown or finished targets are ignored.
@@ -191,6 +192,9 @@ class Worker:
             raise MotionError("no model loaded: send a load request first")
         if "prompt" not in request or "seconds" not in request:
             raise MotionError("a generate request needs \"prompt\" and \"seconds\"")
+        foot_cleanup = request.get("foot_cleanup", True)
+        if not isinstance(foot_cleanup, bool):
+            raise MotionError(f"\"foot_cleanup\" must be true or false, got {foot_cleanup!r}")
         path = _result_path(request.get("out"), request_id, self.scratch)
 
         def progress(step, total):
@@ -203,7 +207,8 @@ class Worker:
             motion = self.generator.generate(
                 request["prompt"], request["seconds"], seed=request.get("seed"), steps=request.get("steps", 50),
                 guidance=request.get("guidance", 7.5), variations=request.get("variations", 1),
-                device=self.generator.device, progress=progress, cancel=lambda: self._should_stop(request_id))
+                device=self.generator.device, progress=progress, cancel=lambda: self._should_stop(request_id),
+                foot_cleanup=foot_cleanup)
         except GenerationCancelled:
             self.protocol.emit(request_id, "cancelled")
             return

@@ -117,3 +117,26 @@ def test_cancel_stops_a_running_generation_in_a_real_process(weights):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_foot_cleanup_field_reaches_the_generator_and_must_be_a_bool(weights, monkeypatch):
+    seen = []
+    original = MotionGenerator.generate
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs["foot_cleanup"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MotionGenerator, "generate", spy)
+    code, events = run_worker([
+        {"id": "l", "type": "load", "weights": str(weights), "device": "cpu"},
+        {"id": "on", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1},
+        {"id": "off", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1, "foot_cleanup": False},
+        {"id": "bad", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1, "foot_cleanup": "no"},
+        {"id": "s", "type": "shutdown"},
+    ])
+    assert code == 0 and seen == [True, False]
+    assert [e["type"] for e in events if e["id"] in ("on", "off", "bad") and e["type"] != "progress"] == [
+        "result", "result", "error"]
+    bad = next(e for e in events if e["id"] == "bad")
+    assert "foot_cleanup" in bad["message"] and "traceback" not in bad
