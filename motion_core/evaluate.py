@@ -299,3 +299,71 @@ def format_table(result):
 
 def write_json(result, path):
     Path(path).write_text(json.dumps(result, indent=2) + "\n")
+
+
+# ------------------------------------------------------------------------------------------------ VAE round trip
+
+
+@torch.no_grad()
+def vae_round_trip(vae, dataset, device="cpu", batch_size=64, action_check=None, keep_joints=False):
+    """Encode (posterior mean) and decode every segment of `dataset` (its first max_frames frames) and compare.
+
+    Returns a dict: clips; joint_error_cm (mean root-relative joint position error); root_error_cm (mean root
+    position error) and root_drift_cm_per_s (root error at the last frame / clip duration, mean over clips);
+    foot_skate of originals and reconstructions and their ratio; and, with `action_check(joints) -> bool or None`,
+    action_kept = the share of clips whose check passes on the reconstruction among those where it passes on the
+    original. keep_joints adds the (original, reconstruction) joint pairs under "pairs" (not JSON).
+    """
+    from motion_core.models.feature_joints import features_to_joints
+
+    vae = vae.to(device).eval()
+    mean = torch.from_numpy(dataset.mean).to(device)
+    std = torch.from_numpy(dataset.std).to(device)
+    lengths = np.minimum(dataset.segment_length, vae.config.max_frames)
+    order = np.argsort(lengths, kind="stable")
+    joint_err, root_err, drift, skate_true, skate_rec, kept, passed, pairs = [], [], [], [], [], 0, 0, []
+    for first in range(0, len(order), batch_size):
+        rows = order[first:first + batch_size]
+        frames = int(lengths[rows].max())
+        x = torch.zeros(len(rows), frames, dataset.feature_dim)
+        for i, row in enumerate(rows):
+            start = dataset.segment_start[row]
+            x[i, :lengths[row]] = torch.from_numpy(dataset.features[start:start + lengths[row]])
+        x = x.to(device)
+        n = torch.from_numpy(lengths[rows].astype(np.int64)).to(device)
+        # the VAE normalises with its own statistics: map the dataset's normalisation onto the VAE's
+        features = x * std + mean
+        _, mu, _ = vae.encode(vae.normalize(features), n, sample=False)
+        recon = vae.denormalize(vae.decode(mu, n, frames=frames))
+        true_j = features_to_joints(features).cpu().numpy()
+        rec_j = features_to_joints(recon).cpu().numpy()
+        for i, row in enumerate(rows):
+            T = int(lengths[row])
+            a, b = true_j[i, :T], rec_j[i, :T]
+            rel = (a - a[:, :1]) - (b - b[:, :1])
+            joint_err.append(np.linalg.norm(rel, axis=-1).mean())
+            root = np.linalg.norm(a[:, 0] - b[:, 0], axis=-1)
+            root_err.append(root.mean())
+            drift.append(root[-1] / (T / dataset.fps))
+            skate_true.append(metrics.foot_skate_ratio(a, dataset.fps))
+            skate_rec.append(metrics.foot_skate_ratio(b, dataset.fps))
+            if action_check is not None and action_check(a, row):
+                passed += 1
+                kept += bool(action_check(b, row))
+            if keep_joints:
+                pairs.append((row, a, b))
+    result = {
+        "clips": len(order),
+        "joint_error_cm": float(np.mean(joint_err) * 100),
+        "root_error_cm": float(np.mean(root_err) * 100),
+        "root_drift_cm_per_s": float(np.mean(drift) * 100),
+        "foot_skate_original": float(np.mean(skate_true)),
+        "foot_skate_reconstruction": float(np.mean(skate_rec)),
+    }
+    result["foot_skate_ratio"] = result["foot_skate_reconstruction"] / max(result["foot_skate_original"], 1e-9)
+    if action_check is not None:
+        result["action_checked"] = passed
+        result["action_kept"] = kept / passed if passed else None
+    if keep_joints:
+        result["pairs"] = pairs
+    return result

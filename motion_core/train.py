@@ -44,6 +44,8 @@ class TrainConfig:
     lr: float = 1e-4  # AdamW, constant after warm-up (paper and MLD: 1e-4 constant)
     weight_decay: float = 0.0
     warmup_steps: int = 100  # linear warm-up; keeps the first steps of a fresh transformer from blowing up
+    lr_decay: str = "none"  # "none" (constant after warm-up, the paper and MLD) or "cosine": down to 10% of lr by
+    # the end of the run, the end being `steps` or, when `minutes` is set and comes first, the time budget
     grad_clip: float = 1.0
     steps: int = 20000  # total steps of the run (a resumed run continues to this)
     minutes: float = 0.0  # wall-clock budget of this invocation; 0 = none. Saves a checkpoint when it runs out.
@@ -66,6 +68,8 @@ class TrainConfig:
         config = dataclass_from_dict(cls, values, "training")
         if config.precision not in ("auto", "bf16", "fp32"):
             raise MotionError(f"precision must be auto, bf16 or fp32, not {config.precision!r}")
+        if config.lr_decay not in ("none", "cosine"):
+            raise MotionError(f"lr_decay must be none or cosine, not {config.lr_decay!r}")
         if config.export_dtype not in ("float32", "float16"):
             raise MotionError(f"export_dtype must be float32 or float16, not {config.export_dtype!r}")
         if config.preset not in PRESETS:
@@ -578,7 +582,7 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
             break
         batch = sampler.next()
         for group in optimizer.param_groups:
-            group["lr"] = config.lr * min(1.0, (step + 1) / max(config.warmup_steps, 1))
+            group["lr"] = learning_rate(config, step, time.time() - started)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
             loss, parts = task.loss(trainable, batch)
         optimizer.zero_grad(set_to_none=True)
@@ -625,6 +629,17 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
 
         dist.destroy_process_group()
     return summary
+
+
+def learning_rate(config: TrainConfig, step, elapsed_s):
+    """Linear warm-up over warmup_steps, then constant or cosine decay to 10% (see TrainConfig.lr_decay)."""
+    lr = config.lr * min(1.0, (step + 1) / max(config.warmup_steps, 1))
+    if config.lr_decay == "cosine":
+        done = step / max(config.steps, 1)
+        if config.minutes:
+            done = max(done, elapsed_s / (config.minutes * 60.0))
+        lr *= 0.1 + 0.9 * 0.5 * (1.0 + np.cos(np.pi * min(done, 1.0)))
+    return lr
 
 
 class _StopOnInterrupt:

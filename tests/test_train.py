@@ -105,6 +105,20 @@ def test_refuses_to_overwrite_or_resume_nothing(corpus, tmp_path):
         train("vae", corpus, tmp_path / "run", resume=True, progress=False)
 
 
+def test_cosine_decay_follows_steps_or_the_time_budget():
+    from motion_core.train import learning_rate
+
+    config = TrainConfig(lr=1.0, warmup_steps=10, steps=100, lr_decay="cosine")
+    assert learning_rate(config, 4, 0.0) == pytest.approx(0.5, rel=1e-2)  # warm-up
+    assert learning_rate(config, 50, 0.0) == pytest.approx(0.55)  # half way: midpoint of 1.0 and 0.1
+    assert learning_rate(config, 100, 0.0) == pytest.approx(0.1)
+    timed = TrainConfig(lr=1.0, warmup_steps=1, steps=10 ** 6, minutes=1.0, lr_decay="cosine")
+    assert learning_rate(timed, 10, 60.0) == pytest.approx(0.1)  # the clock ran out first
+    assert learning_rate(TrainConfig(lr=1.0, warmup_steps=1), 50, 1e9) == 1.0  # constant by default
+    with pytest.raises(MotionError, match="lr_decay"):
+        TrainConfig.from_dict({"lr_decay": "linear"})
+
+
 def test_unknown_config_key_is_a_user_error():
     with pytest.raises(MotionError, match="unknown training config"):
         TrainConfig.from_dict({"learning_rate": 1.0})
