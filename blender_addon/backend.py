@@ -38,6 +38,7 @@ class GenerateRequest:
     steps: int = 50
     guidance: float = 7.5
     variations: int = 1
+    foot_cleanup: bool = True  # pin the feet where the model's contact channels say they are planted
 
 
 @dataclass
@@ -280,7 +281,8 @@ class WorkerBackend:
             self._jobs[job.id] = job
         self._send({"id": job.id, "type": "generate", "prompt": request.prompt, "seconds": request.seconds,
                     "seed": request.seed, "steps": request.steps, "guidance": request.guidance,
-                    "variations": request.variations, "out": os.path.join(self._out_dir, f"{job.id}.npz")})
+                    "variations": request.variations, "foot_cleanup": request.foot_cleanup,
+                    "out": os.path.join(self._out_dir, f"{job.id}.npz")})
         return job
 
     def _cancel(self, job: Job) -> None:
@@ -337,7 +339,7 @@ class InProcessBackend:
                     request.prompt, request.seconds, seed=request.seed, steps=request.steps,
                     guidance=request.guidance, variations=request.variations, device=self.config.device,
                     progress=lambda step, total: job.events.put({"type": "progress", "step": step, "total": total}),
-                    cancel=lambda: job.cancel_requested,
+                    cancel=lambda: job.cancel_requested, foot_cleanup=request.foot_cleanup,
                 )
             joints = np.asarray(motion.joints, dtype=np.float32)
             result = GenerationResult(joints=joints, fps=float(motion.fps), seed=motion.seed, prompt=request.prompt,

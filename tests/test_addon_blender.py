@@ -144,7 +144,8 @@ class RigidWalkGenerator:
         self.joints, _ = generate_clip("walk", np.random.default_rng(7))
 
     def generate(self, prompt, seconds, seed=None, steps=50, guidance=7.5, variations=1, device="auto",
-                 progress=None, cancel=None):
+                 progress=None, cancel=None, foot_cleanup=True):
+        self.foot_cleanup_calls = getattr(self, "foot_cleanup_calls", []) + [foot_cleanup]
         for step in range(1, 4):
             if progress:
                 progress(step, 3)
@@ -389,6 +390,37 @@ def test_joints_match_within_1cm_on_smpl_and_mixamo_rigs(scene, tmp_path):
 
     paths = {fc.data_path for fc in bake.fcurves_for(mixamo, mixamo.animation_data.action)}
     assert not any("HeadTop_End" in p or "Index1" in p for p in paths)
+
+
+def test_foot_cleanup_checkbox_reaches_both_backends(scene, tiny_model, tmp_path):
+    """On by default; the panel draws it; unticked, the in-process generator and the worker are told so."""
+    from blender_addon import backend, prefs, ui
+
+    settings = scene.motion_mamba
+    assert settings.foot_cleanup is True
+    calls = []
+    ui.VIEW3D_PT_motion_mamba.draw(type("PanelSelf", (), {"layout": RecordingLayout(calls)})(), bpy.context)
+    assert (settings, "foot_cleanup") in calls
+
+    use_backend("IN_PROCESS", tmp_path)
+    stand_in = RigidWalkGenerator()
+    install_stand_in(stand_in)
+    settings.prompt, settings.seconds = "a person walks forward", 1.0
+    for value in (True, False):
+        settings.foot_cleanup = value
+        assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    assert stand_in.foot_cleanup_calls == [True, False]
+
+    use_backend("EXTERNAL", tiny_model, python=sys.executable)
+    worker = backend.get_backend(prefs.backend_config(bpy.context))
+    sent, send = [], worker._send
+    worker._send = lambda message, *args: (sent.append(message), send(message, *args))[1]
+    settings.steps = 2
+    for value in (False, True):
+        settings.foot_cleanup = value
+        assert bpy.ops.motion_mamba.generate() == {"FINISHED"}, bpy.context.window_manager.motion_mamba_status.last_error
+    assert [m["foot_cleanup"] for m in sent if m["type"] == "generate"] == [False, True]
+    del worker._send
 
 
 def test_cancel_in_process_leaves_scene_unchanged(scene, tiny_model):
