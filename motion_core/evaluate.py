@@ -8,7 +8,9 @@ Per repeat r (T2M uses 20; each gives one value per metric, reported as mean ± 
   3. the evaluator embeds texts and motions; FID (against the reference), R-precision top-1/2/3 (batches of 32),
      MM-Dist, Diversity (300 pairs) and, for models, MultiModality (`mm_texts` captions × `mm_generations`
      generations, 10 pairs each) are computed, plus foot skate, floor penetration and jitter on the joints
-     recovered from the features (metres, floor y = 0).
+     recovered from the features (metres, floor y = 0), as decoded and again (suffix _cleaned) after the foot
+     cleanup that generation applies by default (`motion_core.motion.foot_cleanup`, on the features' own contact
+     channels).
 Rows: "real" (the test motions themselves; MultiModality is undefined there and reported as null), "motion_mamba"
 (--weights), "baseline" (--baseline, e.g. the MLD denoiser trained on the same VAE, data and budget).
 """
@@ -23,8 +25,10 @@ import torch
 from motion_core import metrics
 from motion_core.errors import MotionError
 
+PHYSICAL_NAMES = ("foot_skate", "penetration", "jitter")
+CLEANED_NAMES = tuple(f"{name}_cleaned" for name in PHYSICAL_NAMES)  # the same after the foot cleanup
 METRIC_NAMES = ("fid", "r_precision_top1", "r_precision_top2", "r_precision_top3", "mm_dist", "diversity",
-                "multimodality", "foot_skate", "penetration", "jitter")
+                "multimodality") + PHYSICAL_NAMES + CLEANED_NAMES
 
 
 def load_generator(path):
@@ -157,11 +161,18 @@ class Evaluation:
                                guidance, batch_size, self.device)
 
     def physical(self, features, lengths):
+        """Physical metrics of the joints as decoded and, suffixed _cleaned, after the foot cleanup."""
         from motion_core.models.feature_joints import features_to_joints
+        from motion_core.motion.foot_cleanup import clean_foot_contacts
 
         joints = features_to_joints(features.float()).cpu().numpy()  # (N, T, 22, 3)
+        contacts = features[..., -4:].float().cpu().numpy()  # (N, T, 4) the foot-contact channels
         clips = [joints[i, :int(n)] for i, n in enumerate(lengths.cpu())]
-        return metrics.physical_metrics(clips, fps=self.dataset.fps)
+        cleaned = [clean_foot_contacts(clip, contacts[i, :len(clip)]) for i, clip in enumerate(clips)]
+        values = metrics.physical_metrics(clips, fps=self.dataset.fps)
+        values.update({f"{name}_cleaned": value
+                       for name, value in metrics.physical_metrics(cleaned, fps=self.dataset.fps).items()})
+        return values
 
     def scores(self, repeat, features, lengths, draw, reference, grouped=None):
         """All metrics of one repeat for motions `features` generated (or taken) for `draw`'s captions."""
