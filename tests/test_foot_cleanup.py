@@ -1,13 +1,17 @@
 """Foot-contact cleanup: sliding feet get pinned, bones keep their lengths, blends do not pop, clean motion stays.
 
 Clips are procedural (motion_core.data.procedural, seeded) passed through the 263-d features and back, so their contact
-channels are HumanML3D's own labels. "Sliding" input adds a horizontal sinusoid to each leg's ankle and ball (half of it
-on the knee): the feet slide under a correct body, the way a generator's feet skate.
+channels are HumanML3D's own labels. "Sliding" input (`bench_foot_cleanup.slide_feet`) adds a horizontal sinusoid to each
+leg's ankle and ball (half of it on the knee): the feet slide under a correct body, the way a generator's feet skate.
 """
+
+import json
 
 import numpy as np
 import pytest
 
+from motion_core.bench_foot_cleanup import slide_feet
+from motion_core.cli import main as cli_main
 from motion_core.data.procedural import generate_clip
 from motion_core.metrics import foot_skate_ratio, jitter
 from motion_core.motion.features import joints_to_features, recover_from_ric
@@ -22,18 +26,6 @@ def _clip(kind, seed):
     joints, _ = generate_clip(kind, np.random.default_rng(seed))
     features = joints_to_features(joints)
     return recover_from_ric(features), features[:, -4:]
-
-
-def _slide(joints, amplitude=0.08, period=0.8, fps=20.0):
-    """Each leg's ankle and ball (and half of it the knee) follow a horizontal sinusoid: up to ~0.6 m/s of skating."""
-    out = np.array(joints, dtype=np.float64)
-    t = np.arange(len(out)) / fps
-    for side, (knee, ankle, ball) in enumerate(((4, 7, 10), (5, 8, 11))):
-        a = 2 * np.pi * t / period + side * np.pi * 0.7
-        offset = np.stack([0.4 * amplitude * np.cos(1.3 * a), 0 * a, amplitude * np.sin(a)], -1)
-        out[:, [ankle, ball]] += offset[:, None]
-        out[:, knee] += 0.5 * offset
-    return out
 
 
 def _bone_lengths(joints):
@@ -66,7 +58,7 @@ def test_contact_mask_removes_one_frame_blips_and_gaps():
 @pytest.mark.parametrize("kind,seed", [("walk", 0), ("walk", 1), ("run", 2), ("jog", 1), ("sneak", 3)])
 def test_sliding_feet_are_pinned_with_bones_kept_and_no_pops(kind, seed):
     clean, contacts = _clip(kind, seed)
-    sliding = _slide(clean)
+    sliding = slide_feet(clean)
     out = clean_foot_contacts(sliding, contacts)
 
     before, after = foot_skate_ratio(sliding), foot_skate_ratio(out)
@@ -96,7 +88,7 @@ def test_every_bone_keeps_its_length_when_lengths_vary_per_frame():
     """Generated joints do not keep constant bone lengths; the cleanup keeps each frame's own."""
     clean, contacts = _clip("walk", 4)
     rng = np.random.default_rng(0)
-    noisy = _slide(clean) + rng.normal(scale=0.01, size=clean.shape)
+    noisy = slide_feet(clean) + rng.normal(scale=0.01, size=clean.shape)
     out = clean_foot_contacts(noisy, contacts)
     assert np.abs(out - noisy).max() > 0.03  # something was pinned
     np.testing.assert_allclose(_bone_lengths(out), _bone_lengths(noisy), atol=1e-9)
@@ -119,7 +111,7 @@ def test_clean_procedural_motion_barely_changes(kind):
 
 def test_no_contacts_leave_the_motion_unchanged():
     clean, contacts = _clip("walk", 0)
-    sliding = _slide(clean)
+    sliding = slide_feet(clean)
     for channels in (np.zeros_like(contacts), np.full_like(contacts, 0.3)):
         np.testing.assert_array_equal(clean_foot_contacts(sliding, channels), sliding)
 
@@ -151,7 +143,7 @@ def test_batches_feature_rows_and_dtype():
     walk, walk_contacts = _clip("walk", 0)
     run, run_contacts = _clip("run", 0)
     T = min(len(walk), len(run))
-    joints = np.stack([_slide(walk[:T]), _slide(run[:T])]).astype(np.float32)  # (2, T, 22, 3)
+    joints = np.stack([slide_feet(walk[:T]), slide_feet(run[:T])]).astype(np.float32)  # (2, T, 22, 3)
     contacts = np.stack([walk_contacts[:T - 1], run_contacts[:T - 1]])  # (2, T-1, 4): a feature file's rows
     out = clean_foot_contacts(joints, contacts)
     assert out.shape == joints.shape and out.dtype == np.float32
@@ -165,3 +157,11 @@ def test_batches_feature_rows_and_dtype():
 def test_bad_shapes_raise_value_error(joints_shape, contacts_shape):
     with pytest.raises(ValueError):
         clean_foot_contacts(np.zeros(joints_shape), np.zeros(contacts_shape))
+
+
+def test_bench_feet_prints_one_json_object(capsys):
+    assert cli_main(["bench", "feet", "--seeds", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    walk = report["procedural"]["kinds"]["walk"]
+    assert walk["sliding"]["foot_skate_after"] < 0.5 * walk["sliding"]["foot_skate_before"]
+    assert walk["clean"]["feet_moved_max_m"] < 0.05 and "model" not in report
