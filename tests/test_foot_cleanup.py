@@ -1,8 +1,9 @@
 """Foot-contact cleanup: sliding feet get pinned, bones keep their lengths, blends do not pop, clean motion stays.
 
 Clips are procedural (motion_core.data.procedural, seeded) passed through the 263-d features and back, so their contact
-channels are HumanML3D's own labels. "Sliding" input (`bench_foot_cleanup.slide_feet`) adds a horizontal sinusoid to each
-leg's ankle and ball (half of it on the knee): the feet slide under a correct body, the way a generator's feet skate.
+channels are HumanML3D's own labels. "Sliding" input (`bench_foot_cleanup.slide_feet`) adds a horizontal sinusoid to
+each leg's ankle and ball (half of it on the knee): the feet slide under a correct body, the way a generator's feet
+skate.
 """
 
 import json
