@@ -133,7 +133,8 @@ class VAETask(Task):
 
     def build(self):
         from motion_core.models import build_vae_from
-        from motion_core.models.config import ConfigError, ModelConfig, VAEConfig, temporal_vae_config
+        from motion_core.models.config import (ConfigError, ModelConfig, VAEConfig, denoiser_config_for,
+                                               temporal_vae_config)
 
         values = {"nfeats": self.dataset.feature_dim, **self.config.model}
         if self.config.preset == "temporal":
@@ -142,7 +143,7 @@ class VAETask(Task):
         else:
             vae_config = dataclass_from_dict(VAEConfig, values, "VAE")
         try:
-            ModelConfig(vae=vae_config, denoiser=_denoiser_config_for(vae_config, "motion_mamba"))
+            ModelConfig(vae=vae_config, denoiser=denoiser_config_for(vae_config, "motion_mamba"))
         except ConfigError as error:
             raise MotionError(f"bad VAE settings in the training config: {error}") from None
         model = build_vae_from(vae_config)
@@ -210,7 +211,7 @@ class DenoiserTask(Task):
     def build(self):
         from motion_core.diffusion import NoiseSchedule
         from motion_core.models import build_denoiser
-        from motion_core.models.config import ConfigError, ModelConfig
+        from motion_core.models.config import ConfigError, ModelConfig, denoiser_config_for
 
         if self.vae_dir is None:
             raise MotionError(f"training the {self.kind} needs a trained VAE: add --vae RUN_DIR")
@@ -219,7 +220,7 @@ class DenoiserTask(Task):
             raise MotionError(f"the VAE in {self.vae_dir} was trained on another corpus (its Mean.npy differs); "
                               "train the VAE on this --data first")
         denoiser_kind = "motion_mamba" if self.kind == "denoiser" else "mld"
-        denoiser = asdict(_denoiser_config_for(self.vae.config, denoiser_kind))
+        denoiser = asdict(denoiser_config_for(self.vae.config, denoiser_kind))
         denoiser["text_dim"] = self.dataset.captions.dim
         values = {"model": {"name": denoiser_kind.replace("_", "-"), "denoiser_kind": denoiser_kind,
                             "vae": asdict(self.vae.config), "denoiser": denoiser,
@@ -278,19 +279,6 @@ class DenoiserTask(Task):
 
         generator = MotionGenerator(self.vae, model, text_encoder=None, config=self.generator_config)
         generator.save_pretrained(directory, dtype=getattr(torch, self.config.export_dtype))
-
-
-def _denoiser_config_for(vae_config, denoiser_kind):
-    """The denoiser config that fits a VAE: the paper's denoisers work on its latent tokens as they are; a temporal
-    latent's channels are projected to a width-256 model whose HTM scans the tokens in both directions."""
-    from motion_core.models.config import MambaDenoiserConfig, MLDDenoiserConfig
-
-    values = {"latent_size": vae_config.latent_size, "latent_dim": vae_config.latent_dim}
-    if vae_config.arch == "conv":
-        values["width"] = 256
-        if denoiser_kind == "motion_mamba":
-            values["htm_directions"] = "alternate"
-    return (MambaDenoiserConfig if denoiser_kind == "motion_mamba" else MLDDenoiserConfig)(**values)
 
 
 TASKS = {"vae": VAETask, "evaluator": EvaluatorTask,
