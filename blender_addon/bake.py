@@ -11,8 +11,12 @@ import bpy
 import numpy as np
 
 from . import rig as rig_module
+from . import vendor
 
-_LINEAR = 1  # Keyframe.interpolation enum value of 'LINEAR' (foreach_set takes the integer)
+vendor.ensure_motion_core()
+from motion_core.motion import rotations as rot  # noqa: E402
+
+_CONSTANT, _LINEAR = 0, 1  # Keyframe.interpolation enum values of 'CONSTANT', 'LINEAR' (foreach_set takes integers)
 
 
 def fcurves_for(obj, action):
@@ -59,45 +63,82 @@ def _write_keys(fcurve, frames, values, linear) -> None:
     fcurve.keyframe_points.foreach_set("interpolation", linear)
 
 
+def rotation_keys(rotations, mode: str):
+    """Pose-local quaternions (T, K, 4) (w, x, y, z), hemisphere-continuous -> (data path name, values (T, K, n)) in a
+    bone's own rotation mode, so a bake never changes how the user's bones rotate:
+    QUATERNION -> rotation_quaternion (w, x, y, z); AXIS_ANGLE -> rotation_axis_angle (angle, x, y, z);
+    an Euler order such as 'XYZ' -> rotation_euler (x, y, z), continuous over time (no 2π jumps, no flips).
+
+    Blender's Euler order 'XYZ' turns about X first, then Y, then Z (fixed axes): R = Rz · Ry · Rx, which is the
+    intrinsic order 'ZYX' of motion_core.motion.rotations with the angles listed the other way round.
+    """
+    if mode == "QUATERNION":
+        return "rotation_quaternion", rotations
+    if mode == "AXIS_ANGLE":
+        q = rot.quat_fix(rotations, axis=0)
+        half = np.arccos(np.clip(q[..., :1], -1.0, 1.0))  # angle/2 in [0, π]: continuous with q
+        axis = q[..., 1:] / np.maximum(np.sin(half), 1e-9)
+        axis = np.where(np.sin(half) < 1e-6, [0.0, 1.0, 0.0], axis)  # no turn: any axis, Blender's default Y
+        return "rotation_axis_angle", np.concatenate([2.0 * half, axis], axis=-1)
+    intrinsic = mode[::-1]
+    angles = rot.euler_continuous(rot.quat_to_euler(rotations, intrinsic))  # (T, K, 3) in intrinsic order
+    slots = [intrinsic.index(axis) for axis in "XYZ"]
+    return "rotation_euler", angles[..., slots]
+
+
 def bake(obj, retargeted, *, action_name: str, start_frame: float = 1.0, frame_step: float = 1.0,
-         push_to_nla: bool = False, report: Callable[[str], None] = print):
+         push_to_nla: bool = False, constants=(), report: Callable[[str], None] = print):
     """Write `retargeted` (motion_core.motion.retarget.Retargeted) into a new action on armature `obj`.
 
-    frame_step: scene frames per motion frame (scene fps / motion fps). push_to_nla: put the new action on a new NLA
-    track instead of making it active, so the armature's current animation stays as it is.
+    Rotations are keyed in each bone's own rotation mode (quaternion, axis-angle or its Euler order): the bake never
+    switches a bone's mode, so the user's other actions keep playing as they did.
+    frame_step: scene frames per key (1 for keys resampled to the scene's rate). push_to_nla: put the new action on a
+    new NLA track instead of making it active, so the armature's current animation stays as it is.
+    constants: (data path, array index, value) properties held for the whole action, such as Rigify's IK/FK switches
+    or a constraint's influence: keyed once in the new action, never set on the rig itself.
     The user's current action is never modified or deleted; when it is replaced as the active action and nothing
-    else uses it, it gets a fake user so saving the file keeps it.
-    Returns the new bpy.types.Action.
+    else uses it, it gets a fake user so saving the file keeps it. Returns the new bpy.types.Action.
     """
     anim = obj.animation_data or obj.animation_data_create()
     previous_action = anim.action
     previous_slot = getattr(anim, "action_slot", None) if previous_action is not None else None
-    if (not push_to_nla and previous_action is not None and previous_action.users <= 1
-            and not previous_action.use_fake_user):
-        previous_action.use_fake_user = True  # it stops being active: keep it alive when the file is saved
-        report(f"Kept your action '{previous_action.name}' (fake user); the new motion is '{action_name}'")
+    keep_previous = (not push_to_nla and previous_action is not None and previous_action.users <= 1
+                     and not previous_action.use_fake_user)
     if bpy.app.version >= (4, 4, 0) and previous_action is not None:
         anim.action = None  # a fresh action must get a fresh slot, not reuse the previous slot's name
         if hasattr(anim, "last_slot_identifier"):
             anim.last_slot_identifier = ""
+    if keep_previous:
+        previous_action.use_fake_user = True  # it stops being active: keep it alive when the file is saved
 
     action = bpy.data.actions.new(action_name)
+    if keep_previous:
+        report(f"Kept your action '{previous_action.name}' (fake user); the new motion is '{action.name}'")
     fcurves = fcurves_for(obj, action)
     frames_count = retargeted.rotations.shape[0]
     frames = start_frame + np.arange(frames_count, dtype=np.float64) * frame_step
     linear = np.full(frames_count, _LINEAR, dtype=np.int32)
 
+    by_mode = {}
     for k, bone_name in enumerate(retargeted.bone_names):
+        by_mode.setdefault(obj.pose.bones[bone_name].rotation_mode, []).append(k)
+    for mode, ks in by_mode.items():
+        prop, values = rotation_keys(retargeted.rotations[:, ks].astype(np.float64), mode)
+        for column, k in enumerate(ks):
+            pose_bone = obj.pose.bones[retargeted.bone_names[k]]
+            path = pose_bone.path_from_id(prop)
+            for i in range(values.shape[-1]):
+                _write_keys(_new_fcurve(fcurves, path, i, pose_bone.name), frames, values[:, column, i], linear)
+    locations = retargeted.locations / rig_module.object_scale(obj)
+    for k, bone_name in enumerate(retargeted.location_bones):
         pose_bone = obj.pose.bones[bone_name]
-        pose_bone.rotation_mode = "QUATERNION"
-        path = pose_bone.path_from_id("rotation_quaternion")
-        for i in range(4):
-            _write_keys(_new_fcurve(fcurves, path, i, bone_name), frames, retargeted.rotations[:, k, i], linear)
-    root = obj.pose.bones[retargeted.root_bone]
-    location = retargeted.root_location / rig_module.object_scale(obj)
-    path = root.path_from_id("location")
-    for i in range(3):
-        _write_keys(_new_fcurve(fcurves, path, i, root.name), frames, location[:, i], linear)
+        path = pose_bone.path_from_id("location")
+        for i in range(3):
+            _write_keys(_new_fcurve(fcurves, path, i, pose_bone.name), frames, locations[:, k, i], linear)
+    hold = np.full(1, _CONSTANT, dtype=np.int32)
+    for path, index, value in constants:
+        group = path.split('"')[1] if path.startswith("pose.bones[") else "Switches"
+        _write_keys(_new_fcurve(fcurves, path, index, group), frames[:1], np.array([value]), hold)
 
     if push_to_nla:
         slot = getattr(anim, "action_slot", None)
@@ -105,11 +146,27 @@ def bake(obj, retargeted, *, action_name: str, start_frame: float = 1.0, frame_s
         if previous_slot is not None:
             anim.action_slot = previous_slot
         track = anim.nla_tracks.new()
-        track.name = action_name
-        strip = track.strips.new(action_name, int(round(start_frame)), action)
+        track.name = action.name
+        strip = track.strips.new(action.name, int(round(start_frame)), action)
         if slot is not None and hasattr(strip, "action_slot"):
             strip.action_slot = slot
     return action
+
+
+def remove_bake(obj, action, previous_action, previous_slot, had_fake_user: bool) -> None:
+    """Undo `bake`: drop the new action (and its NLA track), give back the previous active action and its slot."""
+    anim = obj.animation_data
+    if anim is not None:
+        for track in list(anim.nla_tracks):
+            if any(strip.action == action for strip in track.strips):
+                anim.nla_tracks.remove(track)
+        if anim.action == action or anim.action is None:
+            anim.action = previous_action
+            if previous_slot is not None and hasattr(anim, "action_slot"):
+                anim.action_slot = previous_slot
+    if previous_action is not None:
+        previous_action.use_fake_user = had_fake_user
+    bpy.data.actions.remove(action)
 
 
 def frame_step_for(scene, motion_fps: float) -> float:

@@ -8,6 +8,7 @@ list alternatives; the first one the armature has wins. Names match exactly or a
 import json
 import os
 import re
+from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 JOINTS = (
@@ -52,9 +53,9 @@ PRESETS: Dict[str, Dict[str, Names]] = {
                                              "DEF-shoulder.{s}", "DEF-upper_arm.{s}", "DEF-forearm.{s}",
                                              "DEF-hand.{s}")))),
     },
-    "RIGIFY_CONTROL": {  # FK controls; the operator switches the limbs to FK (IK_FK = 1)
-        "pelvis": "torso", "spine1": "spine_fk.001", "spine2": "spine_fk.002", "spine3": ("spine_fk.003", "chest"),
-        "neck": "neck", "head": "head",
+    "RIGIFY_CONTROL": {  # FK controls (see RIG_EXTRAS: deform bones mark the joints, torso carries the root)
+        "pelvis": ("spine_fk", "torso"), "spine1": "spine_fk.001", "spine2": "spine_fk.002",
+        "spine3": ("spine_fk.003", "chest"), "neck": "neck", "head": "head",
         **_sided("L", "R", dict(zip(_LIMBS, ("thigh_fk.{s}", "shin_fk.{s}", "foot_fk.{s}", ("toe_fk.{s}", "toe.{s}"),
                                              "shoulder.{s}", "upper_arm_fk.{s}", "forearm_fk.{s}", "hand_fk.{s}")))),
     },
@@ -77,6 +78,32 @@ PRESETS: Dict[str, Dict[str, Names]] = {
         **_sided("l", "r", dict(zip(_LIMBS, ("thigh_{s}", "calf_{s}", "foot_{s}", "ball_{s}", "clavicle_{s}",
                                              "upperarm_{s}", "lowerarm_{s}", "hand_{s}")))),
     },
+}
+
+
+
+@dataclass(frozen=True)
+class RigExtras:
+    """What a preset of animation controls needs beyond joint -> bone.
+
+    markers: the preset whose bones sit on the joints (the controls do not: Rigify's lower spine controls pivot at
+        their tops). followers: bone -> joint, more bones that turn with that joint (Rigify's torso, the master
+        above the hips and chest). root: the bone keyed with the root motion. switches: (bone, property, value)
+        keyed in the new action so the controls drive the body (limbs to FK, neck and head following the chest).
+    """
+
+    markers: Optional[str] = None
+    followers: Dict[str, str] = field(default_factory=dict)
+    root: Optional[str] = None
+    switches: Tuple[Tuple[str, str, float], ...] = ()
+
+
+RIG_EXTRAS = {
+    "RIGIFY_CONTROL": RigExtras(
+        markers="RIGIFY_DEFORM", followers={"torso": "pelvis"}, root="torso",
+        switches=tuple((f"{limb}_parent.{s}", prop, value) for limb in ("upper_arm", "thigh") for s in "LR"
+                       for prop, value in (("IK_FK", 1.0), ("FK_limb_follow", 0.0)))
+        + (("torso", "neck_follow", 1.0), ("torso", "head_follow", 1.0))),
 }
 
 PRESET_LABELS = {
@@ -129,17 +156,35 @@ def resolve(preset: Dict[str, Names], bone_names: Iterable[str]) -> Dict[str, st
     return out
 
 
-def detect(bone_names: Sequence[str]) -> Tuple[Optional[str], Dict[str, str]]:
-    """The preset that maps the most joints of this armature: (preset key or None, joint -> bone)."""
+def best_match(bone_names: Sequence[str], driven: Iterable[str] = ()) -> Tuple[Optional[str], Dict[str, str]]:
+    """The preset that maps the most joints of this armature, usable or not: (preset key or None, joint -> bone).
+
+    driven: bones whose transforms constraints set (see generation.driven_bones); a preset whose bones are mostly
+    driven is passed over (Rigify's deform bones follow its controls, so keys on them would change nothing).
+    Ties go to the preset with the pelvis, then to the earlier preset.
+    """
+    driven = set(driven)
     best_key: Optional[str] = None
     best_map: Dict[str, str] = {}
     for key, preset in PRESETS.items():
         mapping = resolve(preset, bone_names)
-        if "pelvis" in mapping and len(mapping) > len(best_map):
+        if mapping and 2 * sum(b in driven for b in mapping.values()) > len(mapping):
+            continue
+        if ("pelvis" in mapping, len(mapping)) > ("pelvis" in best_map, len(best_map)):
             best_key, best_map = key, mapping
-    if len(best_map) < MIN_MAPPED:
-        return None, best_map
     return best_key, best_map
+
+
+def usable(mapping: Dict[str, str]) -> bool:
+    """Enough of the body to pose a rig: the pelvis and at least MIN_MAPPED joints."""
+    return "pelvis" in mapping and len(mapping) >= MIN_MAPPED
+
+
+def detect(bone_names: Sequence[str], driven: Iterable[str] = ()) -> Tuple[Optional[str], Dict[str, str]]:
+    """The preset that maps the most joints of this armature: (preset key, or None when no preset is usable,
+    joint -> bone of the best match, partial or not). driven: see `best_match`."""
+    key, mapping = best_match(bone_names, driven)
+    return (key if usable(mapping) else None), mapping
 
 
 def missing_joints(mapping: Dict[str, str]) -> List[str]:

@@ -8,8 +8,8 @@ results list and bakes the first onto the target. Cancel or failure before `appl
 import os
 import random
 import time
-from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional, Set, Tuple
 
 import bpy
 import numpy as np
@@ -19,36 +19,73 @@ from . import bake, bone_maps, prefs, rig, smpl_body, vendor
 
 vendor.ensure_motion_core()
 from motion_core.errors import MotionError  # noqa: E402
-from motion_core.motion.retarget import retarget, smpl_rest_joints  # noqa: E402
+from motion_core.motion import skeleton  # noqa: E402
+from motion_core.motion.retarget import resample, retarget, smpl_rest_joints  # noqa: E402
 
 MIN_SECONDS, MAX_SECONDS = 1.0, 9.8  # the VAE decodes at most 196 frames at 20 fps
 
 
 @dataclass
 class Target:
-    """Where the motion goes: an existing armature (with its bone map) or a new SMPL rig (obj None)."""
+    """Where the motion goes: an existing armature (with its bone map) or a new SMPL rig (obj None).
+
+    bone_map: joint -> the bone that turns with it. markers, followers, root, switches: see bone_maps.RigExtras
+    (markers here as joint -> bone; None: the mapped bones mark the joints themselves).
+    """
 
     obj: Optional[bpy.types.Object]
     bone_map: Dict[str, str]
     preset: str
+    markers: Optional[Dict[str, str]] = None
+    followers: Dict[str, str] = field(default_factory=dict)
+    root: Optional[str] = None
+    switches: Tuple[Tuple[str, str, float], ...] = ()
+
+
+# Constraints that set a bone's transform whatever its own keys say (limits and copy-scale do not).
+DRIVING_CONSTRAINTS = frozenset({
+    "COPY_TRANSFORMS", "COPY_ROTATION", "COPY_LOCATION", "CHILD_OF", "ARMATURE", "DAMPED_TRACK", "LOCKED_TRACK",
+    "TRACK_TO", "STRETCH_TO", "TRANSFORM", "ACTION", "IK", "SPLINE_IK", "CLAMP_TO", "FOLLOW_PATH", "PIVOT",
+    "SHRINKWRAP", "FLOOR"})
+
+
+def driven_bones(obj) -> Set[str]:
+    """Names of the pose bones an active constraint of DRIVING_CONSTRAINTS moves (e.g. Rigify's DEF- bones)."""
+    return {pb.name for pb in obj.pose.bones
+            if any(c.type in DRIVING_CONSTRAINTS and not c.mute and c.influence > 0 for c in pb.constraints)}
+
+
+def _checked_rows(rows: Dict[str, str], obj, source: str) -> Dict[str, str]:
+    """A user's joint -> bone rows, or MotionError naming each row whose bone the armature lacks (a typo must not
+    silently drop a joint)."""
+    wrong = [f"{joint} → '{bone}'" for joint, bone in rows.items() if bone not in obj.data.bones]
+    if wrong:
+        raise MotionError(f"The {source} names bones '{obj.name}' does not have: {', '.join(wrong[:4])}"
+                          f"{' …' if len(wrong) > 4 else ''}; fix those rows (Detect fills them from the rig)")
+    return dict(rows)
 
 
 def resolve_bone_map(settings, obj) -> Target:
     """The joint -> bone map for `obj` from the panel's choice, or MotionError saying how to fix it."""
     bone_names = [b.name for b in obj.data.bones]
+    driven = driven_bones(obj)
     choice = settings.bone_map
     if choice == "AUTO":
-        preset, mapping = bone_maps.detect(bone_names)
+        preset, mapping = bone_maps.detect(bone_names, driven)
         if preset is None:
-            raise MotionError(f"Could not recognise the bones of '{obj.name}': pick a bone-map preset or fill the "
-                              "custom map in the Motion panel")
+            key, partial = bone_maps.best_match(bone_names, driven)
+            best = f" (closest: {bone_maps.PRESET_LABELS[key]}, {len(partial)}/22 joints)" if key else ""
+            raise MotionError(f"Could not recognise the bones of '{obj.name}'{best}: pick a bone-map preset or use "
+                              "Detect and complete the custom map in the Motion panel")
     elif choice == "CUSTOM":
         preset = "CUSTOM"
-        mapping = {e.joint: e.bone for e in settings.custom_map if e.bone and e.bone in obj.data.bones}
+        mapping = _checked_rows({e.joint: e.bone for e in settings.custom_map if e.bone}, obj, "custom map")
     elif choice.startswith("USER:"):
         preset = choice
-        saved = bone_maps.load_custom_maps(prefs.bone_map_folder()).get(choice[5:], {})
-        mapping = {j: b for j, b in saved.items() if b in obj.data.bones}
+        saved = bone_maps.load_custom_maps(prefs.bone_map_folder()).get(choice[5:])
+        if saved is None:
+            raise MotionError(f"The saved bone map '{choice[5:]}' is gone: pick another map")
+        mapping = _checked_rows(saved, obj, f"saved map '{choice[5:]}'")
     else:
         preset = choice
         mapping = bone_maps.resolve(bone_maps.PRESETS[choice], bone_names)
@@ -59,7 +96,24 @@ def resolve_bone_map(settings, obj) -> Target:
         missing = ", ".join(bone_maps.missing_joints(mapping)[:6])
         raise MotionError(f"Only {len(mapping)} of 22 joints map onto '{obj.name}' (missing e.g. {missing}): choose "
                           "another preset or complete the custom map")
-    return Target(obj=obj, bone_map=mapping, preset=preset)
+    target = Target(obj=obj, bone_map=mapping, preset=preset)
+    extras = bone_maps.RIG_EXTRAS.get(preset)
+    if extras is not None:
+        if extras.markers:
+            markers = bone_maps.resolve(bone_maps.PRESETS[extras.markers], bone_names)
+            target.markers = {j: markers.get(j, b) for j, b in mapping.items()}
+        target.followers = {b: j for b, j in extras.followers.items() if b in obj.pose.bones and j in mapping
+                            and b not in mapping.values()}
+        if extras.root in target.followers or extras.root == mapping["pelvis"]:
+            target.root = extras.root
+        target.switches = tuple((b, prop, v) for b, prop, v in extras.switches
+                                if b in obj.pose.bones and prop in obj.pose.bones[b].keys())
+    held = [b for b in list(mapping.values()) + list(target.followers) if b in driven]
+    if held and not settings.override_constraints:
+        more = f" and {len(held) - 1} more mapped bones" if len(held) > 1 else ""
+        raise MotionError(f"Constraints move '{held[0]}'{more} of '{obj.name}', so keys on them would not show: "
+                          "choose the rig's controls preset (Rigify: FK controls) or turn on 'Override constraints'")
+    return target
 
 
 def read_request(settings) -> backend_module.GenerateRequest:
@@ -176,40 +230,100 @@ def load_result_joints(item) -> np.ndarray:
 def bake_result(context, settings, item: StoredMotion, target: Target, report: Callable[[str], None] = print):
     """Retarget and bake one stored variation onto the target (a new SMPL rig when target.obj is None).
 
-    Everything that can fail on user input (cache file, body model) is read before the scene changes.
-    Returns (armature object, new action)."""
+    Everything that can fail on user input (cache file, body model, bone map) is read before the scene changes; a
+    bake that turns out not to move the rig is taken back and reported. Returns (armature object, new action)."""
     joints = load_result_joints(item)
     scene = context.scene
     obj = target.obj
     if context.object is not None and context.object.mode not in ("OBJECT", "POSE"):
         bpy.ops.object.mode_set(mode="OBJECT")  # edit-mode bone data is not what the rig will play with
-    if obj is None:
+    new_rig = obj is None
+    own_proportions = False
+    if new_rig:
         body_path = prefs.smpl_model_path(context) if settings.add_body else ""
         model = smpl_body.load_smpl_model(body_path) if body_path else None  # before any change to the scene
-        # With a body model the rig takes the body's proportions (the root path is scaled by leg length);
-        # otherwise the clip's own, so the rig follows the joints exactly.
-        rest = model.joints - model.joints[0] if model is not None else smpl_rest_joints(joints)
-        obj = rig.create_smpl_armature(context, f"MM_SMPL_s{item.seed}_v{item.variation + 1}", rest)
-        obj.location = scene.cursor.location
+        # With a body model the rig takes the body's proportions (the root path is scaled by leg length, the feet
+        # matched to the floor); otherwise the clip's own, so the rig follows the joints exactly.
         if model is not None:
-            smpl_body.add_smpl_body(context, obj, model, offset=-model.joints[0])
+            rest = model.joints - model.joints[0]
+            rest[:, 1] -= (model.vertices[:, 1] - model.joints[0, 1]).min()  # soles on the floor
+        else:
+            rest = smpl_rest_joints(joints)
+            ankles = [skeleton.JOINT_NAMES.index(f"{s}_ankle") for s in ("left", "right")]
+            rest[:, 1] += joints[:, ankles, 1].min(axis=0).mean() - rest[ankles, 1].mean()  # ankles at the clip's floor
+            own_proportions = True
+        obj = rig.create_smpl_armature(context, f"MM_SMPL_s{item.seed}_v{item.variation + 1}", rest)
+        obj.location = rig.free_spot(scene, scene.cursor.location, obj)
+        if model is not None:
+            smpl_body.add_smpl_body(context, obj, model, offset=rest[0] - model.joints[0])
         elif settings.add_body:
             rig.add_proxy_mesh(context, obj)
-    rest = rig.rig_rest(obj)
-    retargeted = retarget(joints, rest, target.bone_map, root_motion=settings.root_motion)
-    if target.preset == "RIGIFY_CONTROL":
-        _rigify_limbs_to_fk(obj)
-    step = bake.frame_step_for(scene, item.fps)
+    rest_pose = rig.rig_rest(obj)
+    retargeted = retarget(joints, rest_pose, target.bone_map, root_motion=settings.root_motion,
+                          markers=target.markers, followers=target.followers, root_bone=target.root,
+                          match_feet=not own_proportions, follow_pelvis=own_proportions)
+    scene_fps = scene.render.fps / scene.render.fps_base
+    if settings.keep_motion_fps:
+        step = float(scene_fps / item.fps)
+    else:  # one key per scene frame
+        retargeted, step = resample(retargeted, item.fps, scene_fps), 1.0
+    constants = [(obj.pose.bones[b].path_from_id(f'["{prop}"]'), 0, value) for b, prop, value in target.switches]
+    if settings.override_constraints:
+        constants += _constraints_off(obj, retargeted.bone_names)
+
+    anim = obj.animation_data
+    previous = (anim.action, getattr(anim, "action_slot", None)) if anim is not None else (None, None)
+    had_fake_user = previous[0].use_fake_user if previous[0] is not None else False
     action = bake.bake(obj, retargeted, action_name=bake.action_name_for(item.prompt, item.seed, item.variation),
                        start_frame=float(settings.start_frame), frame_step=step, push_to_nla=settings.push_to_nla,
-                       report=report)
+                       constants=constants, report=report)
+    try:
+        _check_moves(context, obj, target, joints, retargeted, float(settings.start_frame), step)
+    except MotionError:
+        bake.remove_bake(obj, action, previous[0], previous[1], had_fake_user)
+        if new_rig:
+            for child in list(obj.children):
+                bpy.data.objects.remove(child)
+            data = obj.data
+            bpy.data.objects.remove(obj)
+            bpy.data.armatures.remove(data)
+        raise
     bake.extend_scene_range(scene, settings.start_frame, retargeted.rotations.shape[0], step)
     return obj, action
 
 
-def _rigify_limbs_to_fk(obj) -> None:
-    """Rigify limbs follow their FK controls only with IK_FK = 1 on the limb parents."""
-    for name in ("upper_arm_parent.L", "upper_arm_parent.R", "thigh_parent.L", "thigh_parent.R"):
-        bone = obj.pose.bones.get(name)
-        if bone is not None and "IK_FK" in bone.keys():
-            bone["IK_FK"] = 1.0
+def _constraints_off(obj, keyed_bones):
+    """(data path, index, 0.0) for every constraint on the keyed bones and below them: with 'Override constraints'
+    the new action switches them off, so the keys show (e.g. Rigify's deform bones without their controls)."""
+    out = []
+    keyed = set(keyed_bones)
+    for pb in obj.pose.bones:
+        chain = [pb.name] + [b.name for b in pb.bone.parent_recursive]
+        if keyed.intersection(chain):
+            out += [(c.path_from_id("influence"), 0, 0.0) for c in pb.constraints if c.influence > 0]
+    return out
+
+
+def _check_moves(context, obj, target, joints, retargeted, start_frame, step) -> None:
+    """MotionError if the baked rig stands still where the motion moves (constraints or drivers override the keys).
+
+    Samples the first, middle and last frames through the depsgraph and compares the spread of the mapped bones'
+    world heads with the clip's own (scaled); restores the scene's current frame."""
+    scene = context.scene
+    bones = list((target.markers or target.bone_map).values())
+    count = retargeted.rotations.shape[0]
+    samples = sorted({0, count // 2, count - 1})
+    current = scene.frame_current, scene.frame_subframe
+    heads = []
+    try:
+        for k in samples:
+            scene.frame_set(int(round(start_frame + k * step)))
+            heads.append(rig.posed_heads(obj, bones))
+    finally:
+        scene.frame_set(current[0], subframe=current[1])
+    moved = max(float(np.abs(h - heads[0]).max()) for h in heads)
+    clip = joints[np.round(np.linspace(0, len(joints) - 1, len(samples))).astype(int)]
+    expected = retargeted.scale * max(float(np.abs(c - clip[0]).max()) for c in clip)
+    if expected > 0.02 and moved < 0.1 * expected:
+        raise MotionError(f"The new action does not move '{obj.name}': constraints or drivers hold its bones. Choose "
+                          "the rig's controls preset (Rigify: FK controls) or turn on 'Override constraints'")

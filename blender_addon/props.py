@@ -75,6 +75,16 @@ class MOTION_MAMBA_PG_settings(bpy.types.PropertyGroup):
     start_frame: IntProperty(name="Start frame", description="Scene frame of the first key", default=1)
     root_motion: BoolProperty(
         name="Root motion", description="Move the character through the scene (off: animate in place)", default=True)
+    keep_motion_fps: BoolProperty(
+        name="Keep 20 fps keys",
+        description="Key the motion's own 20 frames per second, which fall between the scene's frames at other "
+                    "rates (off: resample to one key on every scene frame)",
+        default=False)
+    override_constraints: BoolProperty(
+        name="Override constraints",
+        description="Bake onto bones that constraints move (such as Rigify's deform bones): the new action switches "
+                    "off the constraints of the keyed bones and the bones below them; the rig itself is not changed",
+        default=False)
     push_to_nla: BoolProperty(
         name="As NLA strip", description="Put each new action on its own NLA track instead of making it active",
         default=False)

@@ -103,33 +103,94 @@ def smpl_bone_layout(rest_joints) -> List[Tuple[str, Optional[str], np.ndarray, 
     return layout
 
 
+SMPL_RIG_TAG = "motion_mamba_rig"  # custom property marking the armatures this add-on made
+RIG_SPACING = 1.0  # metres between new SMPL rigs placed side by side
+
+
 def create_smpl_armature(context, name: str, rest_joints):
-    """A new SMPL-22 armature (bones named as skeleton.JOINT_NAMES). rest_joints: (22, 3) motion space, metres."""
-    return create_armature(context, name, smpl_bone_layout(rest_joints))
+    """A new SMPL-22 armature (bones named as skeleton.JOINT_NAMES), tagged as ours. rest_joints: (22, 3) motion
+    space, metres (the floor at y = 0 is the object's origin)."""
+    obj = create_armature(context, name, smpl_bone_layout(rest_joints))
+    obj[SMPL_RIG_TAG] = True
+    return obj
 
 
-def rig_rest(obj) -> RigRest:
+def free_spot(scene, near, obj=None):
+    """Where to put a new rig: `near` (the 3D cursor), or the first place along +X, RIG_SPACING apart, that no other
+    rig of ours stands on, so new rigs line up beside each other instead of on top. Returns a Vector."""
+    others = [Vector(o.location) for o in scene.objects
+              if o is not obj and o.type == "ARMATURE" and o.get(SMPL_RIG_TAG)]
+    spot = Vector(near)
+    while any((Vector((p.x - spot.x, p.y - spot.y, 0.0))).length < RIG_SPACING * 0.5 for p in others):
+        spot.x += RIG_SPACING
+    return spot
+
+
+def rig_rest(obj, constraints_off: Sequence[str] = ()) -> RigRest:
     """The armature's rest pose in motion space (see motion_core.motion.retarget.RigRest).
 
     Uses the object's world rotation and scale (not its location: the motion plays relative to the object), so rigs
-    imported Y-up or in centimetres (object rotated / scaled) retarget correctly.
+    imported Y-up or in centimetres (object rotated / scaled) retarget correctly. A bone that a full-influence world
+    Copy Transforms makes copy another bone with the same rest matrix moves with that bone (`RigRest.follows`),
+    except the bones in `constraints_off` (their constraints are switched off by the bake).
     """
-    bones = list(obj.data.bones)
-    depth = {b.name: len(b.parent_recursive) for b in bones}
-    bones.sort(key=lambda b: depth[b.name])  # parents before children
-    names = [b.name for b in bones]
+    bones = {b.name: b for b in obj.data.bones}
+    off = set(constraints_off)
+    follow: Dict[str, str] = {}
+    for pb in obj.pose.bones:
+        if pb.name in off:
+            continue
+        for c in pb.constraints:
+            if (c.type == "COPY_TRANSFORMS" and not c.mute and c.influence >= 0.999 and c.target == obj
+                    and c.subtarget in bones and c.subtarget != pb.name and c.owner_space == "WORLD"
+                    and c.target_space == "WORLD" and _same_matrix(bones[c.subtarget], pb.bone)):
+                follow[pb.name] = c.subtarget
+    order = _dependency_order(obj.data.bones, follow)
+    names = [b.name for b in order]
     index = {n: i for i, n in enumerate(names)}
-    parents = np.array([index[b.parent.name] if b.parent else -1 for b in bones])
+    parents = np.array([index[b.parent.name] if b.parent else -1 for b in order])
+    follows = np.array([index[follow[n]] if n in follow else -1 for n in names])
     world3 = np.asarray(obj.matrix_world.to_3x3())  # rotation * scale
     scale = object_scale(obj)
-    heads = np.array([np.asarray(world3 @ np.asarray(b.head_local)) for b in bones])
-    orient = np.array([world3 @ np.asarray(b.matrix_local.to_3x3()) / scale for b in bones])  # (B, 3, 3)
+    heads = np.array([np.asarray(world3 @ np.asarray(b.head_local)) for b in order])
+    orient = np.array([world3 @ np.asarray(b.matrix_local.to_3x3()) / scale for b in order])  # (B, 3, 3)
     return RigRest(
         bone_names=names,
         parents=parents,
         heads=blender_to_motion(heads),
         rotations=rot.matrix_to_quat(blender_matrix_to_motion(orient)),
+        follows=follows,
     )
+
+
+def _same_matrix(a, b) -> bool:
+    return all(abs(x - y) < 1e-5 for ra, rb in zip(a.matrix_local, b.matrix_local) for x, y in zip(ra, rb))
+
+
+def _dependency_order(bones, follow: Dict[str, str]):
+    """Bones with every parent and every followed bone before the bones that depend on them (a follow that would
+    close a loop is dropped from `follow`)."""
+    done: Dict[str, bool] = {}
+    order = []
+
+    def visit(bone, path):
+        if bone.name in done:
+            return
+        path.add(bone.name)
+        for dep in (bone.parent.name if bone.parent else None, follow.get(bone.name)):
+            if dep is None:
+                continue
+            if dep in path:  # a loop through a constraint: ignore that constraint
+                follow.pop(bone.name, None)
+                continue
+            visit(bones[dep], path)
+        path.discard(bone.name)
+        done[bone.name] = True
+        order.append(bone)
+
+    for bone in bones:
+        visit(bone, set())
+    return order
 
 
 def posed_heads(obj, bone_names: Sequence[str]) -> np.ndarray:

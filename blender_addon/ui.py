@@ -41,10 +41,12 @@ class VIEW3D_PT_motion_mamba(MotionPanel):
         col.prop(settings, "target", text="")
         if settings.target == "SELECTED":
             col.prop(settings, "bone_map")
+            col.prop(settings, "override_constraints")
         col.prop(settings, "start_frame")
         row = col.row(align=True)
         row.prop(settings, "root_motion", toggle=True)
         row.prop(settings, "push_to_nla", toggle=True)
+        col.prop(settings, "keep_motion_fps")
         if settings.target == "NEW_RIG":
             col.prop(settings, "add_body")
         if status.running:

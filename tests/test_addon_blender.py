@@ -486,13 +486,53 @@ def test_users_action_survives(scene, tmp_path):
     assert len(bpy.data.actions) == 3  # user's + two generated, nothing overwritten
 
 
-def test_24fps_scene_keys_are_spaced_and_linear(scene, tmp_path):
-    """Motion at 20 fps in a 24 fps scene: keys every 1.2 frames, linear in between (no handle recalculation)."""
+@pytest.mark.parametrize("fps, fps_base", [(24, 1.0), (30, 1.001), (25, 1.0), (60, 1.0)])
+def test_keys_fall_on_whole_scene_frames(scene, tmp_path, fps, fps_base):
+    """Motion at 20 fps in a 24 / 29.97 / 25 / 60 fps scene: resampled to one linear key per scene frame, the pose
+    at each whole frame is the motion's at that time."""
+    scene.render.fps, scene.render.fps_base = fps, fps_base
+    use_backend("IN_PROCESS", tmp_path)
+    stand_in = RigidWalkGenerator()
+    install_stand_in(stand_in)
+    scene.motion_mamba.prompt, scene.motion_mamba.start_frame = "a person walks", 5
+    before = snapshot()
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    rig_obj = new_armatures(before)[0]
+    from blender_addon import bake
+
+    rate = fps / fps_base
+    curves = list(bake.fcurves_for(rig_obj, rig_obj.animation_data.action))
+    frames = np.array([k.co[0] for fc in curves for k in fc.keyframe_points])
+    assert np.all(frames == np.round(frames)), "every key on a whole frame"
+    curve = next(fc for fc in curves if fc.data_path.endswith("location") and fc.array_index == 2)
+    duration = (len(stand_in.joints) - 1) / 20.0
+    assert len(curve.keyframe_points) == int(np.floor(duration * rate + 1e-6)) + 1
+    assert curve.keyframe_points[0].co[0] == 5.0
+    assert all(k.interpolation == "LINEAR" for k in curve.keyframe_points)
+    from motion_core.motion.rotations import quat_slerp
+
+    local, root = skeleton.joints_to_rotations(stand_in.joints.astype(np.float64))
+    offsets = skeleton.rest_offsets(stand_in.joints.astype(np.float64))
+    for frame in range(5, 5 + int(duration * rate), 7):  # whole frames against the motion at that time
+        time = (frame - 5) / rate * 20.0  # in motion frames
+        i = min(int(np.floor(time)), len(local) - 2)
+        f = time - i  # the motion between its frames: joint rotations slerped, root lerped, then FK
+        at_time = skeleton.forward_kinematics(quat_slerp(local[i], local[i + 1], f)[None],
+                                              (root[i] * (1 - f) + root[i + 1] * f)[None], offsets)[0]
+        scene.frame_set(frame)
+        heads = np.array([np.asarray(rig_obj.matrix_world @ rig_obj.pose.bones[n].head) for n in NAMES])
+        assert np.linalg.norm(heads - to_blender(at_time), axis=-1).max() < 0.01
+    assert scene.frame_end >= 5 + duration * rate - 1
+
+
+def test_keep_20fps_keys_option(scene, tmp_path):
+    """'Keep 20 fps keys': keys every 1.2 frames in a 24 fps scene, linear in between (no handle recalculation)."""
     scene.render.fps = 24
     use_backend("IN_PROCESS", tmp_path)
     stand_in = RigidWalkGenerator()
     install_stand_in(stand_in)
     scene.motion_mamba.prompt, scene.motion_mamba.start_frame = "a person walks", 5
+    scene.motion_mamba.keep_motion_fps = True
     before = snapshot()
     assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
     rig_obj = new_armatures(before)[0]
@@ -513,7 +553,7 @@ def test_24fps_scene_keys_are_spaced_and_linear(scene, tmp_path):
     assert scene.frame_end >= 5 + (len(stand_in.joints) - 1) * 1.2
 
 
-def synthetic_smpl_model(path, rest_joints):
+def synthetic_smpl_model(path, rest_joints, sole=0.075):
     """A tiny stand-in for an SMPL model file (the real one is licensed and never used in tests): three vertices per
     joint, the first exactly on the joint, rigidly weighted; plus two hand joints (SMPL-24) that must merge into the
     wrists. Same keys and layout as an SMPL .npz."""
@@ -524,6 +564,9 @@ def synthetic_smpl_model(path, rest_joints):
         vertices += [p, p + [0.02, 0, 0], p + [0, 0.02, 0]]
         faces.append([base, base + 1, base + 2])
         weights += [np.eye(24)[j]] * 3
+    for j in (7, 8):  # soles under the ankles, as far down as the clip's ankles stand above its floor
+        vertices.append(joints[j] - [0.0, sole, 0.0])
+        weights.append(np.eye(24)[j])
     regressor = np.zeros((24, len(vertices)))
     regressor[np.arange(24), np.arange(24) * 3] = 1.0
     parents = np.array(list(skeleton.PARENTS) + [20, 21])
@@ -540,7 +583,8 @@ def test_smpl_body_from_a_model_file_follows_the_rig(scene, tmp_path):
     stand_in = RigidWalkGenerator()
     install_stand_in(stand_in)
     model_path = tmp_path / "smpl_synthetic.npz"
-    joints24 = synthetic_smpl_model(model_path, smpl_rest_joints(stand_in.joints) + [0.0, 0.95, 0.0])
+    flat_ankle = stand_in.joints[:, [7, 8], 1].min(axis=0).mean()
+    joints24 = synthetic_smpl_model(model_path, smpl_rest_joints(stand_in.joints) + [0.0, 0.95, 0.0], flat_ankle)
     settings = scene.motion_mamba
     settings.prompt = "a person walks"
 
@@ -554,7 +598,7 @@ def test_smpl_body_from_a_model_file_follows_the_rig(scene, tmp_path):
     assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
     rig_obj = new_armatures(before)[0]
     body = next(o for o in bpy.data.objects if o.parent == rig_obj)
-    assert body.type == "MESH" and len(body.data.vertices) == 72 and len(body.vertex_groups) == 22
+    assert body.type == "MESH" and len(body.data.vertices) == 74 and len(body.vertex_groups) == 22
     hand_vertex = body.data.vertices[22 * 3]  # the left hand joint's vertex, merged into the left wrist group
     assert [body.vertex_groups[g.group].name for g in hand_vertex.groups] == ["left_wrist"]
     for frame in (1, 30, 60):

@@ -205,3 +205,29 @@ def test_euler_against_scipy_when_available():
 def test_euler_rejects_bad_orders(order):
     with pytest.raises(ValueError):
         R.euler_to_matrix(np.zeros(3), order)
+
+
+@pytest.mark.parametrize("order", ["ZYX", "YXZ", "XZY"])
+def test_euler_continuous_keeps_rotations_and_removes_jumps(order):
+    """A slow turn through gimbal lock and past ±180°: the continuous angles give the same rotations and never step
+    by more than the rotation itself moves (no 2π wraps, no flips to the other solution)."""
+    t = np.linspace(0.0, 1.0, 400)
+    axes = np.stack([np.sin(3 * t), np.ones_like(t), np.cos(2 * t)], axis=-1)
+    q = R.quat_fix(R.quat_from_axis_angle(axes / np.linalg.norm(axes, axis=-1, keepdims=True), 7.0 * t), axis=0)
+    raw = R.quat_to_euler(q, order)
+    smooth = R.euler_continuous(raw[:, None])[:, 0]  # (T, 1, 3) -> (T, 3), a batch axis after time
+    np.testing.assert_allclose(np.abs(np.sum(R.euler_to_quat(smooth, order) * q, -1)), 1.0, atol=1e-9)
+    assert np.abs(np.diff(smooth, axis=0)).max() < 0.3
+    assert np.abs(np.diff(raw, axis=0)).max() > 3.0  # the raw angles did jump
+
+
+def test_euler_continuous_through_gimbal_lock():
+    """A turn about the middle axis past 90°: the usual solution folds back (b = 180° - angle, a and c jump by 180°);
+    the continuous one keeps turning."""
+    angle = np.radians(np.linspace(0.0, 170.0, 60))
+    q = R.quat_from_axis_angle(np.array([0.0, 1.0, 0.0]), angle)
+    raw = R.quat_to_euler(q, "ZYX")
+    assert np.abs(np.diff(raw[:, 0])).max() > 3.0
+    smooth = R.euler_continuous(raw)
+    np.testing.assert_allclose(np.abs(np.sum(R.euler_to_quat(smooth, "ZYX") * q, -1)), 1.0, atol=1e-9)
+    assert np.abs(np.diff(smooth, axis=0)).max() < 0.1

@@ -357,3 +357,35 @@ def matrix_to_euler(m, order, degrees=False):
 def quat_to_euler(q, order, degrees=False):
     """Intrinsic Euler angles (..., 3) in `order` from quaternions q: (..., 4) (w, x, y, z) (see `matrix_to_euler`)."""
     return matrix_to_euler(quat_to_matrix(q), order, degrees=degrees)
+
+
+def euler_continuous(angles):
+    """The same rotations as `angles` (T, ..., 3), intrinsic Tait-Bryan radians, written continuously along axis 0:
+    each frame takes, of its equivalent angle sets (a + 2πn, b + 2πm, c + 2πk) and (a + π, π - b, c + π) (+ 2π
+    multiples), the one nearest the previous frame's, so curves keyed from them do not jump by 2π or flip.
+
+    Where the middle angle stays clear of ±90° the first solution is continuous already and only 2π wraps are
+    undone (vectorised); the frame-by-frame choice runs only for series that come near gimbal lock.
+    """
+    angles = np.asarray(angles, dtype=np.float64)
+    out = angles.copy()
+    out[..., 0] = np.unwrap(angles[..., 0], axis=0)
+    out[..., 2] = np.unwrap(angles[..., 2], axis=0)
+    near_lock = (np.abs(angles[..., 1]) > np.radians(75.0)).any(axis=0)  # (...,) series that need the careful path
+    if not near_lock.any():
+        return out
+    series = angles[:, near_lock]  # (T, M, 3)
+    alternative = np.stack([series[..., 0] + np.pi, np.pi - series[..., 1], series[..., 2] + np.pi], axis=-1)
+    chosen = np.empty_like(series)
+    chosen[0] = series[0]
+    two_pi = 2.0 * np.pi
+    for t in range(1, len(series)):
+        previous = chosen[t - 1]
+        candidates = []
+        for option in (series[t], alternative[t]):
+            option = option + two_pi * np.round((previous - option) / two_pi)
+            candidates.append(option)
+        far = np.abs(candidates[0] - previous).sum(-1) > np.abs(candidates[1] - previous).sum(-1)
+        chosen[t] = np.where(far[..., None], candidates[1], candidates[0])
+    out[:, near_lock] = chosen
+    return out
