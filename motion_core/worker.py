@@ -1,10 +1,12 @@
 """`motion-mamba worker`: a long-lived generation process speaking JSON lines over stdin/stdout.
 
 The Blender add-on starts it with a Python that has torch, loads a model once, and sends requests; a crash here
-never takes Blender down. One JSON object per line in each direction. stdout carries protocol events and nothing
-else (anything else the process prints goes to stderr).
+never takes Blender down. One JSON object per line in each direction, UTF-8. stdout carries protocol events and
+nothing else (anything else the process prints goes to stderr).
 
-Requests (stdin):
+Requests (stdin). Every request has a string "id" (1-256 characters); numbers must be finite (NaN, Infinity and
+1e999 are malformed); fields have the types shown. A request that breaks these rules gets one error event and is
+not run. Unknown keys are ignored.
     {"id": "r1", "type": "load", "weights": DIR | null, "device": "auto" | "cpu" | "cuda"}
         Load a weights folder (null: the installed default model) and answer "ready". On CUDA the sampling graphs
         are captured here, so the first generation is as fast as the rest. A later load replaces the model.
@@ -12,14 +14,17 @@ Requests (stdin):
      "guidance": float, "variations": int, "foot_cleanup": bool, "out": "/path/result.npz" | null}
         Defaults: seed null (random; the result says which), steps 50, guidance 7.5, variations 1, foot_cleanup
         true (pin the feet where the model's contact channels say they are planted), out null (a file in a
-        temporary folder of this worker). Answers progress events, then "result" (or "cancelled" / "error").
+        temporary folder of this worker, named so that two requests never share one). Answers progress events,
+        then "result" (or "cancelled" / "error"). An id already queued or running is an error.
     {"id": "r3", "type": "cancel", "target": "r2"}
-        Stop generation r2 (running or still queued). Read on the stdin thread, checked between sampler steps
-        (between chunks of 10 steps on CUDA); r2 then answers "cancelled". Unknown or finished targets are ignored.
+        Stop generate request r2 (running or still queued). Read on the stdin thread and answered at once:
+        "cancelled" (with "target") when r2 is queued or running (r2 then answers "cancelled" itself, between sampler
+        steps, or between chunks of 10 steps on CUDA), "not_found" otherwise. Nothing is remembered about unknown
+        or finished targets, so a later request that reuses the id runs normally.
     {"id": "r4", "type": "shutdown"}
         Handled in order: earlier requests finish first (send a cancel first to stop a running generation), then
-        the worker answers "bye" and exits with status 0. End of input does the same (id null).
-Unknown keys in a request are ignored.
+        the worker answers "bye" and exits with status 0. End of input (the add-on went away) cancels everything
+        queued or running, then answers "bye" (id null) and exits.
 
 Events (stdout):
     {"id": "r1", "type": "ready", "device": "cuda", "model": "motion-mamba (motion_mamba, denoiser 7.92 M params)"}
@@ -29,17 +34,20 @@ Events (stdout):
         The .npz holds joints (variations, T, 22, 3) float32 (metres, Y-up, +Z forward, HumanML3D 22-joint order),
         fps (float), prompt (str), seed (int). Written completely before the event is sent.
     {"id": "r2", "type": "cancelled"}
+    {"id": "r3", "type": "cancelled", "target": "r2"}  /  {"id": "r3", "type": "not_found", "target": "r2"}
     {"id": "r2", "type": "error", "message": "one line saying what to do", "traceback": "..."}
         "traceback" only for unexpected failures (bugs), not for user errors such as an empty prompt or missing
-        weights. A malformed line (not JSON, not an object, no "type", unknown type) gets an error event with the
-        id it had, or null, and the worker keeps serving.
+        weights. A malformed line (not UTF-8, not JSON, not an object, a bad field) gets an error event with its
+        id when that id is a valid one, else null, and the worker keeps serving.
     {"id": "r4", "type": "bye"}
 
+Every request gets exactly one terminal event: ready / result / cancelled / not_found / error / bye.
 Requests run one at a time in arrival order (cancel acts at once); a generate before any load is an error ("send a
-load request first"). Use unique ids: a cancel for an id that has not run yet cancels it when it comes.
+load request first").
 """
 
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -65,12 +73,18 @@ class _Protocol:
     def __init__(self, stream):
         self.stream = stream
         self.lock = threading.Lock()
+        self.closed = False  # the reader went away; events are dropped (end of input then stops the worker)
 
     def emit(self, request_id, event_type, **fields):
         line = json.dumps({"id": request_id, "type": event_type, **fields}, allow_nan=False)
         with self.lock:
-            self.stream.write(line + "\n")
-            self.stream.flush()
+            if self.closed:
+                return
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                self.closed = True
 
     def error(self, request_id, message, with_traceback=False):
         fields = {"message": message}
@@ -79,33 +93,99 @@ class _Protocol:
         self.emit(request_id, "error", **fields)
 
 
+MAX_ID_LENGTH = 256
+MAX_NUMBER_DIGITS = 40  # longer integers are not ids, seeds or step counts (and Python refuses > 4300 digits)
+
+
+class RequestError(ValueError):
+    """A malformed request; `request_id` is its id when that id itself is valid (for the error event), else None."""
+
+    def __init__(self, message, request_id=None):
+        super().__init__(message)
+        self.request_id = request_id
+
+
+def _show(value):
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _bounded_int(text):
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"a number with {len(text)} digits")
+    return int(text)
+
+
+def _is_number(value):
+    # NaN, Infinity and 1e999 parse (as json does) and are refused here, so the error event keeps the request's id.
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# Field rules per request type: name -> (required, check, what it must be).
+_FIELDS = {
+    "load": {
+        "weights": (False, lambda v: v is None or isinstance(v, str), "a folder path or null"),
+        "device": (False, lambda v: v is None or isinstance(v, str), "\"auto\", \"cpu\" or \"cuda\""),
+    },
+    "generate": {
+        "prompt": (True, lambda v: isinstance(v, str), "a string"),
+        "seconds": (True, _is_number, "a finite number"),
+        "seed": (False, lambda v: v is None or _is_int(v), "a whole number or null"),
+        "steps": (False, _is_int, "a whole number"),
+        "guidance": (False, _is_number, "a finite number"),
+        "variations": (False, _is_int, "a whole number"),
+        "foot_cleanup": (False, lambda v: isinstance(v, bool), "true or false"),
+        "out": (False, lambda v: v is None or isinstance(v, str), "a path ending in .npz or null"),
+    },
+    "cancel": {"target": (True, lambda v: isinstance(v, str), "a string (the id of a generate request)")},
+    "shutdown": {},
+}
+
+
 def parse_request(line):
-    """One input line -> request dict; raises ValueError with a message for the error event."""
+    """One input line -> request dict, checked against the schema above; raises RequestError (a ValueError) with a
+    one-line message for the error event."""
     try:
-        request = json.loads(line)
+        request = json.loads(line, parse_int=_bounded_int)
     except json.JSONDecodeError as error:
-        raise ValueError(f"malformed request, not JSON ({error.msg} at column {error.colno}); "
-                         "send one JSON object per line") from None
+        raise RequestError(f"malformed request, not JSON ({error.msg} at column {error.colno}); "
+                           "send one JSON object per line") from None
+    except (ValueError, RecursionError) as error:
+        raise RequestError(f"malformed request, not JSON ({error}); send one JSON object per line") from None
     if not isinstance(request, dict):
-        raise ValueError("malformed request: expected a JSON object like {\"id\": \"r1\", \"type\": \"load\"}")
+        raise RequestError("malformed request: expected a JSON object like {\"id\": \"r1\", \"type\": \"load\"}")
+    request_id = request.get("id")
+    if not isinstance(request_id, str) or not 1 <= len(request_id) <= MAX_ID_LENGTH:
+        raise RequestError(f"malformed request: \"id\" must be a string of 1-{MAX_ID_LENGTH} characters, "
+                           f"got {_show(request_id)}")
     kind = request.get("type")
-    if kind not in REQUEST_TYPES:
-        raise ValueError(f"unknown request type {kind!r}; use one of {', '.join(REQUEST_TYPES)}")
+    if not isinstance(kind, str) or kind not in REQUEST_TYPES:
+        raise RequestError(f"unknown request type {_show(kind)}; use one of {', '.join(REQUEST_TYPES)}", request_id)
+    fields = _FIELDS[kind]
     if kind == "cancel" and "target" not in request:
-        raise ValueError("a cancel request needs \"target\": the id of the generate request to stop")
+        raise RequestError("a cancel request needs \"target\": the id of the generate request to stop", request_id)
+    if kind == "generate" and not ("prompt" in request and "seconds" in request):
+        raise RequestError("a generate request needs \"prompt\" and \"seconds\"", request_id)
+    for name, (_, check, what) in fields.items():
+        if name in request and not check(request[name]):
+            raise RequestError(f"\"{name}\" must be {what}, got {_show(request[name])}", request_id)
     return request
 
 
-def _result_path(out, request_id, scratch):
-    if out is not None:
-        if not isinstance(out, str) or not out.endswith(".npz"):
-            raise MotionError(f"\"out\" must be a path ending in .npz, got {out!r}")
-        path = Path(out).expanduser()
-        if not path.parent.is_dir():
-            raise MotionError(f"the folder of \"out\" does not exist: {path.parent}")
-        return path
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(request_id))[:64] or "result"
-    return Path(scratch) / f"{safe}.npz"
+def _result_path(out, scratch_name):
+    """Where a result goes: the request's "out", or `scratch_name` (unique per request) in the worker's folder."""
+    if out is None:
+        return scratch_name
+    if not out.endswith(".npz"):
+        raise MotionError(f"\"out\" must be a path ending in .npz, got {_show(out)}")
+    path = Path(out).expanduser()
+    if not path.parent.is_dir():
+        raise MotionError(f"the folder of \"out\" does not exist: {path.parent}")
+    return path
 
 
 def write_result(path, motion):
@@ -122,31 +202,64 @@ class Worker:
         self.generator = None
         self.jobs = queue.Queue()
         self.lock = threading.Lock()
-        self.current = None  # id of the running generate request
-        self.cancelled = set()  # ids asked to stop
+        self.pending = set()  # ids of generate requests queued or running (what a cancel may target)
+        self.cancelled = set()  # the subset asked to stop; both sets forget an id when its request ends
         self.scratch = tempfile.mkdtemp(prefix="motion-mamba-worker-")
+        self._names = itertools.count(1)
 
     # ----- stdin thread
     def read_requests(self, stream):
-        for line in stream:
-            if not line.strip():
-                continue
-            try:
-                request = parse_request(line)
-            except ValueError as error:
-                request_id = None
-                with contextlib.suppress(Exception):
-                    request_id = json.loads(line).get("id")
-                self.protocol.error(request_id if isinstance(request_id, (str, int)) else None, str(error))
-                continue
-            if request["type"] == "cancel":
-                with self.lock:
-                    self.cancelled.add(request["target"])
-                continue
-            self.jobs.put(request)
-            if request["type"] == "shutdown":
-                return
+        """Read request lines until shutdown or end of input. Nothing in a line can stop this loop: a bad line is
+        an error event, and a broken stream counts as end of input."""
+        try:
+            for raw in stream:
+                try:
+                    if self._handle_line(raw):
+                        return
+                except Exception as error:  # a bug handling one line: report it, keep reading
+                    self.protocol.error(None, f"{type(error).__name__}: {error}", with_traceback=True)
+        except (OSError, ValueError) as error:  # the stream itself failed: the add-on is gone
+            print(f"worker: input stream failed ({error}); stopping", file=sys.stderr)
+        with self.lock:
+            self.cancelled.update(self.pending)  # nobody is left to read the results: stop within a step
         self.jobs.put({"id": None, "type": "shutdown"})
+
+    def _handle_line(self, raw):
+        """Parse and dispatch one line; True when it was a shutdown (stop reading)."""
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                self.protocol.error(None, f"malformed request, not UTF-8 (byte {error.start + 1} of the line); "
+                                          "send UTF-8 JSON lines")
+                return False
+        if not raw.strip():
+            return False
+        try:
+            request = parse_request(raw)
+        except RequestError as error:
+            self.protocol.error(error.request_id, str(error))
+            return False
+        request_id, kind = request["id"], request["type"]
+        if kind == "cancel":
+            target = request["target"]
+            with self.lock:
+                found = target in self.pending
+                if found:
+                    self.cancelled.add(target)
+            self.protocol.emit(request_id, "cancelled" if found else "not_found", target=target)
+            return False
+        if kind == "generate":
+            with self.lock:
+                duplicate = request_id in self.pending
+                if not duplicate:
+                    self.pending.add(request_id)
+            if duplicate:
+                self.protocol.error(request_id, f"id {_show(request_id)} is already queued or running; "
+                                                "use a new id for each request")
+                return False
+        self.jobs.put(request)
+        return kind == "shutdown"
 
     # ----- main thread
     def serve(self):
@@ -165,6 +278,10 @@ class Worker:
                 self.protocol.error(request_id, str(error))
             except Exception as error:  # a bug: report it with its traceback and keep serving
                 self.protocol.error(request_id, f"{type(error).__name__}: {error}", with_traceback=True)
+            finally:
+                with self.lock:
+                    self.pending.discard(request_id)
+                    self.cancelled.discard(request_id)
 
     def load(self, request):
         from motion_core.generator import MotionGenerator
@@ -184,38 +301,28 @@ class Worker:
     def generate(self, request):
         from motion_core.generator import GenerationCancelled
 
-        request_id = request.get("id")
+        request_id = request["id"]
         if self._should_stop(request_id):
             self.protocol.emit(request_id, "cancelled")
             return
         if self.generator is None:
             raise MotionError("no model loaded: send a load request first")
-        if "prompt" not in request or "seconds" not in request:
-            raise MotionError("a generate request needs \"prompt\" and \"seconds\"")
-        foot_cleanup = request.get("foot_cleanup", True)
-        if not isinstance(foot_cleanup, bool):
-            raise MotionError(f"\"foot_cleanup\" must be true or false, got {foot_cleanup!r}")
-        path = _result_path(request.get("out"), request_id, self.scratch)
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", request_id)[:64]
+        path = _result_path(request.get("out"), Path(self.scratch) / f"{next(self._names):06d}_{safe}.npz")
 
         def progress(step, total):
             self.protocol.emit(request_id, "progress", step=step, total=total)
 
         start = time.perf_counter()
-        with self.lock:
-            self.current = request_id
         try:
             motion = self.generator.generate(
                 request["prompt"], request["seconds"], seed=request.get("seed"), steps=request.get("steps", 50),
                 guidance=request.get("guidance", 7.5), variations=request.get("variations", 1),
                 device=self.generator.device, progress=progress, cancel=lambda: self._should_stop(request_id),
-                foot_cleanup=foot_cleanup)
+                foot_cleanup=request.get("foot_cleanup", True))
         except GenerationCancelled:
             self.protocol.emit(request_id, "cancelled")
             return
-        finally:
-            with self.lock:
-                self.current = None
-                self.cancelled.discard(request_id)
         write_result(path, motion)
         elapsed = time.perf_counter() - start
         self.protocol.emit(request_id, "result", path=str(path), frames=motion.frames, fps=float(motion.fps),
@@ -229,7 +336,8 @@ def serve(stdin=None, stdout=None, preload=None):
     stdin/stdout default to the process streams; while serving, anything printed via sys.stdout goes to stderr so
     only protocol events reach the real stdout. preload: (weights, device) to load before reading requests.
     """
-    stdin = stdin if stdin is not None else sys.stdin
+    # Bytes, decoded line by line: invalid UTF-8 is an error event for that line, not a dead reader.
+    stdin = stdin if stdin is not None else sys.stdin.buffer
     if stdout is None:
         # Keep the real stdout for events only: move file descriptor 1 onto stderr, so even native libraries that
         # print (CUDA, Triton) cannot corrupt the protocol stream.

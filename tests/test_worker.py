@@ -23,11 +23,16 @@ def weights(tmp_path_factory):
     return folder
 
 
-def run_worker(lines):
+def run_worker(lines, timeout=300):
+    """Serve `lines` (dicts or raw strings) to the end of input; a worker that hangs fails the test, not the run."""
     stdout = io.StringIO()
-    code = serve(stdin=io.StringIO("".join(json.dumps(x) + "\n" if not isinstance(x, str) else x + "\n"
-                                           for x in lines)), stdout=stdout)
-    return code, [json.loads(line) for line in stdout.getvalue().splitlines()]
+    stdin = io.StringIO("".join(json.dumps(x) + "\n" if not isinstance(x, str) else x + "\n" for x in lines))
+    codes = []
+    thread = threading.Thread(target=lambda: codes.append(serve(stdin=stdin, stdout=stdout)), daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), "the worker hung"
+    return codes[0], [json.loads(line) for line in stdout.getvalue().splitlines()]
 
 
 def test_load_generate_shutdown_with_progress_and_a_result_file(weights, tmp_path):
@@ -66,6 +71,7 @@ def test_malformed_requests_get_error_events_and_the_worker_keeps_serving(weight
         {"id": "missing", "type": "generate", "prompt": "walk"},
         {"id": "l2", "type": "load", "weights": "/nonexistent/folder"},
         {"id": "ok", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1},
+        {"id": "s", "type": "shutdown"},
     ])
     assert code == 0
     errors = {e["id"]: e for e in events if e["type"] == "error"}
@@ -78,14 +84,146 @@ def test_malformed_requests_get_error_events_and_the_worker_keeps_serving(weight
     assert "weights folder not found" in errors["l2"]["message"]
     assert any(e["type"] == "result" and e["id"] == "ok" for e in events)  # the first model stayed loaded
     assert sum(1 for e in events if e["type"] == "error" and e["id"] is None) == 2
-    assert events[-1] == {"id": None, "type": "bye"}  # end of input shuts down
+    assert events[-1] == {"id": "s", "type": "bye"}
 
 
 def test_parse_request_rules():
-    assert parse_request('{"id": 1, "type": "shutdown"}')["type"] == "shutdown"
+    assert parse_request('{"id": "1", "type": "shutdown"}')["type"] == "shutdown"
     for bad in ('{"type": "x"}', '"load"', "{", '{"id": "c", "type": "cancel"}'):
         with pytest.raises(ValueError):
             parse_request(bad)
+
+
+@pytest.mark.parametrize("line, words", [
+    ('{"id": 1, "type": "shutdown"}', '"id" must be a string'),
+    ('{"type": "shutdown"}', '"id" must be a string'),
+    ('{"id": NaN, "type": "load"}', '"id" must be a string'),
+    ('{"id": "g", "type": "generate", "prompt": "walk", "seconds": NaN}', '"seconds" must be a finite number'),
+    ('{"id": "g", "type": "generate", "prompt": "walk", "seconds": 1e999}', '"seconds" must be a finite number'),
+    ('{"id": "g", "type": "generate", "prompt": "walk", "seconds": 2, "guidance": -Infinity}', "finite"),
+    ('{"id": "g", "type": "generate", "prompt": "walk", "seconds": "2"}', '"seconds" must be a finite number'),
+    ('{"id": "g", "type": "generate", "prompt": "walk", "seconds": true}', '"seconds" must be a finite number'),
+    ('{"id": "g", "type": "generate", "prompt": ["walk"], "seconds": 2}', '"prompt" must be a string'),
+    ('{"id": "g", "type": "generate", "prompt": "walk", "seconds": 2, "steps": 2.5}', '"steps" must be a whole'),
+    ('{"id": "g", "type": "generate", "prompt": "walk", "seconds": 2, "seed": "7"}', '"seed" must be a whole'),
+    ('{"id": "g", "type": "generate", "prompt": "walk", "seconds": 2, "out": 3}', '"out" must be'),
+    ('{"id": "c", "type": "cancel", "target": ["g"]}', '"target" must be a string'),
+    ('{"id": "c", "type": "cancel", "target": {"a": 1}}', '"target" must be a string'),
+    ('{"id": "l", "type": "load", "weights": 5}', '"weights" must be'),
+    ('{"id": "l", "type": "load", "device": ["cpu"]}', '"device" must be'),
+    ('{"id": "g", "type": "generate", "prompt": "walk", "seconds": 2, "steps": ' + "9" * 5000 + "}", "not JSON"),
+])
+def test_parse_request_checks_the_schema_with_one_line_messages(line, words):
+    with pytest.raises(ValueError) as info:
+        parse_request(line)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_malformed_cancels_and_ids_never_wedge_the_worker(weights, tmp_path):
+    """A cancel whose target is a list used to kill the stdin thread (then shutdown and end of input were ignored);
+    an id NaN crashed the worker with no event."""
+    code, events = run_worker([
+        {"id": "c1", "type": "cancel", "target": ["g"]},
+        {"id": "c2", "type": "cancel", "target": {"x": 1}},
+        '{"id": NaN, "type": "load"}',
+        '{"id": "g", "type": "generate", "prompt": "walk", "seconds": NaN}',
+        {"id": "l", "type": "load", "weights": str(weights), "device": "cpu"},
+        {"id": "ok", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1},
+        {"id": "s", "type": "shutdown"},
+    ])
+    assert code == 0
+    assert [e["type"] for e in events if e["id"] in ("c1", "c2")] == ["error", "error"]
+    assert sum(1 for e in events if e["type"] == "error" and e["id"] is None) == 1  # the NaN id
+    assert "finite" in next(e for e in events if e["id"] == "g")["message"]
+    assert any(e["type"] == "result" and e["id"] == "ok" for e in events)
+    assert events[-1] == {"id": "s", "type": "bye"}
+
+
+def test_every_request_gets_one_terminal_event_and_unknown_cancels_are_forgotten(weights):
+    code, events = run_worker([
+        {"id": "l", "type": "load", "weights": str(weights), "device": "cpu"},
+        {"id": "c0", "type": "cancel", "target": "later"},  # unknown now: not_found, and not remembered
+        {"id": "q", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1},
+        {"id": "c1", "type": "cancel", "target": "q2"},
+        {"id": "q2", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1},
+        {"id": "later", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1},
+        {"id": "s", "type": "shutdown"},
+    ])
+    assert code == 0
+    terminal = {}
+    for event in events:
+        if event["type"] not in ("progress",):
+            terminal.setdefault(event["id"], []).append(event["type"])
+    assert terminal["c0"] == ["not_found"]
+    assert terminal["later"] == ["result"]  # the earlier unknown cancel did not stop it
+    assert terminal["q"] == ["result"]
+    assert all(len(kinds) == 1 for kinds in terminal.values()), terminal
+
+
+def test_cancel_of_a_queued_request_answers_both_ids():
+    """The cancel is answered at once; the queued generation answers "cancelled" when its turn comes."""
+    import threading as _threading
+
+    from motion_core.worker import Worker, _Protocol
+
+    stdout = io.StringIO()
+    worker = Worker(_Protocol(stdout))
+    gate = _threading.Event()
+    worker.load = lambda request: gate.wait(10)  # a slow load keeps "g" queued while the cancel arrives
+    lines = [json.dumps(x) + "\n" for x in (
+        {"id": "l", "type": "load"},
+        {"id": "g", "type": "generate", "prompt": "walk", "seconds": 1.0},
+        {"id": "c", "type": "cancel", "target": "g"},
+        {"id": "s", "type": "shutdown"},
+    )]
+    worker.read_requests(io.StringIO("".join(lines)))
+    gate.set()
+    assert worker.serve() == 0
+    events = [json.loads(line) for line in stdout.getvalue().splitlines()]
+    assert {"id": "c", "type": "cancelled", "target": "g"} in events
+    assert {"id": "g", "type": "cancelled"} in events
+    assert not worker.cancelled and not worker.pending  # nothing is remembered after its request ended
+
+
+def test_scratch_result_names_cannot_collide(weights):
+    code, events = run_worker([
+        {"id": "l", "type": "load", "weights": str(weights), "device": "cpu"},
+        {"id": "take/1", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1, "seed": 1},
+        {"id": "take_1", "type": "generate", "prompt": "jump", "seconds": 1.0, "steps": 1, "seed": 2},
+        {"id": "take?1", "type": "generate", "prompt": "run", "seconds": 1.0, "steps": 1, "seed": 3},
+        {"id": "take/1", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1},  # still queued
+        {"id": "s", "type": "shutdown"},
+    ])
+    assert "already queued or running" in next(e for e in events if e["id"] == "take/1" and e["type"] == "error")[
+        "message"]
+    paths = [e["path"] for e in events if e["type"] == "result"]
+    assert len(paths) == 3 and len(set(paths)) == 3
+    prompts = []
+    for path in paths:
+        with np.load(path) as data:
+            prompts.append(str(data["prompt"]))
+    assert prompts == ["walk", "jump", "run"]
+
+
+def test_invalid_utf8_on_stdin_is_an_error_event_not_a_dead_reader(weights):
+    stdout = io.StringIO()
+    stdin = io.BytesIO(b'{"id": "x", "type": "generate", "prompt": "w\xffalk", "seconds": 1}\n'
+                       b'{"id": "s", "type": "shutdown"}\n')
+    assert serve(stdin=stdin, stdout=stdout) == 0
+    events = [json.loads(line) for line in stdout.getvalue().splitlines()]
+    assert events[0]["type"] == "error" and "UTF-8" in events[0]["message"]
+    assert events[-1] == {"id": "s", "type": "bye"}
+
+
+def test_worker_memory_stays_flat_over_many_requests():
+    from motion_core.worker import Worker, _Protocol
+
+    stdout = io.StringIO()
+    worker = Worker(_Protocol(stdout))
+    lines = "".join(json.dumps({"id": f"c{i}", "type": "cancel", "target": f"g{i}"}) + "\n" for i in range(10000))
+    worker.read_requests(io.StringIO(lines))
+    assert not worker.cancelled and not worker.pending
+    assert stdout.getvalue().count('"not_found"') == 10000
 
 
 def test_cancel_stops_a_running_generation_in_a_real_process(weights):
@@ -107,13 +245,37 @@ def test_cancel_stops_a_running_generation_in_a_real_process(weights):
         first = next_event()
         assert first == {"id": "g", "type": "progress", "step": 1, "total": 1000}
         send({"id": "c", "type": "cancel", "target": "g"})
-        event = next_event()
-        while event["type"] == "progress":
-            event = next_event()
-        assert event == {"id": "g", "type": "cancelled"}
+        events = [next_event()]
+        while events[-1] != {"id": "g", "type": "cancelled"}:
+            events.append(next_event())
+        assert {"id": "c", "type": "cancelled", "target": "g"} in events  # the cancel request's own answer
         send({"id": "s", "type": "shutdown"})
         assert next_event() == {"id": "s", "type": "bye"}
         assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_end_of_input_stops_a_running_generation_within_a_step(weights):
+    """The add-on went away (its pipe closed): the worker stops sampling and exits, instead of finishing 1000 steps."""
+    process = subprocess.Popen([sys.executable, "-I", "-m", "motion_core", "worker"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
+                               cwd=str(weights))
+    try:
+        process.stdin.write(json.dumps({"id": "l", "type": "load", "weights": str(weights), "device": "cpu"}) + "\n")
+        process.stdin.write(json.dumps({"id": "g", "type": "generate", "prompt": "walk", "seconds": 9.8,
+                                        "steps": 1000}) + "\n")
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline())["type"] == "ready"
+        assert json.loads(process.stdout.readline())["type"] == "progress"
+        process.stdin.close()
+        started = time.monotonic()
+        assert process.wait(timeout=60) == 0
+        events = [json.loads(line) for line in process.stdout.read().splitlines()]
+        assert {"id": "g", "type": "cancelled"} in events and events[-1] == {"id": None, "type": "bye"}
+        assert len([e for e in events if e["type"] == "progress"]) < 900
+        assert time.monotonic() - started < 30
     finally:
         if process.poll() is None:
             process.kill()
@@ -136,7 +298,7 @@ def test_foot_cleanup_field_reaches_the_generator_and_must_be_a_bool(weights, mo
         {"id": "s", "type": "shutdown"},
     ])
     assert code == 0 and seen == [True, False]
-    assert [e["type"] for e in events if e["id"] in ("on", "off", "bad") and e["type"] != "progress"] == [
-        "result", "result", "error"]
+    assert {e["id"]: e["type"] for e in events if e["id"] in ("on", "off", "bad") and e["type"] != "progress"} == {
+        "on": "result", "off": "result", "bad": "error"}
     bad = next(e for e in events if e["id"] == "bad")
     assert "foot_cleanup" in bad["message"] and "traceback" not in bad
