@@ -8,7 +8,7 @@ One loop for all four; a small `Task` per kind builds the model and computes its
 
 A run folder holds everything, and nothing is pickled:
   run.json                 kind, data folder, VAE run (denoisers), the training config (+ model config)
-  checkpoint/              model.safetensors, optimizer.safetensors (AdamW moments), state.json (step, loss-log
+  checkpoint/              model, optimizer (AdamW moments): safetensors in shards of <= 15 MiB; state.json (step, loss-log
                            length, RNG states of torch, CUDA and the batch sampler) and state_rank<r>.json per DDP rank
   loss.jsonl, loss.png     one JSON line per logged step (mean over the interval and the ranks) and its plot
   model/                   the trained model in its loadable form (generator folder, VAE folder or evaluator folder)
@@ -344,19 +344,19 @@ def optimizer_from_tensors(optimizer, tensors, param_groups):
 
 
 def save_checkpoint(run_dir, model, optimizer, step, log_lines, rank_states):
-    """Write checkpoint/ atomically: a fresh folder next to it, then a rename."""
-    from safetensors.torch import save_file
+    """Write checkpoint/ atomically: a fresh folder next to it, then a rename. Model and optimizer tensors go to
+    safetensors files of at most 15 MiB each (shards), so a checkpoint can travel through size-limited transfers."""
+    from motion_core.models.weights_file import save_weights
 
     run_dir = Path(run_dir)
     fresh = run_dir / "checkpoint.tmp"
     shutil.rmtree(fresh, ignore_errors=True)
     fresh.mkdir(parents=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-              str(fresh / "model.safetensors"))
+    save_weights(model.state_dict(), fresh, "model")
     tensors, groups = optimizer_to_tensors(optimizer)
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(fresh / "optimizer.safetensors"),
-              metadata={"param_groups": json.dumps(groups)})
-    (fresh / "state.json").write_text(json.dumps({"step": step, "log_lines": log_lines}, indent=2) + "\n")
+    save_weights(tensors, fresh, "optimizer")
+    (fresh / "state.json").write_text(json.dumps({"step": step, "log_lines": log_lines, "param_groups": groups},
+                                                 indent=2) + "\n")
     for rank, rank_state in enumerate(rank_states):
         (fresh / f"state_rank{rank}.json").write_text(json.dumps(rank_state) + "\n")
     old = run_dir / "checkpoint"
@@ -368,18 +368,14 @@ def save_checkpoint(run_dir, model, optimizer, step, log_lines, rank_states):
 
 
 def load_checkpoint(run_dir, model, optimizer, rank):
-    from safetensors import safe_open
-    from safetensors.torch import load_file
+    from motion_core.models.weights_file import load_weights
 
     folder = Path(run_dir) / "checkpoint"
     if not (folder / "state.json").is_file():
         raise MotionError(f"no checkpoint in {run_dir}; start without --resume")
-    model.load_state_dict(load_file(str(folder / "model.safetensors")))
-    with safe_open(str(folder / "optimizer.safetensors"), framework="pt") as handle:
-        groups = json.loads(handle.metadata()["param_groups"])
-        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-    optimizer_from_tensors(optimizer, tensors, groups)
     state = json.loads((folder / "state.json").read_text())
+    model.load_state_dict(load_weights(folder, "model"))
+    optimizer_from_tensors(optimizer, load_weights(folder, "optimizer"), state["param_groups"])
     rank_file = folder / f"state_rank{rank}.json"
     if not rank_file.is_file():
         raise MotionError(f"{rank_file} is missing: resume with the number of processes the run was started with")
@@ -421,7 +417,7 @@ def plot_loss_curve(log_path, png_path, title=""):
     rows = read_loss_log(log_path)
     if not rows:
         return None
-    skip = {"step", "lr", "elapsed_s", "steps_per_s", "acc"}
+    skip = {"step", "lr", "elapsed_s", "steps_per_s", "samples_per_s", "acc"}
     keys = [k for k in rows[-1] if k not in skip and isinstance(rows[-1][k], (int, float))]
     figure, axis = plt.subplots(figsize=(7, 4), dpi=100)
     steps = [r["step"] for r in rows]
@@ -584,6 +580,7 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
         count += 1
         if step % config.log_every == 0:
             row = _log_row(sums, count, world, step, optimizer, started, interval_start)
+            row["samples_per_s"] = round(row["steps_per_s"] * config.batch_size, 1)
             if rank == 0:
                 with open(log_path, "a") as handle:
                     handle.write(json.dumps(row) + "\n")
