@@ -29,6 +29,14 @@ from motion_core.errors import MotionError  # noqa: E402
 
 RUNNING, FINISHED, CANCELLED, FAILED = "RUNNING", "FINISHED", "CANCELLED", "FAILED"
 
+# A worker that sends nothing at all (not even its heartbeat, every STALL_TIMEOUT_S / 6 s) for this long is hung
+# (stopped, deadlocked): it is killed and its jobs fail with a message, so neither the modal operator nor the blocking
+# execute() waits forever. Loading is covered by the heartbeat, so this is not a limit on how long work may take.
+STALL_TIMEOUT_S = 60.0
+# Esc: a worker answers a cancel at once (on its stdin thread); one that does not within this time is killed. An
+# in-process generation that ignores its cancel flag this long is abandoned (its result is dropped).
+CANCEL_GRACE_S = 10.0
+
 
 @dataclass
 class GenerateRequest:
@@ -79,6 +87,8 @@ class Job:
     result: Optional[GenerationResult] = None
     error: str = ""
     cancel_requested: bool = False
+    cancel_grace: Optional[float] = None  # seconds after cancel() to give up on the backend (None: never)
+    _cancel_deadline: float = 0.0
 
     def poll(self) -> str:
         """Drain pending events; return the state (RUNNING, FINISHED, CANCELLED, FAILED)."""
@@ -88,7 +98,13 @@ class Job:
             except queue.Empty:
                 break
             self._apply(event)
+        self._expire()
         return self.state
+
+    def _expire(self) -> None:
+        if (self.state == RUNNING and self.cancel_requested and self.cancel_grace is not None
+                and time.monotonic() > self._cancel_deadline):
+            self.state = CANCELLED  # the backend ignored the cancel: whatever it sends later is dropped
 
     def _apply(self, event: dict) -> None:
         kind = event.get("type")
@@ -103,11 +119,12 @@ class Job:
             self.state = CANCELLED
         elif kind == "error":
             self.error = str(event.get("message") or "generation failed")
-            self.state = FAILED
+            self.state = CANCELLED if self.cancel_requested else FAILED  # after Esc, a failure is still a cancel
 
     def cancel(self) -> None:
-        if self.state == RUNNING:
+        if self.state == RUNNING and not self.cancel_requested:
             self.cancel_requested = True
+            self._cancel_deadline = time.monotonic() + (self.cancel_grace or 0.0)
             self._cancel(self)
 
     def wait(self, timeout: Optional[float] = None, on_progress: Optional[Callable[[int, int], None]] = None) -> str:
@@ -117,6 +134,7 @@ class Job:
             try:
                 event = self.events.get(timeout=0.1)
             except queue.Empty:
+                self._expire()
                 if deadline is not None and time.monotonic() > deadline:
                     break
                 continue
@@ -148,11 +166,12 @@ def _load_result_npz(path: str, prompt: str, elapsed: float) -> GenerationResult
 # private dependency folder, motion_core's parent) in front of the interpreter's own, without "" or ".", and the
 # process runs in its own empty scratch folder.
 _BOOTSTRAP = ("import sys; "
-              "paths = sys.argv[1:]; "
+              "split = sys.argv.index('--'); "
+              "paths, args = sys.argv[1:split], sys.argv[split + 1:]; "
               "sys.path[:] = paths + [p for p in sys.path if p not in ('', '.') and p not in paths]; "
-              "sys.argv[1:] = ['worker']; "
+              "sys.argv[1:] = args; "
               "from motion_core.cli import main; "
-              "sys.exit(main(['worker']))")
+              "sys.exit(main(args))")
 
 
 def worker_command(config: BackendConfig) -> List[str]:
@@ -161,7 +180,8 @@ def worker_command(config: BackendConfig) -> List[str]:
     environment (the user's own site-packages may hold its torch) but never the current folder."""
     paths = [os.path.abspath(p) for p in (*config.extra_paths, vendor.motion_core_parent())]
     flags = ["-I", "-u"] if config.extra_paths else ["-u"]
-    return [config.python, *flags, "-c", _BOOTSTRAP, *paths]
+    heartbeat = min(5.0, max(0.1, STALL_TIMEOUT_S / 6))
+    return [config.python, *flags, "-c", _BOOTSTRAP, *paths, "--", "worker", "--heartbeat", f"{heartbeat:g}"]
 
 
 def worker_environment(config: BackendConfig) -> Dict[str, str]:
@@ -185,6 +205,10 @@ class WorkerBackend:
         self._lock = threading.Lock()
         self._stderr: Deque[str] = deque(maxlen=40)
         self._failed = ""
+        self._killed_because = ""  # set by the watchdog before it kills a hung worker
+        self._cancels: Dict[str, Tuple[Job, float]] = {}  # cancel id -> (job, when sent), until answered
+        self._outbox: "queue.Queue[Optional[dict]]" = queue.Queue()
+        self._last_heard = time.monotonic()
         self._out_dir = tempfile.mkdtemp(prefix="motion_mamba_")
         self._process = self._start()
 
@@ -198,25 +222,54 @@ class WorkerBackend:
         except OSError as error:
             raise MotionError(f"Could not start the motion worker with '{self.config.python}' ({error}): "
                               "check the Python path in Preferences → Add-ons → Motion Mamba") from error
-        threading.Thread(target=self._read_stdout, args=(process,), daemon=True).start()
-        threading.Thread(target=self._read_stderr, args=(process,), daemon=True).start()
+        self._last_heard = time.monotonic()
+        for target in (self._read_stdout, self._read_stderr, self._write_stdin, self._watch):
+            threading.Thread(target=target, args=(process,), daemon=True).start()
         self._load_id = f"load{next(self._ids)}"
         self._send({"id": self._load_id, "type": "load", "weights": self.config.weights,
-                    "device": self.config.device}, process)
+                    "device": self.config.device})
         return process
 
     @property
     def alive(self) -> bool:
         return self._process.poll() is None
 
-    def _send(self, message: dict, process: Optional[subprocess.Popen] = None) -> None:
-        process = process or self._process
-        try:
-            assert process.stdin is not None
-            process.stdin.write(json.dumps(message) + "\n")
-            process.stdin.flush()
-        except (OSError, ValueError):
-            pass  # the reader thread reports the dead worker to every waiting job
+    def _send(self, message: dict) -> None:
+        """Queue a request; a writer thread sends it, so Blender's main thread never blocks on a full pipe."""
+        self._outbox.put(message)
+
+    def _write_stdin(self, process: subprocess.Popen) -> None:
+        assert process.stdin is not None
+        while True:
+            message = self._outbox.get()
+            try:
+                if message is None:
+                    process.stdin.close()
+                    return
+                process.stdin.write(json.dumps(message) + "\n")
+                process.stdin.flush()
+            except (OSError, ValueError):
+                return  # the stdout reader reports the dead worker to every waiting job
+
+    def _watch(self, process: subprocess.Popen) -> None:
+        """Kill a worker that has gone silent (no heartbeat) or does not answer a cancel."""
+        while process.poll() is None:
+            time.sleep(0.2)
+            now = time.monotonic()
+            silent = now - self._last_heard
+            with self._lock:
+                unanswered = any(now - sent > CANCEL_GRACE_S for _, sent in self._cancels.values())
+            if silent > STALL_TIMEOUT_S:
+                reason = f"stopped responding (nothing for {silent:.0f} s)"
+            elif unanswered:
+                reason = f"stopped responding (no answer to a cancel in {CANCEL_GRACE_S:g} s)"
+            else:
+                continue
+            self._killed_because = (f"The motion worker {reason} and was stopped. Blender and the scene are "
+                                    "unchanged; try again (the model reloads), or check the backend in "
+                                    "Preferences → Add-ons → Motion Mamba")
+            process.kill()
+            return
 
     def _read_stderr(self, process: subprocess.Popen) -> None:
         assert process.stderr is not None
@@ -226,6 +279,7 @@ class WorkerBackend:
     def _read_stdout(self, process: subprocess.Popen) -> None:
         assert process.stdout is not None
         for line in process.stdout:
+            self._last_heard = time.monotonic()
             try:
                 event = json.loads(line)
             except ValueError:
@@ -235,7 +289,7 @@ class WorkerBackend:
                 continue
             self._route(event)
         process.wait()
-        self._fail_all(self._crash_message(process.returncode))
+        self._fail_all(self._killed_because or self._crash_message(process.returncode))
 
     def _route(self, event: dict) -> None:
         kind, event_id = event.get("type"), event.get("id")
@@ -244,6 +298,13 @@ class WorkerBackend:
                 self.device, self.model = str(event.get("device", "")), str(event.get("model", ""))
             elif kind == "error":
                 self._fail_all(f"The motion model did not load: {event.get('message', 'unknown error')}")
+            return
+        with self._lock:
+            cancelled = self._cancels.pop(str(event_id), None)
+            if cancelled is not None:  # the worker answered a cancel: the job ends now, whatever else comes
+                self._jobs.pop(cancelled[0].id, None)
+        if cancelled is not None:
+            cancelled[0].events.put({"type": "cancelled"})
             return
         with self._lock:
             job = self._jobs.get(str(event_id))
@@ -269,6 +330,7 @@ class WorkerBackend:
     def _fail_all(self, message: str) -> None:
         with self._lock:
             jobs, self._jobs = list(self._jobs.values()), {}
+            self._cancels.clear()
         for job in jobs:
             job.events.put({"type": "error", "message": message})
         self._failed = message
@@ -286,7 +348,12 @@ class WorkerBackend:
         return job
 
     def _cancel(self, job: Job) -> None:
-        self._send({"id": f"c{next(self._ids)}", "type": "cancel", "target": job.id})
+        cancel_id = f"c{next(self._ids)}"
+        with self._lock:
+            if job.id not in self._jobs:
+                return  # already answered
+            self._cancels[cancel_id] = (job, time.monotonic())
+        self._send({"id": cancel_id, "type": "cancel", "target": job.id})
 
     def close(self, timeout: float = 5.0) -> None:
         if self.alive:
@@ -295,12 +362,8 @@ class WorkerBackend:
                 self._process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self._process.kill()
-        for stream in (self._process.stdin,):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
+                self._process.wait()
+        self._outbox.put(None)  # the writer closes the worker's stdin and ends
 
 
 class InProcessBackend:
@@ -322,7 +385,7 @@ class InProcessBackend:
         return self._generator
 
     def generate(self, request: GenerateRequest) -> Job:
-        job = Job(request=request, id=f"local{next(self._ids)}", _cancel=self._cancel)
+        job = Job(request=request, id=f"local{next(self._ids)}", _cancel=self._cancel, cancel_grace=CANCEL_GRACE_S)
         threading.Thread(target=self._run, args=(job,), daemon=True).start()
         return job
 

@@ -40,6 +40,9 @@ Events (stdout):
         weights. A malformed line (not UTF-8, not JSON, not an object, a bad field) gets an error event with its
         id when that id is a valid one, else null, and the worker keeps serving.
     {"id": "r4", "type": "bye"}
+    {"id": null, "type": "heartbeat"}
+        Only when started with `--heartbeat SECONDS`: one every SECONDS, even while loading or sampling, so the
+        add-on can tell a busy worker from a hung (stopped, deadlocked) one. Not an answer to any request.
 
 Every request gets exactly one terminal event: ready / result / cancelled / not_found / error / bye.
 Requests run one at a time in arrival order (cancel acts at once); a generate before any load is an error ("send a
@@ -330,11 +333,12 @@ class Worker:
                            elapsed_s=round(elapsed, 4) if math.isfinite(elapsed) else None)
 
 
-def serve(stdin=None, stdout=None, preload=None):
+def serve(stdin=None, stdout=None, preload=None, heartbeat=None):
     """Run the worker until shutdown or end of input; returns the exit status (0).
 
     stdin/stdout default to the process streams; while serving, anything printed via sys.stdout goes to stderr so
     only protocol events reach the real stdout. preload: (weights, device) to load before reading requests.
+    heartbeat: seconds between heartbeat events (None: none).
     """
     # Bytes, decoded line by line: invalid UTF-8 is an error event for that line, not a dead reader.
     stdin = stdin if stdin is not None else sys.stdin.buffer
@@ -348,7 +352,14 @@ def serve(stdin=None, stdout=None, preload=None):
         events = stdout
     protocol = _Protocol(events)
     worker = Worker(protocol)
-    with contextlib.redirect_stdout(sys.stderr):
+    stop = threading.Event()
+    if heartbeat is not None:
+        def beat():
+            while not stop.wait(heartbeat):
+                protocol.emit(None, "heartbeat")
+
+        threading.Thread(target=beat, daemon=True, name="worker-heartbeat").start()
+    with contextlib.redirect_stdout(sys.stderr), _stopping(stop):
         if preload is not None:
             try:
                 worker.load({"id": None, "weights": preload[0], "device": preload[1]})
@@ -357,3 +368,11 @@ def serve(stdin=None, stdout=None, preload=None):
         reader = threading.Thread(target=worker.read_requests, args=(stdin,), daemon=True, name="worker-stdin")
         reader.start()
         return worker.serve()
+
+
+@contextlib.contextmanager
+def _stopping(event):
+    try:
+        yield
+    finally:
+        event.set()
