@@ -121,12 +121,14 @@ def read_request(settings) -> backend_module.GenerateRequest:
     prompt = settings.prompt.strip()
     if not prompt:
         raise MotionError("Type a prompt first, e.g. 'a person walks forward and waves'")
-    if not MIN_SECONDS <= settings.seconds <= MAX_SECONDS:
+    # The slider is float32: its 9.8 reads back as 9.800000190734863. Durations are kept to the millisecond.
+    seconds = round(float(settings.seconds), 3)
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS:
         raise MotionError(f"Duration must be between {MIN_SECONDS} and {MAX_SECONDS} seconds")
     if not 1 <= settings.variations <= 4:
         raise MotionError("Variations must be between 1 and 4")
     seed = random.randrange(0, 2**31 - 1) if settings.randomize_seed else int(settings.seed)
-    return backend_module.GenerateRequest(prompt=prompt, seconds=float(settings.seconds), seed=seed,
+    return backend_module.GenerateRequest(prompt=prompt, seconds=seconds, seed=seed,
                                           steps=int(settings.steps), guidance=float(settings.guidance),
                                           variations=int(settings.variations),
                                           foot_cleanup=bool(settings.foot_cleanup))

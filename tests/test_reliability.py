@@ -165,3 +165,22 @@ def test_blocking_execute_returns_when_the_worker_hangs(addon, tmp_path, monkeyp
     status = bpy.context.window_manager.motion_mamba_status
     assert "stopped responding" in status.last_error and not status.running
     assert len(bpy.data.objects) == objects
+
+
+# ------------------------------------------------------------------ 4. the slider's own maximum is accepted
+
+def test_the_float32_maximum_duration_is_accepted():
+    pytest.importorskip("bpy")
+    from types import SimpleNamespace
+
+    from blender_addon import generation
+
+    slider = float(np.float32(generation.MAX_SECONDS))  # what a FloatProperty set to 9.8 reads back
+    assert slider > generation.MAX_SECONDS
+    settings = SimpleNamespace(prompt="a person walks", seconds=slider, variations=1, randomize_seed=False, seed=3,
+                               steps=2, guidance=7.5, foot_cleanup=True)
+    request = generation.read_request(settings)
+    assert request.seconds == generation.MAX_SECONDS
+    settings.seconds = float(np.float32(generation.MIN_SECONDS - 0.01))
+    with pytest.raises(generation.MotionError, match="Duration"):
+        generation.read_request(settings)
