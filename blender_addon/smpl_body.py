@@ -47,14 +47,33 @@ def load_smpl_model(path: str) -> SmplModel:
             faces = np.asarray(data["f"], dtype=np.int64)
             weights = np.asarray(data["weights"], dtype=np.float64)
             regressor = np.asarray(data["J_regressor"], dtype=np.float64)
-            parents = np.asarray(data["kintree_table"], dtype=np.int64)[0]
+            kintree = np.asarray(data["kintree_table"])
+            parents = kintree[0].astype(np.int64) if kintree.ndim == 2 else np.zeros((0,), np.int64)
     except (OSError, ValueError) as error:
         raise MotionError(f"Could not read SMPL model '{os.path.basename(path)}' ({error}): choose an SMPL/SMPL-X "
                           ".npz saved without pickled objects") from None
+    name = os.path.basename(path)
+    if vertices.ndim != 2 or vertices.shape[1] != 3 or weights.ndim != 2 or weights.shape[0] != len(vertices):
+        raise MotionError(f"'{name}' has v_template {vertices.shape} and weights {weights.shape}, expected (V, 3) "
+                          "and (V, J): choose an SMPL/SMPL-X .npz")
     joint_count = weights.shape[1]
     if joint_count < 22 or regressor.shape != (joint_count, len(vertices)):
-        raise MotionError(f"'{os.path.basename(path)}' has {joint_count} joints / regressor {regressor.shape}: "
+        raise MotionError(f"'{name}' has {joint_count} joints / regressor {regressor.shape}: "
                           "expected an SMPL-family body with at least 22 joints")
+    if parents.ndim != 1 or len(parents) != joint_count:
+        raise MotionError(f"'{name}' has a kintree_table of shape {kintree.shape}, expected (2, {joint_count}): "
+                          "choose an SMPL/SMPL-X .npz")
+    if faces.ndim != 2 or faces.shape[1] != 3 or faces.size and not (0 <= faces.min() and faces.max() < len(vertices)):
+        raise MotionError(f"'{name}' has faces that are not triangles of its {len(vertices)} vertices: "
+                          "choose an SMPL/SMPL-X .npz")
+    if not all(np.all(np.isfinite(a)) for a in (vertices, weights, regressor)):
+        raise MotionError(f"'{name}' has values that are not finite numbers (NaN/inf): choose an intact model file")
+    # Extra joints (hands, face) merge into their nearest ancestor among the first 22. SMPL lists parents before
+    # children, which also rules out cycles: a parent index must be smaller than its joint's.
+    bad = [j for j in range(22, joint_count) if not 0 <= parents[j] < j]
+    if bad:
+        raise MotionError(f"'{name}': kintree_table gives joint {bad[0]} the parent {int(parents[bad[0]])}, expected "
+                          "an earlier joint (a cycle or a damaged file): choose an SMPL/SMPL-X .npz")
     merged = weights[:, :22].copy()
     for j in range(22, joint_count):
         ancestor = j

@@ -184,3 +184,133 @@ def test_the_float32_maximum_duration_is_accepted():
     settings.seconds = float(np.float32(generation.MIN_SECONDS - 0.01))
     with pytest.raises(generation.MotionError, match="Duration"):
         generation.read_request(settings)
+
+
+# ------------------------------------------------------------------ 5. malformed skeletons end, with one line
+
+def finishes(function, *args, timeout=20.0):
+    """Run function(*args) on a thread; fail (instead of hanging the suite) when it does not end in `timeout`.
+    Returns ("ok", value) or ("raised", exception)."""
+    import threading
+
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(("ok", function(*args)))
+        except BaseException as error:  # noqa: BLE001 - the test inspects whatever came out
+            outcome.append(("raised", error))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert outcome, f"{function.__name__} hung"
+    return outcome[0]
+
+
+TINY_ASF = """:version 1.10
+:name tiny
+:units
+  length 0.45
+  angle deg
+:root
+   order TX TY TZ RX RY RZ
+   axis XYZ
+   position 0 0 0
+   orientation 0 0 0
+:bonedata
+  begin
+     name a
+     direction 0 1 0
+     length 2
+     axis 0 0 0 XYZ
+    dof rx ry rz
+  end
+  begin
+     name b
+     direction 1 0 0
+     length 1
+     axis 0 0 0 XYZ
+    dof rx
+  end
+:hierarchy
+  begin
+{hierarchy}
+  end
+"""
+
+
+@pytest.mark.parametrize("hierarchy, words", [
+    ("    root a\n    a b\n    b a", "cycle"),
+    ("    root a\n    a a", "cycle"),
+    ("    root a b\n    a b", "twice"),
+    ("    root root", "cycle"),
+])
+def test_asf_hierarchy_cycles_are_one_line_errors(tmp_path, hierarchy, words):
+    from motion_core.errors import MotionError
+    from motion_core.motion.asf_amc import read_asf
+
+    path = tmp_path / "cycle.asf"
+    path.write_text(TINY_ASF.replace("{hierarchy}", hierarchy))
+    kind, value = finishes(read_asf, path)
+    assert kind == "raised" and isinstance(value, MotionError), value
+    assert words in str(value) and "\n" not in str(value)
+
+
+def _smpl_npz(path, parents):
+    joints = len(parents)
+    rng = np.random.default_rng(0)
+    vertices = rng.normal(size=(joints * 2, 3))
+    weights = np.zeros((len(vertices), joints))
+    weights[np.arange(len(vertices)), np.arange(len(vertices)) % joints] = 1.0
+    regressor = np.zeros((joints, len(vertices)))
+    regressor[np.arange(len(vertices)) % joints, np.arange(len(vertices))] = 0.5
+    kintree = np.stack([np.asarray(parents, dtype=np.int64), np.arange(joints)])
+    np.savez(path, v_template=vertices, f=np.array([[0, 1, 2]]), weights=weights, J_regressor=regressor,
+             kintree_table=kintree)
+    return str(path)
+
+
+SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
+
+
+@pytest.mark.parametrize("parents, words", [
+    (SMPL_PARENTS[:22] + [23, 22], "parent"),  # joints 22 and 23 are each other's parent
+    (SMPL_PARENTS[:22] + [20, 99], "parent"),  # out of range
+    (SMPL_PARENTS[:22] + [20, -5], "parent"),
+])
+def test_smpl_kintree_cycles_and_bad_parents_are_one_line_errors(tmp_path, parents, words):
+    pytest.importorskip("bpy")
+    from blender_addon.smpl_body import MotionError, load_smpl_model
+
+    kind, value = finishes(load_smpl_model, _smpl_npz(tmp_path / "body.npz", parents))
+    assert kind == "raised" and isinstance(value, MotionError), value
+    assert words in str(value) and "\n" not in str(value)
+
+
+def test_a_good_smpl_layout_still_loads(tmp_path):
+    pytest.importorskip("bpy")
+    from blender_addon.smpl_body import load_smpl_model
+
+    parents = [4294967295] + SMPL_PARENTS[1:]  # SMPL files store the root's parent as uint32 -1
+    model = load_smpl_model(_smpl_npz(tmp_path / "body.npz", parents))
+    assert model.weights.shape == (48, 22) and np.allclose(model.weights.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("mangle, words", [
+    (lambda d: d.update(kintree_table=np.zeros(5, dtype=np.int64)), "kintree_table"),
+    (lambda d: d.update(weights=np.zeros(48)), "weights"),
+    (lambda d: d.update(f=np.array([[0, 1, 4800]])), "faces"),
+    (lambda d: d.update(v_template=np.full((48, 3), np.nan)), "finite"),
+])
+def test_smpl_files_with_wrong_shapes_are_one_line_errors(tmp_path, mangle, words):
+    pytest.importorskip("bpy")
+    from blender_addon.smpl_body import MotionError, load_smpl_model
+
+    with np.load(_smpl_npz(tmp_path / "good.npz", [-1] + SMPL_PARENTS[1:])) as data:
+        arrays = dict(data)
+    mangle(arrays)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    kind, value = finishes(load_smpl_model, str(tmp_path / "bad.npz"))
+    assert kind == "raised" and isinstance(value, MotionError), repr(value)
+    assert words in str(value) and "\n" not in str(value)

@@ -131,21 +131,39 @@ def read_asf(path) -> AsfSkeleton:
         if parts[0].lower() in ("begin", "end"):
             continue
         children.setdefault(parts[0], []).extend(parts[1:])
-    # Breadth-first from root so parents come before children.
+    # Breadth-first from root so parents come before children; each bone is placed once, so a cycle (a -> b -> a)
+    # or a bone listed under two parents is an error, not an endless walk.
     queue = ["root"]
+    index = {"root": 0}
     while queue:
         parent = queue.pop(0)
         for child in children.get(parent, []):
+            if child in index:
+                what = "has a cycle" if child == "root" or _is_ancestor(child, parent, names, parents, index) \
+                    else "lists it twice"
+                raise MotionError(f"{name}: :hierarchy {what} at bone {child!r} (under {parent!r}); "
+                                  "each bone needs exactly one parent")
             if child not in bones:
                 raise MotionError(f"{name}: hierarchy names bone {child!r} that has no bonedata")
+            index[child] = len(names)
             names.append(child)
-            parents.append(names.index(parent))
+            parents.append(index[parent])
             queue.append(child)
     return AsfSkeleton(
         names=names, parents=parents, bones=bones, root_order=root_order, root_axis=root_axis,
         root_position=root_position, root_orientation=root_orientation, length_scale=scale, degrees=degrees,
         source=str(path),
     )  # fmt: skip
+
+
+def _is_ancestor(bone, of, names, parents, index):
+    """True when `bone` is `of` or one of its ancestors in the tree built so far."""
+    j = index[of]
+    while j >= 0:
+        if names[j] == bone:
+            return True
+        j = parents[j]
+    return False
 
 
 def _key_values(lines):
