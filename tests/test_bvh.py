@@ -148,3 +148,63 @@ def test_crlf_and_wrapped_motion_lines():
     for data in (crlf, wrapped):
         assert data.names == reference.names
         np.testing.assert_array_equal(data.motion, reference.motion)
+
+
+def _retab(text):
+    """Every space between tokens becomes a tab (as some exporters write), indentation tabs too."""
+    return "\n".join("\t".join(line.split(" ")) for line in text.split("\n"))
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        _retab,  # OFFSET\t10\t0\t0 was rejected before (lines were split on one space)
+        lambda t: t.replace("\n", "\r\n"),
+        lambda t: t.replace("\n", "\r"),  # classic Mac line ends
+        lambda t: t.replace("\n", "   \n"),  # trailing spaces
+        lambda t: "\ufeff" + t,  # byte-order mark
+        lambda t: t.replace("HIERARCHY", "hierarchy").replace("ROOT", "Root").replace("JOINT", "joint")
+        .replace("OFFSET", "Offset").replace("CHANNELS", "channels").replace("End Site", "END SITE")
+        .replace("MOTION", "Motion").replace("Frames:", "FRAMES:").replace("Frame Time:", "frame time:")
+        .replace("Xrotation", "XROTATION").replace("Yposition", "yPosition"),
+        lambda t: t.replace("ROOT Hips\n{", "ROOT Hips {").replace("JOINT Arm\n  {", "JOINT Arm{")
+        .replace("    }\n  }\n}", "    } } }"),  # braces on the keyword's line, several closes on one line
+        lambda t: t.replace("Frames: 2\nFrame Time: 0.0333333", "Frames:\t2\nFrame Time:\t0.0333333"),
+    ],
+    ids=["tabs", "crlf", "cr", "trailing-spaces", "bom", "keyword-case", "braces-inline", "header-tabs"],
+)
+def test_tolerant_tokenizer(variant):
+    reference = parse_bvh(TWO_BONES)
+    data = parse_bvh(variant(TWO_BONES))
+    assert data.names == reference.names
+    assert data.channels == reference.channels
+    np.testing.assert_array_equal(data.offsets, reference.offsets)
+    np.testing.assert_array_equal(data.motion, reference.motion)
+    assert data.frame_time == reference.frame_time
+
+
+def test_joint_names_keep_inner_spaces_and_real_file_with_tabs(tmp_path):
+    data = parse_bvh(TWO_BONES.replace("JOINT Arm", "JOINT Left Arm"))
+    assert data.names == ["Hips", "Left Arm", "Left Arm_end"]
+    from conftest import TEST_DATA
+
+    text = (TEST_DATA / "cmu" / "bvh-mb" / "02_01.bvh").read_text()
+    path = tmp_path / "tabs.bvh"
+    path.write_text(_retab(text).replace("\n", "\r\n"))
+    tabbed, reference = read_bvh(path), read_bvh(TEST_DATA / "cmu" / "bvh-mb" / "02_01.bvh")
+    assert tabbed.names == reference.names
+    np.testing.assert_array_equal(tabbed.motion, reference.motion)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (TWO_BONES.replace("CHANNELS 3 Xrotation Yrotation Zrotation", "CHANNELS 3 Xrotation Xrotation Zrotation"),
+         "CHANNELS"),
+        (TWO_BONES.replace("OFFSET 10 0 0", "OFFSET 10 0"), "OFFSET"),
+        (TWO_BONES.replace("JOINT Arm", "JOINT {"), "no name"),
+    ],
+)
+def test_tolerance_keeps_real_errors(text, message):
+    with pytest.raises(MotionError, match=message):
+        parse_bvh(text, source="bad.bvh")

@@ -116,17 +116,19 @@ def read_bvh(path) -> BvhData:
 
 
 def parse_bvh(text: str, source: str = "<text>") -> BvhData:
-    """Parse BVH text (see read_bvh)."""
+    """Parse BVH text (see read_bvh).
+
+    Tolerant of what real exporters write: any whitespace between tokens (tabs included), CRLF or CR line ends,
+    trailing spaces, a byte-order mark, braces on the keyword's line (`ROOT Hips {`), and keywords and channel names
+    in any letter case (`offset`, `XROTATION`). Joint names are the rest of their line, so they may contain spaces.
+    """
     name = Path(source).name
+    text = text.lstrip("\ufeff")
     if not text.strip():
         raise MotionError(f"{name} is empty; pass a BVH file with a HIERARCHY and a MOTION block")
-    head, sep, tail = text.partition("MOTION")
-    if "HIERARCHY" not in head or "ROOT" not in head:
-        raise MotionError(f"{name} is not a BVH file (no HIERARCHY/ROOT section)")
-    if not sep:
-        raise MotionError(f"{name} is truncated: it has no MOTION block")
-    names, parents, offsets, channels, is_end = _parse_hierarchy(head, name)
-    frames, frame_time, motion_text = _parse_motion_header(tail, name)
+    lines = text.splitlines()  # \n, \r\n and \r alike
+    names, parents, offsets, channels, is_end, motion_line = _parse_hierarchy(lines, name)
+    frames, frame_time, motion_text = _parse_motion_header("\n".join(lines[motion_line:]), name)
     n_channels = sum(len(c) for c in channels)
     if n_channels == 0:
         raise MotionError(f"{name} has no CHANNELS; it holds no motion")
@@ -157,82 +159,120 @@ def _parse_numbers(text: str) -> np.ndarray:
 
     with warnings.catch_warnings():
         # numpy warns (DeprecationWarning) when the string does not parse to its end; we check the count instead.
+        # sep=" " matches any run of whitespace (spaces, tabs, line ends).
         warnings.simplefilter("ignore")
         values = np.fromstring(text, dtype=np.float64, sep=" ")
     return values
 
 
-def _parse_hierarchy(head: str, name: str):
+_CHANNEL_BY_KEY = {c.lower(): c for c in _CHANNEL_NAMES}
+
+
+def _tokens(line: str):
+    """Whitespace-separated tokens of one HIERARCHY line, with braces split off (`Hips{` -> `Hips`, `{`)."""
+    return line.replace("{", " { ").replace("}", " } ").split()
+
+
+def _parse_hierarchy(lines, name: str):
+    """Joint tree from the HIERARCHY lines. Returns (names, parents, offsets, channels, is_end, index of the first
+    line after MOTION)."""
     names, parents, offsets, channels, is_end = [], [], [], [], []
     stack = []  # indices of open joints
     pending = None  # joint declared, waiting for its "{"
-    try:
-        for raw in head.splitlines():
-            line = raw.strip()
-            if not line:
-                continue
-            keyword, _, rest = line.partition(" ")
-            rest = rest.strip()
-            upper = keyword.upper()
-            if upper in ("HIERARCHY",):
-                continue
-            if upper in ("ROOT", "JOINT"):
-                if not rest:
-                    raise MotionError(f"{name}: a {keyword} has no name")
-                names.append(rest)
-                parents.append(stack[-1] if stack else -1)
-                offsets.append([0.0, 0.0, 0.0])
-                channels.append(())
-                is_end.append(False)
-                pending = len(names) - 1
-            elif upper == "END":
+    started = False  # saw HIERARCHY or ROOT
+
+    def numbers(tokens, k, count, what):
+        values = tokens[k : k + count]
+        if len(values) != count:
+            raise MotionError(f"{name}: {what} needs {count} numbers on its line")
+        try:
+            return [float(v) for v in values]
+        except ValueError:
+            raise MotionError(f"{name}: malformed number in HIERARCHY ({what}: {' '.join(values)[:60]!r})") from None
+
+    def declare(joint_name, end_site):
+        nonlocal pending
+        names.append(joint_name)
+        parents.append(stack[-1] if stack else -1)
+        offsets.append([0.0, 0.0, 0.0])
+        channels.append(())
+        is_end.append(end_site)
+        pending = len(names) - 1
+
+    for number, line in enumerate(lines):
+        tokens = _tokens(line)
+        k = 0
+        while k < len(tokens):
+            word = tokens[k].upper()
+            if not started and word not in ("HIERARCHY", "ROOT"):
+                raise MotionError(f"{name} is not a BVH file (no HIERARCHY/ROOT section)")
+            if word == "HIERARCHY":
+                started = True
+                k += 1
+            elif word == "MOTION":
+                if stack or pending is not None:
+                    raise MotionError(f"{name} is truncated: HIERARCHY braces are not closed before MOTION")
+                if not names:
+                    raise MotionError(f"{name} has no joints")
+                return names, parents, offsets, channels, is_end, number + 1
+            elif word in ("ROOT", "JOINT"):
+                started = True
+                rest = tokens[k + 1 :]
+                brace = rest.index("{") if "{" in rest else len(rest)
+                if brace == 0:
+                    raise MotionError(f"{name}: a {tokens[k]} has no name")
+                if word == "JOINT" and not stack:
+                    raise MotionError(f"{name}: JOINT {' '.join(rest[:brace])} outside any joint")
+                # The name is the rest of the line: joint names with spaces survive (single spaces).
+                declare(" ".join(rest[:brace]), False)
+                k += 1 + brace
+            elif word == "END":
                 if not stack:
                     raise MotionError(f"{name}: End Site outside any joint")
-                names.append(f"{names[stack[-1]]}_end")
-                parents.append(stack[-1])
-                offsets.append([0.0, 0.0, 0.0])
-                channels.append(())
-                is_end.append(True)
-                pending = len(names) - 1
-            elif line.startswith("{"):
+                declare(f"{names[stack[-1]]}_end", True)
+                k += 2 if k + 1 < len(tokens) and tokens[k + 1].upper() == "SITE" else 1
+            elif word == "{":
                 if pending is None:
                     raise MotionError(f"{name}: unexpected '{{' in HIERARCHY")
                 stack.append(pending)
                 pending = None
-            elif line.startswith("}"):
+                k += 1
+            elif word == "}":
                 if not stack:
                     raise MotionError(f"{name}: unbalanced '}}' in HIERARCHY")
                 stack.pop()
-            elif upper == "OFFSET":
+                k += 1
+            elif word == "OFFSET":
                 if not stack:
                     raise MotionError(f"{name}: OFFSET outside any joint")
-                numbers = [float(v) for v in rest.split()]
-                if len(numbers) != 3:
-                    raise MotionError(f"{name}: OFFSET of {names[stack[-1]]} needs 3 numbers")
-                offsets[stack[-1]] = numbers
-            elif upper == "CHANNELS":
+                offsets[stack[-1]] = numbers(tokens, k + 1, 3, f"OFFSET of {names[stack[-1]]}")
+                k += 4
+            elif word == "CHANNELS":
                 if not stack:
                     raise MotionError(f"{name}: CHANNELS outside any joint")
-                parts = rest.split()
-                count = int(parts[0])
-                chans = tuple(parts[1 : 1 + count])
-                if len(chans) != count or any(c not in _CHANNEL_NAMES for c in chans):
-                    raise MotionError(f"{name}: bad CHANNELS line for {names[stack[-1]]}: {line!r}")
-                channels[stack[-1]] = chans
+                try:
+                    count = int(tokens[k + 1])
+                except (IndexError, ValueError):
+                    raise MotionError(f"{name}: bad CHANNELS line for {names[stack[-1]]}: {line.strip()[:60]!r}") from None
+                found = [_CHANNEL_BY_KEY.get(c.lower()) for c in tokens[k + 2 : k + 2 + count]]
+                if count < 0 or len(found) != count or None in found or len(set(found)) != count:
+                    raise MotionError(f"{name}: bad CHANNELS line for {names[stack[-1]]}: {line.strip()[:60]!r}")
+                channels[stack[-1]] = tuple(found)
+                k += 2 + count
             else:
-                raise MotionError(f"{name}: unexpected line in HIERARCHY: {line[:60]!r}")
-    except ValueError:
-        raise MotionError(f"{name}: malformed number in HIERARCHY") from None
+                raise MotionError(f"{name}: unexpected line in HIERARCHY: {line.strip()[:60]!r}")
+    if not started:
+        raise MotionError(f"{name} is not a BVH file (no HIERARCHY/ROOT section)")
     if stack or pending is not None:
         raise MotionError(f"{name} is truncated: HIERARCHY braces are not closed")
     if not names:
         raise MotionError(f"{name} has no joints")
-    return names, parents, offsets, channels, is_end
+    raise MotionError(f"{name} is truncated: it has no MOTION block")
 
 
 def _parse_motion_header(tail: str, name: str):
     """Read `Frames: N` and `Frame Time: t`; return (frames, frame_time, rest of text)."""
-    match = re.match(r"\s*Frames\s*:\s*(\S*)[^\S\n]*\r?\n\s*Frame\s+Time\s*:\s*(\S*)[^\n]*", tail, re.IGNORECASE)
+    match = re.match(r"\s*Frames\s*:\s*(\S*)[^\S\n]*\n\s*Frame\s+Time\s*:\s*(\S*)[^\n]*", tail, re.IGNORECASE)
     if not match:
         raise MotionError(f"{name}: MOTION block lacks 'Frames:' / 'Frame Time:' lines")
     fields = {"frames": match.group(1), "frame time": match.group(2)}
