@@ -88,10 +88,7 @@ def validate_request(prompt, seconds, seed, steps, guidance, variations):
     """Check a generation request; raise MotionError with what to change. Returns the cleaned prompt."""
     if not isinstance(prompt, str):
         raise MotionError(f"the prompt must be text, got {type(prompt).__name__}")
-    if not _is_number(guidance) or not math.isfinite(guidance):
-        raise MotionError(f"guidance must be a finite number, got {guidance!r}")
-    if not 0.0 <= guidance <= MAX_GUIDANCE:
-        raise MotionError(f"guidance must be between 0 and {MAX_GUIDANCE:g} (7.5 is typical), got {guidance:g}")
+    validate_settings(seed, steps, guidance, variations)
     prompt = prompt.strip()
     if not prompt and guidance != 0:
         raise MotionError("the prompt is empty: describe the motion (e.g. 'a person walks forward'), "
@@ -100,13 +97,21 @@ def validate_request(prompt, seconds, seed, steps, guidance, variations):
         raise MotionError(f"seconds must be a finite number, got {seconds!r}")
     if not MIN_SECONDS <= seconds <= MAX_SECONDS:
         raise MotionError(f"seconds must be between {MIN_SECONDS:g} and {MAX_SECONDS:g} (one segment), got {seconds:g}")
+    return prompt
+
+
+def validate_settings(seed, steps, guidance, variations):
+    """Check the sampler settings every request shares (seed, steps, guidance, variations); MotionError if wrong."""
+    if not _is_number(guidance) or not math.isfinite(guidance):
+        raise MotionError(f"guidance must be a finite number, got {guidance!r}")
+    if not 0.0 <= guidance <= MAX_GUIDANCE:
+        raise MotionError(f"guidance must be between 0 and {MAX_GUIDANCE:g} (7.5 is typical), got {guidance:g}")
     if seed is not None and (not _is_int(seed) or not 0 <= seed < 2 ** 63):
         raise MotionError(f"seed must be a whole number between 0 and 2^63-1, or empty for a random one, got {seed!r}")
     if not _is_int(steps) or not 1 <= steps <= MAX_STEPS:
         raise MotionError(f"steps must be a whole number between 1 and {MAX_STEPS} (50 is typical), got {steps!r}")
     if not _is_int(variations) or not 1 <= variations <= MAX_VARIATIONS:
         raise MotionError(f"variations must be a whole number between 1 and {MAX_VARIATIONS}, got {variations!r}")
-    return prompt
 
 
 class MotionGenerator:
@@ -260,6 +265,36 @@ class MotionGenerator:
         }
         return Motion(joints=joints, fps=self.config.fps, prompt=prompt, seed=int(seed), features=features, info=info)
 
+    def generate_sequence(self, segments, seed=None, steps=50, guidance=7.5, variations=1, device="auto",
+                          progress=None, cancel=None, foot_cleanup=True, start=None):
+        """One continuous motion from a timeline of (prompt, seconds) segments, up to 10 minutes, 20 fps.
+
+        segments: (prompt, seconds) pairs, {"prompt", "seconds"} dicts or `timeline.Segment`s, each >= 1 s.
+        start: None, or joints (n, 22, 3) of the motion so far (metres, Y-up, 20 fps, e.g. the rig's last second),
+        or one pose (22, 3): the result then begins with that last pose exactly and carries on with its velocity. Needs a model with
+        a temporal latent. progress(step, total) counts steps over all windows. Returns a Motion whose `segments`
+        holds (prompt, first frame, end frame) per segment. See `motion_core.inpainting`.
+        """
+        from motion_core import inpainting  # it imports this module
+
+        return inpainting.generate_sequence(self, segments, seed=seed, steps=steps, guidance=guidance,
+                                            variations=variations, device=device, progress=progress, cancel=cancel,
+                                            foot_cleanup=foot_cleanup, start=start)
+
+    def edit_span(self, joints, first, last, prompt, seed=None, steps=50, guidance=7.5, variations=1,
+                  device="auto", progress=None, cancel=None, foot_cleanup=True):
+        """Regenerate frames first+1 .. last-1 of `joints` (T, 22, 3) (metres, Y-up, 20 fps) with `prompt`.
+
+        Frames up to `first` and from `last` on come back unchanged, and the new frames meet them with the same
+        position and velocity (in-betweening: key two poses, regenerate what lies between). Needs a model with a
+        temporal latent. Returns a Motion of T frames.
+        """
+        from motion_core import inpainting  # it imports this module
+
+        return inpainting.edit_span(self, joints, first, last, prompt, seed=seed, steps=steps, guidance=guidance,
+                                    variations=variations, device=device, progress=progress, cancel=cancel,
+                                    foot_cleanup=foot_cleanup)
+
     def sample(self, prompt, frames, seed, steps=50, guidance=7.5, variations=1, progress=None, cancel=None):
         """The unchecked core of `generate` on the current device -> (joints (V, T, 22, 3), features (V, T, 263)).
 
@@ -267,17 +302,20 @@ class MotionGenerator:
         """
         noise = torch.randn((variations, *self.vae.latent_shape(frames)), generator=torch.Generator().manual_seed(seed))
         with torch.inference_mode():
-            cond = self.text_encoder.encode([prompt])  # (1, text_dim)
-            if guidance != 0:
-                uncond = self.text_encoder.encode([""])
-                text_emb = torch.cat([uncond.expand(variations, -1), cond.expand(variations, -1)])  # (2V, text_dim)
-            else:
-                text_emb = self.text_encoder.encode([""]).expand(variations, -1)  # unconditional only
+            text_emb = self.text_embeddings(prompt, guidance, variations)
             if self._graphs_active():
                 joints, features = self._sample_graphed(noise, text_emb, frames, steps, guidance, progress, cancel)
             else:
                 joints, features = self._sample_eager(noise, text_emb, frames, steps, guidance, progress, cancel)
         return joints[:, :frames].float().cpu().numpy(), features[:, :frames].float().cpu().numpy()
+
+    def text_embeddings(self, prompt, guidance, variations):
+        """(2V, text_dim) [unconditional; conditional] rows for guided sampling, or (V, text_dim) unconditional ones
+        when guidance is 0. Call under inference_mode."""
+        if guidance == 0:
+            return self.text_encoder.encode([""]).expand(variations, -1)
+        cond, uncond = self.text_encoder.encode([prompt]), self.text_encoder.encode([""])  # (1, text_dim) each
+        return torch.cat([uncond.expand(variations, -1), cond.expand(variations, -1)])
 
     def _graphs_active(self):
         return self.use_cuda_graphs and self.device.type == "cuda"

@@ -18,6 +18,7 @@ class Motion:
     seed: Optional[int] = None
     features: Optional[np.ndarray] = None  # (V, T-1, 263), de-normalised
     info: dict = field(default_factory=dict)  # free-form: steps, guidance, device, elapsed_s, model name
+    segments: list = field(default_factory=list)  # timelines: (prompt, first frame, end frame) per segment
 
     @property
     def variations(self) -> int:
@@ -35,4 +36,5 @@ class Motion:
         """Write one variation to `.bvh` or `.npz` (format by extension; see motion_core.motion.export)."""
         from motion_core.motion.export import save_motion
 
-        return save_motion(path, self.joints[variation], self.fps, prompt=self.prompt, seed=self.seed)
+        return save_motion(path, self.joints[variation], self.fps, prompt=self.prompt, seed=self.seed,
+                           segments=self.segments)

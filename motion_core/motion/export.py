@@ -10,6 +10,7 @@ NPZ keys:
   joints (T, 22, 3) float32 metres, Y-up, +Z forward;  rotations (T, 22, 4) float32 local quaternions (w, x, y, z);
   root_translation (T, 3) float32 metres;  offsets (22, 3) float32 rest offsets the rotations are meant for;
   fps () float;  joint_names (22,) str;  parents (22,) int;  prompt () str;  seed () int (-1 = none).
+  Timelines also: segment_prompts (n,) str; segment_starts (n,) int and segment_ends (n,) int, frames [start, end).
 `forward_kinematics(rotations, root_translation, offsets)` reproduces `joints` for rigid skeletons.
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from motion_core.errors import MotionError
 from motion_core.motion.bvh import write_bvh
+from motion_core.motion.outputs import atomic_output, check_writable
 from motion_core.motion.rotations import quat_to_euler
 from motion_core.motion.skeleton import JOINT_NAMES, PARENTS, REST_DIRECTIONS, joints_to_rotations, rest_offsets
 
@@ -84,12 +86,20 @@ def write_motion_bvh(path, joints, fps=20.0, units="m"):
     write_bvh(path, names, parents, offsets * scale, channels, motion, 1.0 / float(fps))
 
 
-def write_motion_npz(path, joints, fps=20.0, prompt="", seed=None):
-    """Write a (T, 22, 3) clip as .npz with the keys listed in the module docstring."""
+def write_motion_npz(path, joints, fps=20.0, prompt="", seed=None, segments=()):
+    """Write a (T, 22, 3) clip as .npz with the keys listed in the module docstring.
+
+    segments: (prompt, first frame, end frame) per timeline segment, or empty (no segment keys are written)."""
     joints = _check_joints(joints)
     local_quats, root, offsets = motion_to_rotations(joints)
+    timeline = {}
+    if segments:
+        prompts, starts, ends = zip(*segments)
+        timeline = {"segment_prompts": np.array(prompts, dtype=str), "segment_starts": np.array(starts, np.int64),
+                    "segment_ends": np.array(ends, np.int64)}
     np.savez(
         path,
+        **timeline,
         joints=joints.astype(np.float32),
         rotations=local_quats.astype(np.float32),
         root_translation=root.astype(np.float32),
@@ -102,18 +112,20 @@ def write_motion_npz(path, joints, fps=20.0, prompt="", seed=None):
     )
 
 
-def save_motion(path, joints, fps=20.0, prompt="", seed=None, units="m"):
-    """Save a (T, 22, 3) clip (metres, Y-up, +Z forward) as .bvh or .npz, chosen by the extension. Returns the path."""
+def save_motion(path, joints, fps=20.0, prompt="", seed=None, units="m", segments=()):
+    """Save a (T, 22, 3) clip (metres, Y-up, +Z forward) as .bvh or .npz, chosen by the extension. Returns the path.
+
+    segments: timeline segments (prompt, first frame, end frame), kept in .npz files (BVH has no place for them)."""
     path = Path(path)
     if not fps > 0:
         raise MotionError(f"fps must be positive, got {fps}")
     suffix = path.suffix.lower()
     if suffix not in (".bvh", ".npz"):
         raise MotionError(f"cannot save {path.name}: use a .bvh or .npz file name")
-    if not path.parent.is_dir():
-        raise MotionError(f"folder does not exist: {path.parent}")
-    if suffix == ".bvh":
-        write_motion_bvh(path, joints, fps, units=units)
-    else:
-        write_motion_npz(path, joints, fps, prompt=prompt, seed=seed)
+    check_writable(path)
+    with atomic_output(path) as tmp:  # a failed write leaves an existing file as it was
+        if suffix == ".bvh":
+            write_motion_bvh(tmp, joints, fps, units=units)
+        else:
+            write_motion_npz(tmp, joints, fps, prompt=prompt, seed=seed, segments=segments)
     return path

@@ -1,0 +1,204 @@
+"""Latent inpainting over the temporal latent: timelines of any length, span edits and continuations.
+
+The three are one procedure on the motion's latent tokens (ceil(T/4) x C, `models/conv_vae.py`):
+  1. Tokens the result must keep are *given*: encoded from the user's motion (the VAE's mean, scaled like every
+     diffusion latent). The others are sampled window by window (`motion.timeline.plan_windows`): at most
+     `latent_size` tokens each, starting with up to OVERLAP_TOKENS of context that is already final.
+  2. Inside a window DDIM runs as usual, except that before every step the known tokens are replaced by the known
+     latents noised to that step (DDPM eq. 4, the replacement step of diffusion inpainting, e.g. RePaint):
+         x_t[known] = sqrt(alpha_bar_t) z_known + sqrt(1 - alpha_bar_t) noise[known]
+     The noise is the sequence's own seeded noise, so a token reads the same noise in every window that holds it.
+     After the last step the known tokens are z_known exactly.
+  3. The whole latent sequence decodes at once (the conv VAE is length-free), so no seam is left to the decoder.
+  4. Edits and continuations splice the decoded frames back into the user's motion (`motion.splice`): positions
+     equal at the boundary frames, velocities continuous.
+Cost is linear in length: every token is denoised once, plus the window overlaps (49 / (49 - 10) = 1.26x).
+"""
+
+import math
+import secrets
+import time
+
+import numpy as np
+import torch
+
+from motion_core.errors import MotionError
+from motion_core.generator import GenerationCancelled, _cpu_threads, validate_settings
+from motion_core.motion.clip import Motion
+from motion_core.motion.features import joints_to_features
+from motion_core.motion.foot_cleanup import clean_foot_contacts
+from motion_core.motion.splice import splice_after, splice_between
+from motion_core.motion.timeline import check_segments, plan_windows, segment_bounds, token_owners
+
+OVERLAP_TOKENS = 10  # context per window: 2 s at 20 fps, about one action's worth of lead-in
+EDIT_CONTEXT_FRAMES = 80  # frames of the user's motion encoded on each side of an edited span (4 s)
+CONTINUE_CONTEXT_FRAMES = 40  # frames up to the current one that a continuation encodes (2 s)
+
+
+def _require_temporal(gen):
+    if gen.config.vae.arch != "conv":
+        raise MotionError(f"the model {gen.config.name} has a fixed-size latent; timelines, span edits and "
+                          "continuations need a model with a temporal latent (vae arch 'conv')")
+
+
+def _check_joints(joints, what, min_frames):
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (22, 3):
+        raise MotionError(f"{what} must be joints of shape (frames, 22, 3), got {joints.shape}")
+    if len(joints) < min_frames:
+        raise MotionError(f"{what} needs at least {min_frames} frames, got {len(joints)}")
+    if not np.isfinite(joints).all():
+        raise MotionError(f"{what} contains NaN or infinite positions")
+    return joints
+
+
+def encode_motion(gen, joints):
+    """joints (T, 22, 3), T >= 2, at the model's fps -> diffusion latents (1, ceil(T / 4), C) on gen.device."""
+    features = joints_to_features(joints)  # (T-1, 263): the last frame has no velocity of its own ...
+    features = np.concatenate([features, features[-1:]])  # ... so it repeats its predecessor's
+    x = gen.vae.normalize(torch.from_numpy(features).to(gen.device)[None])
+    _, mu, _ = gen.vae.encode(x, torch.tensor([len(features)], device=gen.device), sample=False)
+    return mu * gen.config.diffusion.latent_scale
+
+
+def _inpaint_window(gen, z, known, noise, text_tok, steps, guidance, tick):
+    """DDIM over one window. z, noise: (V, n, C); known: (1, n, 1) bool; text_tok: condition tokens."""
+    time_tokens, scheduler = gen._time_tokens_for(steps)
+    x = noise
+    for i in range(steps):
+        abar = float(scheduler.abar_t[i])
+        x = torch.where(known, abar ** 0.5 * z + (1.0 - abar) ** 0.5 * noise, x)
+        x = gen._denoise(x, text_tok, time_tokens, scheduler, guidance, i, i + 1)
+        tick()
+    return torch.where(known, z, x)
+
+
+def sample_tokens(gen, latents, known, owners, prompts, noise, steps, guidance, progress=None, cancel=None):
+    """Fill the unknown tokens of `latents` window by window; returns the completed latents (V, L, C).
+
+    latents: (V, L, C) diffusion latents (values at unknown tokens are ignored); known: (L,) bool; owners: (L,) int
+    index into `prompts` per token; noise: (V, L, C). progress(step, total) counts steps over all windows.
+    """
+    V = latents.shape[0]
+    windows = plan_windows(owners, known, gen.config.vae.latent_size, OVERLAP_TOKENS)
+    total, done_steps = len(windows) * steps, 0
+    text_toks = [gen.denoiser.cond.text_token(gen.text_embeddings(p, guidance, V)) for p in prompts]
+    x = latents.clone()
+    done = torch.tensor(np.asarray(known, dtype=bool), device=gen.device)  # a copy: `known` stays as given
+
+    def tick():
+        nonlocal done_steps
+        done_steps += 1
+        if progress is not None:
+            progress(done_steps, total)
+        if cancel is not None and done_steps < total and cancel():
+            raise GenerationCancelled()
+
+    if cancel is not None and cancel():
+        raise GenerationCancelled()
+    with _cpu_threads(gen.device, gen.cpu_loop_threads):
+        for w in windows:
+            span = slice(w.start, w.stop)
+            x[:, span] = _inpaint_window(gen, x[:, span], done[span][None, :, None], noise[:, span],
+                                         text_toks[w.segment], steps, float(guidance), tick)
+            done[span] = True
+    return x
+
+
+def _prepare(gen, seed, steps, guidance, variations, device):
+    _require_temporal(gen)
+    validate_settings(seed, steps, guidance, variations)
+    gen.to(device)
+    return int(secrets.randbelow(2 ** 31) if seed is None else seed)
+
+
+def _noise(gen, seed, variations, tokens):
+    shape = (variations, tokens, gen.config.vae.latent_dim)
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed)).to(gen.device)
+
+
+def _decode(gen, latents, frames, foot_cleanup):
+    """Latents (V, L, C) -> joints (V, frames, 22, 3) float64 and features (V, frames, 263) on the host."""
+    lengths = torch.full((latents.shape[0],), frames, dtype=torch.long, device=gen.device)
+    joints, features = gen._decode(latents, lengths, frames)
+    joints = joints[:, :frames].double().cpu().numpy()
+    features = features[:, :frames].float().cpu().numpy()
+    if foot_cleanup:
+        joints = clean_foot_contacts(joints, features[..., -4:])
+    return joints, features
+
+
+def generate_sequence(gen, segments, seed=None, steps=50, guidance=7.5, variations=1, device="auto",
+                      progress=None, cancel=None, foot_cleanup=True, start=None):
+    """`MotionGenerator.generate_sequence`: see its docstring."""
+    segments = check_segments(segments)
+    seed = _prepare(gen, seed, steps, guidance, variations, device)
+    fps, factor = gen.config.fps, gen.config.vae.down_factor
+    bounds = segment_bounds(segments, fps)  # frames of the result
+    context = None
+    if start is not None:
+        start = np.asarray(start)
+        context = _check_joints(start[None] if start.ndim == 2 else start, "the start motion", 1)
+        context = context[-CONTINUE_CONTEXT_FRAMES:]
+        if len(context) == 1:
+            context = np.repeat(context, 2, axis=0)  # a still pose: standing there one frame before
+    lead = 0 if context is None else len(context) - 1  # frames before the result's frame 0 (= the current pose)
+    frames = lead + int(bounds[-1])
+    owners = token_owners(np.concatenate([[0], bounds[1:] + lead]), factor)
+    tokens = len(owners)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        latents = torch.zeros((variations, tokens, gen.config.vae.latent_dim), device=gen.device)
+        known = np.zeros(tokens, dtype=bool)
+        if context is not None:
+            given = len(context) // factor  # tokens whose frames all lie in the given motion
+            latents[:, :given] = encode_motion(gen, context)[:, :given]
+            known[:given] = True
+        latents = sample_tokens(gen, latents, known, owners, [s.prompt for s in segments],
+                                _noise(gen, seed, variations, tokens), steps, guidance, progress, cancel)
+        joints, features = _decode(gen, latents, frames, foot_cleanup)
+    if context is not None:
+        joints = np.stack([splice_after(context, j) for j in joints])
+        features = features[:, lead:]
+    spans = [(s.prompt, int(a), int(b)) for s, a, b in zip(segments, bounds[:-1], bounds[1:])]
+    info = {"steps": int(steps), "guidance": float(guidance), "device": str(gen.device),
+            "elapsed_s": time.perf_counter() - started, "model": gen.config.name,
+            "denoiser": gen.config.denoiser_kind, "cuda_graph": False, "foot_cleanup": bool(foot_cleanup),
+            "windows": len(plan_windows(owners, known, gen.config.vae.latent_size, OVERLAP_TOKENS)),
+            "continued": context is not None}
+    return Motion(joints=joints.astype(np.float32), fps=fps, prompt="; ".join(s.prompt for s in segments),
+                  seed=seed, features=features, info=info, segments=spans)
+
+
+def edit_span(gen, joints, first, last, prompt, seed=None, steps=50, guidance=7.5, variations=1, device="auto",
+              progress=None, cancel=None, foot_cleanup=True):
+    """`MotionGenerator.edit_span`: see its docstring."""
+    joints = _check_joints(joints, "the motion to edit", 4)
+    T = len(joints)
+    if not (isinstance(first, (int, np.integer)) and isinstance(last, (int, np.integer))
+            and 1 <= first and first + 2 <= last <= T - 2):
+        raise MotionError(f"the kept frames must satisfy 1 <= first, first + 2 <= last <= {T - 2} (the motion has "
+                          f"{T} frames), got first={first!r}, last={last!r}")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise MotionError("the prompt is empty: describe what happens in the edited span")
+    seed = _prepare(gen, seed, steps, guidance, variations, device)
+    factor = gen.config.vae.down_factor
+    lo, hi = max(0, first - EDIT_CONTEXT_FRAMES), min(T, last + 1 + EDIT_CONTEXT_FRAMES)
+    clip, a, b = joints[lo:hi], first - lo, last - lo
+    tokens = math.ceil(len(clip) / factor)
+    known = np.ones(tokens, dtype=bool)
+    known[(a + 1) // factor:(b - 1) // factor + 1] = False  # every token that holds a frame strictly inside
+    started = time.perf_counter()
+    with torch.inference_mode():
+        latents = encode_motion(gen, clip).expand(variations, -1, -1)
+        latents = sample_tokens(gen, latents, known, np.zeros(tokens, dtype=int), [prompt.strip()],
+                                _noise(gen, seed, variations, tokens), steps, guidance, progress, cancel)
+        generated, _ = _decode(gen, latents, len(clip), foot_cleanup)
+    out = np.repeat(joints[None], variations, axis=0)
+    for v in range(variations):
+        out[v, lo:hi] = splice_between(clip, generated[v], a, b)
+    info = {"steps": int(steps), "guidance": float(guidance), "device": str(gen.device),
+            "elapsed_s": time.perf_counter() - started, "model": gen.config.name,
+            "denoiser": gen.config.denoiser_kind, "cuda_graph": False, "foot_cleanup": bool(foot_cleanup),
+            "span": [int(first), int(last)]}
+    return Motion(joints=out.astype(np.float32), fps=gen.config.fps, prompt=prompt.strip(), seed=seed, info=info)

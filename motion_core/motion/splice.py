@@ -1,0 +1,118 @@
+"""Splicing generated frames into a motion that must stay as it is outside them: span edits and continuations.
+
+numpy only. Conventions: joints (T, 22, 3) metres, Y-up, +Z forward, 20 fps.
+
+Why it is needed: the generator works in HumanML3D features, which carry the root as velocities from a start facing
++Z at the origin, and its VAE reproduces a pose to within its round-trip error, not exactly. So generated frames
+land somewhere else and a little off. Two corrections put them back:
+  1. Rigid, per boundary frame f: the rotation about +Y and the translation that best move the generated frame f
+     onto the original frame f (least squares over the joints). Inside a span the rotation angle, its pivot and the
+     translation move from the first boundary's to the second's along a smoothstep, which is flat at both ends, so
+     near each boundary the frames move rigidly with that boundary's fit.
+  2. Residual: what the rigid fit leaves (bone lengths, the VAE's error) is known at the boundary frames and one
+     frame beyond them; a cubic Hermite curve per joint coordinate carries its value and per-frame slope from each
+     boundary into the span (and, for a continuation, down to zero).
+Result: positions equal the original at the boundary frames exactly, and velocities on both sides differ by the
+generated motion's own acceleration over one frame.
+"""
+
+import numpy as np
+
+CONTINUE_BLEND_FRAMES = 20  # a continuation lets go of the given pose's residual over 1 s
+
+
+def _xz(points):
+    return points[..., 0] + 1j * points[..., 2]
+
+
+def yaw_fit(source, target, pivot):
+    """The yaw rotation about `pivot` and the translation that best move `source` onto `target`.
+
+    source, target: (J, 3) metres; pivot: (3,) (its y is ignored). Rotation and translation minimise the squared
+    distance over the joints. Returns (angle, offset (3,)) for `apply_yaw`.
+    """
+    s, t = _xz(source - pivot), _xz(target - pivot)
+    cross = np.sum(np.conj(s - s.mean()) * (t - t.mean()))
+    angle = float(np.angle(cross)) if abs(cross) > 1e-12 else 0.0
+    moved = t.mean() - np.exp(1j * angle) * s.mean()
+    offset = np.array([moved.real, float(np.mean(target[:, 1] - source[:, 1])), moved.imag])
+    return angle, offset
+
+
+def apply_yaw(points, angle, pivot, offset):
+    """Rotate points (..., J, 3) by `angle` about the vertical line through `pivot`, then add `offset`.
+
+    angle: scalar or (...,) radians (a turn from +X toward +Z); pivot, offset: (3,) or (..., 3).
+    """
+    angle = np.asarray(angle, np.float64)[..., None]
+    pivot = np.asarray(pivot, np.float64)[..., None, :]
+    offset = np.asarray(offset, np.float64)[..., None, :]
+    turned = _xz(points - pivot) * np.exp(1j * angle) + _xz(pivot) + _xz(offset)
+    return np.stack([turned.real, points[..., 1] + offset[..., 1], turned.imag], axis=-1)
+
+
+def _hermite(s, p0, m0, p1, m1, length):
+    """Cubic Hermite at s (n,) in [0, 1] between values p0, p1 (J, 3) with per-frame slopes m0, m1 -> (n, J, 3)."""
+    s = s[:, None, None]
+    h00, h10 = 2 * s ** 3 - 3 * s ** 2 + 1, s ** 3 - 2 * s ** 2 + s
+    h01, h11 = -2 * s ** 3 + 3 * s ** 2, s ** 3 - s ** 2
+    return h00 * p0 + h10 * length * m0 + h01 * p1 + h11 * length * m1
+
+
+def _fit_at(original, generated, frame):
+    pivot = generated[frame, 0] * np.array([1.0, 0.0, 1.0])
+    angle, offset = yaw_fit(generated[frame], original[frame], pivot)
+    return angle, pivot, offset
+
+
+def splice_between(original, generated, first, last):
+    """`original` with frames first+1 .. last-1 taken from `generated`, moved so both seams stay continuous.
+
+    original, generated: (T, J, 3) on the same frames (generated[f] is what the model made for frame f; only
+    frames first-1 .. last+1 of it are read). 1 <= first < last <= T-2. Returns (T, J, 3) float64: frames up to
+    `first` and from `last` on are the original's, exactly.
+    """
+    original = np.asarray(original, np.float64)
+    generated = np.asarray(generated, np.float64)
+    if not 1 <= first < last <= len(original) - 2:
+        raise ValueError(f"need 1 <= first < last <= T-2, got first={first}, last={last}, T={len(original)}")
+    a_angle, a_pivot, a_offset = _fit_at(original, generated, first)
+    b_angle, b_pivot, b_offset = _fit_at(original, generated, last)
+    length = last - first
+    s = np.arange(length + 1) / length
+    w = (s * s * (3 - 2 * s))[:, None]  # smoothstep: flat at both ends
+    turn = (b_angle - a_angle + np.pi) % (2 * np.pi) - np.pi  # the short way round
+    aligned = apply_yaw(generated[first:last + 1], a_angle + w[:, 0] * turn, a_pivot + w * (b_pivot - a_pivot),
+                        a_offset + w * (b_offset - a_offset))
+    before = apply_yaw(generated[first - 1], a_angle, a_pivot, a_offset)
+    after = apply_yaw(generated[last + 1], b_angle, b_pivot, b_offset)
+    r0, r1 = original[first] - aligned[0], original[last] - aligned[-1]
+    m0 = r0 - (original[first - 1] - before)
+    m1 = (original[last + 1] - after) - r1
+    out = original.copy()
+    out[first:last + 1] = aligned + _hermite(s, r0, m0, r1, m1, length)
+    return out
+
+
+def splice_after(given, generated, blend=CONTINUE_BLEND_FRAMES):
+    """Continue `given` with `generated`: the generated frames from len(given)-1 on, moved to start at the last
+    given pose with its velocity.
+
+    given: (n, J, 3), n >= 2, the motion so far; generated: (T, J, 3), T > n, whose first n frames are the model's
+    version of `given`. Returns (T - n + 1, J, 3) float64 whose frame 0 is given[-1] exactly; the residual of the
+    rigid fit fades to zero over `blend` frames.
+    """
+    given = np.asarray(given, np.float64)
+    generated = np.asarray(generated, np.float64)
+    n = len(given)
+    if n < 2 or len(generated) <= n:
+        raise ValueError(f"need at least 2 given frames and more generated than given, got {n} and {len(generated)}")
+    angle, pivot, offset = _fit_at(given, generated, n - 1)
+    out = apply_yaw(generated[n - 1:], angle, pivot, offset)
+    r0 = given[-1] - out[0]
+    m0 = r0 - (given[-2] - apply_yaw(generated[n - 2], angle, pivot, offset))
+    length = min(blend, len(out) - 1)
+    s = np.arange(length + 1) / length
+    zero = np.zeros_like(r0)
+    out[:length + 1] += _hermite(s, r0, m0, zero, zero, length)
+    return out
