@@ -100,8 +100,10 @@ def test_acclaim_fk_convention(tmp_path):
 @pytest.mark.parametrize(
     "frames, message",
     [
-        (["1\nroot 0 0 0 0 0 0\nup 0 0 0\nside 0\n", "2\nroot 0 0 0 0 0 0\nup 0 0\nside 0\n"], "values"),
-        (["1\nroot 0 0 0 0 0 0\nup 0 0 0\nside 0\n", "2\nroot 0 0 0 0 0 0\n"], "truncated"),
+        # A bad or incomplete frame before the last one is an error (only a cut-short end is forgiven).
+        (["1\nroot 0 0 0 0 0 0\nup 0 0\nside 0\n", "2\nroot 0 0 0 0 0 0\nup 0 0 0\nside 0\n"], "values"),
+        (["1\nroot 0 0 0 0 0 0\nup 0 0 0\n", "2\nroot 0 0 0 0 0 0\nup 0 0 0\nside 0\n",
+          "3\nroot 0 0 0 0 0 0\nup 0 0 0\nside 0\n"], "frame 1 lacks side"),
         (["1\nroot 0 0 0 0 0 0\nelbow 0 0 0\n"], "not in the ASF"),
         (["1\nroot 0 0 x 0 0 0\n"], "malformed"),
         ([""], "no frames"),
@@ -126,9 +128,61 @@ def test_bad_asf(tmp_path):
         read_asf(path)
 
 
+def test_truncated_amc_keeps_complete_frames(tmp_path):
+    full = ["%d\nroot %d 0 0 0 0 0\nup 0 0 0\nside 0\n" % (i, i) for i in range(1, 5)]
+    cuts = {
+        "bone-missing": full[:3] + ["4\nroot 4 0 0 0 0 0\nup 0 0 0\n"],  # one bone lacks its last frame
+        "values-cut": full[:3] + ["4\nroot 4 0 0 0 0 0\nup 0 0\n"],  # cut inside a line
+        "name-cut": full[:3] + ["4\nroot 4 0 0 0 0 0\nup 0 0 0\nsi"],  # cut inside a bone name
+        "number-only": full[:3] + ["4\n"],
+    }
+    for label, frames in cuts.items():
+        asf, amc = _tiny(tmp_path, frames)
+        motion = read_amc(amc, read_asf(asf))
+        assert motion.frames == 3, label
+        assert motion.values["root"][:, 0].tolist() == [1, 2, 3]
+        assert len(motion.warnings) == 1 and "truncated" in motion.warnings[0] and "3 complete frames of 4" in motion.warnings[0]
+    asf, amc = _tiny(tmp_path, full)
+    assert read_amc(amc, read_asf(asf)).warnings == []
+    # The real file cut inside its last frame: every complete frame kept, bit for bit.
+    text = AMC_35.read_text()
+    cut = tmp_path / "35_01.amc"
+    cut.write_text(text[: text.rindex("rhumerus")])
+    (tmp_path / "35.asf").write_text(ASF_35.read_text())
+    skeleton = read_asf(tmp_path / "35.asf")
+    whole, kept = read_amc(AMC_35, skeleton), read_amc(cut, skeleton)
+    assert kept.frames == whole.frames - 1 and kept.warnings
+    for bone, values in kept.values.items():
+        np.testing.assert_array_equal(values, whole.values[bone][:-1])
+
+
 def test_find_asf_beside_amc(tmp_path):
     assert find_asf_for(AMC_35) == ASF_35
     lonely = tmp_path / "7_01.amc"
     lonely.write_text("1\n")
-    with pytest.raises(MotionError, match="--asf"):
+    with pytest.raises(MotionError, match="no .asf is beside it.*--asf"):
         find_asf_for(lonely)
+
+
+def test_find_asf_by_shared_prefix(tmp_path):
+    """HDM05 names its skeletons after the actor (HDM_bd.asf) and its motions HDM_bd_<class>_<take>_120.amc."""
+    for asf in ("HDM_bd.asf", "HDM_mm.asf", "HDM.asf", "README.txt"):
+        (tmp_path / asf).write_text(TINY_ASF)
+    amc = tmp_path / "HDM_mm_01-02_01_120.amc"
+    amc.write_text("1\n")
+    assert find_asf_for(amc) == tmp_path / "HDM_mm.asf"  # the longest prefix wins over HDM.asf
+    assert find_asf_for(tmp_path / "HDM_bd_03-11_02_120.amc") == tmp_path / "HDM_bd.asf"
+    (tmp_path / "HDM.asf").unlink()
+    # No ASF shares the prefix and several are present: the message names them.
+    with pytest.raises(MotionError) as info:
+        find_asf_for(tmp_path / "HDMX_tr_01_120.amc")
+    message = str(info.value)
+    assert "HDM_bd.asf" in message and "HDM_mm.asf" in message and "--asf" in message and "\n" not in message
+    # A prefix must end at a separator: HDM_b.asf is not the skeleton of HDM_bd_*.
+    (tmp_path / "HDM_mm.asf").unlink()
+    (tmp_path / "HDM_bd.asf").rename(tmp_path / "HDM_b.asf")
+    (tmp_path / "other.asf").write_text(TINY_ASF)
+    with pytest.raises(MotionError, match="HDM_b.asf, other.asf"):
+        find_asf_for(tmp_path / "HDM_bd_03-11_02_120.amc")
+    (tmp_path / "other.asf").unlink()
+    assert find_asf_for(tmp_path / "HDM_bd_03-11_02_120.amc") == tmp_path / "HDM_b.asf"  # the only one is used

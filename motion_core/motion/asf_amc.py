@@ -58,6 +58,7 @@ class AmcMotion:
     frames: int
     values: dict = field(default_factory=dict)
     source: str = ""
+    warnings: list = field(default_factory=list)  # one-line notes (e.g. a truncated last frame was dropped)
 
 
 def _read_text(path, kind):
@@ -84,7 +85,7 @@ def read_asf(path) -> AsfSkeleton:
         if not line:
             continue
         if line.startswith(":"):
-            key, _, rest = line[1:].partition(" ")
+            key, _, rest = line[1:].replace("\t", " ").partition(" ")
             current = key.lower()
             sections.setdefault(current, [])
             if rest.strip():
@@ -190,44 +191,61 @@ def _blocks(lines, name):
 
 
 def read_amc(path, skeleton: AsfSkeleton) -> AmcMotion:
-    """Parse AMC frames for `skeleton`. Raises MotionError for malformed or truncated files."""
+    """Parse AMC frames for `skeleton`. Raises MotionError for malformed files.
+
+    A file cut short (its last frame lacks bones or values, as when a copy or an export stopped early) keeps its
+    complete frames and says so in `warnings`; a gap or a bad line before the last frame is an error.
+    """
     text = _read_text(path, "AMC")
     name = Path(path).name
-    frames = {}  # bone -> list of value lists
-    count = 0
     expected = {"root": len(skeleton.root_order)}
     expected.update({b: len(bone.dof) for b, bone in skeleton.bones.items()})
-    try:
-        for raw in text.splitlines():
-            line = raw.strip()
-            if not line or line.startswith("#") or line.startswith(":"):
-                continue
-            first, _, rest = line.partition(" ")
-            if first.isdigit():
-                count += 1
-                continue
-            if count == 0:
-                raise MotionError(f"{name}: bone values before the first frame number; is this an AMC file?")
-            if first not in expected:
-                raise MotionError(f"{name}: bone {first!r} is not in the ASF skeleton; pass the matching --asf")
+    frames = []  # one {bone: values} per frame, in file order
+    problems = {}  # frame index -> what is wrong with it (first problem only)
+    for raw in text.splitlines():
+        parts = raw.split(None, 1)
+        if not parts or parts[0].startswith(("#", ":")):
+            continue
+        first, rest = parts[0], (parts[1] if len(parts) > 1 else "")
+        if first.isdigit():
+            frames.append({})
+            continue
+        if not frames:
+            raise MotionError(f"{name}: bone values before the first frame number; is this an AMC file?")
+        index = len(frames) - 1
+        if first not in expected:
+            problems.setdefault(index, f"bone {first!r} is not in the ASF skeleton; pass the matching --asf")
+            continue
+        try:
             values = [float(v) for v in rest.split()]
-            if len(values) != expected[first]:
-                raise MotionError(
-                    f"{name}: frame {count}: {first} has {len(values)} values, ASF says {expected[first]}"
-                )
-            frames.setdefault(first, []).append(values)
-    except ValueError:
-        raise MotionError(f"{name}: malformed number in AMC frame {count}") from None
-    if count == 0:
+        except ValueError:
+            problems.setdefault(index, f"malformed number in AMC frame {index + 1} ({first})")
+            continue
+        if len(values) != expected[first]:
+            problems.setdefault(index, f"frame {index + 1}: {first} has {len(values)} values, ASF says {expected[first]}")
+            continue
+        frames[index][first] = values
+    if not frames:
         raise MotionError(f"{name} has no frames; pass an AMC motion file")
-    out = {}
-    for bone, rows in frames.items():
-        if len(rows) != count:
-            raise MotionError(f"{name} is truncated: {bone} has {len(rows)} of {count} frames")
-        out[bone] = np.asarray(rows, dtype=np.float64)
-    if "root" not in out:
+    bones = sorted(set().union(*frames), key=list(expected).index)
+    for index, frame in enumerate(frames):
+        if len(frame) < len(bones) and index not in problems:
+            lacking = [b for b in bones if b not in frame]
+            problems[index] = f"frame {index + 1} lacks {', '.join(lacking[:3])}{' ...' if len(lacking) > 3 else ''}"
+    complete = len(frames)
+    warnings = []
+    if problems:
+        first_bad = min(problems)
+        if first_bad < len(frames) - 1 or first_bad == 0:
+            raise MotionError(f"{name}: {problems[first_bad]}")
+        complete = first_bad  # only the last frame is incomplete: the file was cut short
+        warnings.append(
+            f"{name} is truncated ({problems[first_bad]}); kept the {complete} complete frames of {len(frames)}"
+        )
+    if "root" not in bones:
         raise MotionError(f"{name}: no root values; is this an AMC file?")
-    return AmcMotion(frames=count, values=out, source=str(path))
+    out = {bone: np.asarray([frame[bone] for frame in frames[:complete]], dtype=np.float64) for bone in bones}
+    return AmcMotion(frames=complete, values=out, source=str(path), warnings=warnings)
 
 
 def _acclaim_rotation(angles, letters, degrees):
@@ -299,13 +317,33 @@ def local_transforms(skeleton: AsfSkeleton, motion: AmcMotion):
 
 
 def find_asf_for(amc_path):
-    """The ASF beside an AMC: `<subject>.asf` for CMU names like 49_18.amc, else the only .asf in the folder."""
+    """The ASF skeleton beside an AMC file, found by name.
+
+    The ASF whose name is the longest prefix of the AMC's name, ending where the AMC name has a separator (`_`, `-`,
+    `.` or a space), wins: `49.asf` for CMU's `49_18.amc`, `HDM_bd.asf` for HDM05's `HDM_bd_01-01_01_120.amc`.
+    Without such a match, the only .asf in the folder is used. Otherwise MotionError names the candidates.
+    """
     amc_path = Path(amc_path)
-    subject = amc_path.stem.split("_")[0]
-    candidate = amc_path.with_name(f"{subject}.asf")
-    if candidate.is_file():
-        return candidate
-    found = sorted(amc_path.parent.glob("*.asf"))
-    if len(found) == 1:
-        return found[0]
-    raise MotionError(f"{amc_path.name}: AMC needs its skeleton; pass --asf SKELETON.asf")
+    folder = amc_path.parent
+    try:
+        candidates = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".asf" and p.is_file())
+    except OSError:
+        candidates = []
+    stem = amc_path.stem.lower()
+
+    def shares_prefix(asf):
+        prefix = asf.stem.lower()
+        return stem == prefix or (stem.startswith(prefix) and stem[len(prefix)] in "_-. ")
+
+    matches = [p for p in candidates if shares_prefix(p)]
+    if matches:
+        return max(matches, key=lambda p: len(p.stem))  # longest prefix; sorted order breaks ties
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise MotionError(f"{amc_path.name}: AMC needs its skeleton and no .asf is beside it; pass --asf SKELETON.asf")
+    shown = ", ".join(p.name for p in candidates[:6]) + (f" and {len(candidates) - 6} more" if len(candidates) > 6 else "")
+    raise MotionError(
+        f"{amc_path.name}: AMC needs its skeleton and no .asf name here is a prefix of it ({shown}); "
+        "pass --asf SKELETON.asf"
+    )
