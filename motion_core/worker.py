@@ -66,6 +66,7 @@ from pathlib import Path
 import numpy as np
 
 from motion_core.errors import MotionError
+from motion_core.motion.outputs import atomic_output, check_writable
 
 REQUEST_TYPES = ("load", "generate", "cancel", "shutdown")
 
@@ -185,18 +186,14 @@ def _result_path(out, scratch_name):
         return scratch_name
     if not out.endswith(".npz"):
         raise MotionError(f"\"out\" must be a path ending in .npz, got {_show(out)}")
-    path = Path(out).expanduser()
-    if not path.parent.is_dir():
-        raise MotionError(f"the folder of \"out\" does not exist: {path.parent}")
-    return path
+    return check_writable(out, "\"out\"")  # before sampling: an unwritable path fails at once
 
 
 def write_result(path, motion):
-    """Write the result .npz atomically (a reader never sees half a file)."""
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, joints=motion.joints.astype(np.float32), fps=np.float32(motion.fps), prompt=np.str_(motion.prompt),
-             seed=np.int64(motion.seed))
-    os.replace(tmp, path)
+    """Write the result .npz atomically (a reader never sees half a file; a full disk is a one-line error)."""
+    with atomic_output(path, "the result") as tmp:
+        np.savez(tmp, joints=motion.joints.astype(np.float32), fps=np.float32(motion.fps),
+                 prompt=np.str_(motion.prompt), seed=np.int64(motion.seed))
 
 
 class Worker:

@@ -314,3 +314,121 @@ def test_smpl_files_with_wrong_shapes_are_one_line_errors(tmp_path, mangle, word
     kind, value = finishes(load_smpl_model, str(tmp_path / "bad.npz"))
     assert kind == "raised" and isinstance(value, MotionError), repr(value)
     assert words in str(value) and "\n" not in str(value)
+
+
+# ------------------------------------------------------------------ 6. outputs: checked before the work, atomic
+
+def _walk_joints(frames=10):
+    from motion_core.motion.skeleton import PARENTS, T2M_OFFSETS
+
+    rest = np.zeros((22, 3))
+    for j, p in enumerate(PARENTS):
+        if p >= 0:
+            rest[j] = rest[p] + np.asarray(T2M_OFFSETS)[j]
+    joints = np.repeat(rest[None], frames, axis=0)
+    joints[:, :, 2] += np.linspace(0.0, 0.5, frames)[:, None]
+    return joints
+
+
+@pytest.mark.parametrize("suffix", [".bvh", ".npz"])
+def test_a_failed_write_leaves_the_users_file_as_it_was(tmp_path, monkeypatch, suffix):
+    """A full disk in the middle of writing: the old file stays whole, no temporary file is left, one line."""
+    import errno
+
+    from motion_core.errors import MotionError
+    from motion_core.motion import export
+
+    out = tmp_path / f"take{suffix}"
+    out.write_bytes(b"precious")
+
+    def full_disk(path, *args, **kwargs):
+        with open(path, "wb") as handle:
+            handle.write(b"half a fi")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(export, "write_bvh", full_disk)
+    monkeypatch.setattr(export.np, "savez", full_disk)
+    with pytest.raises(MotionError) as info:
+        export.save_motion(out, _walk_joints(), 20.0)
+    assert "No space left" in str(info.value) and "\n" not in str(info.value)
+    assert out.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def _unwritable_outputs(tmp_path):
+    folder_named_like_a_file = tmp_path / "is_a_folder.bvh"
+    folder_named_like_a_file.mkdir()
+    cases = {
+        "folder": (str(folder_named_like_a_file), "folder"),
+        "too long": (str(tmp_path / ("x" * 300 + ".bvh")), "too long"),
+        "no folder": (str(tmp_path / "missing" / "a.bvh"), "does not exist"),
+    }
+    if hasattr(os, "geteuid") and os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        cases["permission"] = (str(locked / "a.bvh"), "ermission")
+    return cases
+
+
+@pytest.mark.parametrize("case", ["folder", "too long", "no folder", "permission"])
+def test_generate_rejects_unwritable_outputs_before_generating(tmp_path, monkeypatch, capsys, case):
+    pytest.importorskip("torch")
+    from motion_core import cli
+    from motion_core.generator import MotionGenerator
+
+    cases = _unwritable_outputs(tmp_path)
+    if case not in cases:
+        pytest.skip("running as root: permissions do not apply")
+    out, words = cases[case]
+
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output was checked")
+
+    monkeypatch.setattr(MotionGenerator, "from_pretrained", must_not_load)
+    assert cli.main(["generate", "a person walks", "--seconds", "2", "--out", out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and words in err and "\n" not in err
+
+
+def test_generate_checks_every_variation_file_before_generating(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    from motion_core import cli
+    from motion_core.generator import MotionGenerator
+
+    (tmp_path / "walk_2.npz").mkdir()  # the third variation's file name is taken by a folder
+    monkeypatch.setattr(MotionGenerator, "from_pretrained",
+                        lambda *a, **k: (_ for _ in ()).throw(AssertionError("loaded before checking outputs")))
+    assert cli.main(["generate", "walk", "--seconds", "2", "--variations", "3",
+                     "--out", str(tmp_path / "walk.npz")]) == 2
+    assert "walk_2.npz" in capsys.readouterr().err
+
+
+def test_worker_rejects_an_unwritable_out_before_sampling(tiny_weights, tmp_path):
+    import io
+
+    from motion_core.worker import serve
+
+    (tmp_path / "dir.npz").mkdir()
+    requests = [
+        {"id": "l", "type": "load", "weights": str(tiny_weights), "device": "cpu"},
+        {"id": "g", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 3, "out": str(tmp_path / "dir.npz")},
+        {"id": "s", "type": "shutdown"},
+    ]
+    stdout = io.StringIO()
+    serve(stdin=io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), stdout=stdout)
+    events = [json.loads(line) for line in stdout.getvalue().splitlines() if '"g"' in line]
+    assert [e["type"] for e in events] == ["error"]  # no progress: refused before sampling
+    assert "folder" in events[0]["message"] and "traceback" not in events[0]
+
+
+def test_import_and_preview_check_their_outputs_first(tmp_path, capsys):
+    from motion_core import cli
+
+    bvh = next((REPO_ROOT / "tests" / "data" / "cmu").rglob("*.bvh"))
+    for command in (["import", str(bvh), "--out", str(tmp_path / "missing" / "a.npz")],
+                    ["preview", str(bvh), "--out", str(tmp_path / "sheet.xyz")],
+                    ["preview", str(bvh), "--out", str(tmp_path)]):
+        assert cli.main(command) == 2, command
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "\n" not in err, err

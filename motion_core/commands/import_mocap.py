@@ -21,7 +21,10 @@ def run(args) -> int:
     # Imported here so `motion-mamba --help` stays fast.
     from motion_core.motion.export import save_motion
     from motion_core.motion.mocap import import_motion
+    from motion_core.motion.outputs import check_writable
 
+    if args.out:
+        check_writable(args.out, "--out")
     motion = import_motion(args.file, asf=args.asf, bone_map=args.bone_map, fps=args.fps, units=args.units)
     report = {
         "source": str(Path(args.file)),

@@ -52,14 +52,20 @@ def load_joints(path, asf=None, bone_map=None):
     return joints, fps
 
 
+IMAGE_FORMATS = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
+
+
 def run(args) -> int:
+    from motion_core.motion.outputs import atomic_output, check_writable
     from motion_core.motion.preview import contact_sheet
 
-    joints, fps = load_joints(args.file, asf=args.asf, bone_map=args.bone_map)
     out = Path(args.out) if args.out else Path(args.file).with_suffix(".png")
-    if not out.parent.is_dir():
-        raise MotionError(f"folder does not exist: {out.parent}")
+    if out.suffix.lower() not in IMAGE_FORMATS:
+        raise MotionError(f"--out must end in {', '.join(IMAGE_FORMATS)}, got {out.name!r}")
+    check_writable(out, "--out")
+    joints, fps = load_joints(args.file, asf=args.asf, bone_map=args.bone_map)
     title = args.title if args.title is not None else Path(args.file).name
-    contact_sheet(joints, out, fps=fps, title=title, columns=max(1, args.columns))
+    with atomic_output(out, "--out") as tmp:
+        contact_sheet(joints, tmp, fps=fps, title=title, columns=max(1, args.columns))
     print(out)
     return 0
