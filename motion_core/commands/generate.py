@@ -1,0 +1,95 @@
+"""`motion-mamba generate "PROMPT" --seconds S --out FILE.bvh|FILE.npz`: text to motion from the command line.
+
+With --variations K > 1, variation 0 goes to FILE and variation k to FILE_k (e.g. walk.bvh, walk_1.bvh, ...).
+--json prints one object on stdout (frames, fps, seconds, elapsed_s, device, seed, foot_cleanup, outputs, ...); the
+progress bar always goes to stderr. The feet are pinned where the model's contact channels say they are planted
+(`motion_core.motion.foot_cleanup`); --no-foot-cleanup keeps the decoded joints as they are.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from motion_core.errors import MotionError
+from motion_core.motion.outputs import check_writable
+
+HELP = "generate motion from a text prompt"
+FORMATS = (".bvh", ".npz")
+
+
+def add_arguments(parser):
+    parser.add_argument("prompt", help='what the character should do, e.g. "a person walks forward and waves"')
+    parser.add_argument("--seconds", type=float, required=True, help="duration, 1 to 9.8 seconds (20 fps)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (same seed, same motion); default random")
+    parser.add_argument("--steps", type=int, default=50, help="DDIM sampling steps (default 50)")
+    parser.add_argument("--guidance", type=float, default=7.5,
+                        help="classifier-free guidance scale (default 7.5; 0 = unconditional)")
+    parser.add_argument("--variations", type=int, default=1, help="how many different motions to generate")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run (default auto)")
+    parser.add_argument("--weights", default=None,
+                        help="weights folder (config.json + *.safetensors); default: the installed model")
+    parser.add_argument("--out", required=True, help="output file, .bvh or .npz")
+    parser.add_argument("--no-foot-cleanup", dest="foot_cleanup", action="store_false",
+                        help="keep the decoded joints as they are (default: pin the feet where the model's foot-contact "
+                             "channels say they are planted)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object describing the result")
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr, redrawn in place."""
+
+    def __init__(self, stream=None, width=30, label="sampling"):
+        self.stream = stream if stream is not None else sys.stderr
+        self.width, self.label = width, label
+        self.start = time.perf_counter()
+
+    def __call__(self, step, total):
+        filled = int(self.width * step / total)
+        elapsed = time.perf_counter() - self.start
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {step}/{total} {elapsed:5.1f}s")
+        if step >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def output_paths(out, variations):
+    """FILE for variation 0, FILE_k for variation k."""
+    out = Path(out)
+    return [out] + [out.with_name(f"{out.stem}_{k}{out.suffix}") for k in range(1, variations)]
+
+
+def run(args):
+    out = Path(args.out)
+    if out.suffix.lower() not in FORMATS:
+        raise MotionError(f"--out must end in .bvh or .npz, got {out.name!r}")
+    if not 1 <= args.variations <= 64:  # the generator's limit; checked here too, to name every output file
+        raise MotionError(f"--variations must be between 1 and 64, got {args.variations}")
+    for path in output_paths(out, args.variations):  # before any work: an unwritable file fails in a second
+        check_writable(path, "--out")
+
+    from motion_core.generator import MotionGenerator
+
+    generator = MotionGenerator.from_pretrained(args.weights)
+    # One generation per process: capturing CUDA graphs costs more than it saves (the worker keeps them instead).
+    generator.use_cuda_graphs = False
+    motion = generator.generate(args.prompt, args.seconds, seed=args.seed, steps=args.steps, guidance=args.guidance,
+                                variations=args.variations, device=args.device, progress=ProgressBar(),
+                                foot_cleanup=args.foot_cleanup)
+    paths = output_paths(out, motion.variations)
+    for k, path in enumerate(paths):
+        motion.save(path, variation=k)
+    summary = {
+        "prompt": motion.prompt, "frames": motion.frames, "fps": motion.fps, "seconds": motion.seconds,
+        "seed": motion.seed, "steps": args.steps, "guidance": args.guidance, "variations": motion.variations,
+        "elapsed_s": round(motion.info["elapsed_s"], 4), "device": motion.info["device"],
+        "foot_cleanup": motion.info["foot_cleanup"],
+        "model": generator.describe(), "outputs": [str(p) for p in paths],
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for path in paths:
+            print(f"wrote {path} ({motion.frames} frames at {motion.fps:g} fps, seed {motion.seed})")
+    return 0
