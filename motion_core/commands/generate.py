@@ -1,5 +1,10 @@
 """`motion-mamba generate "PROMPT" --seconds S --out FILE.bvh|FILE.npz`: text to motion from the command line.
 
+A timeline instead of one prompt: `--timeline shot.json` (`{"segments": [{"prompt": "...", "seconds": 4.0}, ...]}`)
+or the inline form `--timeline "a person walks forward:4; a person sits down:3"`, up to 10 minutes in one motion
+(`MotionGenerator.generate_sequence`; needs a model with a temporal latent). The .npz then also holds
+segment_prompts, segment_starts and segment_ends (frames).
+
 With --variations K > 1, variation 0 goes to FILE and variation k to FILE_k (e.g. walk.bvh, walk_1.bvh, ...).
 --json prints one object on stdout (frames, fps, seconds, elapsed_s, device, seed, foot_cleanup, outputs, ...); the
 progress bar always goes to stderr. The feet are pinned where the model's contact channels say they are planted
@@ -19,8 +24,12 @@ FORMATS = (".bvh", ".npz")
 
 
 def add_arguments(parser):
-    parser.add_argument("prompt", help='what the character should do, e.g. "a person walks forward and waves"')
-    parser.add_argument("--seconds", type=float, required=True, help="duration, 1 to 9.8 seconds (20 fps)")
+    parser.add_argument("prompt", nargs="?", default=None,
+                        help='what the character should do, e.g. "a person walks forward and waves"')
+    parser.add_argument("--seconds", type=float, default=None, help="duration, 1 to 9.8 seconds (20 fps)")
+    parser.add_argument("--timeline", default=None,
+                        help='instead of PROMPT and --seconds: a timeline .json file ({"segments": [{"prompt": ..., '
+                             '"seconds": ...}, ...]}) or "PROMPT:SECONDS; PROMPT:SECONDS", up to 10 minutes')
     parser.add_argument("--seed", type=int, default=None, help="random seed (same seed, same motion); default random")
     parser.add_argument("--steps", type=int, default=50, help="DDIM sampling steps (default 50)")
     parser.add_argument("--guidance", type=float, default=7.5,
@@ -60,23 +69,40 @@ def output_paths(out, variations):
     return [out] + [out.with_name(f"{out.stem}_{k}{out.suffix}") for k in range(1, variations)]
 
 
+def request_segments(args):
+    """The --timeline segments, or None for a one-prompt run; MotionError when the two forms are mixed or missing."""
+    if args.timeline is None:
+        if args.prompt is None or args.seconds is None:
+            raise MotionError("give a PROMPT and --seconds S, or --timeline shot.json")
+        return None
+    if args.prompt is not None or args.seconds is not None:
+        raise MotionError("give either a PROMPT with --seconds or --timeline, not both")
+    from motion_core.motion.timeline import read_timeline
+
+    return read_timeline(args.timeline)
+
+
 def run(args):
+    segments = request_segments(args)
     out = Path(args.out)
     if out.suffix.lower() not in FORMATS:
         raise MotionError(f"--out must end in .bvh or .npz, got {out.name!r}")
-    if not 1 <= args.variations <= 64:  # the generator's limit; checked here too, to name every output file
-        raise MotionError(f"--variations must be between 1 and 64, got {args.variations}")
+    from motion_core.generator import MAX_VARIATIONS, MotionGenerator
+
+    if not 1 <= args.variations <= MAX_VARIATIONS:  # checked here too, to name every output file
+        raise MotionError(f"--variations must be between 1 and {MAX_VARIATIONS}, got {args.variations}")
     for path in output_paths(out, args.variations):  # before any work: an unwritable file fails in a second
         check_writable(path, "--out")
-
-    from motion_core.generator import MotionGenerator
 
     generator = MotionGenerator.from_pretrained(args.weights)
     # One generation per process: capturing CUDA graphs costs more than it saves (the worker keeps them instead).
     generator.use_cuda_graphs = False
-    motion = generator.generate(args.prompt, args.seconds, seed=args.seed, steps=args.steps, guidance=args.guidance,
-                                variations=args.variations, device=args.device, progress=ProgressBar(),
-                                foot_cleanup=args.foot_cleanup)
+    settings = dict(seed=args.seed, steps=args.steps, guidance=args.guidance, variations=args.variations,
+                    device=args.device, progress=ProgressBar(), foot_cleanup=args.foot_cleanup)
+    if segments is None:
+        motion = generator.generate(args.prompt, args.seconds, **settings)
+    else:
+        motion = generator.generate_sequence(segments, **settings)
     paths = output_paths(out, motion.variations)
     for k, path in enumerate(paths):
         motion.save(path, variation=k)
@@ -87,6 +113,8 @@ def run(args):
         "foot_cleanup": motion.info["foot_cleanup"],
         "model": generator.describe(), "outputs": [str(p) for p in paths],
     }
+    if segments is not None:
+        summary["segments"] = [{"prompt": p, "start_frame": a, "end_frame": b} for p, a, b in motion.segments]
     if args.json:
         print(json.dumps(summary))
     else:
