@@ -89,3 +89,49 @@ def test_foot_cleanup_is_on_unless_no_foot_cleanup(weights, tmp_path, capsys, mo
         summaries.append(json.loads(capsys.readouterr().out))
     assert seen == [True, False]
     assert [s["foot_cleanup"] for s in summaries] == [True, False]
+
+
+@pytest.fixture(scope="module")
+def temporal_weights(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("temporal_weights")
+    from motion_core.models.text_encoder import TextEncoder
+
+    MotionGenerator.random(ModelConfig.tiny_temporal(), seed=0, text_encoder=TextEncoder()).save_pretrained(folder)
+    return folder
+
+
+def test_timeline_inline_and_file_write_segment_boundaries(temporal_weights, tmp_path, capsys):
+    out = tmp_path / "take.npz"
+    code = cli.main(["generate", "--timeline", "a person walks forward:2; a person sits down:1.5", "--seed", "2",
+                     "--steps", "2", "--device", "cpu", "--weights", str(temporal_weights), "--out", str(out),
+                     "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    assert summary["frames"] == 70 and summary["segments"] == [
+        {"prompt": "a person walks forward", "start_frame": 0, "end_frame": 40},
+        {"prompt": "a person sits down", "start_frame": 40, "end_frame": 70}]
+    with np.load(out) as data:
+        assert data["joints"].shape == (70, 22, 3)
+        assert list(data["segment_prompts"]) == ["a person walks forward", "a person sits down"]
+        assert list(data["segment_starts"]) == [0, 40] and list(data["segment_ends"]) == [40, 70]
+    shot = tmp_path / "shot.json"
+    shot.write_text(json.dumps({"segments": [{"prompt": "a person walks forward", "seconds": 2},
+                                             {"prompt": "a person sits down", "seconds": 1.5}]}))
+    bvh = tmp_path / "take.bvh"
+    assert cli.main(["generate", "--timeline", str(shot), "--seed", "2", "--steps", "2", "--device", "cpu",
+                     "--weights", str(temporal_weights), "--out", str(bvh)]) == 0
+    assert bvh.read_text().startswith("HIERARCHY") and "Frames: 70" in bvh.read_text()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["walk", "--seconds", "2", "--timeline", "walk:2"], "not both"),
+    (["walk"], "or --timeline"),
+    (["--timeline", "walk:0.5"], "at least 1 s"),
+    (["--timeline", "walk"], "PROMPT:SECONDS"),
+])
+def test_timeline_arguments_are_checked(temporal_weights, tmp_path, capsys, argv, message):
+    code = cli.main(["generate", *argv, "--device", "cpu", "--weights", str(temporal_weights),
+                     "--out", str(tmp_path / "x.npz")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("error: ") and message in err[-1]
