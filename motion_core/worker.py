@@ -16,8 +16,18 @@ not run. Unknown keys are ignored.
         true (pin the feet where the model's contact channels say they are planted), out null (a file in a
         temporary folder of this worker, named so that two requests never share one). Answers progress events,
         then "result" (or "cancelled" / "error"). An id already queued or running is an error.
+    {"id": "r5", "type": "sequence", "segments": [{"prompt": str, "seconds": float}, ...], "start": "/path.npz" | null,
+     and seed, steps, guidance, variations, foot_cleanup, out as for generate}
+        One continuous motion from a timeline (each segment >= 1 s, up to 10 minutes in all; needs a model with a
+        temporal latent). "start": an .npz whose "joints" (n, 22, 3) (metres, Y-up, 20 fps) is the motion so far:
+        the result begins with its last pose and carries on with its velocity. The result event and file also give
+        the segments' frames.
+    {"id": "r6", "type": "edit", "motion": "/path.npz", "first": int, "last": int, "prompt": str,
+     and seed, steps, guidance, variations, foot_cleanup, out as for generate}
+        Regenerate frames first+1 .. last-1 of the .npz's "joints" (T, 22, 3) with the prompt; frames up to first
+        and from last on come back unchanged and the new ones meet them in position and velocity.
     {"id": "r3", "type": "cancel", "target": "r2"}
-        Stop generate request r2 (running or still queued). Read on the stdin thread and answered at once:
+        Stop generate (or sequence, edit) request r2 (running or still queued). Read on the stdin thread and answered at once:
         "cancelled" (with "target") when r2 is queued or running (r2 then answers "cancelled" itself, between sampler
         steps, or between chunks of 10 steps on CUDA), "not_found" otherwise. Nothing is remembered about unknown
         or finished targets, so a later request that reuses the id runs normally.
@@ -32,7 +42,9 @@ Events (stdout):
     {"id": "r2", "type": "result", "path": "/path/result.npz", "frames": 80, "fps": 20.0, "seed": 7,
      "variations": 1, "elapsed_s": 0.41}
         The .npz holds joints (variations, T, 22, 3) float32 (metres, Y-up, +Z forward, HumanML3D 22-joint order),
-        fps (float), prompt (str), seed (int). Written completely before the event is sent.
+        fps (float), prompt (str), seed (int). Written completely before the event is sent. A sequence's result
+        also has "segments": [{"prompt", "start_frame", "end_frame"}, ...], and its file segment_prompts,
+        segment_starts and segment_ends.
     {"id": "r2", "type": "cancelled"}
     {"id": "r3", "type": "cancelled", "target": "r2"}  /  {"id": "r3", "type": "not_found", "target": "r2"}
     {"id": "r2", "type": "error", "message": "one line saying what to do", "traceback": "..."}
@@ -68,7 +80,8 @@ import numpy as np
 from motion_core.errors import MotionError
 from motion_core.motion.outputs import atomic_output, check_writable
 
-REQUEST_TYPES = ("load", "generate", "cancel", "shutdown")
+REQUEST_TYPES = ("load", "generate", "sequence", "edit", "cancel", "shutdown")
+GENERATION_TYPES = ("generate", "sequence", "edit")  # requests that sample (queued, cancellable, one result file)
 
 
 class _Protocol:
@@ -129,6 +142,21 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_segment_list(value):
+    # Each segment's prompt and duration are checked by timeline.check_segments, with one-line messages.
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
+
+
+# Settings every sampling request shares.
+_SAMPLING = {
+    "seed": (False, lambda v: v is None or _is_int(v), "a whole number or null"),
+    "steps": (False, _is_int, "a whole number"),
+    "guidance": (False, _is_number, "a finite number"),
+    "variations": (False, _is_int, "a whole number"),
+    "foot_cleanup": (False, lambda v: isinstance(v, bool), "true or false"),
+    "out": (False, lambda v: v is None or isinstance(v, str), "a path ending in .npz or null"),
+}
+
 # Field rules per request type: name -> (required, check, what it must be).
 _FIELDS = {
     "load": {
@@ -138,12 +166,19 @@ _FIELDS = {
     "generate": {
         "prompt": (True, lambda v: isinstance(v, str), "a string"),
         "seconds": (True, _is_number, "a finite number"),
-        "seed": (False, lambda v: v is None or _is_int(v), "a whole number or null"),
-        "steps": (False, _is_int, "a whole number"),
-        "guidance": (False, _is_number, "a finite number"),
-        "variations": (False, _is_int, "a whole number"),
-        "foot_cleanup": (False, lambda v: isinstance(v, bool), "true or false"),
-        "out": (False, lambda v: v is None or isinstance(v, str), "a path ending in .npz or null"),
+        **_SAMPLING,
+    },
+    "sequence": {
+        "segments": (True, _is_segment_list, "a list of {\"prompt\": ..., \"seconds\": ...} objects"),
+        "start": (False, lambda v: v is None or isinstance(v, str), "a path to an .npz with joints, or null"),
+        **_SAMPLING,
+    },
+    "edit": {
+        "motion": (True, lambda v: isinstance(v, str), "a path to an .npz with joints"),
+        "first": (True, _is_int, "a whole number (frame)"),
+        "last": (True, _is_int, "a whole number (frame)"),
+        "prompt": (True, lambda v: isinstance(v, str), "a string"),
+        **_SAMPLING,
     },
     "cancel": {"target": (True, lambda v: isinstance(v, str), "a string (the id of a generate request)")},
     "shutdown": {},
@@ -172,8 +207,10 @@ def parse_request(line):
     fields = _FIELDS[kind]
     if kind == "cancel" and "target" not in request:
         raise RequestError("a cancel request needs \"target\": the id of the generate request to stop", request_id)
-    if kind == "generate" and not ("prompt" in request and "seconds" in request):
-        raise RequestError("a generate request needs \"prompt\" and \"seconds\"", request_id)
+    required = [f"\"{name}\"" for name, (needed, _, _) in fields.items() if needed]
+    if any(name.strip('"') not in request for name in required):
+        listed = ", ".join(required[:-1]) + " and " + required[-1] if len(required) > 1 else required[0]
+        raise RequestError(f"a {kind} request needs {listed}", request_id)
     for name, (_, check, what) in fields.items():
         if name in request and not check(request[name]):
             raise RequestError(f"\"{name}\" must be {what}, got {_show(request[name])}", request_id)
@@ -192,8 +229,26 @@ def _result_path(out, scratch_name):
 def write_result(path, motion):
     """Write the result .npz atomically (a reader never sees half a file; a full disk is a one-line error)."""
     with atomic_output(path, "the result") as tmp:
+        timeline = {}
+        if motion.segments:
+            prompts, starts, ends = zip(*motion.segments)
+            timeline = {"segment_prompts": np.array(prompts, dtype=str),
+                        "segment_starts": np.array(starts, np.int64), "segment_ends": np.array(ends, np.int64)}
         np.savez(tmp, joints=motion.joints.astype(np.float32), fps=np.float32(motion.fps),
-                 prompt=np.str_(motion.prompt), seed=np.int64(motion.seed))
+                 prompt=np.str_(motion.prompt), seed=np.int64(motion.seed), **timeline)
+
+
+def read_joints(path, what):
+    """(T, 22, 3) joints from the "joints" key of an .npz (a (1, T, 22, 3) file's first variation), or MotionError."""
+    try:
+        with np.load(Path(path).expanduser(), allow_pickle=False) as data:
+            joints = np.asarray(data["joints"], dtype=np.float64)
+    except (OSError, ValueError, KeyError) as error:
+        raise MotionError(f"cannot read joints for {what} from {_show(path)} ({error}); write an .npz whose "
+                          "\"joints\" is (frames, 22, 3)") from None
+    if joints.ndim == 4 and joints.shape[0] == 1:
+        joints = joints[0]
+    return joints
 
 
 class Worker:
@@ -249,7 +304,7 @@ class Worker:
                     self.cancelled.add(target)
             self.protocol.emit(request_id, "cancelled" if found else "not_found", target=target)
             return False
-        if kind == "generate":
+        if kind in GENERATION_TYPES:
             with self.lock:
                 duplicate = request_id in self.pending
                 if not duplicate:
@@ -272,7 +327,7 @@ class Worker:
             try:
                 if kind == "load":
                     self.load(request)
-                elif kind == "generate":
+                elif kind in GENERATION_TYPES:
                     self.generate(request)
             except MotionError as error:
                 self.protocol.error(request_id, str(error))
@@ -313,21 +368,32 @@ class Worker:
         def progress(step, total):
             self.protocol.emit(request_id, "progress", step=step, total=total)
 
+        settings = dict(seed=request.get("seed"), steps=request.get("steps", 50),
+                        guidance=request.get("guidance", 7.5), variations=request.get("variations", 1),
+                        device=self.generator.device, progress=progress,
+                        cancel=lambda: self._should_stop(request_id), foot_cleanup=request.get("foot_cleanup", True))
         start = time.perf_counter()
         try:
-            motion = self.generator.generate(
-                request["prompt"], request["seconds"], seed=request.get("seed"), steps=request.get("steps", 50),
-                guidance=request.get("guidance", 7.5), variations=request.get("variations", 1),
-                device=self.generator.device, progress=progress, cancel=lambda: self._should_stop(request_id),
-                foot_cleanup=request.get("foot_cleanup", True))
+            if request["type"] == "sequence":
+                given = request.get("start")
+                motion = self.generator.generate_sequence(
+                    request["segments"], start=None if given is None else read_joints(given, "\"start\""), **settings)
+            elif request["type"] == "edit":
+                motion = self.generator.edit_span(read_joints(request["motion"], "\"motion\""), request["first"],
+                                                  request["last"], request["prompt"], **settings)
+            else:
+                motion = self.generator.generate(request["prompt"], request["seconds"], **settings)
         except GenerationCancelled:
             self.protocol.emit(request_id, "cancelled")
             return
         write_result(path, motion)
         elapsed = time.perf_counter() - start
+        extra = {}
+        if motion.segments:
+            extra["segments"] = [{"prompt": p, "start_frame": a, "end_frame": b} for p, a, b in motion.segments]
         self.protocol.emit(request_id, "result", path=str(path), frames=motion.frames, fps=float(motion.fps),
                            seed=motion.seed, variations=motion.variations,
-                           elapsed_s=round(elapsed, 4) if math.isfinite(elapsed) else None)
+                           elapsed_s=round(elapsed, 4) if math.isfinite(elapsed) else None, **extra)
 
 
 def serve(stdin=None, stdout=None, preload=None, heartbeat=None):

@@ -302,3 +302,55 @@ def test_foot_cleanup_field_reaches_the_generator_and_must_be_a_bool(weights, mo
         "on": "result", "off": "result", "bad": "error"}
     bad = next(e for e in events if e["id"] == "bad")
     assert "foot_cleanup" in bad["message"] and "traceback" not in bad
+
+
+@pytest.fixture(scope="module")
+def temporal_weights(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("temporal_weights")
+    MotionGenerator.random(ModelConfig.tiny_temporal(), seed=0).save_pretrained(folder)
+    return folder
+
+
+def test_sequence_and_edit_requests(temporal_weights, tmp_path):
+    from motion_core.data.procedural import generate_clip
+
+    walk = generate_clip("walk", np.random.default_rng(7))[0][:60]
+    np.savez(tmp_path / "walk.npz", joints=walk)
+    segments = [{"prompt": "a person walks", "seconds": 2.0}, {"prompt": "a person sits down", "seconds": 1.5}]
+    code, events = run_worker([
+        {"id": "l", "type": "load", "weights": str(temporal_weights), "device": "cpu"},
+        {"id": "s", "type": "sequence", "segments": segments, "seed": 1, "steps": 2, "out": str(tmp_path / "s.npz")},
+        {"id": "c", "type": "sequence", "segments": segments[1:], "start": str(tmp_path / "walk.npz"), "steps": 2},
+        {"id": "e", "type": "edit", "motion": str(tmp_path / "walk.npz"), "first": 10, "last": 40,
+         "prompt": "a person jumps", "steps": 2, "variations": 2},
+        {"id": "bad", "type": "sequence", "segments": [{"prompt": "walk", "seconds": 0.2}]},
+        {"id": "gone", "type": "edit", "motion": str(tmp_path / "missing.npz"), "first": 1, "last": 9, "prompt": "x"},
+        {"id": "x", "type": "shutdown"},
+    ])
+    assert code == 0
+    results = {e["id"]: e for e in events if e["type"] == "result"}
+    errors = {e["id"]: e for e in events if e["type"] == "error"}
+    assert results["s"]["frames"] == 70 and results["s"]["segments"] == [
+        {"prompt": "a person walks", "start_frame": 0, "end_frame": 40},
+        {"prompt": "a person sits down", "start_frame": 40, "end_frame": 70}]
+    with np.load(tmp_path / "s.npz") as data:
+        assert data["joints"].shape == (1, 70, 22, 3) and list(data["segment_starts"]) == [0, 40]
+    with np.load(results["c"]["path"]) as data:
+        np.testing.assert_allclose(data["joints"][0, 0], walk[-1], atol=1e-5)  # continues from the last pose
+    with np.load(results["e"]["path"]) as data:
+        assert data["joints"].shape == (2, 60, 22, 3)
+        np.testing.assert_allclose(data["joints"][:, :11], np.repeat(walk[None, :11], 2, 0), atol=1e-5)
+    assert "at least 1 s" in errors["bad"]["message"] and "traceback" not in errors["bad"]
+    assert "cannot read joints" in errors["gone"]["message"] and "traceback" not in errors["gone"]
+    assert {e["id"] for e in events if e["type"] == "progress"} == {"s", "c", "e"}
+
+
+@pytest.mark.parametrize("request_fields, words", [
+    ({"type": "sequence"}, "needs \"segments\""),
+    ({"type": "sequence", "segments": "walk:2"}, "\"segments\" must be a list"),
+    ({"type": "edit", "motion": "m.npz", "prompt": "x"}, "needs \"motion\", \"first\", \"last\" and \"prompt\""),
+    ({"type": "edit", "motion": "m.npz", "prompt": "x", "first": 1.5, "last": 9}, "\"first\" must be a whole number"),
+])
+def test_sequence_and_edit_schema(request_fields, words):
+    with pytest.raises(ValueError, match=words):
+        parse_request(json.dumps({"id": "r", **request_fields}))
