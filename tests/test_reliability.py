@@ -432,3 +432,82 @@ def test_import_and_preview_check_their_outputs_first(tmp_path, capsys):
         assert cli.main(command) == 2, command
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and "\n" not in err, err
+
+
+# ------------------------------------------------------------------ 7. one line, never a traceback
+
+def _cmu_bvh_text():
+    return (REPO_ROOT / "tests" / "data" / "cmu" / "bvh-mb" / "02_01.bvh").read_text()
+
+
+def _with_first_motion_value(text, value):
+    head, sep, tail = text.partition("\nMOTION")
+    lines = tail.split("\n")
+    numbers = lines[3].split()
+    numbers[4] = value
+    lines[3] = " ".join(numbers)
+    return head + sep + "\n".join(lines)
+
+
+@pytest.mark.parametrize("mangle, words", [
+    (lambda t: t.replace("CHANNELS 6", "CHANNELS", 1), "CHANNELS"),
+    (lambda t: t.replace("CHANNELS 3", "CHANNELS", 1), "CHANNELS"),
+    (lambda t: _with_first_motion_value(t, "1e308"), "absurd"),
+    (lambda t: _with_first_motion_value(t, "-3e200"), "absurd"),
+    (lambda t: t.replace("OFFSET 1.363060 -1.794630", "OFFSET 1e300 -1.794630", 1), "absurd"),
+])
+def test_malformed_bvh_numbers_and_channel_lines_are_one_line_errors(tmp_path, capsys, mangle, words):
+    from motion_core import cli
+
+    path = tmp_path / "bad.bvh"
+    path.write_text(mangle(_cmu_bvh_text()))
+    assert cli.main(["import", str(path), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: ") and captured.err.count("\n") == 1
+    assert words in captured.err
+
+
+def test_a_joint_named_like_a_keyword_imports(tmp_path, capsys):
+    from motion_core import cli
+
+    text = _cmu_bvh_text().replace("JOINT Neck\n", "JOINT MOTIONNeck\n").replace("JOINT Neck ", "JOINT MOTIONNeck ")
+    assert "MOTIONNeck" in text
+    path = tmp_path / "named.bvh"
+    path.write_text(text)
+    code = cli.main(["import", str(path), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["frames"] > 0 and np.isfinite(report["height_m"])
+
+
+@pytest.mark.parametrize("arrays, words", [
+    ({"joints": np.full((5, 22, 3), np.nan, np.float32), "fps": 20.0}, "finite"),
+    ({"joints": np.zeros((5, 22, 3), np.float32), "fps": 0.0}, "fps"),
+    ({"joints": np.zeros((5, 22, 3), np.float32), "fps": np.nan}, "fps"),
+    ({"joints": np.zeros((5, 22, 3), np.float32), "fps": np.zeros(3)}, "fps"),
+])
+def test_preview_of_bad_motion_files_is_one_line(tmp_path, capsys, arrays, words):
+    from motion_core import cli
+
+    path = tmp_path / "clip.npz"
+    np.savez(path, **arrays)
+    assert cli.main(["preview", str(path), "--out", str(tmp_path / "sheet.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and words in err
+    assert not (tmp_path / "sheet.png").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e308"])
+def test_amc_values_that_are_not_finite_are_one_line_errors(tmp_path, value):
+    from motion_core.errors import MotionError
+    from motion_core.motion.asf_amc import read_amc, read_asf
+
+    asf = tmp_path / "tiny.asf"
+    asf.write_text(TINY_ASF.replace("{hierarchy}", "    root a\n    a b"))
+    frames = "".join(f"{i}\nroot 0 0 0 0 0 0\na 1 2 3\nb 4\n" for i in range(1, 6))
+    amc = tmp_path / "tiny_01.amc"
+    amc.write_text(":FULLY-SPECIFIED\n:DEGREES\n" + frames.replace("a 1 2 3", f"a 1 {value} 3", 1))
+    with pytest.raises(MotionError, match="AMC frame 1") as info:
+        read_amc(amc, read_asf(asf))
+    assert "\n" not in str(info.value)

@@ -158,3 +158,20 @@ def test_generator_on_a_temporal_latent(kind, tmp_path):
     assert loaded.config.vae.arch == "conv"
     reloaded = loaded.generate("a person walks forward", seconds=1.3, seed=5, steps=3, variations=2, device="cpu")
     np.testing.assert_allclose(reloaded.joints, motion.joints, atol=0.05)  # fp16 weights: close, not equal
+
+
+def test_evaluation_sampling_groups_rows_by_token_count():
+    from motion_core.evaluate import sample_features
+    from test_dataset import fake_encode
+    from test_train import _FakeTextEncoder
+
+    generator = MotionGenerator.random(ModelConfig.tiny_temporal("mld"), seed=0, text_encoder=_FakeTextEncoder())
+    prompts = ["a person walks forward", "a person jumps in place", "someone waves", "a person sits down"]
+    text = torch.from_numpy(fake_encode(prompts))
+    uncond = torch.from_numpy(fake_encode([""])[0])
+    lengths = torch.tensor([40, 60, 42, 40])  # token counts 10, 15, 11, 10: three groups
+    out = sample_features(generator, text, lengths, uncond, seed=3, steps=3, batch_size=2)
+    assert out.shape == (4, 60, 263) and torch.isfinite(out).all()
+    assert torch.all(out[0, 40:] == 0) and torch.all(out[2, 42:] == 0) and torch.any(out[1, 59] != 0)
+    again = sample_features(generator, text, lengths, uncond, seed=3, steps=3, batch_size=2)
+    assert torch.equal(out, again)

@@ -35,7 +35,11 @@ def load_joints(path, asf=None, bone_map=None):
                 if "joints" not in data:
                     raise MotionError(f"{path.name} has no 'joints' array; pass a motion-mamba .npz")
                 joints = np.asarray(data["joints"], dtype=np.float64)
-                fps = float(data["fps"]) if "fps" in data else 20.0
+                fps = data["fps"] if "fps" in data else 20.0
+                if np.ndim(fps) != 0 or not np.issubdtype(np.asarray(fps).dtype, np.number):
+                    raise MotionError(f"{path.name}: 'fps' must be one number, got an array of shape "
+                                      f"{np.shape(fps)}")
+                fps = float(fps)
         elif suffix == ".npy":
             joints = np.load(path, allow_pickle=False).astype(np.float64)
             fps = 20.0  # HumanML3D files are 20 fps
@@ -49,6 +53,10 @@ def load_joints(path, asf=None, bone_map=None):
         raise MotionError(f"cannot read {path.name}: {error}") from None
     if joints.ndim not in (3, 4) or joints.shape[-2:] != (22, 3) or joints.shape[-3] < 1:
         raise MotionError(f"{path.name}: expected joints (T, 22, 3) or (V, T, 22, 3), got {joints.shape}")
+    if not np.all(np.isfinite(joints)):
+        raise MotionError(f"{path.name}: joints hold numbers that are not finite (NaN/inf); the file is damaged")
+    if not (0 < fps <= 1000):  # also NaN
+        raise MotionError(f"{path.name}: fps must be between 0 and 1000, got {fps:g}")
     return joints, fps
 
 

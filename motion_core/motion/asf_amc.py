@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from motion_core.errors import MotionError
-from motion_core.motion.bvh import axis_rotations_to_matrix
+from motion_core.motion.bvh import MAX_ABS_VALUE, axis_rotations_to_matrix
 
 INCH = 0.0254
 AMC_FPS = 120.0  # CMU captured at 120 Hz; AMC files carry no frame rate
@@ -220,6 +220,9 @@ def read_amc(path, skeleton: AsfSkeleton) -> AmcMotion:
             values = [float(v) for v in rest.split()]
         except ValueError:
             problems.setdefault(index, f"malformed number in AMC frame {index + 1} ({first})")
+            continue
+        if not all(abs(v) <= MAX_ABS_VALUE for v in values):  # also nan/inf, which float() accepts
+            problems.setdefault(index, f"non-finite or absurd number in AMC frame {index + 1} ({first})")
             continue
         if len(values) != expected[first]:
             problems.setdefault(index, f"frame {index + 1}: {first} has {len(values)} values, ASF says {expected[first]}")

@@ -23,6 +23,9 @@ _CHANNEL_NAMES = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation
 # Frame times outside this range are not mocap (1000 fps .. 1 fps): almost always a corrupt header.
 MIN_FRAME_TIME = 1.0 / 1000.0
 MAX_FRAME_TIME = 1.0
+# Largest magnitude of any OFFSET or channel value (file units or degrees): 10 km in millimetres. Larger numbers are
+# corrupt data, and squared in forward kinematics they overflow to inf.
+MAX_ABS_VALUE = 1e7
 
 
 @dataclass
@@ -142,10 +145,16 @@ def parse_bvh(text: str, source: str = "<text>") -> BvhData:
     motion = values[: frames * n_channels].reshape(frames, n_channels)
     if not np.all(np.isfinite(motion)):
         raise MotionError(f"{name} has non-finite numbers (nan/inf) in its MOTION block")
+    offsets = np.asarray(offsets, dtype=np.float64).reshape(-1, 3)
+    for what, values in (("MOTION block", motion), ("OFFSETs", offsets)):
+        largest = float(np.abs(values).max()) if values.size else 0.0
+        if not largest <= MAX_ABS_VALUE:  # finite but absurd: FK would overflow to inf/nan downstream
+            raise MotionError(f"{name} has absurd numbers in its {what} (up to {largest:.3g}, expected within "
+                              f"+-{MAX_ABS_VALUE:.0e}); the file is corrupt")
     return BvhData(
         names=names,
         parents=np.asarray(parents, dtype=np.int64),
-        offsets=np.asarray(offsets, dtype=np.float64).reshape(-1, 3),
+        offsets=offsets,
         channels=channels,
         is_end_site=np.asarray(is_end, dtype=bool),
         frame_time=frame_time,

@@ -275,6 +275,9 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None) -> Import
         joints = joints[dropped:]
 
     joints = to_y_up_facing_z(joints, up)
+    if not np.all(np.isfinite(joints)):  # e.g. NaN bone lengths in an ASF: never hand NaN joints on
+        raise MotionError(f"{Path(path).name}: the imported joints are not finite numbers (NaN/inf); the file holds "
+                          "corrupt values")
     return ImportedMotion(
         joints=joints.astype(np.float32),
         fps=float(fps),
