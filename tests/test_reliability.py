@@ -511,3 +511,24 @@ def test_amc_values_that_are_not_finite_are_one_line_errors(tmp_path, value):
     with pytest.raises(MotionError, match="AMC frame 1") as info:
         read_amc(amc, read_asf(asf))
     assert "\n" not in str(info.value)
+
+
+def test_a_prompt_that_is_not_utf8_is_a_one_line_error(tiny_weights, tmp_path, capsys):
+    """Bytes that are not UTF-8 on the command line arrive as lone surrogates (Python's surrogateescape)."""
+    import io
+
+    from motion_core import cli
+    from motion_core.worker import serve
+
+    prompt = os.fsdecode(b"a person walks \xff\xfe")
+    assert cli.main(["generate", prompt, "--seconds", "1", "--steps", "1", "--weights", str(tiny_weights),
+                     "--out", str(tmp_path / "a.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "UTF-8" in err
+    requests = [{"id": "l", "type": "load", "weights": str(tiny_weights), "device": "cpu"},
+                {"id": "g", "type": "generate", "prompt": prompt, "seconds": 1.0, "steps": 1},
+                {"id": "s", "type": "shutdown"}]
+    stdout = io.StringIO()
+    serve(stdin=io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), stdout=stdout)
+    event = next(json.loads(line) for line in stdout.getvalue().splitlines() if '"g"' in line)
+    assert event["type"] == "error" and "UTF-8" in event["message"] and "traceback" not in event

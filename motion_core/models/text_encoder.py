@@ -132,6 +132,11 @@ class TextEncoder(nn.Module):
         """prompts: list[str] -> ids (B, L) long, mask (B, L) bool, padded to the longest; over-long ones truncated."""
         rows = []
         for prompt in prompts:
+            try:  # every prompt passes here; bytes that were not UTF-8 arrive as lone surrogates (surrogateescape)
+                prompt.encode("utf-8")
+            except UnicodeEncodeError:
+                raise MotionError("the prompt holds bytes that are not UTF-8 text; retype it (or save the timeline "
+                                  "file as UTF-8)") from None
             ids = self.tokenizer.encode(prompt).ids  # [CLS] ... [SEP]
             if len(ids) > self.max_tokens:
                 warnings.warn(f"prompt is longer than the text encoder's {self.max_tokens}-token limit; "
