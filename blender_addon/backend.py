@@ -50,12 +50,30 @@ class GenerateRequest:
 
 
 @dataclass
+class SequenceRequest:
+    """A timeline: (prompt, seconds) segments made into one motion (`MotionGenerator.generate_sequence`)."""
+
+    segments: Tuple[Tuple[str, float], ...]
+    seed: Optional[int] = None
+    steps: int = 50
+    guidance: float = 7.5
+    variations: int = 1
+    foot_cleanup: bool = True
+    start: Optional[np.ndarray] = None  # (n, 22, 3) motion space: the motion so far, continued from its last pose
+
+    @property
+    def prompt(self) -> str:
+        return "; ".join(prompt for prompt, _ in self.segments)
+
+
+@dataclass
 class GenerationResult:
     joints: np.ndarray  # (V, T, 22, 3) float32, motion space (metres, Y-up, +Z forward)
     fps: float
     seed: Optional[int]
     prompt: str
     elapsed_s: float = 0.0
+    segments: List[Tuple[str, int, int]] = field(default_factory=list)  # timelines: (prompt, first, end frame)
 
 
 @dataclass
@@ -77,7 +95,7 @@ class BackendConfig:
 class Job:
     """One generation request. Poll it from the main thread; never blocks unless `wait` is called."""
 
-    request: GenerateRequest
+    request: Union[GenerateRequest, SequenceRequest]
     id: str
     _cancel: Callable[["Job"], None]
     events: "queue.Queue[dict]" = field(default_factory=queue.Queue)
@@ -153,12 +171,16 @@ def _load_result_npz(path: str, prompt: str, elapsed: float) -> GenerationResult
         joints = np.asarray(data["joints"], dtype=np.float32)
         fps = float(data["fps"]) if "fps" in data else 20.0
         seed = int(data["seed"]) if "seed" in data and np.ndim(data["seed"]) == 0 else None
+        segments = []
+        if "segment_prompts" in data:
+            segments = [(str(p), int(a), int(b)) for p, a, b in
+                        zip(data["segment_prompts"], data["segment_starts"], data["segment_ends"])]
     if joints.ndim == 3:
         joints = joints[None]
     if joints.ndim != 4 or joints.shape[2:] != (22, 3):
         raise MotionError(f"The worker returned joints of shape {joints.shape}, expected (V, T, 22, 3): "
                           "update the backend (Preferences → Add-ons → Motion Mamba)")
-    return GenerationResult(joints=joints, fps=fps, seed=seed, prompt=prompt, elapsed_s=elapsed)
+    return GenerationResult(joints=joints, fps=fps, seed=seed, prompt=prompt, elapsed_s=elapsed, segments=segments)
 
 
 # The worker's entry point. `python -m` (and `-c`) would put the current folder first on sys.path, so a numpy.py in
@@ -335,16 +357,23 @@ class WorkerBackend:
             job.events.put({"type": "error", "message": message})
         self._failed = message
 
-    def generate(self, request: GenerateRequest) -> Job:
+    def generate(self, request: Union[GenerateRequest, SequenceRequest]) -> Job:
         if not self.alive:
             raise MotionError(self._failed or self._crash_message(self._process.returncode))
         job = Job(request=request, id=f"gen{next(self._ids)}", _cancel=self._cancel)
+        message = {"id": job.id, "seed": request.seed, "steps": request.steps, "guidance": request.guidance,
+                   "variations": request.variations, "foot_cleanup": request.foot_cleanup,
+                   "out": os.path.join(self._out_dir, f"{job.id}.npz")}
+        if isinstance(request, SequenceRequest):
+            message.update(type="sequence", segments=[{"prompt": p, "seconds": s} for p, s in request.segments])
+            if request.start is not None:  # the worker reads the motion so far from a file beside its result
+                message["start"] = os.path.join(self._out_dir, f"{job.id}_start.npz")
+                np.savez(message["start"], joints=np.asarray(request.start, dtype=np.float32))
+        else:
+            message.update(type="generate", prompt=request.prompt, seconds=request.seconds)
         with self._lock:
             self._jobs[job.id] = job
-        self._send({"id": job.id, "type": "generate", "prompt": request.prompt, "seconds": request.seconds,
-                    "seed": request.seed, "steps": request.steps, "guidance": request.guidance,
-                    "variations": request.variations, "foot_cleanup": request.foot_cleanup,
-                    "out": os.path.join(self._out_dir, f"{job.id}.npz")})
+        self._send(message)
         return job
 
     def _cancel(self, job: Job) -> None:
@@ -384,7 +413,7 @@ class InProcessBackend:
             self._generator = MotionGenerator.from_pretrained(self.config.weights)
         return self._generator
 
-    def generate(self, request: GenerateRequest) -> Job:
+    def generate(self, request: Union[GenerateRequest, SequenceRequest]) -> Job:
         job = Job(request=request, id=f"local{next(self._ids)}", _cancel=self._cancel, cancel_grace=CANCEL_GRACE_S)
         threading.Thread(target=self._run, args=(job,), daemon=True).start()
         return job
@@ -398,15 +427,18 @@ class InProcessBackend:
             with self._lock:
                 generator = self._load()
                 started = time.perf_counter()
-                motion = generator.generate(
-                    request.prompt, request.seconds, seed=request.seed, steps=request.steps,
-                    guidance=request.guidance, variations=request.variations, device=self.config.device,
+                settings = dict(
+                    seed=request.seed, steps=request.steps, guidance=request.guidance,
+                    variations=request.variations, device=self.config.device,
                     progress=lambda step, total: job.events.put({"type": "progress", "step": step, "total": total}),
-                    cancel=lambda: job.cancel_requested, foot_cleanup=request.foot_cleanup,
-                )
+                    cancel=lambda: job.cancel_requested, foot_cleanup=request.foot_cleanup)
+                if isinstance(request, SequenceRequest):
+                    motion = generator.generate_sequence(list(request.segments), start=request.start, **settings)
+                else:
+                    motion = generator.generate(request.prompt, request.seconds, **settings)
             joints = np.asarray(motion.joints, dtype=np.float32)
             result = GenerationResult(joints=joints, fps=float(motion.fps), seed=motion.seed, prompt=request.prompt,
-                                      elapsed_s=time.perf_counter() - started)
+                                      elapsed_s=time.perf_counter() - started, segments=list(motion.segments))
             job.events.put({"type": "result", "result": result})
         except MotionError as error:
             # GenerationCancelled is a MotionError; matching it by the request keeps torch out of this module.

@@ -21,6 +21,7 @@ vendor.ensure_motion_core()
 from motion_core.errors import MotionError  # noqa: E402
 from motion_core.motion import skeleton  # noqa: E402
 from motion_core.motion.retarget import resample, retarget, smpl_rest_joints  # noqa: E402
+from motion_core.motion.timeline import check_segments  # noqa: E402
 
 MIN_SECONDS, MAX_SECONDS = 1.0, 9.8  # the VAE decodes at most 196 frames at 20 fps
 
@@ -127,11 +128,29 @@ def read_request(settings) -> backend_module.GenerateRequest:
         raise MotionError(f"Duration must be between {MIN_SECONDS} and {MAX_SECONDS} seconds")
     if not 1 <= settings.variations <= 4:
         raise MotionError("Variations must be between 1 and 4")
-    seed = random.randrange(0, 2**31 - 1) if settings.randomize_seed else int(settings.seed)
-    return backend_module.GenerateRequest(prompt=prompt, seconds=seconds, seed=seed,
+    return backend_module.GenerateRequest(prompt=prompt, seconds=seconds, seed=_seed(settings),
                                           steps=int(settings.steps), guidance=float(settings.guidance),
                                           variations=int(settings.variations),
                                           foot_cleanup=bool(settings.foot_cleanup))
+
+
+def read_timeline_request(settings) -> backend_module.SequenceRequest:
+    """The timeline request from the panel's segment list (one motion, baked as one action); MotionError on bad
+    input."""
+    if not len(settings.segments):
+        raise MotionError("The timeline is empty: add a segment with the + button beside the list")
+    if not 1 <= settings.variations <= 4:
+        raise MotionError("Variations must be between 1 and 4")
+    # Durations are float32 sliders (4.2 reads back as 4.199999809): kept to the millisecond, as read_request does.
+    segments = check_segments([(s.prompt, round(float(s.seconds), 3)) for s in settings.segments])
+    return backend_module.SequenceRequest(segments=tuple((s.prompt, s.seconds) for s in segments),
+                                          seed=_seed(settings), steps=int(settings.steps),
+                                          guidance=float(settings.guidance), variations=int(settings.variations),
+                                          foot_cleanup=bool(settings.foot_cleanup))
+
+
+def _seed(settings) -> int:
+    return random.randrange(0, 2**31 - 1) if settings.randomize_seed else int(settings.seed)
 
 
 def resolve_target(context, settings) -> Target:
@@ -163,9 +182,9 @@ class StoredMotion:
 class GenerationRun:
     """Start → poll … → apply (success) | nothing (cancel, failure)."""
 
-    def __init__(self, context):
+    def __init__(self, context, timeline: bool = False):
         self.settings = context.scene.motion_mamba
-        self.request = read_request(self.settings)
+        self.request = read_timeline_request(self.settings) if timeline else read_request(self.settings)
         self.target = resolve_target(context, self.settings)
         self.config = prefs.backend_config(context)
         body_path = prefs.smpl_model_path(context)
@@ -209,7 +228,16 @@ class GenerationRun:
             item.label = f"{result.prompt[:40]} · seed {seed} · v{v + 1}"
         self.settings.results[first].action = action.name
         self.settings.results_index = first
+        if result.segments and self.settings.segment_markers:
+            add_segment_markers(context.scene, result.segments, result.fps, self.settings.start_frame)
         return obj
+
+
+def add_segment_markers(scene, segments, fps: float, start_frame: int) -> None:
+    """A timeline marker named after each segment's prompt at the scene frame where the segment starts."""
+    scene_fps = scene.render.fps / scene.render.fps_base
+    for prompt, first, _ in segments:
+        scene.timeline_markers.new(prompt[:63], frame=int(round(start_frame + first * scene_fps / fps)))
 
 
 def _save_result(result) -> str:

@@ -8,7 +8,7 @@ from scripts (`bpy.ops.motion_mamba.generate()` → execute).
 from typing import Optional
 
 import bpy
-from bpy.props import IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from . import bone_maps, deps, generation, prefs, rig, vendor
 
@@ -41,6 +41,9 @@ class MOTION_MAMBA_OT_generate(bpy.types.Operator):
     bl_description = "Generate a motion from the prompt and bake it onto the target (Esc cancels)"
     bl_options = {"REGISTER", "UNDO"}
 
+    timeline: BoolProperty(name="Timeline", description="Generate the timeline's segments as one motion and action",
+                           default=False, options={"SKIP_SAVE"})
+
     _run = None
     _timer = None
 
@@ -51,7 +54,7 @@ class MOTION_MAMBA_OT_generate(bpy.types.Operator):
     def _start(self, context):
         status = _status(context)
         status.last_error, status.message, status.progress = "", "Starting the model…", 0.0
-        self._run = generation.GenerationRun(context).start()
+        self._run = generation.GenerationRun(context, timeline=self.timeline).start()
         status.running = True
 
     def _finish(self, context):
@@ -185,6 +188,65 @@ class MOTION_MAMBA_OT_delete_result(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class MOTION_MAMBA_OT_segment_add(bpy.types.Operator):
+    """Add a timeline segment after the active one"""
+
+    bl_idname = "motion_mamba.segment_add"
+    bl_label = "Add Segment"
+    bl_description = "Add a timeline segment after the active one, with the panel's prompt and duration"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        settings = context.scene.motion_mamba
+        item = settings.segments.add()
+        item.prompt, item.seconds = settings.prompt, settings.seconds
+        index = min(settings.segments_index + 1, len(settings.segments) - 1)
+        settings.segments.move(len(settings.segments) - 1, index)
+        settings.segments_index = index
+        return {"FINISHED"}
+
+
+class MOTION_MAMBA_OT_segment_remove(bpy.types.Operator):
+    """Remove a timeline segment"""
+
+    bl_idname = "motion_mamba.segment_remove"
+    bl_label = "Remove Segment"
+    bl_description = "Remove the active timeline segment"
+    bl_options = {"REGISTER", "UNDO"}
+
+    index: IntProperty(name="Segment", default=-1)
+
+    def execute(self, context):
+        settings = context.scene.motion_mamba
+        index = self.index if self.index >= 0 else settings.segments_index
+        if not 0 <= index < len(settings.segments):
+            return _fail(self, context, "Pick a segment in the timeline first")
+        settings.segments.remove(index)
+        settings.segments_index = min(index, max(len(settings.segments) - 1, 0))
+        return {"FINISHED"}
+
+
+class MOTION_MAMBA_OT_segment_move(bpy.types.Operator):
+    """Move the active timeline segment up or down"""
+
+    bl_idname = "motion_mamba.segment_move"
+    bl_label = "Move Segment"
+    bl_description = "Move the active timeline segment earlier or later"
+    bl_options = {"REGISTER", "UNDO"}
+
+    direction: EnumProperty(name="Direction", items=[("UP", "Up", "Earlier"), ("DOWN", "Down", "Later")])
+
+    def execute(self, context):
+        settings = context.scene.motion_mamba
+        index = settings.segments_index
+        other = index - 1 if self.direction == "UP" else index + 1
+        if not (0 <= index < len(settings.segments) and 0 <= other < len(settings.segments)):
+            return {"CANCELLED"}
+        settings.segments.move(index, other)
+        settings.segments_index = other
+        return {"FINISHED"}
+
+
 class MOTION_MAMBA_OT_detect_bone_map(bpy.types.Operator):
     """Fill the custom map table from the selected armature's bone names"""
 
@@ -305,6 +367,9 @@ classes = (
     MOTION_MAMBA_OT_generate,
     MOTION_MAMBA_OT_bake_result,
     MOTION_MAMBA_OT_delete_result,
+    MOTION_MAMBA_OT_segment_add,
+    MOTION_MAMBA_OT_segment_remove,
+    MOTION_MAMBA_OT_segment_move,
     MOTION_MAMBA_OT_detect_bone_map,
     MOTION_MAMBA_OT_save_bone_map,
     MOTION_MAMBA_OT_install_backend,

@@ -7,7 +7,10 @@ import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
                        StringProperty)
 
-from . import bone_maps
+from . import bone_maps, vendor
+
+vendor.ensure_motion_core()
+from motion_core.motion.timeline import MAX_TIMELINE_SECONDS, MIN_SEGMENT_SECONDS  # noqa: E402
 
 
 def _bone_map_items(self, context):
@@ -33,6 +36,16 @@ class MOTION_MAMBA_PG_result(bpy.types.PropertyGroup):
     fps: FloatProperty(name="FPS", default=20.0)
     path: StringProperty(name="Cache file", subtype="FILE_PATH")
     action: StringProperty(name="Last baked action")
+
+
+class MOTION_MAMBA_PG_segment(bpy.types.PropertyGroup):
+    """One shot of the timeline: what happens and for how long."""
+
+    prompt: StringProperty(name="Prompt", description="What the character does in this segment",
+                           default="a person walks forward")
+    seconds: FloatProperty(
+        name="Duration", description="Length of this segment in seconds", default=4.0, min=MIN_SEGMENT_SECONDS,
+        max=MAX_TIMELINE_SECONDS, subtype="TIME_ABSOLUTE", unit="TIME_ABSOLUTE")
 
 
 class MOTION_MAMBA_PG_map_entry(bpy.types.PropertyGroup):
@@ -91,6 +104,11 @@ class MOTION_MAMBA_PG_settings(bpy.types.PropertyGroup):
     add_body: BoolProperty(
         name="Add body", description="Give new armatures a body so they render: the SMPL model set in the preferences, "
                     "else a simple stick figure", default=True)
+    segments: CollectionProperty(type=MOTION_MAMBA_PG_segment)
+    segments_index: IntProperty(name="Segment", default=0)
+    segment_markers: BoolProperty(
+        name="Segment markers", description="Add a timeline marker named after each segment where it starts",
+        default=True)
     results: CollectionProperty(type=MOTION_MAMBA_PG_result)
     results_index: IntProperty(name="Result", default=0)
 
@@ -108,7 +126,8 @@ class MOTION_MAMBA_PG_install(bpy.types.PropertyGroup):
     message: StringProperty(default="")
 
 
-classes = (MOTION_MAMBA_PG_install, MOTION_MAMBA_PG_result, MOTION_MAMBA_PG_map_entry, MOTION_MAMBA_PG_settings, MOTION_MAMBA_PG_status)
+classes = (MOTION_MAMBA_PG_install, MOTION_MAMBA_PG_result, MOTION_MAMBA_PG_segment, MOTION_MAMBA_PG_map_entry,
+           MOTION_MAMBA_PG_settings, MOTION_MAMBA_PG_status)
 
 
 def register_properties() -> None:

@@ -1,4 +1,5 @@
-"""The 3D View sidebar tab "Motion": prompt and settings, target and bone map, Generate, results with Bake/Delete."""
+"""The 3D View sidebar tab "Motion": prompt and settings, target and bone map, Generate, a timeline of segments,
+results with Bake/Delete."""
 
 import bpy
 
@@ -63,6 +64,43 @@ class VIEW3D_PT_motion_mamba(MotionPanel):
                 box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
 
 
+class MOTION_MAMBA_UL_segments(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_property, index=0, flt_flag=0):
+        row = layout.row(align=True)
+        row.label(text=f"{index + 1}.")
+        row.prop(item, "prompt", text="", emboss=False)
+        row.prop(item, "seconds", text="")
+
+
+class VIEW3D_PT_motion_mamba_timeline(MotionPanel):
+    bl_idname = "VIEW3D_PT_motion_mamba_timeline"
+    bl_label = "Timeline"
+    bl_parent_id = "VIEW3D_PT_motion_mamba"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.motion_mamba
+        row = layout.row()
+        row.template_list("MOTION_MAMBA_UL_segments", "", settings, "segments", settings, "segments_index", rows=4)
+        col = row.column(align=True)
+        col.operator("motion_mamba.segment_add", text="", icon="ADD")
+        col.operator("motion_mamba.segment_remove", text="", icon="REMOVE")
+        col.separator()
+        col.operator("motion_mamba.segment_move", text="", icon="TRIA_UP").direction = "UP"
+        col.operator("motion_mamba.segment_move", text="", icon="TRIA_DOWN").direction = "DOWN"
+        if 0 <= settings.segments_index < len(settings.segments):
+            segment = settings.segments[settings.segments_index]
+            col = layout.column(align=True)
+            col.prop(segment, "prompt", text="")
+            col.prop(segment, "seconds")
+        total = sum(s.seconds for s in settings.segments)
+        layout.label(text=f"{len(settings.segments)} segments, {total:.1f} s in all (up to 10 min)")
+        layout.prop(settings, "segment_markers")
+        if not context.window_manager.motion_mamba_status.running:
+            layout.operator("motion_mamba.generate", text="Generate Timeline", icon="SEQUENCE").timeline = True
+
+
 class VIEW3D_PT_motion_mamba_results(MotionPanel):
     bl_idname = "VIEW3D_PT_motion_mamba_results"
     bl_label = "Results"
@@ -110,5 +148,5 @@ def _wrap(text, width):
     return lines + ([line] if line else [])
 
 
-classes = (MOTION_MAMBA_UL_results, VIEW3D_PT_motion_mamba, VIEW3D_PT_motion_mamba_results,
-           VIEW3D_PT_motion_mamba_bone_map)
+classes = (MOTION_MAMBA_UL_results, MOTION_MAMBA_UL_segments, VIEW3D_PT_motion_mamba, VIEW3D_PT_motion_mamba_timeline,
+           VIEW3D_PT_motion_mamba_results, VIEW3D_PT_motion_mamba_bone_map)

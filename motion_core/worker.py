@@ -27,8 +27,8 @@ not run. Unknown keys are ignored.
         Regenerate frames first+1 .. last-1 of the .npz's "joints" (T, 22, 3) with the prompt; frames up to first
         and from last on come back unchanged and the new ones meet them in position and velocity.
     {"id": "r3", "type": "cancel", "target": "r2"}
-        Stop generate (or sequence, edit) request r2 (running or still queued). Read on the stdin thread and answered at once:
-        "cancelled" (with "target") when r2 is queued or running (r2 then answers "cancelled" itself, between sampler
+        Stop generate (or sequence, edit) request r2 (running or still queued). Read on the stdin thread and
+        answered at once: "cancelled" (with "target") when r2 is queued or running (r2 then answers "cancelled" itself, between sampler
         steps, or between chunks of 10 steps on CUDA), "not_found" otherwise. Nothing is remembered about unknown
         or finished targets, so a later request that reuses the id runs normally.
     {"id": "r4", "type": "shutdown"}

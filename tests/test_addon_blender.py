@@ -639,7 +639,9 @@ def test_panels_draw_existing_properties(scene):
         scene.motion_mamba.target = target
         status.running, status.last_error = running, "" if running else "a long error message " * 5
         scene.motion_mamba.custom_map.add().joint = "pelvis"
-        for panel in (ui.VIEW3D_PT_motion_mamba, ui.VIEW3D_PT_motion_mamba_results, ui.VIEW3D_PT_motion_mamba_bone_map):
+        scene.motion_mamba.segments.add()
+        for panel in (ui.VIEW3D_PT_motion_mamba, ui.VIEW3D_PT_motion_mamba_results, ui.VIEW3D_PT_motion_mamba_bone_map,
+                      ui.VIEW3D_PT_motion_mamba_timeline):
             calls = []
             holder = type("PanelSelf", (), {"layout": RecordingLayout(calls)})()
             panel.draw(holder, bpy.context)
@@ -664,7 +666,7 @@ def modal_driver():
 
     reports = []
     driver = type("ModalDriver", (), {name: getattr(op, name) for name in ("_start", "_finish", "_cleanup", "modal")})()
-    driver._run, driver._timer = None, None
+    driver._run, driver._timer, driver.timeline = None, None, False
     driver.report = lambda kinds, message: reports.append((set(kinds), message))
     return driver, reports
 
@@ -704,3 +706,77 @@ def test_modal_progress_and_esc(scene, tiny_model):
         time.sleep(0.01)
     assert result == {"CANCELLED"} and status.message == "Cancelled" and not status.running
     assert snapshot() == before
+
+
+# ---------------------------------------------------------------------------------------------------------- timeline
+
+@pytest.fixture(scope="module")
+def tiny_temporal_model(tmp_path_factory):
+    pytest.importorskip("torch")
+    from motion_core.generator import MotionGenerator
+    from motion_core.models.config import ModelConfig
+
+    folder = tmp_path_factory.mktemp("tiny_temporal_model")
+    MotionGenerator.random(ModelConfig.tiny_temporal(), seed=0).save_pretrained(folder)
+    return folder
+
+
+def fill_timeline(settings, segments):
+    """The segment list through its operators: add after the active row, then edit the new row."""
+    settings.segments.clear()
+    for prompt, seconds in segments:
+        settings.prompt, settings.seconds = prompt, seconds
+        assert bpy.ops.motion_mamba.segment_add() == {"FINISHED"}
+
+
+@pytest.mark.parametrize("mode", ["IN_PROCESS", "EXTERNAL"])
+def test_timeline_bakes_one_action_with_segment_markers(scene, tiny_temporal_model, mode):
+    use_backend(mode, tiny_temporal_model, python=sys.executable if mode == "EXTERNAL" else "")
+    settings = scene.motion_mamba
+    scene.timeline_markers.clear()
+    scene.render.fps = 24  # markers land on scene frames, not motion frames
+    fill_timeline(settings, [("a person walks forward", 2.0), ("a person sits down", 1.5), ("a person waves", 1.0)])
+    settings.segments_index = 2
+    assert bpy.ops.motion_mamba.segment_move(direction="UP") == {"FINISHED"}  # waves before sitting down
+    assert [s.prompt for s in settings.segments] == ["a person walks forward", "a person waves", "a person sits down"]
+    settings.steps, settings.seed, settings.start_frame = 2, 3, 10
+    before = snapshot()
+    assert bpy.ops.motion_mamba.generate(timeline=True) == {"FINISHED"}, \
+        bpy.context.window_manager.motion_mamba_status.last_error
+    rigs = new_armatures(before)
+    assert len(rigs) == 1 and len(bpy.data.actions) == len(before["actions"]) + 1  # one action for the whole take
+    assert len(settings.results) == 1 and settings.results[0].frames == 90  # 2 + 1 + 1.5 s at 20 fps
+    markers = sorted((m.frame, m.name) for m in scene.timeline_markers)
+    assert markers == [(10, "a person walks forward"), (58, "a person waves"), (82, "a person sits down")]
+    assert scene.frame_end >= 10 + 90 * 24 / 20 - 1
+    from blender_addon.generation import load_result_joints
+
+    joints = load_result_joints(settings.results[0])
+    assert joints.shape == (90, 22, 3)
+    target = to_blender(rigid_equivalent(joints))
+    errors = [np.abs(posed_world_heads(rigs[0], NAMES, 10 + t * 24 // 20) - target[t]).max() for t in range(0, 90, 5)]
+    assert max(errors) < 0.01  # every 5th motion frame falls on a scene frame at 24 fps
+
+
+def test_timeline_editing_and_bad_timelines_change_nothing(scene, tiny_temporal_model):
+    use_backend("IN_PROCESS", tiny_temporal_model)
+    settings = scene.motion_mamba
+    scene.timeline_markers.clear()
+    settings.segments.clear()
+    before = snapshot()
+    with pytest.raises(RuntimeError, match="timeline is empty"):  # bpy.ops raises the reported error
+        bpy.ops.motion_mamba.generate(timeline=True)
+    fill_timeline(settings, [("a person walks", 2.0), ("a person jumps", 2.0)])
+    settings.segments_index = 0
+    assert bpy.ops.motion_mamba.segment_add() == {"FINISHED"} and settings.segments_index == 1  # after the active
+    settings.segments[1].prompt = "   "
+    with pytest.raises(RuntimeError, match="segment 2 has no prompt"):
+        bpy.ops.motion_mamba.generate(timeline=True)
+    assert bpy.ops.motion_mamba.segment_remove() == {"FINISHED"} and len(settings.segments) == 2
+    assert bpy.ops.motion_mamba.segment_move(direction="UP") == {"FINISHED"}
+    assert bpy.ops.motion_mamba.segment_move(direction="UP") == {"CANCELLED"}  # already first
+    assert [s.prompt for s in settings.segments] == ["a person jumps", "a person walks"]
+    settings.segments[0].seconds = 599.0  # 10 min 1 s in all
+    with pytest.raises(RuntimeError, match="10 minutes"):
+        bpy.ops.motion_mamba.generate(timeline=True)
+    assert snapshot() == before and len(scene.timeline_markers) == 0
