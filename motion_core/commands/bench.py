@@ -1,14 +1,15 @@
-"""`motion-mamba bench {scan,generate,feet}`: benchmarks that print one JSON object (medians, machine named)."""
+"""`motion-mamba bench {scan,generate,feet,timeline}`: benchmarks that print one JSON object (medians, machine named)."""
 
 import importlib
 
-HELP = "benchmarks (scan, generate, feet) printing one JSON object"
+HELP = "benchmarks (scan, generate, feet, timeline) printing one JSON object"
 
 # benchmark name -> module providing add_arguments(parser) and run(args)
 BENCHMARKS = {
     "scan": "motion_core.ssm.bench_scan",
     "generate": "motion_core.bench_generate",
     "feet": "motion_core.bench_foot_cleanup",
+    "timeline": "motion_core.bench_timeline",
 }
 
 

@@ -1,0 +1,145 @@
+"""`motion-mamba bench timeline`: long motion by latent inpainting, as one JSON object.
+
+Measured, on one model (random weights of `--model tiny|temporal`, or trained ones with --weights):
+- time: `generate_sequence` over timelines of --minutes (5-s segments cycling over PROMPTS), median of --repeats
+  wall times, with the windows count and seconds per minute of motion; "linear" compares the longest timeline's
+  time per minute with the shortest's (1.0 = exactly linear);
+- seams: the issue-11 measure (largest jerk within 4 frames of a seam / 95th percentile of jerk inside segments,
+  pass <= 1.2) per seed on a 4-segment timeline, and the same for the segments generated alone and pasted end to end;
+- edits: in-betweened spans of a procedural walk (frames kept: position error at the kept frames, cm; velocity
+  change across each kept frame against the largest frame-to-frame velocity change inside the span).
+Random weights time the real work (sizes, windows, decode) but say nothing of how natural transitions look.
+"""
+
+import json
+import platform
+import time
+import zlib
+
+import numpy as np
+
+HELP = "timelines: time for minutes of motion (linear cost), seam smoothness, in-between boundary errors"
+PROMPTS = ("a person walks forward", "a person jumps in place", "a person waves with the right hand",
+           "a person sits down and stands up")
+
+
+def add_arguments(parser):
+    parser.add_argument("--model", choices=["tiny", "temporal"], default="tiny",
+                        help="random weights of ModelConfig.tiny_temporal() or .temporal() (default tiny)")
+    parser.add_argument("--weights", default=None, help="a trained weights folder instead of --model")
+    parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 2.0, 4.0],
+                        help="timeline lengths to time (default 1 2 4)")
+    parser.add_argument("--steps", type=int, default=50, help="DDIM steps (default 50)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per length (default 3)")
+    parser.add_argument("--seeds", type=int, default=8, help="seeds for the seam and edit measures (default 8)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to run (default cpu)")
+    parser.add_argument("--out", default=None, help="also write the JSON to this file")
+
+
+class HashTextEncoder:
+    """A stand-in text encoder for random weights: a fixed unit vector per prompt (no model files needed)."""
+
+    def __init__(self, dim=384):
+        self.dim = dim
+
+    def encode(self, prompts):
+        import torch
+
+        rows = [np.random.default_rng(zlib.crc32(p.encode())).standard_normal(self.dim) for p in prompts]
+        rows = np.stack(rows) / np.linalg.norm(np.stack(rows), axis=1, keepdims=True)
+        return torch.tensor(rows, dtype=torch.float32, device=getattr(self, "device", "cpu"))
+
+    def to(self, device):
+        self.device = device
+        return self
+
+
+def load_generator(args):
+    from motion_core.generator import MotionGenerator
+    from motion_core.models.config import ModelConfig
+
+    if args.weights:
+        return MotionGenerator.from_pretrained(args.weights)
+    config = ModelConfig.tiny_temporal() if args.model == "tiny" else ModelConfig.temporal()
+    return MotionGenerator.random(config, seed=0, text_encoder=HashTextEncoder(config.text.dim))
+
+
+def timeline(minutes, segment_seconds=5.0):
+    count = int(round(minutes * 60 / segment_seconds))
+    return [(PROMPTS[i % len(PROMPTS)], segment_seconds) for i in range(count)]
+
+
+def time_lengths(gen, args):
+    import torch
+
+    rows = []
+    gen.generate_sequence(timeline(0.25), seed=0, steps=args.steps, device=args.device)  # warm-up
+    for minutes in args.minutes:
+        times, motion = [], None
+        for repeat in range(args.repeats):
+            if args.device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            motion = gen.generate_sequence(timeline(minutes), seed=repeat, steps=args.steps, device=args.device)
+            times.append(time.perf_counter() - start)
+        median = float(np.median(times))
+        rows.append({"minutes": minutes, "frames": motion.frames, "windows": motion.info["windows"],
+                     "median_s": round(median, 3), "s_per_minute": round(median / minutes, 3),
+                     "times_s": [round(t, 3) for t in times]})
+    per_minute = [r["s_per_minute"] for r in rows]
+    return rows, round(per_minute[-1] / per_minute[0], 3)
+
+
+def seams(gen, args):
+    from motion_core.motion.timeline import seam_smoothness
+
+    segments = [(p, s) for p, s in zip(PROMPTS, (4.0, 3.0, 5.5, 4.0))]
+    ours, pasted = [], []
+    for seed in range(args.seeds):
+        motion = gen.generate_sequence(segments, seed=seed, steps=args.steps, device=args.device)
+        ours.append(seam_smoothness(motion.joints[0], [s[1] for s in motion.segments[1:]], gen.config.fps)["ratio"])
+        parts = [gen.generate(p, s, seed=seed, steps=args.steps, device=args.device).joints[0] for p, s in segments]
+        cuts = np.cumsum([len(p) for p in parts])[:-1]
+        pasted.append(seam_smoothness(np.concatenate(parts), cuts, gen.config.fps)["ratio"])
+    return {"ratios": [round(r, 3) for r in ours], "median": round(float(np.median(ours)), 3),
+            "passing": int(sum(r <= 1.2 for r in ours)), "pasted_ratios": [round(r, 3) for r in pasted],
+            "pasted_median": round(float(np.median(pasted)), 3)}
+
+
+def edits(gen, args):
+    from motion_core.data.procedural import generate_clip
+
+    walk = np.asarray(generate_clip("walk", np.random.default_rng(7))[0], np.float64)
+    errors_cm, velocity = [], []
+    for seed in range(args.seeds):
+        first = 10 + 7 * seed
+        last = first + 40 + 5 * seed
+        motion = gen.edit_span(walk, first, last, PROMPTS[seed % len(PROMPTS)], seed=seed, steps=args.steps,
+                               device=args.device)
+        joints = motion.joints[0].astype(np.float64)
+        errors_cm.append(100 * max(np.abs(joints[f] - walk[f]).max() for f in (first, last)))
+        inside = np.abs(np.diff(joints[first:last + 1], n=2, axis=0)).max()
+        jumps = [np.abs(joints[f + 1] - 2 * joints[f] + joints[f - 1]).max() for f in (first, last)]
+        velocity.append(max(jumps) / inside)
+    return {"boundary_error_cm_max": round(float(max(errors_cm)), 5),
+            "velocity_change_over_inside_max": round(float(max(velocity)), 3)}
+
+
+def run(args):
+    import torch
+
+    torch.set_num_threads(torch.get_num_threads())
+    gen = load_generator(args)
+    lengths, linear = time_lengths(gen, args)
+    result = {
+        "benchmark": "timeline", "model": args.weights or f"random {args.model}", "config": gen.config.name,
+        "device": args.device, "machine": torch.cuda.get_device_name() if args.device == "cuda" else
+        platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "steps": args.steps,
+        "lengths": lengths, "linear": linear, "seams": seams(gen, args), "edits": edits(gen, args),
+    }
+    text = json.dumps(result)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    return 0
