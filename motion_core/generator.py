@@ -271,9 +271,9 @@ class MotionGenerator:
 
         segments: (prompt, seconds) pairs, {"prompt", "seconds"} dicts or `timeline.Segment`s, each >= 1 s.
         start: None, or joints (n, 22, 3) of the motion so far (metres, Y-up, 20 fps, e.g. the rig's last second),
-        or one pose (22, 3): the result then begins with that last pose exactly and carries on with its velocity. Needs a model with
-        a temporal latent. progress(step, total) counts steps over all windows. Returns a Motion whose `segments`
-        holds (prompt, first frame, end frame) per segment. See `motion_core.inpainting`.
+        or one pose (22, 3): the result then begins with that last pose exactly and carries on with its velocity.
+        Needs a model with a temporal latent. progress(step, total) counts steps over all windows. Returns a Motion
+        whose `segments` holds (prompt, first frame, end frame) per segment. See `motion_core.inpainting`.
         """
         from motion_core import inpainting  # it imports this module
 

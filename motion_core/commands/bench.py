@@ -1,4 +1,4 @@
-"""`motion-mamba bench {scan,generate,feet,timeline}`: benchmarks that print one JSON object (medians, machine named)."""
+"""`motion-mamba bench {scan,generate,feet,timeline}`: benchmarks printing one JSON object (medians, machine named)."""
 
 import importlib
 
