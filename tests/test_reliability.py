@@ -532,3 +532,73 @@ def test_a_prompt_that_is_not_utf8_is_a_one_line_error(tiny_weights, tmp_path, c
     serve(stdin=io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), stdout=stdout)
     event = next(json.loads(line) for line in stdout.getvalue().splitlines() if '"g"' in line)
     assert event["type"] == "error" and "UTF-8" in event["message"] and "traceback" not in event
+
+
+def _edited_weights(tiny_weights, tmp_path, edit):
+    import shutil
+
+    folder = tmp_path / "edited"
+    shutil.copytree(tiny_weights, folder)
+    config = json.loads((folder / "config.json").read_text())
+    edit(config)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda c: c["vae"].update(num_heads=3), "num_heads"),  # 32 channels do not split into 3 heads
+    (lambda c: c["denoiser"].update(mixer_heads=5), "mixer_heads"),
+    (lambda c: c["vae"].update(num_heads=0), "num_heads"),
+    (lambda c: c["vae"].update(latent_dim=-4), "latent_dim"),
+    (lambda c: c["denoiser"].update(levels=0), "levels"),
+    (lambda c: c["denoiser"].update(d_state=10 ** 9), "d_state"),
+    (lambda c: c["vae"].update(dropout=1.5), "dropout"),
+    (lambda c: c["diffusion"].update(num_train_timesteps=0), "num_train_timesteps"),
+    (lambda c: c["text"].update(max_tokens=1), "max_tokens"),
+])
+def test_bad_config_values_are_one_line_errors_before_building(tiny_weights, tmp_path, edit, words):
+    from motion_core.errors import MotionError
+    from motion_core.generator import MotionGenerator
+
+    folder = _edited_weights(tiny_weights, tmp_path, edit)
+    with pytest.raises(MotionError) as info:
+        MotionGenerator.from_pretrained(folder)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_config_that_changes_the_model_but_not_the_tensor_shapes_is_refused(tiny_weights, tmp_path):
+    """num_heads 2 -> 4 keeps every weight's shape (32 channels either way) but runs a different model."""
+    from motion_core.errors import MotionError
+    from motion_core.generator import MotionGenerator
+
+    folder = _edited_weights(tiny_weights, tmp_path, lambda c: c["vae"].update(num_heads=4))
+    with pytest.raises(MotionError, match="num_heads") as info:
+        MotionGenerator.from_pretrained(folder)
+    assert "\n" not in str(info.value)
+    # Settings that only matter in training (dropout, loss weights) may differ.
+    folder = _edited_weights(tiny_weights, tmp_path / "b", lambda c: c["vae"].update(dropout=0.3, lambda_kl=1e-3))
+    MotionGenerator.from_pretrained(folder)
+
+
+def test_a_huge_config_is_refused_before_allocating(tiny_weights, tmp_path):
+    """latent_dim 60000 would allocate tens of GB for the attention weights before the files were even compared."""
+    import subprocess
+
+    folder = _edited_weights(tiny_weights, tmp_path, lambda c: (c["vae"].update(latent_dim=60000),
+                                                                c["denoiser"].update(latent_dim=60000)))
+    child = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (12 * 2**30, 12 * 2**30))  # a safety net for this shared machine\n"
+        "from motion_core.errors import MotionError\n"
+        "from motion_core.generator import MotionGenerator\n"
+        "try:\n"
+        f"    MotionGenerator.from_pretrained({str(folder)!r})\n"
+        "except MotionError as error:\n"
+        "    print('MotionError', error)\n"
+        "print('peak_mb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300,
+                            cwd=str(REPO_ROOT))
+    assert "MotionError" in result.stdout and "does not match" in result.stdout, result.stdout + result.stderr[-2000:]
+    peak = int(result.stdout.split("peak_mb")[1])
+    assert peak < 2000, peak

@@ -194,6 +194,7 @@ class ModelConfig:
             raise ConfigError(f"diffusion.prediction_type must be 'epsilon', got {self.diffusion.prediction_type!r}")
         if not (self.fps > 0 and math.isfinite(self.fps)):
             raise ConfigError(f"fps must be a positive number, got {self.fps}")
+        _check_ranges(self)
 
     # ----- construction helpers -----
     @classmethod
@@ -282,6 +283,40 @@ def denoiser_config_for(vae_config, denoiser_kind):
         if denoiser_kind == "motion_mamba":
             values.update(htm_directions="alternate", levels=3, d_state=8)
     return (MambaDenoiserConfig if denoiser_kind == "motion_mamba" else MLDDenoiserConfig)(**values)
+
+
+MAX_SIZE = 2 ** 20  # no size, count or width of a model this project could load comes near it
+ZERO_ALLOWED = {"width", "steps_offset", "res_blocks"}  # 0 means "same as latent_dim" / no offset / no blocks
+FRACTIONS = {"dropout", "uncond_prob", "beta_start", "beta_end"}  # in [0, 1]
+
+
+def _check_ranges(config):
+    """Sizes positive and bounded, numbers finite, fractions in [0, 1], attention heads dividing their widths:
+    a config.json that breaks these fails here, in one line, before any module is built (or memory allocated)."""
+    for section_name in ("vae", "denoiser", "diffusion", "text"):
+        section = getattr(config, section_name)
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name)
+            name = f"{section_name}.{f.name}"
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if isinstance(value, int):
+                low = 0 if f.name in ZERO_ALLOWED else 1
+                if not low <= value <= MAX_SIZE:
+                    raise ConfigError(f"{name} must be a whole number from {low} to {MAX_SIZE}, got {value}")
+            elif not math.isfinite(value) or value < 0 or (f.name in FRACTIONS and value > 1):
+                limit = "between 0 and 1" if f.name in FRACTIONS else "a finite number >= 0"
+                raise ConfigError(f"{name} must be {limit}, got {value}")
+    if config.text.max_tokens < 3:
+        raise ConfigError(f"text.max_tokens must be at least 3 ([CLS], a word, [SEP]), got {config.text.max_tokens}")
+    d = config.denoiser
+    heads = [("denoiser.mixer_heads" if isinstance(d, MambaDenoiserConfig) else "denoiser.num_heads",
+              d.mixer_heads if isinstance(d, MambaDenoiserConfig) else d.num_heads, d.width or d.latent_dim)]
+    if config.vae.arch == "transformer":
+        heads.append(("vae.num_heads", config.vae.num_heads, config.vae.latent_dim))
+    for name, count, width in heads:
+        if width % count:
+            raise ConfigError(f"{name} ({count}) must divide the width it splits ({width})")
 
 
 def dataclass_from_dict(cls, values, what):

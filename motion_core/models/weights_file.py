@@ -37,9 +37,10 @@ def weight_files(folder, stem):
     return shards
 
 
-def save_weights(state, folder, stem, dtype=None, max_shard_bytes=MAX_SHARD_BYTES):
+def save_weights(state, folder, stem, dtype=None, max_shard_bytes=MAX_SHARD_BYTES, metadata=None):
     """Write a state dict as `stem`.safetensors or as shards; floating tensors cast to `dtype` when given.
 
+    metadata: extra {str: str} stored in every file's header (read back by `weight_header`).
     Returns the written paths. Old files of the same stem are removed first, so the folder never mixes two saves.
     """
     from safetensors.torch import save_file
@@ -68,7 +69,7 @@ def save_weights(state, folder, stem, dtype=None, max_shard_bytes=MAX_SHARD_BYTE
     else:
         paths = [folder / f"{stem}-{i:05d}-of-{len(groups):05d}.safetensors" for i in range(1, len(groups) + 1)]
     for path, group in zip(paths, groups):
-        save_file(group, str(path), metadata={"format": "pt"})
+        save_file(group, str(path), metadata={"format": "pt", **(metadata or {})})
     return paths
 
 
@@ -97,6 +98,27 @@ def load_weights(folder, stem):
         except Exception as error:  # safetensors raises its own error types for truncated or garbled files
             raise MotionError(f"{path} is damaged or truncated ({error}); copy or download it again") from None
     return state
+
+
+def weight_header(folder, stem):
+    """({name: shape}, metadata) of `stem`'s file or shards, from the safetensors headers alone (no tensor is read),
+    so a model's shapes can be checked against the files before any memory is allocated for it."""
+    from safetensors import safe_open
+
+    paths = weight_files(folder, stem)
+    if not paths:
+        raise MotionError(f"{Path(folder) / (stem + '.safetensors')} is missing; copy the complete weights folder or "
+                          "re-export it with save_pretrained")
+    shapes, metadata = {}, {}
+    for path in paths:
+        try:
+            with safe_open(str(path), "pt") as handle:
+                metadata.update(handle.metadata() or {})
+                for name in handle.keys():
+                    shapes[name] = tuple(handle.get_slice(name).get_shape())
+        except Exception as error:  # safetensors raises its own error types for truncated or garbled files
+            raise MotionError(f"{path} is damaged or truncated ({error}); copy or download it again") from None
+    return shapes, metadata
 
 
 def cast_state(state, like):
