@@ -602,3 +602,39 @@ def test_a_huge_config_is_refused_before_allocating(tiny_weights, tmp_path):
     assert "MotionError" in result.stdout and "does not match" in result.stdout, result.stdout + result.stderr[-2000:]
     peak = int(result.stdout.split("peak_mb")[1])
     assert peak < 2000, peak
+
+
+MB_MAP = {"left_hip": "LeftUpLeg", "right_hip": "RightUpLeg", "left_knee": "LeftLeg", "right_knee": "RightLeg",
+          "left_ankle": "LeftFoot", "right_ankle": "RightFoot", "left_foot": "LeftToeBase",
+          "right_foot": "RightToeBase", "left_shoulder": "LeftArm", "right_shoulder": "RightArm",
+          "left_elbow": "LeftForeArm", "right_elbow": "RightForeArm", "left_wrist": "LeftHand",
+          "right_wrist": "RightHand", "neck": "Neck1", "head": "Head"}
+
+
+@pytest.mark.parametrize("entry, words", [
+    ({"Head": 0}, "weight"),
+    ({"Head": 0.0, "Neck1": 0.0}, "weight"),
+    ({"Head": float("nan")}, "weight"),
+    ({"Head": float("inf")}, "weight"),
+    ({"Head": -1.0}, "weight"),
+])
+def test_bone_map_weights_must_be_positive_finite_numbers(tmp_path, capsys, entry, words):
+    from motion_core import cli
+
+    bone_map = dict(MB_MAP, head=entry)
+    path = tmp_path / "map.json"
+    path.write_text(json.dumps(bone_map))  # json writes NaN / Infinity, which Python's reader accepts
+    bvh = REPO_ROOT / "tests" / "data" / "cmu" / "bvh-mb" / "02_01.bvh"
+    assert cli.main(["import", str(bvh), "--map", str(path), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: ") and captured.err.count("\n") == 1
+    assert words in captured.err and "head" in captured.err
+
+
+def test_a_good_weighted_bone_map_still_imports(tmp_path, capsys):
+    from motion_core import cli
+
+    path = tmp_path / "map.json"
+    path.write_text(json.dumps(dict(MB_MAP, head={"Head": 0.5, "Neck1": 0.5})))
+    bvh = REPO_ROOT / "tests" / "data" / "cmu" / "bvh-mb" / "02_01.bvh"
+    assert cli.main(["import", str(bvh), "--map", str(path), "--json"]) == 0, capsys.readouterr().err

@@ -259,9 +259,13 @@ def _row_from_value(joint, value, index, S, missing):
             missing.append(str(bone))
             continue
         try:
-            row[index[key]] += float(weight)
+            weight = float(weight)
         except (TypeError, ValueError):
             raise MotionError(f"bone map weight for {joint}/{bone} is not a number") from None
+        if not 0 < weight < float("inf"):  # also NaN: a joint must be a positive blend of its bones
+            raise MotionError(f"bone map weight for {joint}/{bone} must be a positive number (its share of the "
+                              f"joint), got {weight:g}")
+        row[index[key]] += weight
     return row
 
 
