@@ -19,7 +19,7 @@ COMMANDS = {
     "bench": ("motion_core.commands.bench", "benchmarks (scan, generate) printing one JSON object"),
     "corpus": ("motion_core.commands.corpus", "build the training corpus (HumanML3D folder layout)"),
     "train": ("motion_core.commands.train", "train the VAE, denoiser, baseline or evaluator"),
-    "evaluate": ("motion_core.commands.evaluate", "evaluate a model on a corpus test split"),
+    "evaluate": ("motion_core.commands.evaluate", "evaluate a model on a corpus test split or the action prompts"),
 }
 
 

@@ -377,3 +377,61 @@ def test_suite_prompts_are_not_library_captions(suite):
     assert not captions, captions
     # The check itself catches captions.
     assert is_caption("A person walks forward slowly.") and is_caption("someone claps three times, then sits down")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# `motion-mamba evaluate --actions` on a tiny random model (shape of the JSON, sheets, graceful rows)
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    pytest.importorskip("torch")
+    from motion_core.generator import MotionGenerator
+    from motion_core.models.config import ModelConfig
+    from motion_core.models.text_encoder import TextEncoder
+
+    folder = tmp_path_factory.mktemp("weights")
+    MotionGenerator.random(ModelConfig.tiny(), seed=0, text_encoder=TextEncoder()).save_pretrained(folder)
+    return folder
+
+
+def test_evaluate_actions_command_prints_rates_per_kind(tiny_weights, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from motion_core import cli
+
+    rows = [{"prompt": "a man strolls down the hallway", "expect": "walk"},
+            {"prompt": "a person waves while jogging", "expect": "jog + wave"},
+            {"prompt": "someone claps, then sits down", "expect": "clap > sit_down_stand_up", "seconds": 3.0},
+            {"prompt": "the weather is lovely today", "expect": "none"},
+            {"prompt": "   ", "expect": "error"}]
+    suite = tmp_path / "suite.json"
+    suite.write_text(json.dumps({"prompts": rows}))
+    out = tmp_path / "sheets"
+    code = cli.main(["evaluate", "--actions", "--weights", str(tiny_weights), "--suite", str(suite), "--limit", "5",
+                     "--seeds", "3", "--steps", "2", "--device", "cpu", "--out", str(out), "--no-progress"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["prompts"] == 5 and result["action_prompts"] == 3 and result["seeds"] == 3
+    assert set(result["per_kind"]) == {"walk", "together", "sequence"}
+    for row in result["per_kind"].values():
+        assert row["prompts"] == 1 and 0 <= row["model"] <= 1 and row["reference"] in (0, 1)
+    assert result["overall"]["reference"] >= 2 / 3  # procedural clips of the asked kinds show them
+    assert result["graceful"] == {"prompts": 2, "passed": 2, "failed": []}
+    for failure in result["failures"]:  # a random model rarely shows anything: each failure has its sheet
+        assert Path(failure["sheet"]).is_file() and len(failure["why"]) == 3
+    assert len(json.loads((out / "results.json").read_text())["results"]) == 5
+
+
+def test_evaluate_needs_data_or_actions(capsys):
+    from motion_core import cli
+
+    assert cli.main(["evaluate"]) == 2
+    assert "--data is required" in capsys.readouterr().err
+
+
+def test_limit_spreads_over_the_suite():
+    from motion_core.evaluate_actions import load_suite, pick
+
+    rows = load_suite()
+    picked = pick(rows, 10)
+    assert len(picked) == 10 and picked[0] is rows[0] and picked[-1] is rows[-1]
+    assert pick(rows, None) == rows

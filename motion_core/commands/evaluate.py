@@ -1,14 +1,26 @@
-"""`motion-mamba evaluate --weights DIR --data DIR [--baseline DIR] [--json]`: metrics table with 95% intervals."""
+"""`motion-mamba evaluate --weights DIR --data DIR [--baseline DIR] [--json]`: metrics table with 95% intervals.
+
+`motion-mamba evaluate --actions [--weights DIR] [--limit N] [--seeds 3] [--out DIR]`: the action prompt suite
+instead (does the motion show the action that was typed?), as one JSON object; see motion_core/evaluate_actions.py.
+"""
 
 import json
 
-HELP = "evaluate a model on a corpus test split"
+HELP = "evaluate a model on a corpus test split, or on the action prompt suite (--actions)"
 
 
 def add_arguments(parser):
     parser.add_argument("--weights", help="generator folder to evaluate (row motion_mamba; default: the shipped "
                                           "model in motion_core/weights/default)")
-    parser.add_argument("--data", required=True, help="HumanML3D-layout folder with a test split")
+    parser.add_argument("--data", help="HumanML3D-layout folder with a test split (not needed with --actions)")
+    parser.add_argument("--actions", action="store_true",
+                        help="run the action prompt suite: generate each prompt, check that the motion shows the "
+                             "asked action (majority of --seeds variations), print pass rates per kind as JSON")
+    parser.add_argument("--suite", help="--actions: prompt suite JSON (default motion_core/data/prompt_suite.json)")
+    parser.add_argument("--limit", type=int, help="--actions: only N prompts, spread evenly over the suite")
+    parser.add_argument("--seeds", type=int, default=3, help="--actions: variations per prompt (default 3)")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="--actions: skip the reference row on procedural clips of the same kinds")
     parser.add_argument("--baseline", help="second generator folder (row baseline), e.g. an MLD run's model/")
     parser.add_argument("--evaluator", help="evaluator folder (default: the one inside --weights)")
     parser.add_argument("--split", default="test", help="split to evaluate on (default test)")
@@ -27,12 +39,20 @@ def add_arguments(parser):
     parser.add_argument("--max-minutes", type=float,
                         help="start no new repeat after this many minutes (at least 2 repeats run)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    parser.add_argument("--out", help="also write the JSON result to this file (e.g. WEIGHTS/metrics.json)")
+    parser.add_argument("--out", help="also write the JSON result to this file (e.g. WEIGHTS/metrics.json); with "
+                                      "--actions: a folder for results.json and a contact sheet of each failing "
+                                      "prompt (default action_eval)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args):
     from motion_core.errors import MotionError
+
+    if args.actions:
+        return run_actions(args)
+    if not args.data:
+        raise MotionError("--data is required: a HumanML3D-layout folder with a test split (or pass --actions to run "
+                          "the action prompt suite)")
     from motion_core.evaluate import evaluate, format_table, write_json
     from motion_core.generator import DEFAULT_WEIGHTS_DIR
 
@@ -56,4 +76,33 @@ def run(args):
         print(f"{protocol['split']} split of {protocol['data']}: {protocol['clips']} clips, {protocol['repeats']} "
               f"repeats, {protocol['ddim_steps']} DDIM steps, guidance {protocol['guidance']}; "
               f"{result['elapsed_s']} s on {protocol['device']}")
+    return 0
+
+
+def run_actions(args):
+    """The action prompt suite on one generator; prints one JSON object."""
+    import sys
+
+    from motion_core.errors import MotionError
+    from motion_core.evaluate_actions import evaluate_actions, load_suite, pick
+    from motion_core.generator import MotionGenerator
+
+    if args.steps < 1:
+        raise MotionError(f"--steps must be at least 1, got {args.steps}")
+    rows = pick(load_suite(args.suite), args.limit)
+    generator = MotionGenerator.from_pretrained(args.weights)
+    progress = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(rows), desc="actions", unit="prompt", file=sys.stderr, dynamic_ncols=True)
+
+        def progress(done, total, prompt):
+            bar.update(1)
+    result = evaluate_actions(generator, rows, seeds=args.seeds, device=args.device, out=args.out or "action_eval",
+                              steps=args.steps, guidance=args.guidance, reference=not args.no_reference,
+                              progress=progress, seed=args.seed)
+    if progress is not None:
+        bar.close()
+    print(json.dumps(result))
     return 0
