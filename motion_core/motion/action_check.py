@@ -435,6 +435,9 @@ class RuleSpec:
     sides: bool = False   # takes side="left" / "right"
     speeds: bool = False  # takes speed="slow" / "fast"
 
+    def __call__(self, facts, side=None, speed=None) -> "Verdict":
+        return self.fn(facts, side=side, speed=speed)
+
 
 RULES: dict[str, RuleSpec] = {}
 
@@ -453,7 +456,7 @@ def rule(name, summary, related=(), sides=False, speeds=False):
             failed = [text for ok, text in conditions if not ok]
             if failed:
                 return Verdict(False, "no: " + failed[0])
-            return Verdict(True, ", ".join(text for _, text in conditions))
+            return Verdict(True, ", ".join(text for _, text in conditions if text))
 
         RULES[name] = RuleSpec(name, judge, summary, tuple(related), sides, speeds)
         return fn
@@ -476,7 +479,7 @@ def _speed_condition(f, speed, limits):
         return v <= limits["slow"], f"{v:.2f} m/s (slow: at most {limits['slow']})"
     if speed == "fast":
         return v >= limits["fast"], f"{v:.2f} m/s (fast: at least {limits['fast']})"
-    return True, f"{v:.2f} m/s"
+    return True, ""
 
 
 def _travel_conditions(f, direction, min_travel, min_steps, share=0.6):
