@@ -6,10 +6,12 @@ on a queue, and the main thread drains it with `Job.poll()` (from a modal operat
 backend imports motion_core.generator (which does) only when chosen.
 """
 
+import atexit
 import itertools
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -232,6 +234,7 @@ class WorkerBackend:
         self._outbox: "queue.Queue[Optional[dict]]" = queue.Queue()
         self._last_heard = time.monotonic()
         self._out_dir = tempfile.mkdtemp(prefix="motion_mamba_")
+        atexit.register(shutil.rmtree, self._out_dir, True)  # Blender may quit without unregistering the add-on
         self._process = self._start()
 
     def _start(self) -> subprocess.Popen:
@@ -341,7 +344,15 @@ class WorkerBackend:
         if kind in ("result", "error", "cancelled"):
             with self._lock:
                 self._jobs.pop(job.id, None)
+            self._remove_files(job)  # the result is in memory now
         job.events.put(event)
+
+    def _remove_files(self, job: Job) -> None:
+        for name in (f"{job.id}.npz", f"{job.id}_start.npz"):
+            try:
+                os.remove(os.path.join(self._out_dir, name))
+            except OSError:
+                pass
 
     def _crash_message(self, returncode) -> str:
         detail = next((line for line in reversed(self._stderr) if line.strip()), "")
@@ -393,6 +404,7 @@ class WorkerBackend:
                 self._process.kill()
                 self._process.wait()
         self._outbox.put(None)  # the writer closes the worker's stdin and ends
+        shutil.rmtree(self._out_dir, ignore_errors=True)
 
 
 class InProcessBackend:

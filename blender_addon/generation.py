@@ -249,6 +249,25 @@ def _save_result(result) -> str:
     return path
 
 
+def remove_cached_result(path: str) -> bool:
+    """Delete a result's cached file once no results row of any scene points to it. Only files this add-on wrote
+    (motion_*.npz directly in its results folder) are ever deleted: a row's path is scene data, and a .blend file
+    from elsewhere may point it at any file. Returns whether a file was removed."""
+    folder = os.path.realpath(prefs.results_folder())
+    real = os.path.realpath(path) if path else ""
+    name = os.path.basename(real)
+    if os.path.dirname(real) != folder or not (name.startswith("motion_") and name.endswith(".npz")):
+        return False
+    for scene in bpy.data.scenes:
+        if any(os.path.realpath(item.path) == real for item in scene.motion_mamba.results if item.path):
+            return False
+    try:
+        os.remove(real)
+    except OSError:
+        return False
+    return True
+
+
 def load_result_joints(item) -> np.ndarray:
     """(T, 22, 3) joints of one stored variation, motion space."""
     if not os.path.isfile(item.path):

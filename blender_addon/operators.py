@@ -173,7 +173,8 @@ class MOTION_MAMBA_OT_delete_result(bpy.types.Operator):
 
     bl_idname = "motion_mamba.delete_result"
     bl_label = "Delete"
-    bl_description = "Remove this result from the list; actions already baked from it are kept"
+    bl_description = ("Remove this result from the list and its cached motion file; actions already baked from it "
+                      "are kept")
     bl_options = {"REGISTER", "UNDO"}
 
     index: IntProperty(name="Result", default=-1)
@@ -183,8 +184,10 @@ class MOTION_MAMBA_OT_delete_result(bpy.types.Operator):
         index = _picked_result(self, settings)
         if index is None:
             return _fail(self, context, "Pick a result in the list first")
+        path = settings.results[index].path
         settings.results.remove(index)
         settings.results_index = min(settings.results_index, max(len(settings.results) - 1, 0))
+        generation.remove_cached_result(path)  # once no row uses it (variations share one file)
         return {"FINISHED"}
 
 

@@ -14,7 +14,8 @@ not run. Unknown keys are ignored.
      "guidance": float, "variations": int, "foot_cleanup": bool, "out": "/path/result.npz" | null}
         Defaults: seed null (random; the result says which), steps 50, guidance 7.5, variations 1, foot_cleanup
         true (pin the feet where the model's contact channels say they are planted), out null (a file in a
-        temporary folder of this worker, named so that two requests never share one). Answers progress events,
+        temporary folder of this worker, named so that two requests never share one, and removed when the
+        worker exits: read it before sending shutdown). Answers progress events,
         then "result" (or "cancelled" / "error"). An id already queued or running is an error.
     {"id": "r5", "type": "sequence", "segments": [{"prompt": str, "seconds": float}, ...], "start": "/path.npz" | null,
      and seed, steps, guidance, variations, foot_cleanup, out as for generate}
@@ -68,6 +69,7 @@ import math
 import os
 import queue
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -217,10 +219,10 @@ def parse_request(line):
     return request
 
 
-def _result_path(out, scratch_name):
-    """Where a result goes: the request's "out", or `scratch_name` (unique per request) in the worker's folder."""
+def _result_path(out, scratch_path):
+    """Where a result goes: the request's "out", or `scratch_path()` (unique per request) in the worker's folder."""
     if out is None:
-        return scratch_name
+        return scratch_path()
     if not out.endswith(".npz"):
         raise MotionError(f"\"out\" must be a path ending in .npz, got {_show(out)}")
     return check_writable(out, "\"out\"")  # before sampling: an unwritable path fails at once
@@ -259,8 +261,20 @@ class Worker:
         self.lock = threading.Lock()
         self.pending = set()  # ids of generate requests queued or running (what a cancel may target)
         self.cancelled = set()  # the subset asked to stop; both sets forget an id when its request ends
-        self.scratch = tempfile.mkdtemp(prefix="motion-mamba-worker-")
+        self._scratch = None  # folder for results without "out": made on first use, removed when serving ends
         self._names = itertools.count(1)
+
+    def scratch_path(self, request_id):
+        """A result path in this worker's temporary folder, unique per request."""
+        if self._scratch is None:
+            self._scratch = tempfile.mkdtemp(prefix="motion-mamba-worker-")
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", request_id)[:64]
+        return Path(self._scratch) / f"{next(self._names):06d}_{safe}.npz"
+
+    def remove_scratch(self):
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     # ----- stdin thread
     def read_requests(self, stream):
@@ -362,8 +376,7 @@ class Worker:
             return
         if self.generator is None:
             raise MotionError("no model loaded: send a load request first")
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", request_id)[:64]
-        path = _result_path(request.get("out"), Path(self.scratch) / f"{next(self._names):06d}_{safe}.npz")
+        path = _result_path(request.get("out"), lambda: self.scratch_path(request_id))
 
         def progress(step, total):
             self.protocol.emit(request_id, "progress", step=step, total=total)
@@ -430,7 +443,10 @@ def serve(stdin=None, stdout=None, preload=None, heartbeat=None):
                 protocol.error(None, str(error))
         reader = threading.Thread(target=worker.read_requests, args=(stdin,), daemon=True, name="worker-stdin")
         reader.start()
-        return worker.serve()
+        try:
+            return worker.serve()
+        finally:
+            worker.remove_scratch()
 
 
 @contextlib.contextmanager

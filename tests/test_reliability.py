@@ -638,3 +638,60 @@ def test_a_good_weighted_bone_map_still_imports(tmp_path, capsys):
     path.write_text(json.dumps(dict(MB_MAP, head={"Head": 0.5, "Neck1": 0.5})))
     bvh = REPO_ROOT / "tests" / "data" / "cmu" / "bvh-mb" / "02_01.bvh"
     assert cli.main(["import", str(bvh), "--map", str(path), "--json"]) == 0, capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ 8. temporary files are removed
+
+def test_worker_scratch_folder_is_made_on_demand_and_removed_at_exit(tiny_weights, tmp_path, monkeypatch):
+    import io
+    import tempfile
+
+    from motion_core.worker import serve
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def run(requests):
+        stdout = io.StringIO()
+        serve(stdin=io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), stdout=stdout)
+        return [json.loads(line) for line in stdout.getvalue().splitlines()]
+
+    run([{"id": "s", "type": "shutdown"}])
+    assert list(tmp_path.iterdir()) == []  # nothing needed a scratch file: no folder at all
+    events = run([{"id": "l", "type": "load", "weights": str(tiny_weights), "device": "cpu"},
+                  {"id": "g", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1},
+                  {"id": "s", "type": "shutdown"}])
+    path = Path(next(e["path"] for e in events if e["type"] == "result"))
+    assert path.parent.parent == tmp_path and not path.parent.exists()
+
+
+def test_worker_backend_removes_its_files(tiny_weights):
+    backend = backend_module()
+    worker = backend.WorkerBackend(backend.BackendConfig(mode="worker", weights=str(tiny_weights), device="cpu"))
+    folder = Path(worker._out_dir)
+    try:
+        job = worker.generate(backend.GenerateRequest(prompt="walk", seconds=1.0, seed=1, steps=1))
+        assert job.wait(timeout=120) == backend.FINISHED, job.error
+        assert list(folder.iterdir()) == []  # the result was read into memory and its file removed
+    finally:
+        worker.close()
+    assert not folder.exists()
+
+
+def test_deleting_a_result_removes_its_cached_file_but_never_other_files(addon, tmp_path):
+    bpy = addon
+    from blender_addon import prefs
+
+    settings = bpy.context.scene.motion_mamba
+    cached = Path(prefs.results_folder()) / "motion_test_1.npz"
+    np.savez(cached, joints=np.zeros((1, 5, 22, 3), np.float32))
+    outsider = tmp_path / "users_own_file.npz"  # a .blend is untrusted: its paths may point anywhere
+    outsider.write_bytes(b"keep me")
+    for path in (str(cached), str(cached), str(outsider)):
+        item = settings.results.add()
+        item.path = path
+    assert bpy.ops.motion_mamba.delete_result(index=0) == {"FINISHED"}
+    assert cached.exists()  # still used by the next row (variations share one file)
+    assert bpy.ops.motion_mamba.delete_result(index=0) == {"FINISHED"}
+    assert not cached.exists()
+    assert bpy.ops.motion_mamba.delete_result(index=0) == {"FINISHED"}
+    assert outsider.read_bytes() == b"keep me" and len(settings.results) == 0

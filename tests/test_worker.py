@@ -55,7 +55,9 @@ def test_load_generate_shutdown_with_progress_and_a_result_file(weights, tmp_pat
         assert data["joints"].shape == (2, 24, 22, 3) and data["joints"].dtype == np.float32
         assert str(data["prompt"]) == "a person walks" and int(data["seed"]) == 3 and float(data["fps"]) == 20.0
     second = next(e for e in events if e["type"] == "result" and e["id"] == "g2")
-    assert os.path.isfile(second["path"]) and isinstance(second["seed"], int)  # out null: a scratch file
+    # out null: a file in the worker's scratch folder, which is removed when the worker exits
+    assert second["path"].endswith("_g2.npz") and not os.path.exists(second["path"])
+    assert isinstance(second["seed"], int)
     assert events[-1] == {"id": "s", "type": "bye"}
 
 
@@ -185,7 +187,10 @@ def test_cancel_of_a_queued_request_answers_both_ids():
     assert not worker.cancelled and not worker.pending  # nothing is remembered after its request ended
 
 
-def test_scratch_result_names_cannot_collide(weights):
+def test_scratch_result_names_cannot_collide(weights, monkeypatch):
+    from motion_core.worker import Worker
+
+    monkeypatch.setattr(Worker, "remove_scratch", lambda self: None)  # keep the files to read them after exit
     code, events = run_worker([
         {"id": "l", "type": "load", "weights": str(weights), "device": "cpu"},
         {"id": "take/1", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1, "seed": 1},
@@ -311,8 +316,11 @@ def temporal_weights(tmp_path_factory):
     return folder
 
 
-def test_sequence_and_edit_requests(temporal_weights, tmp_path):
+def test_sequence_and_edit_requests(temporal_weights, tmp_path, monkeypatch):
     from motion_core.data.procedural import generate_clip
+    from motion_core.worker import Worker
+
+    monkeypatch.setattr(Worker, "remove_scratch", lambda self: None)  # read the scratch results after exit
 
     walk = generate_clip("walk", np.random.default_rng(7))[0][:60]
     np.savez(tmp_path / "walk.npz", joints=walk)
