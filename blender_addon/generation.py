@@ -307,7 +307,9 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
             smpl_body.add_smpl_body(context, obj, model, offset=rest[0] - model.joints[0])
         elif settings.add_body:
             rig.add_proxy_mesh(context, obj)
-    rest_pose = rig.rig_rest(obj)
+    keyed = set(target.bone_map.values()) | set(target.followers)
+    switched_off = _below(obj, keyed) if settings.override_constraints else []
+    rest_pose = rig.rig_rest(obj, constraints_off=switched_off)
     retargeted = retarget(joints, rest_pose, target.bone_map, root_motion=settings.root_motion,
                           markers=target.markers, followers=target.followers, root_bone=target.root,
                           match_feet=not own_proportions, follow_pelvis=own_proportions)
@@ -317,8 +319,9 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
     else:  # one key per scene frame
         retargeted, step = resample(retargeted, item.fps, scene_fps), 1.0
     constants = [(obj.pose.bones[b].path_from_id(f'["{prop}"]'), 0, value) for b, prop, value in target.switches]
-    if settings.override_constraints:
-        constants += _constraints_off(obj, retargeted.bone_names)
+    constants += [(c.path_from_id("influence"), 0, 0.0) for name in switched_off
+                  for c in obj.pose.bones[name].constraints if c.influence > 0]
+    constants += _rest_keys(obj, keyed, set(retargeted.location_bones), set(switched_off))
 
     anim = obj.animation_data
     previous = (anim.action, getattr(anim, "action_slot", None)) if anim is not None else (None, None)
@@ -341,16 +344,47 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
     return obj, action
 
 
-def _constraints_off(obj, keyed_bones):
-    """(data path, index, 0.0) for every constraint on the keyed bones and below them: with 'Override constraints'
-    the new action switches them off, so the keys show (e.g. Rigify's deform bones without their controls)."""
+_REST_ROTATION = {"QUATERNION": ("rotation_quaternion", (1.0, 0.0, 0.0, 0.0)),
+                  "AXIS_ANGLE": ("rotation_axis_angle", (0.0, 0.0, 1.0, 0.0))}
+
+
+def _rest_keys(obj, keyed, located, switched_off):
+    """(data path, index, value) holding at rest, in the new action, everything the keyed bones hang from or copy
+    (parents, constraint targets: Rigify's hips and chest controls, mechanism bones), and the keyed bones' own
+    location (unless keyed) and scale. The retargeting assumes that rest pose; keying it means a pose left on the rig
+    by another action or by hand cannot bend the result."""
+    pose = obj.pose.bones
+    depends, stack = set(), list(keyed)
+    while stack:
+        pb = pose[stack.pop()]
+        ups = [pb.parent.name] if pb.parent else []
+        if pb.name not in switched_off:
+            for c in pb.constraints:
+                if getattr(c, "target", None) == obj and getattr(c, "subtarget", ""):
+                    ups.append(c.subtarget)
+                ups += [t.subtarget for t in getattr(c, "targets", ()) if t.target == obj and t.subtarget]
+        for name in ups:
+            if name in pose and name not in depends and name not in keyed:
+                depends.add(name)
+                stack.append(name)
     out = []
-    keyed = set(keyed_bones)
-    for pb in obj.pose.bones:
-        chain = [pb.name] + [b.name for b in pb.bone.parent_recursive]
-        if keyed.intersection(chain):
-            out += [(c.path_from_id("influence"), 0, 0.0) for c in pb.constraints if c.influence > 0]
+    for name in sorted(depends | set(keyed)):
+        pb = pose[name]
+        channels = [("location", (0.0, 0.0, 0.0))] if name not in located else []
+        channels.append(("scale", (1.0, 1.0, 1.0)))
+        if name in depends:
+            channels.append(_REST_ROTATION.get(pb.rotation_mode, ("rotation_euler", (0.0, 0.0, 0.0))))
+        out += [(pb.path_from_id(prop), i, v) for prop, values in channels for i, v in enumerate(values)]
     return out
+
+
+def _below(obj, keyed):
+    """The keyed bones that constraints drive and every bone below them: with 'Override constraints' the new action
+    switches their constraints off, so the keys show (e.g. Rigify's deform bones and their twist bones, without the
+    controls). Keyed bones nothing drives (controls) keep the mechanism below them as it is."""
+    driven = set(keyed) & driven_bones(obj)
+    return [pb.name for pb in obj.pose.bones
+            if pb.name in driven or any(b.name in driven for b in pb.bone.parent_recursive)]
 
 
 def _check_moves(context, obj, target, joints, retargeted, start_frame, step) -> None:

@@ -65,3 +65,16 @@ def test_custom_maps_round_trip(tmp_path):
     assert bone_maps.load_custom_maps(str(tmp_path)) == {"My rig/v2": mapping}
     with pytest.raises(ValueError, match="unknown joint"):
         bone_maps.save_custom_map(str(tmp_path), "bad", {"tail": "x"})
+
+
+def test_detect_passes_over_constraint_driven_bones_and_reports_partial_matches():
+    rigify = RIGIFY_DEF + ["torso", "spine_fk", "spine_fk.001", "spine_fk.002", "spine_fk.003", "neck", "head"] + [
+        f"{p}.{s}" for s in "LR" for p in ("thigh_fk", "shin_fk", "foot_fk", "toe_fk", "shoulder", "upper_arm_fk",
+                                            "forearm_fk", "hand_fk")]
+    assert bone_maps.detect(rigify)[0] == "RIGIFY_DEFORM"  # names alone: the deform bones come first
+    preset, mapping = bone_maps.detect(rigify, driven=[b for b in rigify if b.startswith("DEF-")])
+    assert preset == "RIGIFY_CONTROL" and mapping["pelvis"] == "spine_fk" and len(mapping) == 22
+    few = MIXAMO[:3] + [b for b in MIXAMO if "Left" in b][:5]  # 8 Mixamo bones: not usable, but reported
+    assert bone_maps.detect(few)[0] is None
+    key, partial = bone_maps.best_match(few)
+    assert key == "MIXAMO" and len(partial) == 8 and not bone_maps.usable(partial)
