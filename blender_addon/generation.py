@@ -19,6 +19,7 @@ from . import bake, bone_maps, prefs, rig, smpl_body, vendor
 
 vendor.ensure_motion_core()
 from motion_core.errors import MotionError  # noqa: E402
+from motion_core.motion.outputs import atomic_output  # noqa: E402
 from motion_core.motion import skeleton  # noqa: E402
 from motion_core.motion.retarget import resample, retarget, smpl_rest_joints  # noqa: E402
 from motion_core.motion.timeline import check_segments  # noqa: E402
@@ -244,8 +245,9 @@ def _save_result(result) -> str:
     folder = prefs.results_folder()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = os.path.join(folder, f"motion_{stamp}_{int(result.seed or 0)}_{os.getpid()}_{id(result) % 10000}.npz")
-    np.savez(path, joints=result.joints, fps=np.float32(result.fps), prompt=np.str_(result.prompt),
-             seed=np.int64(result.seed or 0))
+    with atomic_output(path, "the result cache") as tmp:  # a full disk: one line, before the scene changes
+        np.savez(tmp, joints=result.joints, fps=np.float32(result.fps), prompt=np.str_(result.prompt),
+                 seed=np.int64(result.seed or 0))
     return path
 
 

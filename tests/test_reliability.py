@@ -695,3 +695,19 @@ def test_deleting_a_result_removes_its_cached_file_but_never_other_files(addon, 
     assert not cached.exists()
     assert bpy.ops.motion_mamba.delete_result(index=0) == {"FINISHED"}
     assert outsider.read_bytes() == b"keep me" and len(settings.results) == 0
+
+
+def test_a_full_disk_while_caching_a_result_is_one_line_and_changes_nothing(addon, monkeypatch):
+    import errno
+
+    bpy = addon
+    from blender_addon import backend, generation
+
+    def full_disk(path, **arrays):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(generation.np, "savez", full_disk)
+    result = backend.GenerationResult(joints=np.zeros((1, 5, 22, 3), np.float32), fps=20.0, seed=1, prompt="walk")
+    with pytest.raises(generation.MotionError, match="No space left") as info:
+        generation._save_result(result)
+    assert "\n" not in str(info.value)
