@@ -141,7 +141,8 @@ def test_truncated_amc_keeps_complete_frames(tmp_path):
         motion = read_amc(amc, read_asf(asf))
         assert motion.frames == 3, label
         assert motion.values["root"][:, 0].tolist() == [1, 2, 3]
-        assert len(motion.warnings) == 1 and "truncated" in motion.warnings[0] and "3 complete frames of 4" in motion.warnings[0]
+        (warning,) = motion.warnings
+        assert "truncated" in warning and "3 complete frames of 4" in warning
     asf, amc = _tiny(tmp_path, full)
     assert read_amc(amc, read_asf(asf)).warnings == []
     # The real file cut inside its last frame: every complete frame kept, bit for bit.

@@ -104,6 +104,11 @@ def _bad_map(tmp_path):
         (lambda tmp: DATA / "bvh-mb" / "02_01.bvh", ["--map", "{tmp}/map.json"], "not valid JSON"),
         (lambda tmp: DATA / "bvh-mb" / "02_01.bvh", ["--units", "furlong"], "units"),
         (lambda tmp: DATA / "bvh-mb" / "02_01.bvh", ["--out", "{tmp}/clip.fbx"], ".bvh or .npz"),
+        (lambda tmp: DATA / "bvh-mb" / "02_01.bvh", ["--up", "sideways"], "up axis"),
+        (lambda tmp: DATA / "bvh-mb" / "02_01.bvh", ["--scale", "0.01", "--units", "cm"], "either --units or --scale"),
+        (lambda tmp: DATA / "bvh-mb" / "02_01.bvh", ["--scale", "0"], "positive"),
+        (lambda tmp: DATA / "bvh-mb" / "02_01.bvh", ["--suggest-map", "{tmp}/map.json"], "exists"),
+        (lambda tmp: DATA / "bvh-mb" / "02_01.bvh", ["--suggest-map", "{tmp}/map.txt"], "json"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(tmp_path, make, extra, needle):
@@ -134,3 +139,45 @@ def test_unknown_skeleton_names_the_joints(tmp_path):
     result = run_cli(_unknown_skeleton(tmp_path), "--map", map_path, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["convention"] == "user-map"
+
+
+def test_json_says_how_units_and_up_were_decided(tmp_path):
+    result = run_cli(DATA / "bvh-mb" / "02_01.bvh", "--json")
+    report = json.loads(result.stdout)
+    assert report["units"] == "cmu" and report["scale"] == pytest.approx(0.0254 / 0.45)
+    assert 1.5 < report["height_m"] < 1.7 and report["warnings"] == []
+    assert report["up_axis"] == "+Y" and report["up_method"] == "rest-pose+first-frames"
+    assert set(report["up_evidence"]) == {"rest_pose", "first_frames", "foot_contacts", "whole_clip"}
+    result = run_cli(DATA / "bvh-mb" / "02_01.bvh", "--json", "--up", "+y", "--scale", "0.1")
+    report = json.loads(result.stdout)
+    assert report["up_method"] == "given" and report["units"] == "scale"
+    # 0.1 m per CMU unit makes a 2.8 m figure: warned on stderr and in the JSON.
+    assert len(report["warnings"]) == 1 and "not a plausible person" in report["warnings"][0]
+    assert result.stderr.startswith("warning: the skeleton comes out 2.8")
+    report = json.loads(run_cli(DATA / "amc" / "35_01.amc", "--json").stdout)
+    assert report["up_method"] == "asf-rest-pose" and report["asf"].endswith("35.asf") and report["units"] == "asf"
+
+
+def test_suggest_map_writes_a_starter_that_imports(tmp_path):
+    renamed = _unknown_skeleton(tmp_path)
+    out = tmp_path / "starter.json"
+    result = run_cli(renamed, "--suggest-map", out, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    # bone_leftupleg / bone_leftleg carry no side marker the matcher trusts: those are left to fill.
+    assert report["to_fill"] == ["left_hip", "right_hip", "left_knee", "right_knee"]
+    starter = json.loads(out.read_text())
+    assert starter["left_hip"] is None and starter["left_ankle"] == "LeftFoot" and "bone_leftupleg" in starter["_bones"]
+    assert "_end" in starter["_about"]
+    # Unfilled, it is refused with the joints to fill; filled in, it imports.
+    result = run_cli(renamed, "--map", out)
+    assert result.returncode == 2 and "lacks joints left_hip" in result.stderr
+    starter.update(left_hip="bone_leftupleg", right_hip="bone_rightupleg", left_knee="bone_leftleg",
+                   right_knee="bone_rightleg")
+    out.write_text(json.dumps(starter))
+    result = run_cli(renamed, "--map", out, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["convention"] == "user-map"
+    # A known skeleton's starter is complete.
+    result = run_cli(DATA / "bvh-iclone" / "002_03.bvh", "--suggest-map", tmp_path / "cc.json")
+    assert result.returncode == 0 and "16 of 16 required joints matched" in result.stdout

@@ -12,12 +12,14 @@ import pytest
 
 from conftest import TEST_DATA
 from motion_core.errors import MotionError
-from motion_core.motion import bone_maps
-from motion_core.motion.bvh import read_bvh
+from motion_core.motion import bone_maps, mocap
+from motion_core.motion.bvh import format_bvh, parse_bvh, read_bvh
+from motion_core.motion.export import bvh_tree
 from motion_core.motion.features import uniform_skeleton
-from motion_core.motion.mocap import detect_up, facing_direction, import_motion, to_y_up_facing_z
-from motion_core.motion.rotations import quat_from_axis_angle, quat_rotate
-from motion_core.motion.skeleton import JOINT_NAMES, bone_lengths
+from motion_core.motion.mocap import decide_up, detect_up, facing_direction, import_motion, to_y_up_facing_z
+from motion_core.motion.mocap import whole_clip_up
+from motion_core.motion.rotations import matrix_to_euler, quat_from_axis_angle, quat_rotate
+from motion_core.motion.skeleton import JOINT_NAMES, PARENTS, RAW_OFFSETS, bone_lengths
 
 DATA = TEST_DATA / "cmu"
 SUBSET = {
@@ -277,3 +279,217 @@ def test_mixamo_names_are_detected(tmp_path):
     direct = [JOINT_NAMES.index(j) for j in bone_maps.DIRECT_JOINTS]
     np.testing.assert_allclose(motion.joints[:, direct], joints[:, direct], atol=1e-3)
     assert np.abs(motion.joints - joints).max() < 0.08
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Synthetic files for the cases real libraries bring (issue 13): no third-party mocap, only our own export of the
+# committed CMU walk, turned, scaled and posed.
+
+Y_TO_Z = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # Rx(+90 deg): +Y -> +Z, +Z -> -Y
+
+
+def walk_joints():
+    """The committed MotionBuilder walk 02_01 on our skeleton: (T, 22, 3) metres, Y-up, 20 fps, 1.6 m tall."""
+    return import_motion(DATA / "bvh-mb/02_01.bvh").joints.astype(np.float64)
+
+
+def bvh_text(joints, fps=20.0, *, turn=None, root_turn=None, units_per_metre=1.0):
+    """BVH text of a (T, 22, 3) clip through our exporter's tree, changed the ways other tools write files.
+
+    turn: (3, 3) applied to everything (rest offsets and motion), e.g. Y_TO_Z for a Z-up file whose rest pose is
+    Z-up too; root_turn: (3, 3) applied to the root's rotation and position only (a constant turn baked into the
+    root, its rest pose left as it was); units_per_metre: file units (100 = centimetres).
+    """
+    names, parents, offsets, channels, motion = bvh_tree(joints)
+    data = parse_bvh(format_bvh(names, parents, offsets, channels, motion, 1.0 / fps))
+    turn = np.eye(3) if turn is None else turn
+    root_turn = np.eye(3) if root_turn is None else root_turn
+    rotations, translations = data.local_transforms()
+    motion = data.motion.copy()
+    starts = data.channel_starts()
+    for j, chans in enumerate(data.channels):
+        rot = turn @ rotations[:, j] @ turn.T
+        if data.parents[j] < 0:
+            rot = root_turn @ rot
+        letters = "".join(c[0] for c in chans if c.endswith("rotation"))
+        if letters:
+            angles = matrix_to_euler(rot, letters, degrees=True)
+            for k, c in enumerate(chans):
+                if c.endswith("rotation"):
+                    motion[:, starts[j] + k] = angles[:, letters.index(c[0])]
+        for k, c in enumerate(chans):
+            if c.endswith("position"):
+                position = translations[:, j] @ turn.T
+                if data.parents[j] < 0:
+                    position = position @ root_turn.T
+                motion[:, starts[j] + k] = units_per_metre * position[:, "XYZ".index(c[0])]
+    offsets = units_per_metre * data.offsets @ turn.T
+    return format_bvh(data.names, data.parents, offsets, data.channels, motion, data.frame_time)
+
+
+def lying_down_clip(seconds_lying=5.0):
+    """A person who stands 1 s, lies down on their back over 1 s, lies `seconds_lying` s, gets up over 1 s and stands
+    0.5 s: (T, 22, 3) metres, Y-up, 20 fps. Most frames are lying, like HDM05's lieDownFloor clips."""
+    pose = walk_joints()[0]
+    ankles = 0.5 * (pose[7] + pose[8])
+    fall = np.linspace(0.0, 1.0, 20)
+    angles = np.concatenate([np.zeros(20), fall, np.ones(int(seconds_lying * 20)), fall[::-1], np.zeros(10)])
+    frames = []
+    for a in -0.5 * np.pi * angles:  # about +X (left): the head goes back (-Z), the chest faces up
+        c, s = np.cos(a), np.sin(a)
+        rx = np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+        body = (pose - ankles) @ rx.T + ankles
+        body[:, 1] += 0.05 - body[:, 1].min()  # on the floor: the lowest joint 5 cm up
+        frames.append(body)
+    return np.stack(frames)
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_lying_down_clip_keeps_its_true_up(tmp_path):
+    clip = lying_down_clip()
+    # The old guess (the body's direction over the clip) says "-Z" for a clip spent mostly lying.
+    assert whole_clip_up(clip) == "-Z"
+    motion = import_motion(_write(tmp_path, "lie_down.bvh", bvh_text(clip)))
+    assert motion.up_axis == "+Y" and motion.up_method == "rest-pose+first-frames"
+    assert motion.up_evidence["whole_clip"] == "-Z"
+    head = motion.joints[:, 15, 1]
+    assert head[:15].min() > 1.3 and head[60:120].max() < 0.4 and head[-5:].min() > 1.3  # stands, lies, stands
+    # The same file written Z-up (rest pose and motion): found as +Z, imported to the same joints.
+    z_up = import_motion(_write(tmp_path, "lie_down_z.bvh", bvh_text(clip, turn=Y_TO_Z)))
+    assert z_up.up_axis == "+Z" and z_up.up_method == "rest-pose+first-frames"
+    np.testing.assert_allclose(z_up.joints, motion.joints, atol=1e-4)
+    # Told the axis, the import uses it and says so.
+    told = import_motion(_write(tmp_path, "lie_down_z2.bvh", bvh_text(clip, turn=Y_TO_Z)), up="+z")
+    assert told.up_axis == "+Z" and told.up_method == "given"
+    np.testing.assert_allclose(told.joints, motion.joints, atol=1e-4)
+
+
+def test_up_from_first_frames_and_foot_contacts_when_the_rest_pose_misleads(tmp_path):
+    # A constant turn baked into the root: the rest pose says +Y, the motion is Z-up.
+    walk = walk_joints()
+    baked = import_motion(_write(tmp_path, "baked.bvh", bvh_text(walk, root_turn=Y_TO_Z)))
+    assert baked.up_axis == "+Z", baked.up_evidence
+    assert baked.up_evidence["rest_pose"] == "+Y" and baked.up_evidence["first_frames"] == "+Z"
+    plain = import_motion(_write(tmp_path, "plain.bvh", bvh_text(walk)))
+    np.testing.assert_allclose(baked.joints, plain.joints, atol=1e-4)
+    # A file whose feet cover the floor (131_01): gravity from the foot contacts decides.
+    data = read_bvh(DATA / "bvh-max/131_01.bvh")
+    joints = import_motion(DATA / "bvh-max/131_01.bvh", fps=data.fps).joints.astype(np.float64)
+    up, method, evidence = decide_up(joints @ Y_TO_Z.T, data.fps, rest=_t_pose())
+    assert evidence["foot_contacts"] == "+Z" and (up, method) == ("+Z", "foot-contacts")
+
+
+def _t_pose():
+    """A Y-up standing rest pose (22, 3): our skeleton's rest directions, 10 cm each."""
+    rest = np.zeros((22, 3))
+    for j, p in enumerate(PARENTS):
+        if p >= 0:
+            rest[j] = rest[p] + 0.1 * RAW_OFFSETS[j]
+    return rest
+
+
+def test_up_axis_errors():
+    with pytest.raises(MotionError, match="up axis"):
+        import_motion(DATA / "bvh-mb/02_01.bvh", up="sideways")
+
+
+def _legs(joints):
+    """Mean hip -> knee -> ankle length of a (T, 22, 3) clip."""
+    lengths = [np.linalg.norm(joints[:, a] - joints[:, b], axis=-1).mean() for a, b in ((1, 4), (4, 7), (2, 5), (5, 8))]
+    return 0.5 * sum(lengths)
+
+
+def test_units_plausible_height_scale_and_warnings(tmp_path):
+    walk = walk_joints()
+    adult = import_motion(_write(tmp_path, "cm.bvh", bvh_text(walk, units_per_metre=100)))
+    assert adult.units == "cm" and adult.warnings == [] and 1.5 < adult.height_m < 1.75
+    # Twice centimetre scale: no standard unit makes a person of it; it is said, with the --scale that fixes it.
+    double = import_motion(_write(tmp_path, "2cm.bvh", bvh_text(walk, units_per_metre=200)))
+    assert double.units == "cm" and double.height_m == pytest.approx(2 * adult.height_m, rel=1e-3)
+    (warning,) = double.warnings
+    assert "not a plausible person" in warning and "--scale 0.00" in warning
+    suggested = float(warning.split("--scale ")[1].split()[0])
+    fixed = import_motion(tmp_path / "2cm.bvh", scale=0.005)
+    assert fixed.units == "scale" and fixed.warnings == [] and fixed.scale == 0.005
+    np.testing.assert_allclose(fixed.joints, adult.joints, atol=1e-4)
+    assert import_motion(tmp_path / "2cm.bvh", scale=suggested).height_m == pytest.approx(1.7, abs=0.01)
+    # A child-sized skeleton (1.15 m) in centimetres: imported as is, with a hint.
+    child = import_motion(_write(tmp_path, "child.bvh", bvh_text(walk * (1.15 / adult.height_m), units_per_metre=100)))
+    assert child.units == "cm" and child.height_m == pytest.approx(1.15, abs=0.01)
+    assert len(child.warnings) == 1 and "child-sized" in child.warnings[0]
+    with pytest.raises(MotionError, match="either --units or --scale"):
+        import_motion(tmp_path / "cm.bvh", units="cm", scale=0.01)
+    with pytest.raises(MotionError, match="positive"):
+        import_motion(tmp_path / "cm.bvh", scale=-1.0)
+
+
+def test_units_of_one_folder_agree(tmp_path):
+    """The issue's pair: legs of 20.3 and 21.7 file units came out 2.01 m and 1.05 m tall (one read as CMU units,
+    the other as inches: the old nearest-leg rule had its boundary between them)."""
+    walk = walk_joints()
+    leg = _legs(walk)
+    old_pick = {}
+    motions = {}
+    for legs in (20.3, 21.7):
+        path = _write(tmp_path, f"leg{legs}.bvh", bvh_text(walk, units_per_metre=legs / leg))
+        motions[legs] = import_motion(path)
+        old_pick[legs] = min(("m", "dm", "cm", "mm", "inch", "cmu"),
+                             key=lambda u: abs(np.log(legs * mocap.UNITS[u] / 0.8)))  # the replaced rule
+    assert old_pick[20.3] != old_pick[21.7]
+    # Both are 1.0-1.1 m in inches or 2.2-2.4 m in CMU units: ambiguous, said so, and read alike.
+    assert motions[20.3].units == motions[21.7].units
+    assert motions[21.7].height_m / motions[20.3].height_m == pytest.approx(21.7 / 20.3, rel=1e-3)
+    for motion in motions.values():
+        assert any("ambiguous" in w and "inch" in w and "cmu" in w for w in motion.warnings), motion.warnings
+    # Heights across the ambiguous zone (inch-heights 0.87-1.14 m) all get one unit: no boundary inside it.
+    units = {mocap.choose_units(h / 0.0254)[0] for h in np.linspace(0.88, 1.13, 26)}
+    assert units == {"cmu"}
+    # A real person in a standard unit has one possible unit and no warning.
+    for unit, height in (("cm", 1.0), ("cm", 2.2), ("inch", 1.5), ("cmu", 1.9), ("mm", 1.7), ("m", 1.2)):
+        assert mocap.choose_units(height / mocap.UNITS[unit]) == (unit, [])
+
+
+def test_asf_units_can_be_overridden():
+    declared = import_motion(DATA / "amc/35_01.amc")
+    assert declared.units == "asf" and declared.scale == pytest.approx(0.0254 / 0.45)
+    bigger = import_motion(DATA / "amc/35_01.amc", scale=1.1 * 0.0254 / 0.45)
+    assert bigger.units == "scale" and bigger.height_m == pytest.approx(1.1 * declared.height_m, rel=1e-6)
+    assert declared.up_method == "asf-rest-pose" and declared.up_axis == "+Y"
+
+
+def test_truncated_amc_and_hdm05_names_import(tmp_path):
+    text = (DATA / "amc/35_01.amc").read_text()
+    (tmp_path / "HDM_tr.asf").write_text((DATA / "amc/35.asf").read_text())
+    amc = _write(tmp_path, "HDM_tr_01-01_01_120.amc", text[: text.rindex("rhumerus")])
+    motion = import_motion(amc)
+    assert motion.asf == str(tmp_path / "HDM_tr.asf")
+    assert len(motion.warnings) == 1 and "truncated" in motion.warnings[0]
+    whole = import_motion(DATA / "amc/35_01.amc")
+    assert motion.source_frames == whole.source_frames - 1
+
+
+# Bones of ours whose ends both ride on one source bone once the derived joints are rigid (measured max change over
+# a clip before: collar->shoulder up to 30 mm (MotionBuilder 05_06), spine1->spine2 9 mm (iClone), Daz 2 mm).
+RIGID_BONES = {
+    "cgspeed-daz": ("pelvis>spine1", "spine1>spine2", "spine2>spine3", "spine3>left_collar",
+                    "left_collar>left_shoulder"),
+    "cmu-asf": ("spine2>spine3", "left_collar>left_shoulder", "right_collar>right_shoulder"),
+    "cgspeed-motionbuilder": ("spine2>spine3", "left_collar>left_shoulder", "right_collar>right_shoulder"),
+    "cgspeed-3dsmax": ("spine2>spine3", "left_collar>left_shoulder", "right_collar>right_shoulder"),
+    "iclone": ("spine1>spine2", "spine2>spine3", "spine3>neck", "left_collar>left_shoulder"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUBSET))
+def test_derived_joints_are_rigid(name):
+    motion = import_motion(DATA / name, fps=60)
+    j = motion.joints.astype(np.float64)
+    for bone in RIGID_BONES[motion.convention]:
+        a, b = (JOINT_NAMES.index(n) for n in bone.split(">"))
+        lengths = np.linalg.norm(j[:, a] - j[:, b], axis=-1)
+        assert np.ptp(lengths) < 2e-4, (bone, np.ptp(lengths))  # float32 output: 0.1 mm

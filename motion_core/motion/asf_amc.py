@@ -225,7 +225,9 @@ def read_amc(path, skeleton: AsfSkeleton) -> AmcMotion:
             problems.setdefault(index, f"non-finite or absurd number in AMC frame {index + 1} ({first})")
             continue
         if len(values) != expected[first]:
-            problems.setdefault(index, f"frame {index + 1}: {first} has {len(values)} values, ASF says {expected[first]}")
+            problems.setdefault(
+                index, f"frame {index + 1}: {first} has {len(values)} values, ASF says {expected[first]}"
+            )
             continue
         frames[index][first] = values
     if not frames:
@@ -345,7 +347,9 @@ def find_asf_for(amc_path):
         return candidates[0]
     if not candidates:
         raise MotionError(f"{amc_path.name}: AMC needs its skeleton and no .asf is beside it; pass --asf SKELETON.asf")
-    shown = ", ".join(p.name for p in candidates[:6]) + (f" and {len(candidates) - 6} more" if len(candidates) > 6 else "")
+    shown = ", ".join(p.name for p in candidates[:6])
+    if len(candidates) > 6:
+        shown += f" and {len(candidates) - 6} more"
     raise MotionError(
         f"{amc_path.name}: AMC needs its skeleton and no .asf name here is a prefix of it ({shown}); "
         "pass --asf SKELETON.asf"

@@ -262,7 +262,9 @@ def _parse_hierarchy(lines, name: str):
                 try:
                     count = int(tokens[k + 1])
                 except (IndexError, ValueError):
-                    raise MotionError(f"{name}: bad CHANNELS line for {names[stack[-1]]}: {line.strip()[:60]!r}") from None
+                    raise MotionError(
+                        f"{name}: bad CHANNELS line for {names[stack[-1]]}: {line.strip()[:60]!r}"
+                    ) from None
                 found = [_CHANNEL_BY_KEY.get(c.lower()) for c in tokens[k + 2 : k + 2 + count]]
                 if count < 0 or len(found) != count or None in found or len(set(found)) != count:
                     raise MotionError(f"{name}: bad CHANNELS line for {names[stack[-1]]}: {line.strip()[:60]!r}")

@@ -1,11 +1,13 @@
 """Import real mocap (BVH, ASF/AMC) onto our 22-joint skeleton: metres, Y-up, facing +Z at frame 0, 20 fps.
 
 Pipeline of `import_motion`:
-  read (any hierarchy) -> FK to world positions -> map onto the 22 joints (bone_maps) -> units to metres (declared by
-  ASF; detected from leg length for BVH) -> up axis to +Y (detected from feet->neck, so Z-up files work) -> drop
-  converter T-pose frames at the start (a pose jump into the first real frame) -> resample to `fps` by slerping the
-  source's local joint rotations and FK again (not by striding) -> turn frame 0 to face +Z, root at the xz origin,
-  floor (lowest foot joint over the clip) at y = 0.
+  read (any hierarchy) -> FK to world positions and rotations -> map onto the 22 joints (bone_maps; derived joints
+  ride rigidly on one source bone each) -> units to metres (declared by ASF; for BVH the one standard unit that gives
+  a plausible human height, or `units` / `scale`; an implausible or child-sized height is a warning) -> drop
+  converter T-pose frames at the start (a pose jump into the first real frame) -> up axis to +Y (see `decide_up`:
+  ASF's own rest pose; for BVH the rest pose, the first frames and the floor the feet stand on, so a clip spent lying
+  down keeps its true up) -> resample to `fps` by slerping the source's local joint rotations and FK again (not by
+  striding) -> turn frame 0 to face +Z, root at the xz origin, floor (lowest foot joint over the clip) at y = 0.
 Left/right handedness is kept: every axis change is a proper rotation.
 """
 
@@ -28,10 +30,18 @@ from motion_core.motion.rotations import (
 )
 from motion_core.motion.skeleton import FEET_LEFT, FEET_RIGHT, JOINT_NAMES
 
-# Candidate length units, metres per file unit. CMU's ASF unit (1/0.45 inch) shows up in cgspeed's MB/Max BVHs.
+# Length units, metres per file unit. CMU's ASF unit (1/0.45 inch) shows up in cgspeed's MB/Max BVHs.
 UNITS = {"m": 1.0, "dm": 0.1, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": 0.0254 / 0.45}
-# Adult hip->knee->ankle length (SMPL's t2m skeleton: 0.39 + 0.43 m); units are picked to land nearest to it.
-TYPICAL_LEG_LENGTH = 0.8
+# Units tried by detection. Neighbours differ by at least 2.22x, more than the plausible band's 2.2x, so at most one
+# lands a person inside it. Decimetres (1.8x from cmu) only when asked.
+AUTO_UNITS = ("m", "cm", "mm", "inch", "cmu")
+PLAUSIBLE_HEIGHT = (1.0, 2.2)  # metres, standing height of a person (small child to very tall adult)
+CHILD_HEIGHT = 1.4  # below this a plausible height is called child-sized, in case it is a wrong unit
+TYPICAL_HEIGHT = 1.7  # metres; what a suggested --scale aims at, and the tie-break between two possible units
+UNIT_MARGIN = 1.15  # a unit landing within 15% outside PLAUSIBLE_HEIGHT is still possible (see choose_units)
+# Standing height from the ankle -> knee -> hip -> spine -> neck -> head joint chain: anthropometric tables put the
+# ankle joint near 4.5% of stature and the head joint (skull base) near 91%, so stature ~ chain / 0.865.
+STATURE_PER_CHAIN = 1.156
 # Converter frames at the start: cgspeed's Daz files put a T-pose in frame 0 (some files 2-5 such frames, placed
 # elsewhere, then a jump of the whole body to the capture) and blend into the capture over ~4 frames with
 # root-relative joint speeds of 4-20 m/s. Captured motion stays well under 2 m/s on average over the 22 joints, and no
@@ -39,6 +49,12 @@ TYPICAL_LEG_LENGTH = 0.8
 TPOSE_SPEED = 2.0  # m/s, mean over joints of the root-relative speed (and > 4x the clip's median)
 TELEPORT_SPEED = 50.0  # m/s, mean over joints of the world speed
 MAX_DROPPED_SECONDS = 0.1
+# Up-axis evidence (see decide_up).
+UP_AXES = ("+X", "-X", "+Y", "-Y", "+Z", "-Z")
+FIRST_SECONDS = 1.0  # the "first frames" window
+CONTACT_SPEED = 0.2  # m/s; a foot joint slower than this is taken as standing on something
+FLOOR_SPREAD = 0.1  # m; the contacts must cover at least this (std) in two directions to define a plane
+FLOOR_FLATNESS = 0.25  # and be at most this thick relative to that spread
 
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}
 
@@ -52,11 +68,17 @@ class ImportedMotion:
     source_fps: float
     convention: str
     source: str
-    units: str = ""  # the detected/declared length unit name (see UNITS), or "asf"
+    units: str = ""  # the length unit: a UNITS name, "asf" (declared by the ASF) or "scale" (a given factor)
     up_axis: str = "+Y"  # the source's up axis before conversion
     dropped_frames: int = 0  # converter T-pose frames removed at the start
     source_frames: int = 0
     info: dict = field(default_factory=dict)
+    scale: float = 1.0  # metres per file unit used
+    height_m: float = 0.0  # estimated standing height (from bone lengths, so pose does not matter)
+    up_method: str = ""  # how the up axis was decided (see decide_up)
+    up_evidence: dict = field(default_factory=dict)  # what each kind of evidence said
+    warnings: list = field(default_factory=list)  # one-line notes the user should see (units, truncation, ...)
+    asf: str = ""  # the ASF skeleton used for an AMC
 
     @property
     def frames(self) -> int:
@@ -77,7 +99,10 @@ class SourceMotion:
     frames: int
     fps: float
     transforms: Callable
-    metres_per_unit: Optional[float] = None  # known (ASF) or None (detect)
+    metres_per_unit: Optional[float] = None  # known (ASF: translations are already metres) or None (detect)
+    file_unit: Optional[float] = None  # ASF: metres per raw length value as its :units declare
+    warnings: list = field(default_factory=list)
+    asf: str = ""
 
 
 def read_source(path, asf=None) -> SourceMotion:
@@ -94,7 +119,8 @@ def read_source(path, asf=None) -> SourceMotion:
         data = read_bvh(path)
         return SourceMotion(data.names, data.parents, data.frames, _tidy_fps(data.fps), data.local_transforms)
     if suffix == ".amc":
-        skeleton = asf_amc.read_asf(asf if asf is not None else asf_amc.find_asf_for(path))
+        asf_path = Path(asf) if asf is not None else asf_amc.find_asf_for(path)
+        skeleton = asf_amc.read_asf(asf_path)
         motion = asf_amc.read_amc(path, skeleton)
         names, parents, rotations, translations = asf_amc.local_transforms(skeleton, motion)
 
@@ -106,7 +132,10 @@ def read_source(path, asf=None) -> SourceMotion:
                 rot, trans = rot[:, joints], trans[:, joints]
             return rot, trans
 
-        return SourceMotion(names, parents, motion.frames, asf_amc.AMC_FPS, transforms, metres_per_unit=1.0)
+        return SourceMotion(
+            names, parents, motion.frames, asf_amc.AMC_FPS, transforms, metres_per_unit=1.0,
+            file_unit=skeleton.length_scale, warnings=list(motion.warnings), asf=str(asf_path),
+        )  # fmt: skip
     raise MotionError(f"{path.name} is a skeleton only; import the .amc motion and pass --asf {path.name}")
 
 
@@ -116,8 +145,11 @@ def _tidy_fps(fps):
     return float(nearest) if nearest > 0 and abs(fps - nearest) < 1e-3 * fps else float(fps)
 
 
-def forward_kinematics(parents, rotations, translations):
-    """World positions of a joint tree. rotations: (F, S, 3, 3) local; translations: (F, S, 3) -> (F, S, 3)."""
+def world_transforms(parents, rotations, translations):
+    """World rotations and positions of a joint tree.
+
+    rotations: (F, S, 3, 3) local; translations: (F, S, 3) local -> (F, S, 3, 3) world rotations, (F, S, 3) positions.
+    """
     world_rot = np.empty_like(rotations)
     positions = np.empty_like(translations)
     for j, p in enumerate(parents):
@@ -127,7 +159,12 @@ def forward_kinematics(parents, rotations, translations):
         else:
             world_rot[:, j] = world_rot[:, p] @ rotations[:, j]
             positions[:, j] = positions[:, p] + (world_rot[:, p] @ translations[:, j, :, None])[..., 0]
-    return positions
+    return world_rot, positions
+
+
+def forward_kinematics(parents, rotations, translations):
+    """World positions of a joint tree. rotations: (F, S, 3, 3) local; translations: (F, S, 3) -> (F, S, 3)."""
+    return world_transforms(parents, rotations, translations)[1]
 
 
 def straighten_offset(offsets):
@@ -153,37 +190,222 @@ def _needed_joints(parents, weights):
     return np.array(sorted(needed), dtype=np.int64)
 
 
+# ----------------------------------------------------------------------------------------------------------------------
+# Units
+
+
+def estimate_height(joints) -> float:
+    """Standing height of a (F, 22, 3) clip in its own units, from bone lengths (medians over frames), so the pose
+    (crouching, lying, a T-pose) does not matter: STATURE_PER_CHAIN x (ankle->knee->hip + hip midpoint->pelvis->
+    spine1..3->neck + neck->head)."""
+    joints = np.asarray(joints, dtype=np.float64)
+
+    def length(a, b):
+        return float(np.median(np.linalg.norm(a - b, axis=-1)))
+
+    leg = np.mean([
+        length(joints[:, _J[f"{s}_hip"]], joints[:, _J[f"{s}_knee"]])
+        + length(joints[:, _J[f"{s}_knee"]], joints[:, _J[f"{s}_ankle"]])
+        for s in ("left", "right")
+    ])  # fmt: skip
+    hip_mid = 0.5 * (joints[:, _J["left_hip"]] + joints[:, _J["right_hip"]])
+    trunk = length(hip_mid, joints[:, _J["pelvis"]])
+    chain = ["pelvis", "spine1", "spine2", "spine3", "neck", "head"]
+    trunk += sum(length(joints[:, _J[a]], joints[:, _J[b]]) for a, b in zip(chain[:-1], chain[1:]))
+    return STATURE_PER_CHAIN * float(leg + trunk)
+
+
+def choose_units(height):
+    """Pick a length unit for a skeleton `height` file units tall: (AUTO_UNITS name, warnings).
+
+    A unit is possible when it makes the skeleton PLAUSIBLE_HEIGHT tall, give or take UNIT_MARGIN. A person 1.0-2.2 m
+    tall in any standard unit has exactly one possible unit (neighbours differ by 2.2x or more). When two are
+    possible (a 1 m child in inches looks like a 2.2 m adult in CMU units) the one nearer TYPICAL_HEIGHT wins and a
+    warning names both: the pick is one unit across that whole zone, so similar files of one folder agree. When none
+    is, the nearest wins and height_warnings says so.
+    """
+    if not height > 0:
+        raise MotionError("the skeleton has zero size (legs and spine of zero length); check the file or --map")
+    low, high = PLAUSIBLE_HEIGHT
+    heights = {unit: height * UNITS[unit] for unit in AUTO_UNITS}
+    possible = [u for u in AUTO_UNITS if low / UNIT_MARGIN <= heights[u] <= high * UNIT_MARGIN]
+    best = min(possible or AUTO_UNITS, key=lambda u: abs(np.log(heights[u] / TYPICAL_HEIGHT)))
+    warnings = []
+    if len(possible) > 1:
+        options = ", ".join(f"{u} {heights[u]:.2f} m" for u in possible)
+        warnings.append(
+            f"the length unit is ambiguous ({options} tall); took {best}: pass --units or --scale (the same for the "
+            "whole folder) if that is wrong"
+        )
+    return best, warnings
+
+
 def detect_units(joints_raw) -> str:
-    """Name of the UNITS entry that makes the legs (hip->knee->ankle) closest to an adult's, in log scale."""
-    legs = []
-    for side in ("left", "right"):
-        hip, knee, ankle = (joints_raw[:, _J[f"{side}_{n}"]] for n in ("hip", "knee", "ankle"))
-        legs.append(np.linalg.norm(hip - knee, axis=-1) + np.linalg.norm(knee - ankle, axis=-1))
-    leg = float(np.median(np.concatenate(legs)))
-    if not leg > 0:
-        raise MotionError("the skeleton's legs have zero length; check the file or pass --map MAP.json")
-    return min(UNITS, key=lambda u: abs(np.log(leg * UNITS[u] / TYPICAL_LEG_LENGTH)))
+    """The AUTO_UNITS name for a (F, 22, 3) clip in file units (see choose_units)."""
+    return choose_units(estimate_height(joints_raw))[0]
 
 
-def detect_up(joints) -> np.ndarray:
-    """Unit up vector of the source: the coordinate axis (+-X, +-Y, +-Z) nearest to the mean direction from the
-    ankles' midpoint to the neck. Always snapped: files are authored axis-aligned, while a runner's lean or a
-    crouch tilts the mean body direction by 30+ degrees. joints: (F, 22, 3) -> (3,)."""
-    ankles = 0.5 * (joints[:, _J["left_ankle"]] + joints[:, _J["right_ankle"]])
-    up = np.mean(joints[:, _J["neck"]] - ankles, axis=0)
-    norm = np.linalg.norm(up)
-    if not norm > 0:
-        return np.array([0.0, 1.0, 0.0])
-    up = up / norm
-    axis = int(np.argmax(np.abs(up)))
-    snapped = np.zeros(3)
-    snapped[axis] = np.sign(up[axis])
-    return snapped
+def height_warnings(height, scale):
+    """One-line warnings for an implausible or child-sized height (metres) reached with `scale` metres per unit."""
+    suggest = f"--scale {scale * TYPICAL_HEIGHT / height:.4g}" if height > 0 else "--scale"
+    low, high = PLAUSIBLE_HEIGHT
+    if not low <= height <= high:
+        return [
+            f"the skeleton comes out {height:.2f} m tall, not a plausible person ({low:g}-{high:g} m): the length "
+            f"unit is probably wrong; {suggest} makes it {TYPICAL_HEIGHT:g} m (or pass --units)"
+        ]
+    if height < CHILD_HEIGHT:
+        return [
+            f"the skeleton comes out {height:.2f} m tall (child-sized); if the performer is an adult the length unit "
+            f"is wrong: {suggest} makes it {TYPICAL_HEIGHT:g} m"
+        ]
+    return []
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Up axis
+
+
+def parse_up(up):
+    """'auto' or one of UP_AXES ('+y', 'Y' and 'y' read as '+Y') -> 'auto' or the canonical name."""
+    text = str(up).strip()
+    if text.lower() == "auto":
+        return "auto"
+    name = text.upper()
+    if len(name) == 1:
+        name = "+" + name
+    if name not in UP_AXES:
+        raise MotionError(f"unknown up axis {up!r}; use auto, {', '.join(UP_AXES)}")
+    return name
+
+
+def axis_vector(name) -> np.ndarray:
+    """'+Y' -> (0, 1, 0), '-Z' -> (0, 0, -1)."""
+    vector = np.zeros(3)
+    vector["XYZ".index(name[1])] = 1.0 if name[0] == "+" else -1.0
+    return vector
 
 
 def _axis_name(up):
     axis = int(np.argmax(np.abs(up)))
     return ("+" if up[axis] > 0 else "-") + "XYZ"[axis]
+
+
+def _snap(vector, min_cos):
+    """The UP_AXES name nearest to `vector`, or None when the angle to it is wider than acos(min_cos)."""
+    norm = np.linalg.norm(vector)
+    if not norm > 0:
+        return None
+    unit = vector / norm
+    return _axis_name(unit) if np.abs(unit).max() >= min_cos else None
+
+
+def _body_vectors(joints):
+    """(F, 3) from the ankles' midpoint to the neck: a standing person's up."""
+    return joints[:, _J["neck"]] - 0.5 * (joints[:, _J["left_ankle"]] + joints[:, _J["right_ankle"]])
+
+
+def rest_pose_up(rest):
+    """Up of a rest pose (22, 3) when it is a clear standing figure (spine within 25 degrees of an axis, both legs
+    within 37 degrees of its opposite); else None (rigs whose rest pose is not a person, e.g. bone-local offsets)."""
+    hip_mid = 0.5 * (rest[_J["left_hip"]] + rest[_J["right_hip"]])
+    name = _snap(rest[_J["neck"]] - hip_mid, 0.9)
+    if name is None:
+        return None
+    down = -axis_vector(name)
+    for side in ("left", "right"):
+        leg = rest[_J[f"{side}_ankle"]] - rest[_J[f"{side}_hip"]]
+        norm = np.linalg.norm(leg)
+        if not (norm > 0 and leg @ down / norm >= 0.8):
+            return None
+    return name
+
+
+def first_frames_up(joints, fps):
+    """Up from the body's direction (ankles -> neck) over the first FIRST_SECONDS, when it is clear (within 37 degrees
+    of an axis); else None. joints: (F, 22, 3)."""
+    window = joints[: max(1, int(round(FIRST_SECONDS * fps)))]
+    vectors = _body_vectors(window)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    vectors = vectors[norms[:, 0] > 0] / norms[norms[:, 0] > 0]
+    return _snap(np.median(vectors, axis=0), 0.8) if len(vectors) else None
+
+
+def whole_clip_up(joints):
+    """The axis the body direction (ankles -> neck) is nearest to in most frames (the old mean-direction guess;
+    wrong for clips spent mostly lying down). joints: (F, 22, 3)."""
+    vectors = _body_vectors(joints)
+    axes = np.argmax(np.abs(vectors), axis=-1)
+    signs = np.take_along_axis(vectors, axes[:, None], axis=-1)[:, 0] > 0
+    votes = np.bincount(2 * axes + (~signs), minlength=6)  # order of UP_AXES: +X -X +Y -Y +Z -Z
+    return UP_AXES[int(np.argmax(votes))]
+
+
+def foot_contact_up(joints, fps):
+    """Gravity from the floor: the plane through the toe joints while they stand still, when those contacts cover
+    an area (FLOOR_SPREAD in two directions) and are flat (FLOOR_FLATNESS); its normal, snapped to an axis within 25
+    degrees, points to the side the body is on. None when the feet stay in one place (no plane to fit) or stand at
+    several heights (stairs, a climb). On the 128 CMU sample files: 29 planes, all +Y; 03_01 (uneven terrain) shows
+    why the thresholds are strict (its contacts fit a plane tilted toward X).
+    joints: (F, 22, 3) metres at `fps`."""
+    if len(joints) < 3:
+        return None
+    # Toe joints only: on flat feet they share one height, while the ankles sit a few cm above them and would
+    # thicken the plane.
+    feet = joints[:, [_J["left_foot"], _J["right_foot"]]]  # (F, 2, 3)
+    speed = np.linalg.norm(np.diff(feet, axis=0), axis=-1) * fps  # (F-1, 2)
+    contacts = (0.5 * (feet[1:] + feet[:-1]))[speed < CONTACT_SPEED]  # (N, 3)
+    if len(contacts) < 10:
+        return None
+    centre = contacts.mean(axis=0)
+    values, vectors = np.linalg.eigh(np.cov((contacts - centre).T))  # ascending
+    spread, thickness = np.sqrt(np.maximum(values[1], 0.0)), np.sqrt(np.maximum(values[0], 0.0))
+    if spread < FLOOR_SPREAD or thickness > FLOOR_FLATNESS * spread:
+        return None
+    normal = vectors[:, 0]
+    if np.median((joints.reshape(-1, 3) - centre) @ normal) < 0:
+        normal = -normal
+    return _snap(normal, 0.9)
+
+
+def decide_up(joints, fps, rest=None, asf=False):
+    """The source's up axis and how it was decided. joints: (F, 22, 3) metres at `fps` (converter frames dropped);
+    rest: (22, 3) the skeleton's rest pose (all local rotations identity) or None; asf: the source is ASF/AMC.
+
+    ASF/AMC: the skeleton's own rest pose (the frame its bone directions are written in; CMU and HDM05 are +Y).
+    BVH, in order: the rest pose when the first frames agree with it; else the floor the feet stand on (gravity from
+    foot contacts); else whichever of rest pose and first frames the majority of frames agrees with (a clip that
+    starts lying down, a root that carries a constant turn); else the one that exists; else the majority of frames.
+    Returns (name, method, evidence {rest_pose, first_frames, foot_contacts, whole_clip: name or None}).
+    """
+    rest_up = rest_pose_up(rest) if rest is not None else None
+    if asf:
+        return (rest_up or "+Y"), ("asf-rest-pose" if rest_up else "asf-default"), {"rest_pose": rest_up}
+    evidence = {
+        "rest_pose": rest_up,
+        "first_frames": first_frames_up(joints, fps),
+        "foot_contacts": foot_contact_up(joints, fps),
+        "whole_clip": whole_clip_up(joints),
+    }
+    rest_up, first, floor, majority = evidence.values()
+    if rest_up is not None and rest_up == first:
+        return rest_up, "rest-pose+first-frames", evidence
+    if floor is not None:
+        return floor, "foot-contacts", evidence
+    if rest_up is not None and first is not None:
+        if first == majority and rest_up != majority:
+            return first, "first-frames+whole-clip", evidence
+        return rest_up, "rest-pose", evidence
+    if rest_up is not None:
+        return rest_up, "rest-pose", evidence
+    if first is not None:
+        return first, "first-frames", evidence
+    return majority, "whole-clip", evidence
+
+
+def detect_up(joints, fps=20.0, rest=None) -> np.ndarray:
+    """Unit up vector (3,) of a BVH-like source clip (F, 22, 3) metres at `fps` (see decide_up)."""
+    return axis_vector(decide_up(joints, fps, rest)[0])
 
 
 def count_tpose_frames(joints, fps) -> int:
@@ -222,59 +444,95 @@ def resample_rotations(rotations, translations, source_fps, fps):
     return quat_to_matrix(q), t
 
 
-def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None) -> ImportedMotion:
+def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None, scale=None, up="auto") -> ImportedMotion:
     """Import a mocap file onto the 22-joint skeleton.
 
     Args:
         path: .bvh, or .amc (with `asf`, or an .asf found beside it).
         bone_map: None (detect the convention from bone names), a user map dict / JSON path keyed by our joint names.
         fps: output frame rate (20 = HumanML3D).
-        units: force a length unit name from UNITS (BVH only); None detects it.
+        units: force a length unit name from UNITS; scale: or metres per file unit (a number). For ASF/AMC either
+            replaces what its `:units` declare. None for both: ASF's own, or detected for BVH (see detect_units).
+        up: "auto" (see decide_up) or the source's up axis, one of UP_AXES.
     Returns:
         ImportedMotion with joints (T, 22, 3) float32, metres, Y-up, facing +Z at frame 0, root at the xz origin,
-        lowest foot joint at y = 0.
+        lowest foot joint at y = 0; units, scale, height_m, up_axis, up_method, up_evidence and warnings say how.
     """
     if not 0 < fps <= 1000:
         raise MotionError(f"output fps must be between 0 and 1000, got {fps}")
+    if units is not None and units not in UNITS:
+        raise MotionError(f"unknown units {units!r}; use one of {', '.join(UNITS)}")
+    if scale is not None and units is not None:
+        raise MotionError("pass either --units or --scale, not both")
+    if scale is not None and not (np.isfinite(scale) and scale > 0):
+        raise MotionError(f"--scale must be a positive number of metres per file unit, got {scale}")
+    up = parse_up(up)
     source = read_source(path, asf)
     frames = source.frames
     if frames < 2:
         raise MotionError(f"{Path(path).name} has {frames} frame; a motion needs at least 2")
+    warnings = list(source.warnings)
 
     # Resolve the bone map on a few frames (bones are rigid), then pose only the source joints it needs.
     probe_frames = np.unique(np.linspace(0, frames - 1, min(frames, 32)).round().astype(np.int64))
-    probe = forward_kinematics(source.parents, *source.transforms(None, probe_frames))
-    resolved = bone_maps.resolve(source.names, source.parents, probe, bone_map)
+    probe_rot, probe_trans = source.transforms(None, probe_frames)
+    probe_world_rot, probe = world_transforms(source.parents, probe_rot, probe_trans)
+    resolved = bone_maps.resolve(source.names, source.parents, probe, bone_map, rotations=probe_world_rot)
+    # The rest pose: every local rotation identity, offsets as the clip has them (its own skeleton).
+    rest_trans = np.median(probe_trans, axis=0)[None]
+    rest_rot = np.broadcast_to(np.eye(3), (1, len(source.names), 3, 3))
+    rest = resolved.joints(*reversed(world_transforms(source.parents, rest_rot, rest_trans)))[0]  # (22, 3)
+
     keep = _needed_joints(source.parents, resolved.weights)
     remap = {int(old): new for new, old in enumerate(keep)}
     parents = np.array([remap.get(int(source.parents[j]), -1) for j in keep], dtype=np.int64)
-    weights = resolved.weights[:, keep]  # (22, K)
+    mapped = bone_maps.ResolvedMap(
+        resolved.weights[:, keep], resolved.convention, (),
+        np.array([remap.get(int(a), -1) for a in resolved.anchors]), resolved.local_offsets,
+    )  # fmt: skip
+
+    def pose(rotations, translations):  # local transforms of the kept joints -> (F, 22, 3) file units
+        world_rot, positions = world_transforms(parents, rotations, translations)
+        return mapped.joints(positions, world_rot)
+
     rotations, translations = source.transforms(keep)
     for j in resolved.straighten:
         if j in remap:
             translations[:, remap[j]] = straighten_offset(translations[:, remap[j]])
-    joints = weights @ forward_kinematics(parents, rotations, translations)  # (F, 22, 3) file units
+    joints = pose(rotations, translations)  # (F, 22, 3) file units
 
-    if source.metres_per_unit is not None:
-        unit_name, scale = "asf", source.metres_per_unit
+    if units is None and scale is None and source.metres_per_unit is not None:
+        unit_name, metres = "asf", source.metres_per_unit
     else:
-        if units is not None and units not in UNITS:
-            raise MotionError(f"unknown units {units!r}; use one of {', '.join(UNITS)}")
-        unit_name = units or detect_units(joints)
-        scale = UNITS[unit_name]
-    joints = joints * scale
+        if scale is not None:
+            unit_name, file_scale = "scale", float(scale)
+        elif units is not None:
+            unit_name, file_scale = units, UNITS[units]
+        else:
+            unit_name, notes = choose_units(estimate_height(joints))
+            file_scale = UNITS[unit_name]
+            warnings += notes
+        # ASF translations are metres already (its declared unit); a forced unit replaces that one.
+        metres = file_scale / source.file_unit if source.file_unit else file_scale
+    joints = joints * metres
+    rest = rest * metres
+    height = estimate_height(joints)
+    warnings += height_warnings(height, metres * (source.file_unit or 1.0))
 
     dropped = count_tpose_frames(joints, source.fps)
-    up = detect_up(joints[dropped:])
+    if up == "auto":
+        up_name, up_method, evidence = decide_up(joints[dropped:], source.fps, rest, asf=source.file_unit is not None)
+    else:
+        up_name, up_method, evidence = up, "given", {}
 
     # Resample the source's local rotations (after dropping converter frames) and FK again at the target rate.
     if abs(source.fps - fps) > 1e-9:
         rotations, translations = resample_rotations(rotations[dropped:], translations[dropped:], source.fps, fps)
-        joints = weights @ (forward_kinematics(parents, rotations, translations) * scale)  # (T, 22, 3) metres
+        joints = pose(rotations, translations) * metres  # (T, 22, 3) metres
     else:
         joints = joints[dropped:]
 
-    joints = to_y_up_facing_z(joints, up)
+    joints = to_y_up_facing_z(joints, axis_vector(up_name))
     if not np.all(np.isfinite(joints)):  # e.g. NaN bone lengths in an ASF: never hand NaN joints on
         raise MotionError(f"{Path(path).name}: the imported joints are not finite numbers (NaN/inf); the file holds "
                           "corrupt values")
@@ -285,9 +543,15 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None) -> Import
         convention=resolved.convention,
         source=str(path),
         units=unit_name,
-        up_axis=_axis_name(up),
+        up_axis=up_name,
         dropped_frames=int(dropped),
         source_frames=int(frames),
+        scale=float(metres * (source.file_unit or 1.0)),
+        height_m=float(height),
+        up_method=up_method,
+        up_evidence=evidence,
+        warnings=warnings,
+        asf=source.asf,
     )
 
 
