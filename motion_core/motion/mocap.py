@@ -478,6 +478,11 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None, scale=Non
     probe_rot, probe_trans = source.transforms(None, probe_frames)
     probe_world_rot, probe = world_transforms(source.parents, probe_rot, probe_trans)
     resolved = bone_maps.resolve(source.names, source.parents, probe, bone_map, rotations=probe_world_rot)
+    if resolved.straighten:  # the map straightens some rest offsets: resolve again on the skeleton as posed below
+        for j in resolved.straighten:
+            probe_trans[:, j] = straighten_offset(probe_trans[:, j])
+        probe_world_rot, probe = world_transforms(source.parents, probe_rot, probe_trans)
+        resolved = bone_maps.resolve(source.names, source.parents, probe, bone_map, rotations=probe_world_rot)
     # The rest pose: every local rotation identity, offsets as the clip has them (its own skeleton).
     rest_trans = np.median(probe_trans, axis=0)[None]
     rest_rot = np.broadcast_to(np.eye(3), (1, len(source.names), 3, 3))
