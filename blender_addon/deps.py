@@ -1,29 +1,79 @@
 """The private backend installer: pip-installs torch and the engine's requirements into a folder of our own.
 
-Runs `python -m pip install --target FOLDER ...` in a subprocess, on a thread that only parses pip's output into
-progress (no bpy here). Failures become one-line messages that say what to do (offline, index unreachable, no wheel
-for this Python, disk full). Not allowed on extensions.blender.org (it downloads code), so it only runs when the user
-clicks the button and Blender's "Allow Online Access" is on.
+Runs `python -m pip install --target ...` in subprocesses, on a thread that only parses pip's output into progress
+(no bpy here). Failures become one-line messages that say what to do (offline, index unreachable, no wheel for this
+Python, disk full). Not allowed on extensions.blender.org (it downloads code), so it only runs when the user clicks
+the button and Blender's "Allow Online Access" is on.
+
+Supply chain: `backend_lock.txt` pins every package. It is installed in two sets, each from one index only (never
+`--extra-index-url`, which lets a package of the same name on the general index win): torch from the PyTorch index
+(with its own dependencies, resolved there), then the complete pinned closure of everything else from PyPI with
+`--no-deps`, so no version floats. Wheels only (`--only-binary :all:`): no package's setup.py runs. Everything goes
+into a staging folder that replaces the backend folder only when every set installed, so a failed or interrupted
+install leaves the working backend as it was (and there is no `--upgrade` over a live folder).
 """
 
 import os
 import queue
 import re
+import shutil
 import subprocess
 import sys
 import threading
 import time
-from typing import List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Union
 
 from . import vendor
 
 TORCH_INDEX = "https://download.pytorch.org/whl/{variant}"
+PYPI_INDEX = "https://pypi.org/simple"
+LOCK_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "backend_lock.txt")
 # Packages Blender's Python already has (or the worker does not need) are left out.
 _SKIP = {"numpy", "matplotlib"}
 
 
+@dataclass
+class PackageSet:
+    """Packages installed by one pip run, from one index. deps: let pip resolve their dependencies (from that same
+    index); False installs exactly the listed pins."""
+
+    index: str
+    packages: List[str]
+    deps: bool = False
+
+
+def read_lock(path: str = LOCK_FILE) -> Dict[str, List[str]]:
+    """{"pytorch": [...], "pypi": [...]} requirement lines (pins, optional markers) from the lock file."""
+    sets: Dict[str, List[str]] = {"pytorch": [], "pypi": []}
+    current = None
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                current = line[1:-1]
+                continue
+            if current not in sets:
+                raise ValueError(f"{path}: a requirement outside [pytorch] / [pypi]: {line!r}")
+            sets[current].append(line)
+    return sets
+
+
+def install_plan(variant: str = "cpu") -> List[PackageSet]:
+    """The two pip runs for the private backend: torch from the PyTorch index, the rest pinned from PyPI."""
+    lock = read_lock()
+    return [PackageSet(TORCH_INDEX.format(variant=variant), lock["pytorch"], deps=True),
+            PackageSet(PYPI_INDEX, lock["pypi"], deps=False)]
+
+
 def backend_requirements() -> List[str]:
-    """Pinned requirement lines for the worker: the bundled list (zip) or the repository's requirements.txt."""
+    """Every pinned requirement line the private backend installs (the lock file's sets, torch first)."""
+    if os.path.isfile(LOCK_FILE):
+        lock = read_lock()
+        return lock["pytorch"] + lock["pypi"]
+    # Older zips carried only the top-level pins.
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "backend_requirements.txt")
     path = here if os.path.isfile(here) else os.path.join(vendor.motion_core_parent(), "requirements.txt")
     lines: List[str] = []
@@ -56,54 +106,88 @@ def explain_pip_failure(output: str, returncode: int) -> str:
 
 
 class Installer:
-    """One pip run. poll() from the main thread -> (state, fraction, message); state RUNNING / FINISHED / FAILED."""
+    """One install (one pip run per package set). poll() from the main thread -> (state, fraction, message); state
+    RUNNING / FINISHED / FAILED."""
 
-    def __init__(self, target: str, packages: Sequence[str], variant: str = "cpu",
+    def __init__(self, target: str, packages: Union[Sequence[PackageSet], Sequence[str]], variant: str = "cpu",
                  python: Optional[str] = None, extra_args: Sequence[str] = ()):
-        """target: the private folder; packages: pinned requirement lines; variant: "cpu" or a CUDA tag ("cu128")
-        naming the PyTorch wheel index; extra_args: passed to pip before the packages (tests point the index at a
-        local folder with --no-index --find-links)."""
-        self.target = target
-        indexes = [] if "--no-index" in extra_args else ["--extra-index-url", TORCH_INDEX.format(variant=variant)]
-        self.command = [
-            python or sys.executable, "-m", "pip", "install", "--upgrade", "--no-input", "--disable-pip-version-check",
-            "--target", target, *indexes, *extra_args, *packages,
-        ]
-        self.total = max(len(packages), 1)
+        """target: the private folder; packages: `install_plan(variant)`, or plain requirement lines (one set from
+        PyPI); variant: "cpu" or a CUDA tag ("cu128"), used by install_plan; extra_args: passed to pip before the
+        packages (tests point it at a local folder with --no-index --find-links, which replaces the indexes)."""
+        self.target = os.path.abspath(target)
+        self.staging = self.target + ".partial"
+        sets = [p if isinstance(p, PackageSet) else None for p in packages]
+        if not all(sets):
+            sets = [PackageSet(PYPI_INDEX, list(packages), deps=True)]
+        local = "--no-index" in extra_args
+        self.commands = [[
+            python or sys.executable, "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
+            "--only-binary", ":all:", "--target", self.staging,
+            *([] if local else ["--index-url", s.index]), *([] if s.deps else ["--no-deps"]), *extra_args,
+            *s.packages,
+        ] for s in sets]
+        self.total = max(sum(len(s.packages) for s in sets), 1)
         self.state, self.fraction, self.message = "RUNNING", 0.0, "Starting pip…"
         self._events: "queue.Queue[tuple]" = queue.Queue()
         self._output: List[str] = []
 
     def start(self) -> "Installer":
-        os.makedirs(self.target, exist_ok=True)
+        shutil.rmtree(self.staging, ignore_errors=True)  # what an interrupted install left behind
+        os.makedirs(self.staging)
         threading.Thread(target=self._run, daemon=True).start()
         return self
 
     def _run(self) -> None:
         try:
-            process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                       encoding="utf-8", errors="replace")
-        except OSError as error:
-            self._events.put(("FAILED", f"Could not run pip ({error}): set an external Python that has torch"))
-            return
-        collected = 0
-        assert process.stdout is not None
-        for line in process.stdout:
-            self._output.append(line)
-            line = line.strip()
-            if line.startswith("Collecting "):
-                collected += 1
-                self._events.put(("RUNNING", min(0.8, 0.8 * collected / (self.total * 4)),
-                                  f"Resolving {line.split()[1]}"))
-            elif line.startswith("Downloading "):
-                self._events.put(("RUNNING", None, line[:120]))
-            elif line.startswith("Installing collected packages"):
-                self._events.put(("RUNNING", 0.85, "Installing (this can take a minute)…"))
-        returncode = process.wait()
-        if returncode == 0:
+            collected = 0
+            for command in self.commands:
+                try:
+                    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                               encoding="utf-8", errors="replace")
+                except OSError as error:
+                    self._events.put(("FAILED", f"Could not run pip ({error}): set an external Python that has torch"))
+                    return
+                output: List[str] = []
+                assert process.stdout is not None
+                for line in process.stdout:
+                    output.append(line)
+                    line = line.strip()
+                    if line.startswith("Collecting "):
+                        collected += 1
+                        self._events.put(("RUNNING", min(0.8, 0.8 * collected / (self.total * 2)),
+                                          f"Resolving {line.split()[1]}"))
+                    elif line.startswith("Downloading "):
+                        self._events.put(("RUNNING", None, line[:120]))
+                    elif line.startswith("Installing collected packages"):
+                        self._events.put(("RUNNING", 0.85, "Installing (this can take a minute)…"))
+                self._output.extend(output)
+                returncode = process.wait()
+                if returncode != 0:
+                    self._events.put(("FAILED", explain_pip_failure("".join(output), returncode)))
+                    return
+            try:
+                self._swap_in()
+            except OSError as error:
+                self._events.put(("FAILED", f"Could not move the new backend into {self.target} ({error.strerror}): "
+                                            "close programs using it and retry"))
+                return
             self._events.put(("FINISHED", f"Backend installed in {self.target}"))
-        else:
-            self._events.put(("FAILED", explain_pip_failure("".join(self._output), returncode)))
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _swap_in(self) -> None:
+        """Replace the backend folder by the complete staging folder (the old one is removed only afterwards)."""
+        old = self.target + ".old"
+        shutil.rmtree(old, ignore_errors=True)
+        if os.path.exists(self.target):
+            os.replace(self.target, old)
+        try:
+            os.replace(self.staging, self.target)
+        except OSError:
+            if os.path.exists(old) and not os.path.exists(self.target):
+                os.replace(old, self.target)  # put the working backend back
+            raise
+        shutil.rmtree(old, ignore_errors=True)
 
     def poll(self):
         while True:

@@ -311,7 +311,7 @@ class MOTION_MAMBA_OT_install_backend(bpy.types.Operator):
                               "'Allow Online Access', then click Install backend again")
         user_prefs = prefs.get_preferences(context)
         variant = user_prefs.torch_variant if user_prefs else "cpu"
-        self._installer = deps.Installer(prefs.deps_folder(), deps.backend_requirements(), variant=variant).start()
+        self._installer = deps.Installer(prefs.deps_folder(), deps.install_plan(variant), variant=variant).start()
         state = context.window_manager.motion_mamba_install
         state.running, state.failed, state.message = True, False, "Starting pip…"
 

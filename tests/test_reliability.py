@@ -4,6 +4,7 @@ client and the file readers. Each test is a reproduction that failed before its 
 
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -711,3 +712,57 @@ def test_a_full_disk_while_caching_a_result_is_one_line_and_changes_nothing(addo
     with pytest.raises(generation.MotionError, match="No space left") as info:
         generation._save_result(result)
     assert "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------------ 9. the installer: one index per set, all pinned
+
+def test_installer_uses_one_index_per_set_and_pins_everything(tmp_path):
+    pytest.importorskip("bpy")
+    from blender_addon import deps
+
+    installer = deps.Installer(str(tmp_path / "backend"), deps.install_plan("cu128"), variant="cu128")
+    assert len(installer.commands) == 2
+    for command in installer.commands:
+        assert "--extra-index-url" not in command and "--upgrade" not in command
+        assert command.count("--index-url") == 1
+        assert command[command.index("--only-binary") + 1] == ":all:"  # no setup.py runs at install time
+    torch_run, pypi_run = installer.commands
+    assert torch_run[torch_run.index("--index-url") + 1] == "https://download.pytorch.org/whl/cu128"
+    assert pypi_run[pypi_run.index("--index-url") + 1] == "https://pypi.org/simple"
+    assert "--no-deps" in pypi_run  # the list is the whole closure: nothing is resolved, nothing floats
+    packages = [arg for arg in pypi_run if "==" in arg]
+    assert len(packages) > 20 and all(re.match(r"^[A-Za-z0-9_.-]+==[0-9][^ ;]*(; .+)?$", p) for p in packages)
+    assert not any(p.lower().startswith(("torch==", "numpy==")) for p in packages)
+    for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():  # every top-level pin is in the lock
+        pin = line.split("#", 1)[0].strip()
+        if pin and pin.split("==")[0] not in ("torch", "numpy", "matplotlib"):
+            assert pin in packages, pin
+
+
+def test_a_failed_install_leaves_the_working_backend_as_it_was(tmp_path):
+    pytest.importorskip("bpy")
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    from test_addon_installer import make_wheel
+
+    from blender_addon import deps
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    make_wheel(wheels, "mm_first", "1.0")
+    make_wheel(wheels, "mm_second", "1.0")
+    target = tmp_path / "backend"
+    target.mkdir()
+    (target / "working.txt").write_text("the backend that works today")
+    local = ["--no-index", "--find-links", str(wheels)]
+    plan = [deps.PackageSet(deps.PYPI_INDEX, ["mm_first==1.0"], deps=True),
+            deps.PackageSet(deps.PYPI_INDEX, ["mm_missing==1.0"], deps=False)]
+    state, _, message = deps.Installer(str(target), plan, extra_args=local).start().wait(timeout=120)
+    assert state == "FAILED" and "no matching package" in message
+    assert sorted(p.name for p in target.iterdir()) == ["working.txt"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("backend")] == ["backend"]
+    plan[1] = deps.PackageSet(deps.PYPI_INDEX, ["mm_second==1.0"], deps=False)
+    state, _, message = deps.Installer(str(target), plan, extra_args=local).start().wait(timeout=120)
+    assert state == "FINISHED", message
+    assert (target / "mm_first").is_dir() and (target / "mm_second").is_dir()
+    assert not (target / "working.txt").exists()  # replaced as a whole, never mixed
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("backend")] == ["backend"]
