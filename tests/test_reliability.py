@@ -766,3 +766,178 @@ def test_a_failed_install_leaves_the_working_backend_as_it_was(tmp_path):
     assert (target / "mm_first").is_dir() and (target / "mm_second").is_dir()
     assert not (target / "working.txt").exists()  # replaced as a whole, never mixed
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("backend")] == ["backend"]
+
+
+# ------------------------------------------------------------------ fuzz: every reader ends in a result or one line
+
+FUZZ_TOKENS = ["nan", "inf", "-inf", "1e308", "-1e400", "99999999999999999999", "0", "-1", "", "{", "}", "ROOT",
+               "JOINT", "End", "Site", "OFFSET", "CHANNELS", "6", "Xrotation", "MOTION", "Frames:", "Frame", "Time:",
+               "begin", "end", ":hierarchy", ":bonedata", "root", "a", "b", "dof", "rx", "length", "direction",
+               "\u00e9", "\ufffd", "#", ":", "1", "2", "3"]
+
+
+def _mutate(text, rng):
+    lines = text.split("\n")
+    for _ in range(int(rng.integers(1, 4))):
+        lines = lines or [""]
+        kind = int(rng.integers(0, 6))
+        i = int(rng.integers(0, len(lines)))
+        if kind == 0 and len(lines) > 1:
+            del lines[i]
+        elif kind == 1:
+            lines.insert(i, lines[int(rng.integers(0, len(lines)))])
+        elif kind == 2:
+            words = lines[i].split() or [""]
+            words[int(rng.integers(0, len(words)))] = str(rng.choice(FUZZ_TOKENS))
+            lines[i] = " ".join(words)
+        elif kind == 3:
+            j = int(rng.integers(0, len(lines)))
+            lines[i], lines[j] = lines[j], lines[i]
+        elif kind == 4:
+            lines = lines[:i]
+        else:
+            lines.insert(i, " ".join(str(rng.choice(FUZZ_TOKENS)) for _ in range(int(rng.integers(1, 6)))))
+    return "\n".join(lines)
+
+
+def _fuzz(cases, run, timeout=120.0):
+    """run(case) must return, or raise MotionError with one line; anything else (or a hang) fails, naming the case."""
+    from motion_core.errors import MotionError
+
+    def all_cases():
+        failures = []
+        for n, case in enumerate(cases):
+            try:
+                run(case)
+            except MotionError as error:
+                if "\n" in str(error) or not str(error):
+                    failures.append((n, f"message not one line: {error!r}"))
+            except Exception as error:  # noqa: BLE001 - the point: nothing else may escape
+                failures.append((n, f"{type(error).__name__}: {error}"))
+        return failures
+
+    kind, failures = finishes(all_cases, timeout=timeout)
+    assert kind == "ok", failures
+    assert not failures, failures[:5]
+
+
+def _small_bvh():
+    text = _cmu_bvh_text().replace("\r", "")
+    head, _, tail = text.partition("\nMOTION\n")
+    rows = tail.split("\n")
+    return head + "\nMOTION\nFrames: 8\n" + rows[1] + "\n" + "\n".join(rows[2:10]) + "\n"
+
+
+def test_fuzz_bvh_import(tmp_path):
+    from motion_core.motion.mocap import import_motion
+
+    rng = np.random.default_rng(15)
+    base = _small_bvh()
+    path = tmp_path / "fuzz.bvh"
+
+    def run(text):
+        path.write_text(text, encoding="utf-8")
+        motion = import_motion(path)
+        assert np.all(np.isfinite(motion.joints)) and motion.joints.shape[1:] == (22, 3)
+
+    _fuzz([base] + [_mutate(base, rng) for _ in range(150)], run)
+
+
+def test_fuzz_asf_amc(tmp_path):
+    from motion_core.motion.asf_amc import local_transforms, read_amc, read_asf
+
+    rng = np.random.default_rng(16)
+    asf_text = TINY_ASF.replace("{hierarchy}", "    root a\n    a b")
+    amc_text = ":FULLY-SPECIFIED\n:DEGREES\n" + "".join(f"{i}\nroot 0 0 0 0 0 0\na 1 2 3\nb 4\n" for i in range(1, 6))
+    asf, amc = tmp_path / "t.asf", tmp_path / "t_01.amc"
+
+    def run(pair):
+        asf.write_text(pair[0], encoding="utf-8")
+        amc.write_text(pair[1], encoding="utf-8")
+        skeleton = read_asf(asf)
+        local_transforms(skeleton, read_amc(amc, skeleton))
+
+    cases = [(asf_text, amc_text)]
+    cases += [(_mutate(asf_text, rng), amc_text) for _ in range(100)]
+    cases += [(asf_text, _mutate(amc_text, rng)) for _ in range(100)]
+    _fuzz(cases, run)
+
+
+def _random_value(rng, depth=0):
+    kind = int(rng.integers(0, 9 if depth < 2 else 7))
+    makers = [lambda: None, lambda: True, lambda: float(rng.choice([np.nan, np.inf, 1e308, -3.5, 0.0, 2.0])),
+              lambda: int(rng.integers(-5, 10 ** 6)),
+              lambda: str(rng.choice(["", "g", "walk", "cuda", "x" * 300, "/nonexistent/a.npz", "\udcff"])),
+              lambda: 10 ** 50, lambda: "g1", lambda: [_random_value(rng, depth + 1)],
+              lambda: {"k": _random_value(rng, depth + 1)}]
+    return makers[kind]()
+
+
+def test_fuzz_worker_request_lines():
+    """Random request lines on the stdin side: each gets at most one answer, the reader survives, nothing stays
+    remembered, and whatever reaches the queue passed the schema."""
+    import io
+
+    from motion_core.worker import REQUEST_TYPES, Worker, _Protocol
+
+    rng = np.random.default_rng(17)
+    fields = ["id", "type", "prompt", "seconds", "seed", "steps", "guidance", "variations", "out", "target",
+              "weights", "device", "foot_cleanup", "segments"]
+    lines = []
+    for n in range(400):
+        request = {name: _random_value(rng) for name in fields if rng.random() < 0.5}
+        if rng.random() < 0.7:
+            request["type"] = str(rng.choice(["generate", "cancel", "load", "dance"]))
+        if rng.random() < 0.6:
+            request["id"] = f"r{n}"
+        elif isinstance(request.get("id"), str):
+            request["id"] = f"s{n}"  # ids unique per line, so "one answer per id" is checkable
+        line = json.dumps(request, allow_nan=True)
+        if rng.random() < 0.1:
+            line = line[: int(rng.integers(0, len(line) + 1))]
+        lines.append(line.encode("utf-8", "surrogatepass") if rng.random() < 0.9 else b"\xff\xfe" + b"{")
+    stdout = io.StringIO()
+    worker = Worker(_Protocol(stdout))
+    kind, value = finishes(worker.read_requests, io.BytesIO(b"\n".join(lines) + b"\n"))
+    assert kind == "ok", value
+    events = [json.loads(line) for line in stdout.getvalue().splitlines()]
+    answered = [e["id"] for e in events if e["id"] is not None]
+    assert len(answered) == len(set(answered))  # at most one answer per id on the reader side
+    assert all("traceback" not in e for e in events)
+    queued = []
+    while not worker.jobs.empty():
+        queued.append(worker.jobs.get())
+    assert queued[-1] == {"id": None, "type": "shutdown"}  # end of input
+    for request in queued[:-1]:
+        assert request["type"] in REQUEST_TYPES and isinstance(request["id"], str)
+        assert request["id"] not in answered
+    assert worker.cancelled == worker.pending  # end of input cancels all that is still queued
+
+
+def test_fuzz_motion_npz_for_preview(tmp_path):
+    from motion_core.commands.preview import load_joints
+
+    rng = np.random.default_rng(18)
+    path = tmp_path / "m.npz"
+    shapes = [(5, 22, 3), (2, 5, 22, 3), (0, 22, 3), (5, 21, 3), (22, 3), (5,), ()]
+    values = [0.0, np.nan, np.inf, 1e308]
+    dtypes = [np.float32, np.float64, np.int64, np.bool_, "U3"]
+
+    def run(case):
+        arrays = {}
+        if case["joints"]:
+            shape, dtype, value = case["joints"]
+            arrays["joints"] = np.full(shape, value if dtype != "U3" else "a", dtype=dtype)
+        if case["fps"] is not None:
+            arrays["fps"] = case["fps"]
+        np.savez(path, **arrays)
+        joints, fps = load_joints(path)
+        assert np.all(np.isfinite(joints)) and fps > 0
+
+    cases = []
+    for _ in range(120):
+        cases.append({"joints": None if rng.random() < 0.1 else (shapes[int(rng.integers(0, len(shapes)))],
+                                                                dtypes[int(rng.integers(0, len(dtypes)))],
+                                                                values[int(rng.integers(0, len(values)))]),
+                      "fps": [None, 0.0, -1.0, np.nan, 20.0, np.zeros(2), "x"][int(rng.integers(0, 7))]})
+    _fuzz(cases, run)

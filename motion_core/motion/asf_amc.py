@@ -125,6 +125,7 @@ def read_asf(path) -> AsfSkeleton:
             )
     except (KeyError, ValueError, IndexError):
         raise MotionError(f"{name}: malformed ASF (:units, :root or a bone block)") from None
+    _check_channels(name, root_order, root_axis, root_position, root_orientation, bones)
     names, parents = ["root"], [-1]
     children = {}
     for line in sections["hierarchy"]:
@@ -155,6 +156,31 @@ def read_asf(path) -> AsfSkeleton:
         root_position=root_position, root_orientation=root_orientation, length_scale=scale, degrees=degrees,
         source=str(path),
     )  # fmt: skip
+
+
+ROOT_CHANNELS = {"TX", "TY", "TZ", "RX", "RY", "RZ"}
+BONE_DOFS = {"rx", "ry", "rz", "tx", "ty", "tz", "l"}
+
+
+def _is_axis_order(order):
+    return len(order) == 3 and sorted(order) == ["X", "Y", "Z"]
+
+
+def _check_channels(name, root_order, root_axis, root_position, root_orientation, bones):
+    """The orders, dofs and vectors FK reads: anything else is a one-line error here, not a traceback later."""
+    if not set(root_order) <= ROOT_CHANNELS or len(set(root_order)) != len(root_order):
+        raise MotionError(f"{name}: :root order {' '.join(root_order)!r} must list distinct TX TY TZ RX RY RZ")
+    if not _is_axis_order(root_axis):
+        raise MotionError(f"{name}: :root axis {root_axis!r} must be an order of X, Y and Z, e.g. XYZ")
+    if root_position.shape != (3,) or root_orientation.shape != (3,):
+        raise MotionError(f"{name}: :root position and orientation need 3 numbers each")
+    for bone in bones.values():
+        if bone.direction.shape != (3,) or bone.axis.shape != (3,) or not _is_axis_order(bone.axis_order):
+            raise MotionError(f"{name}: bone {bone.name!r} needs a 3-number direction and an axis of 3 numbers "
+                              "plus an order of X, Y and Z")
+        if not set(bone.dof) <= BONE_DOFS or len(set(bone.dof)) != len(bone.dof):
+            raise MotionError(f"{name}: bone {bone.name!r} has dof {' '.join(bone.dof)!r}; use distinct rx ry rz "
+                              "tx ty tz l")
 
 
 def _is_ancestor(bone, of, names, parents, index):
