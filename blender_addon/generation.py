@@ -57,7 +57,7 @@ def driven_bones(obj) -> Set[str]:
             if any(c.type in DRIVING_CONSTRAINTS and not c.mute and c.influence > 0 for c in pb.constraints)}
 
 
-def _checked_rows(rows: Dict[str, str], obj, source: str) -> Dict[str, str]:
+def check_rows(rows: Dict[str, str], obj, source: str) -> Dict[str, str]:
     """A user's joint -> bone rows, or MotionError naming each row whose bone the armature lacks (a typo must not
     silently drop a joint)."""
     wrong = [f"{joint} → '{bone}'" for joint, bone in rows.items() if bone not in obj.data.bones]
@@ -81,13 +81,13 @@ def resolve_bone_map(settings, obj) -> Target:
                               "Detect and complete the custom map in the Motion panel")
     elif choice == "CUSTOM":
         preset = "CUSTOM"
-        mapping = _checked_rows({e.joint: e.bone for e in settings.custom_map if e.bone}, obj, "custom map")
+        mapping = check_rows({e.joint: e.bone for e in settings.custom_map if e.bone}, obj, "custom map")
     elif choice.startswith("USER:"):
         preset = choice
         saved = bone_maps.load_custom_maps(prefs.bone_map_folder()).get(choice[5:])
         if saved is None:
             raise MotionError(f"The saved bone map '{choice[5:]}' is gone: pick another map")
-        mapping = _checked_rows(saved, obj, f"saved map '{choice[5:]}'")
+        mapping = check_rows(saved, obj, f"saved map '{choice[5:]}'")
     else:
         preset = choice
         mapping = bone_maps.resolve(bone_maps.PRESETS[choice], bone_names)
@@ -167,17 +167,38 @@ def resolve_target(context, settings) -> Target:
 
 @dataclass
 class StoredMotion:
-    """One variation of a saved generation (what a results-list entry points to)."""
+    """One variation of a saved generation (what a results-list entry points to).
+
+    joints: (T, 22, 3) when known (packed in the .blend, or just generated); else read from `path`, the cache file of
+    results made before results were packed."""
 
     path: str
     variation: int
     prompt: str
     seed: int
     fps: float
+    joints: Optional[np.ndarray] = None
 
     @classmethod
     def from_item(cls, item) -> "StoredMotion":
-        return cls(path=item.path, variation=item.variation, prompt=item.prompt, seed=item.seed, fps=item.fps)
+        return cls(path=item.path, variation=item.variation, prompt=item.prompt, seed=item.seed, fps=item.fps,
+                   joints=packed_joints(item))
+
+
+PACKED_KEY = "joints"  # custom property of a results-list entry: its joints, float32 (T * 22 * 3), saved in the .blend
+
+
+def pack_joints(item, joints) -> None:
+    """Keep a variation's joints (T, 22, 3) in its results-list entry, so the saved .blend carries them: its results
+    bake on any machine, without the cache folder they were generated into (~50 KB per 10 s)."""
+    item[PACKED_KEY] = np.ascontiguousarray(joints, dtype=np.float32).ravel()
+
+
+def packed_joints(item) -> Optional[np.ndarray]:
+    """(T, 22, 3) float64 joints packed in a results-list entry, or None (an entry from an older file)."""
+    if PACKED_KEY not in item.keys():
+        return None
+    return np.frombuffer(memoryview(item[PACKED_KEY]), dtype=np.float32).reshape(-1, 22, 3).astype(np.float64)
 
 
 class GenerationRun:
@@ -219,7 +240,8 @@ class GenerationRun:
         path = _save_result(result)
         seed = int(result.seed or 0)
         # Bake first: if it fails, the results list is untouched too.
-        obj, action = bake_result(context, self.settings, StoredMotion(path, 0, result.prompt, seed, result.fps),
+        obj, action = bake_result(context, self.settings,
+                                  StoredMotion(path, 0, result.prompt, seed, result.fps, joints=result.joints[0]),
                                   self.target, report=report)
         first = len(self.settings.results)
         for v in range(result.joints.shape[0]):
@@ -227,6 +249,7 @@ class GenerationRun:
             item.prompt, item.seed, item.variation = result.prompt, seed, v
             item.frames, item.fps, item.path = int(result.joints.shape[1]), float(result.fps), path
             item.label = f"{result.prompt[:40]} · seed {seed} · v{v + 1}"
+            pack_joints(item, result.joints[v])
         self.settings.results[first].action = action.name
         self.settings.results_index = first
         if result.segments and self.settings.segment_markers:
@@ -271,7 +294,11 @@ def remove_cached_result(path: str) -> bool:
 
 
 def load_result_joints(item) -> np.ndarray:
-    """(T, 22, 3) joints of one stored variation, motion space."""
+    """(T, 22, 3) joints of one stored variation (a StoredMotion or a results-list entry), motion space: packed in
+    the .blend, else from the cache file."""
+    joints = item.joints if isinstance(item, StoredMotion) else packed_joints(item)
+    if joints is not None:
+        return np.asarray(joints, dtype=np.float64)
     if not os.path.isfile(item.path):
         raise MotionError(f"The cached motion '{item.path}' is gone: generate it again")
     with np.load(item.path, allow_pickle=False) as data:

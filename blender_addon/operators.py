@@ -33,6 +33,14 @@ def _fail(operator, context, message: str):
     return {"CANCELLED"}
 
 
+def _done(operator, context, message: str):
+    """Success: the panel shows `message` and drops the previous error (it no longer applies)."""
+    status = _status(context)
+    status.last_error, status.message = "", message
+    operator.report({"INFO"}, message)
+    return {"FINISHED"}
+
+
 class MOTION_MAMBA_OT_generate(bpy.types.Operator):
     """Generate motion from the prompt and bake it onto the target armature"""
 
@@ -69,9 +77,11 @@ class MOTION_MAMBA_OT_generate(bpy.types.Operator):
             return _fail(self, context, self._run.job.error)
         obj = self._run.apply(context, report=lambda m: self.report({"INFO"}, m))
         result = self._run.job.result
+        settings = context.scene.motion_mamba
+        action = settings.results[settings.results_index].action  # the action's real name (".001" included)
         status.message = (f"{result.joints.shape[0]} × {result.joints.shape[1]} frames in {result.elapsed_s:.1f} s "
-                          f"→ {obj.name}")
-        self.report({"INFO"}, f"Motion baked onto {obj.name}")
+                          f"→ '{action}' on {obj.name}")
+        self.report({"INFO"}, f"Motion baked onto {obj.name} as '{action}'")
         return {"FINISHED"}
 
     def execute(self, context):
@@ -164,8 +174,7 @@ class MOTION_MAMBA_OT_bake_result(bpy.types.Operator):
             item.action = action.name
         except MotionError as error:
             return _fail(self, context, str(error))
-        self.report({"INFO"}, f"Baked onto {obj.name}")
-        return {"FINISHED"}
+        return _done(self, context, f"Baked '{action.name}' onto {obj.name}")
 
 
 class MOTION_MAMBA_OT_delete_result(bpy.types.Operator):
@@ -262,15 +271,18 @@ class MOTION_MAMBA_OT_detect_bone_map(bpy.types.Operator):
         obj = rig.armature_from_context(context)
         if obj is None:
             return _fail(self, context, "Select an armature first")
-        preset, mapping = bone_maps.detect([b.name for b in obj.data.bones])
+        preset, mapping = bone_maps.best_match([b.name for b in obj.data.bones], generation.driven_bones(obj))
         settings = context.scene.motion_mamba
         settings.custom_map.clear()
         for joint in bone_maps.JOINTS:
             entry = settings.custom_map.add()
             entry.joint, entry.bone = joint, mapping.get(joint, "")
         settings.bone_map = "CUSTOM"
-        self.report({"INFO"}, f"Detected {len(mapping)}/22 joints ({bone_maps.PRESET_LABELS.get(preset or '', 'no preset')})")
-        return {"FINISHED"}
+        label = bone_maps.PRESET_LABELS[preset] if preset else "no preset"
+        done = f"Detected {label}: {len(mapping)}/22 joints on {obj.name}"
+        if not bone_maps.usable(mapping):
+            done += "; fill the empty rows"
+        return _done(self, context, done)
 
 
 class MOTION_MAMBA_OT_save_bone_map(bpy.types.Operator):
@@ -290,9 +302,14 @@ class MOTION_MAMBA_OT_save_bone_map(bpy.types.Operator):
             return _fail(self, context, "Give the map a name")
         if "pelvis" not in mapping:
             return _fail(self, context, "The map needs at least the pelvis/hips bone")
+        obj = rig.armature_from_context(context)
+        if obj is not None:  # check the rows against the rig they were made for
+            try:
+                generation.check_rows(mapping, obj, "custom map")
+            except MotionError as error:
+                return _fail(self, context, str(error))
         path = bone_maps.save_custom_map(prefs.bone_map_folder(), name, mapping)
-        self.report({"INFO"}, f"Saved bone map '{name}' to {path}")
-        return {"FINISHED"}
+        return _done(self, context, f"Saved bone map '{name}' to {path}")
 
 
 class MOTION_MAMBA_OT_install_backend(bpy.types.Operator):

@@ -64,11 +64,14 @@ class MOTION_MAMBA_PG_settings(bpy.types.PropertyGroup):
     randomize_seed: BoolProperty(
         name="Randomise", description="Pick a new seed for every generation", default=False)
     guidance: FloatProperty(
-        name="Guidance", description="How strongly the motion follows the prompt (classifier-free guidance)",
+        name="Prompt strength",
+        description="How strongly the motion follows the prompt: higher sticks closer to the words, lower varies "
+                    "more (classifier-free guidance scale)",
         default=7.5, min=0.0, max=20.0)
     steps: IntProperty(
-        name="Steps", description="Denoising steps (DDIM): fewer is faster, more is smoother", default=50, min=1,
-        max=1000)
+        name="Quality steps",
+        description="How many refinement passes make the motion: fewer is faster, more is smoother (DDIM denoising "
+                    "steps)", default=50, min=1, max=1000)
     variations: IntProperty(
         name="Variations", description="How many different motions to generate for the prompt", default=1, min=1,
         max=4)

@@ -41,7 +41,11 @@ class VIEW3D_PT_motion_mamba(MotionPanel):
         col = layout.column(align=True)
         col.prop(settings, "target", text="")
         if settings.target == "SELECTED":
+            obj = generation.rig.armature_from_context(context)
+            col.label(text=target_summary(obj, settings.bone_map), icon="ARMATURE_DATA" if obj else "ERROR")
             col.prop(settings, "bone_map")
+            if settings.bone_map == "CUSTOM":  # the table the choice refers to, right here
+                draw_custom_map(col.box(), settings, obj)
             col.prop(settings, "override_constraints")
         col.prop(settings, "start_frame")
         row = col.row(align=True)
@@ -129,12 +133,40 @@ class VIEW3D_PT_motion_mamba_bone_map(MotionPanel):
         row.operator("motion_mamba.detect_bone_map", icon="VIEWZOOM")
         row.prop(settings, "custom_map_name", text="")
         row.operator("motion_mamba.save_bone_map", text="", icon="FILE_TICK")
-        col = layout.column(align=True)
-        for entry in settings.custom_map:
-            if obj is not None:
-                col.prop_search(entry, "bone", obj.data, "bones", text=entry.joint)
-            else:
-                col.prop(entry, "bone", text=entry.joint)
+        draw_custom_map(layout, settings, obj)
+
+
+def draw_custom_map(layout, settings, obj):
+    """The joint -> bone rows (searchable among the armature's bones when one is selected)."""
+    if not len(settings.custom_map):
+        layout.label(text="Select the rig and press Detect to fill the table", icon="INFO")
+    col = layout.column(align=True)
+    for entry in settings.custom_map:
+        if obj is not None:
+            col.prop_search(entry, "bone", obj.data, "bones", text=entry.joint)
+        else:
+            col.prop(entry, "bone", text=entry.joint)
+
+
+_SUMMARIES = {}  # (armature name, bone count, choice) -> text: detection reads every bone, so not on every redraw
+
+
+def target_summary(obj, choice) -> str:
+    """'Hero · Mixamo 22/22': the armature that will receive the motion and how its bones match."""
+    if obj is None:
+        return "Select the armature to animate"
+    if choice in ("CUSTOM",) or choice.startswith("USER:"):
+        return f"{obj.name} · {'custom map' if choice == 'CUSTOM' else 'saved map ' + choice[5:]}"
+    key = (obj.name, len(obj.data.bones), choice)
+    if key not in _SUMMARIES:
+        names = [b.name for b in obj.data.bones]
+        if choice == "AUTO":
+            preset, mapping = generation.bone_maps.best_match(names, generation.driven_bones(obj))
+        else:
+            preset, mapping = choice, generation.bone_maps.resolve(generation.bone_maps.PRESETS[choice], names)
+        label = generation.bone_maps.PRESET_LABELS.get(preset, "no preset") if preset else "no preset"
+        _SUMMARIES[key] = f"{obj.name} · {label} {len(mapping)}/22"
+    return _SUMMARIES[key]
 
 
 def _wrap(text, width):

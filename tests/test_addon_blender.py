@@ -458,6 +458,43 @@ def test_bad_input_reports_and_changes_nothing(scene, tiny_model):
     assert snapshot() == before and odd.name in bpy.data.objects
 
 
+def test_results_travel_in_the_blend_and_rigs_line_up(scene, tmp_path):
+    """A saved .blend carries its results (packed): they bake after the cache folder is gone, e.g. on another machine.
+    New SMPL rigs stand beside the previous one, messages name the action really made, and a success clears the
+    last error."""
+    use_backend("IN_PROCESS", tmp_path)
+    stand_in = RigidWalkGenerator()
+    install_stand_in(stand_in)
+    settings = scene.motion_mamba
+    settings.prompt = "a person walks"
+    before = snapshot()
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    first_name = new_armatures(before)[0].name
+    os.remove(settings.results[0].path)  # the user folder of the machine that generated it
+    blend = tmp_path / "shot.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    scene = bpy.context.scene
+    settings = scene.motion_mamba
+    status = bpy.context.window_manager.motion_mamba_status
+    assert len(settings.results) == 1 and settings.results[0].action == "MM_a_person_walks_s0_v1"
+
+    settings.target = "SELECTED"
+    bpy.context.view_layer.objects.active = None
+    with pytest.raises(RuntimeError, match="Select the armature"):
+        bpy.ops.motion_mamba.bake_result(index=0)
+    assert status.last_error
+    settings.target = "NEW_RIG"
+    before = snapshot()
+    assert bpy.ops.motion_mamba.bake_result(index=0) == {"FINISHED"}
+    assert status.last_error == "" and "'MM_a_person_walks_s0_v1.001'" in status.message
+    assert settings.results[0].action == "MM_a_person_walks_s0_v1.001" in bpy.data.actions
+    second_rig = new_armatures(before)[0]
+    assert (second_rig.location - bpy.data.objects[first_name].location).length == pytest.approx(1.0)  # beside
+    heads = posed_world_heads(second_rig, NAMES, 1) - np.asarray(second_rig.location)
+    assert np.abs(heads - to_blender(stand_in.joints[0])).max() < 0.01
+
+
 def test_users_action_survives(scene, tmp_path):
     use_backend("IN_PROCESS", tmp_path)
     stand_in = RigidWalkGenerator()
@@ -635,8 +672,9 @@ def test_panels_draw_existing_properties(scene):
 
     bpy.ops.object.armature_add()
     status = bpy.context.window_manager.motion_mamba_status
-    for target, running in (("NEW_RIG", False), ("SELECTED", True)):
-        scene.motion_mamba.target = target
+    for target, running, bone_map in (("NEW_RIG", False, "AUTO"), ("SELECTED", True, "AUTO"),
+                                      ("SELECTED", False, "CUSTOM")):
+        scene.motion_mamba.target, scene.motion_mamba.bone_map = target, bone_map
         status.running, status.last_error = running, "" if running else "a long error message " * 5
         scene.motion_mamba.custom_map.add().joint = "pelvis"
         scene.motion_mamba.segments.add()
@@ -690,7 +728,8 @@ def test_modal_progress_and_esc(scene, tiny_model):
         time.sleep(0.01)
     assert result == {"FINISHED"} and not status.running
     assert any(m.startswith("Denoising step") for m in messages), messages
-    assert len(new_armatures(before)) == 1 and ({"INFO"}, f"Motion baked onto {new_armatures(before)[0].name}") in reports
+    rig_name, action = new_armatures(before)[0].name, new_armatures(before)[0].animation_data.action.name
+    assert len(new_armatures(before)) == 1 and ({"INFO"}, f"Motion baked onto {rig_name} as '{action}'") in reports
 
     settings.steps, settings.seconds = 1000, 9.0
     driver, reports = modal_driver()

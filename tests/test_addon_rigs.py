@@ -273,3 +273,37 @@ def test_degenerate_rest_direction_names_the_bones(scene, walk):
     with pytest.raises(RuntimeError, match="'Spine' and 'Spine1' start at the same point"):
         g.bake_joints(joints, target=obj, bone_map="MIXAMO")
     assert snapshot() == before
+
+
+# ---------------------------------------------------------------------------------------------------------- the panel
+
+def test_detect_prefills_partial_matches_and_typos_are_errors(scene, walk):
+    joints, _ = walk
+    names = g.preset_names("MIXAMO", "mixamorig:")
+    partial = {j: (b if j.startswith("left_") or j == "pelvis" else f"bone{i:02d}") for i, (j, b) in
+               enumerate(names.items())}
+    obj = g.build_rig("Half", partial, g.other_body())
+    bpy.context.view_layer.objects.active = obj
+    settings = scene.motion_mamba
+    status = bpy.context.window_manager.motion_mamba_status
+    status.last_error = "an earlier failure"
+    assert bpy.ops.motion_mamba.detect_bone_map() == {"FINISHED"}
+    assert status.message.startswith("Detected Mixamo: 9/22 joints on Half") and status.last_error == ""
+    rows = {e.joint: e.bone for e in settings.custom_map}
+    assert settings.bone_map == "CUSTOM" and rows["left_knee"] == "mixamorig:LeftLeg" and rows["right_knee"] == ""
+    from blender_addon import ui
+
+    assert ui.target_summary(obj, "AUTO") == "Half · Mixamo 9/22"
+    for entry in settings.custom_map:
+        entry.bone = partial[entry.joint]
+    settings.custom_map[4].bone = "mixamorig:LeftLe"  # a typo in one row: an error naming it, not a lost joint
+    before = snapshot()
+    with pytest.raises(RuntimeError, match="names bones 'Half' does not have: left_knee → 'mixamorig:LeftLe'"):
+        g.bake_joints(joints, target=obj, bone_map="CUSTOM")
+    assert snapshot() == before
+    with pytest.raises(RuntimeError, match="LeftLe'"):
+        bpy.ops.motion_mamba.save_bone_map(name="half")
+    settings.custom_map[4].bone = "mixamorig:LeftLeg"
+    _, result = g.bake_joints(joints, target=obj, bone_map="CUSTOM")
+    assert result == {"FINISHED"} and status.last_error == ""
+    assert status.message == f"Baked '{obj.animation_data.action.name}' onto Half"
