@@ -177,7 +177,7 @@ class ResolvedMap:
 
     def joints(self, positions, rotations):
         """Our joints (..., 22, 3) from source world positions (..., S, 3) and world rotations (..., S, 3, 3)."""
-        out = np.einsum("ks,...sc->...kc", self.weights, positions)
+        out = self.weights @ positions  # (22, S) @ (..., S, 3)
         if self.anchors is not None:
             for k in np.nonzero(self.anchors >= 0)[0]:
                 out[..., k, :] += rotations[..., self.anchors[k], :, :] @ self.local_offsets[k]

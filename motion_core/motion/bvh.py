@@ -129,9 +129,13 @@ def parse_bvh(text: str, source: str = "<text>") -> BvhData:
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise MotionError(f"{name} is empty; pass a BVH file with a HIERARCHY and a MOTION block")
-    lines = text.splitlines()  # \n, \r\n and \r alike
+    # Split only the HIERARCHY into lines: the MOTION block (most of a 10 MB file) is parsed in bulk below.
+    motion_at = re.search(r"(?:^|[\r\n])[ \t]*MOTION\b", text, re.IGNORECASE)
+    head, tail = (text[: motion_at.end()], text[motion_at.end() :]) if motion_at else (text, "")
+    lines = head.splitlines()  # \n, \r\n and \r alike
     names, parents, offsets, channels, is_end, motion_line = _parse_hierarchy(lines, name)
-    frames, frame_time, motion_text = _parse_motion_header("\n".join(lines[motion_line:]), name)
+    # (MOTION inside a line, e.g. after a closing brace, ends the hierarchy earlier: keep what follows it.)
+    frames, frame_time, motion_text = _parse_motion_header("\n".join(lines[motion_line:]) + "\n" + tail, name)
     n_channels = sum(len(c) for c in channels)
     if n_channels == 0:
         raise MotionError(f"{name} has no CHANNELS; it holds no motion")
@@ -283,7 +287,9 @@ def _parse_hierarchy(lines, name: str):
 
 def _parse_motion_header(tail: str, name: str):
     """Read `Frames: N` and `Frame Time: t`; return (frames, frame_time, rest of text)."""
-    match = re.match(r"\s*Frames\s*:\s*(\S*)[^\S\n]*\n\s*Frame\s+Time\s*:\s*(\S*)[^\n]*", tail, re.IGNORECASE)
+    match = re.match(
+        r"\s*Frames\s*:\s*(\S*)[^\S\r\n]*(?:\r\n|\r|\n)\s*Frame\s+Time\s*:\s*(\S*)[^\r\n]*", tail, re.IGNORECASE
+    )
     if not match:
         raise MotionError(f"{name}: MOTION block lacks 'Frames:' / 'Frame Time:' lines")
     fields = {"frames": match.group(1), "frame time": match.group(2)}
