@@ -170,8 +170,10 @@ def _retab(text):
         lambda t: t.replace("ROOT Hips\n{", "ROOT Hips {").replace("JOINT Arm\n  {", "JOINT Arm{")
         .replace("    }\n  }\n}", "    } } }"),  # braces on the keyword's line, several closes on one line
         lambda t: t.replace("Frames: 2\nFrame Time: 0.0333333", "Frames:\t2\nFrame Time:\t0.0333333"),
+        lambda t: t.replace("}\nMOTION", "} MOTION"),
     ],
-    ids=["tabs", "crlf", "cr", "trailing-spaces", "bom", "keyword-case", "braces-inline", "header-tabs"],
+    ids=["tabs", "crlf", "cr", "trailing-spaces", "bom", "keyword-case", "braces-inline", "header-tabs",
+         "motion-inline"],
 )
 def test_tolerant_tokenizer(variant):
     reference = parse_bvh(TWO_BONES)

@@ -393,6 +393,13 @@ def _t_pose():
     return rest
 
 
+def test_rig_whose_rest_pose_is_not_a_person():
+    # Character Creator's rest pose holds bone-local offsets (legs along +Y, the hip along +Z): no evidence.
+    motion = import_motion(DATA / "bvh-iclone/002_03.bvh")
+    assert motion.up_evidence["rest_pose"] is None
+    assert (motion.up_axis, motion.up_method) == ("+Y", "first-frames")
+
+
 def test_up_axis_errors():
     with pytest.raises(MotionError, match="up axis"):
         import_motion(DATA / "bvh-mb/02_01.bvh", up="sideways")
