@@ -48,7 +48,7 @@ def load_smpl_model(path: str) -> SmplModel:
             weights = np.asarray(data["weights"], dtype=np.float64)
             regressor = np.asarray(data["J_regressor"], dtype=np.float64)
             kintree = np.asarray(data["kintree_table"])
-            parents = kintree[0].astype(np.int64) if kintree.ndim == 2 else np.zeros((0,), np.int64)
+            parents = kintree[0].astype(np.int64) if kintree.ndim == 2 and len(kintree) else np.zeros(0, np.int64)
     except (OSError, ValueError) as error:
         raise MotionError(f"Could not read SMPL model '{os.path.basename(path)}' ({error}): choose an SMPL/SMPL-X "
                           ".npz saved without pickled objects") from None

@@ -941,3 +941,38 @@ def test_fuzz_motion_npz_for_preview(tmp_path):
                                                                 values[int(rng.integers(0, len(values)))]),
                       "fps": [None, 0.0, -1.0, np.nan, 20.0, np.zeros(2), "x"][int(rng.integers(0, 7))]})
     _fuzz(cases, run)
+
+
+def test_fuzz_smpl_model_files(tmp_path):
+    pytest.importorskip("bpy")
+    from blender_addon.smpl_body import load_smpl_model
+
+    rng = np.random.default_rng(19)
+    with np.load(_smpl_npz(tmp_path / "good.npz", [-1] + SMPL_PARENTS[1:])) as data:
+        base = dict(data)
+    path = tmp_path / "fuzz.npz"
+
+    def run(arrays):
+        np.savez(path, **arrays)
+        model = load_smpl_model(str(path))
+        assert model.weights.shape[1] == 22 and np.all(np.isfinite(model.joints))
+
+    cases = [base]
+    for _ in range(150):
+        arrays = dict(base)
+        key = list(arrays)[int(rng.integers(0, len(arrays)))]
+        kind, value = int(rng.integers(0, 6)), arrays[key]
+        if kind == 0:
+            arrays.pop(key)
+        elif kind == 1:
+            arrays[key] = np.full(value.shape, [np.nan, np.inf, -1, 1e300, 10 ** 9][int(rng.integers(0, 5))])
+        elif kind == 2:
+            arrays[key] = value.reshape(-1)
+        elif kind == 3:
+            arrays[key] = value[..., :max(1, value.shape[-1] - 1)]
+        elif kind == 4:
+            arrays[key] = value.astype(str)
+        else:
+            arrays[key] = np.zeros((0,) + value.shape[1:], value.dtype)
+        cases.append(arrays)
+    _fuzz(cases, run)
