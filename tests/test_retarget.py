@@ -316,17 +316,19 @@ def test_degenerate_rest_directions_name_the_bones():
 
 def test_resample_to_scene_rates():
     """20 fps keys resampled to 24 and 29.97 fps: one key per target frame over the same duration, rotations slerped
-    (unit, continuous), locations linear; frames that coincide keep their values."""
+    (unit, continuous), locations linear, a last key past the end holding the final pose; frames that coincide keep
+    their values."""
     from motion_core.motion.retarget import resample
 
     joints = smooth_clip(frames=41, seed=16)
     rig = build_rig(smpl_layout(smpl_rest_joints(joints)), np.random.default_rng(17))
     result = retarget(joints, rig, {n: n for n in NAMES}, match_feet=False)
-    for rate, count in ((24.0, 49), (30 / 1.001, 60), (20.0, 41)):
+    for rate, count in ((24.0, 49), (30 / 1.001, 61), (20.0, 41)):  # 2 s: 48, 59.94 -> 60, 40 frames on
         out = resample(result, 20.0, rate)
         assert out.rotations.shape == (count, 22, 4) and out.locations.shape == (count, 1, 3)
         np.testing.assert_allclose(np.linalg.norm(out.rotations, axis=-1), 1.0, atol=1e-5)
         assert (np.sum(out.rotations[1:] * out.rotations[:-1], axis=-1) > 0).all()
+    np.testing.assert_allclose(resample(result, 20.0, 30 / 1.001).rotations[-1], result.rotations[-1], atol=1e-6)
     out = resample(result, 20.0, 24.0)
     np.testing.assert_allclose(out.rotations[::6], result.rotations[::5], atol=1e-6)  # 0.25 s steps coincide
     np.testing.assert_allclose(out.locations[3], (result.locations[2] + result.locations[3]) / 2, atol=1e-6)

@@ -464,14 +464,15 @@ def _median_leg_length(joints) -> Optional[float]:
 
 
 def resample(retargeted: Retargeted, source_fps: float, target_fps: float) -> Retargeted:
-    """The same keys at another frame rate, one key per target frame from the first to the last source frame's time
-    (slerp between neighbouring rotations, linear between locations). A 20 fps motion in a 24 fps (or 29.97 fps) scene
-    then keys whole scene frames. source_fps, target_fps: frames per second, > 0."""
+    """The same keys at another frame rate, one key per target frame from the first source frame's time until the
+    last one's is reached (slerp between neighbouring rotations, linear between locations; a last key that falls
+    past the end holds the final pose). A 20 fps motion in a 24 fps (or 29.97 fps) scene then keys whole scene
+    frames. source_fps, target_fps: frames per second, > 0."""
     if not (source_fps > 0 and target_fps > 0):
         raise ValueError(f"frame rates must be positive, got {source_fps} and {target_fps}")
     count = retargeted.rotations.shape[0]
     duration = (count - 1) / source_fps
-    times = np.arange(int(np.floor(duration * target_fps + 1e-6)) + 1) / target_fps
+    times = np.arange(int(np.ceil(duration * target_fps - 1e-6)) + 1) / target_fps
     position = np.minimum(times * source_fps, count - 1)
     before = np.minimum(np.floor(position).astype(int), max(count - 2, 0))
     after = np.minimum(before + 1, count - 1)
