@@ -359,7 +359,8 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
                        start_frame=float(settings.start_frame), frame_step=step, push_to_nla=settings.push_to_nla,
                        constants=constants, report=report)
     try:
-        _check_moves(context, obj, target, joints, retargeted, float(settings.start_frame), step)
+        if not (settings.push_to_nla and previous[0] is not None):  # a strip under the user's action: theirs wins
+            _check_moves(context, obj, target, joints, retargeted, float(settings.start_frame), step)
     except MotionError:
         bake.remove_bake(obj, action, previous[0], previous[1], had_fake_user)
         if new_rig:
