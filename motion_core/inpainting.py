@@ -9,6 +9,8 @@ The three are one procedure on the motion's latent tokens (ceil(T/4) x C, `model
          x_t[known] = sqrt(alpha_bar_t) z_known + sqrt(1 - alpha_bar_t) noise[known]
      The noise is the sequence's own seeded noise, so a token reads the same noise in every window that holds it.
      After the last step the known tokens are z_known exactly.
+  On CUDA (`use_cuda_graphs`) each window's whole loop replays as one CUDA graph per (variations, window length,
+     guided, steps); progress and cancel then act between windows.
   3. The whole latent sequence decodes at once (the conv VAE is length-free), so no seam is left to the decoder.
   4. Edits and continuations splice the decoded frames back into the user's motion (`motion.splice`): positions
      equal at the boundary frames, velocities continuous.
@@ -23,7 +25,7 @@ import numpy as np
 import torch
 
 from motion_core.errors import MotionError
-from motion_core.generator import GenerationCancelled, _cpu_threads, validate_settings
+from motion_core.generator import GenerationCancelled, _capture, _cpu_threads, validate_settings
 from motion_core.motion.clip import Motion
 from motion_core.motion.features import joints_to_features
 from motion_core.motion.foot_cleanup import clean_foot_contacts
@@ -73,6 +75,35 @@ def _inpaint_window(gen, z, known, noise, text_tok, steps, guidance, tick):
     return torch.where(known, z, x)
 
 
+class _WindowGraph:
+    """`_inpaint_window` for one (variations, tokens, guided, steps) key as a CUDA graph. Static inputs: the window's
+    latents, known mask, noise, text embeddings and guidance scale, copied in before each replay."""
+
+    def __init__(self, gen, variations, tokens, guided, steps):
+        c, device = gen.config, gen.device
+        shape = (variations, tokens, c.vae.latent_dim)
+        self.z, self.noise, self.out = (torch.zeros(shape, device=device) for _ in range(3))
+        self.known = torch.zeros((1, tokens, 1), dtype=torch.bool, device=device)
+        self.text_emb = torch.zeros((2 * variations if guided else variations, c.text.dim), device=device)
+        self.guidance = torch.zeros((), device=device)
+        with torch.inference_mode():
+            self.graph, _ = _capture(device, lambda: self._body(gen, steps))
+
+    def _body(self, gen, steps):
+        text_tok = gen.denoiser.cond.text_token(self.text_emb)
+        self.out.copy_(_inpaint_window(gen, self.z, self.known, self.noise, text_tok, steps, self.guidance,
+                                       lambda: None))
+
+    def run(self, z, known, noise, text_emb, guidance):
+        self.z.copy_(z)
+        self.known.copy_(known)
+        self.noise.copy_(noise)
+        self.text_emb.copy_(text_emb)
+        self.guidance.fill_(guidance)
+        self.graph.replay()
+        return self.out
+
+
 def sample_tokens(gen, latents, known, owners, prompts, noise, steps, guidance, progress=None, cancel=None):
     """Fill the unknown tokens of `latents` window by window; returns the completed latents (V, L, C).
 
@@ -82,13 +113,13 @@ def sample_tokens(gen, latents, known, owners, prompts, noise, steps, guidance, 
     V = latents.shape[0]
     windows = plan_windows(owners, known, gen.config.vae.latent_size, OVERLAP_TOKENS)
     total, done_steps = len(windows) * steps, 0
-    text_toks = [gen.denoiser.cond.text_token(gen.text_embeddings(p, guidance, V)) for p in prompts]
+    text_embs = [gen.text_embeddings(p, guidance, V) for p in prompts]
     x = latents.clone()
     done = torch.tensor(np.asarray(known, dtype=bool), device=gen.device)  # a copy: `known` stays as given
 
-    def tick():
+    def tick(count=1):
         nonlocal done_steps
-        done_steps += 1
+        done_steps += count
         if progress is not None:
             progress(done_steps, total)
         if cancel is not None and done_steps < total and cancel():
@@ -99,8 +130,17 @@ def sample_tokens(gen, latents, known, owners, prompts, noise, steps, guidance, 
     with _cpu_threads(gen.device, gen.cpu_loop_threads):
         for w in windows:
             span = slice(w.start, w.stop)
-            x[:, span] = _inpaint_window(gen, x[:, span], done[span][None, :, None], noise[:, span],
-                                         text_toks[w.segment], steps, float(guidance), tick)
+            if gen._graphs_active():
+                key = ("window", V, w.stop - w.start, guidance != 0, steps)
+                if key not in gen._graphs:
+                    gen._graphs[key] = _WindowGraph(gen, V, w.stop - w.start, guidance != 0, steps)
+                x[:, span] = gen._graphs[key].run(x[:, span], done[span][None, :, None], noise[:, span],
+                                                  text_embs[w.segment], float(guidance))
+                tick(steps)
+            else:
+                text_tok = gen.denoiser.cond.text_token(text_embs[w.segment])
+                x[:, span] = _inpaint_window(gen, x[:, span], done[span][None, :, None], noise[:, span], text_tok,
+                                             steps, float(guidance), tick)
             done[span] = True
     return x
 
@@ -163,7 +203,8 @@ def generate_sequence(gen, segments, seed=None, steps=50, guidance=7.5, variatio
     spans = [(s.prompt, int(a), int(b)) for s, a, b in zip(segments, bounds[:-1], bounds[1:])]
     info = {"steps": int(steps), "guidance": float(guidance), "device": str(gen.device),
             "elapsed_s": time.perf_counter() - started, "model": gen.config.name,
-            "denoiser": gen.config.denoiser_kind, "cuda_graph": False, "foot_cleanup": bool(foot_cleanup),
+            "denoiser": gen.config.denoiser_kind, "cuda_graph": gen._graphs_active(),
+            "foot_cleanup": bool(foot_cleanup),
             "windows": len(plan_windows(owners, known, gen.config.vae.latent_size, OVERLAP_TOKENS)),
             "continued": context is not None}
     return Motion(joints=joints.astype(np.float32), fps=fps, prompt="; ".join(s.prompt for s in segments),
@@ -199,6 +240,6 @@ def edit_span(gen, joints, first, last, prompt, seed=None, steps=50, guidance=7.
         out[v, lo:hi] = splice_between(clip, generated[v], a, b)
     info = {"steps": int(steps), "guidance": float(guidance), "device": str(gen.device),
             "elapsed_s": time.perf_counter() - started, "model": gen.config.name,
-            "denoiser": gen.config.denoiser_kind, "cuda_graph": False, "foot_cleanup": bool(foot_cleanup),
-            "span": [int(first), int(last)]}
+            "denoiser": gen.config.denoiser_kind, "cuda_graph": gen._graphs_active(),
+            "foot_cleanup": bool(foot_cleanup), "span": [int(first), int(last)]}
     return Motion(joints=out.astype(np.float32), fps=gen.config.fps, prompt=prompt.strip(), seed=seed, info=info)
