@@ -246,9 +246,14 @@ def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test
 
         bar = tqdm(total=repeats * (1 + len(models)), desc="evaluate", unit="row", dynamic_ncols=True)
 
+    # The VAE round trip of each model (encode -> decode the test clips): how much of the motion its latent keeps.
+    round_trips = {name: vae_round_trip(model.vae, dataset, device, action_check=corpus_action_check(dataset))
+                   for name, model in models.items() if hasattr(model, "vae")}
+
     def assemble():
         return {
             "rows": {name: _summarise(values) for name, values in per_repeat.items()},
+            "vae_round_trip": round_trips,
             "protocol": {
                 "data": str(data), "split": split, "clips": len(dataset), "hours": round(dataset.hours, 4),
                 "repeats": done, "repeats_asked": repeats, "r_precision_batch": r_batch,
@@ -313,6 +318,22 @@ def write_json(result, path):
 
 
 # ------------------------------------------------------------------------------------------------ VAE round trip
+
+
+def corpus_action_check(dataset):
+    """action_check(joints, row) for vae_round_trip: the action check of the first caption of segment `row` that
+    names an action (None when none does)."""
+    from motion_core.motion.action_check import check_motion
+    from motion_core.motion.action_prompt import expectation_for
+
+    def check(joints, row):
+        for caption in dataset.segment_captions[row]:
+            expectation = expectation_for(dataset.captions.captions[caption])
+            if expectation.segments:
+                return check_motion(joints, expectation, fps=dataset.fps).passed
+        return None
+
+    return check
 
 
 @torch.no_grad()

@@ -81,6 +81,8 @@ def test_generated_rows_have_the_issue_shape(setup, tmp_path, capsys):
     assert all(np.isfinite(generated[name]["mean"]) for name in METRIC_NAMES)
     assert generated["multimodality"]["mean"] > 0.0  # random noise, random model: generations differ
     assert result["protocol"]["repeats"] == 2 and result["protocol"]["r_precision_batch"] == 8
+    round_trip = result["vae_round_trip"]["motion_mamba"]
+    assert round_trip["clips"] > 0 and np.isfinite(round_trip["joint_error_cm"]) and "action_kept" in round_trip
     json.dumps(result)  # serialisable as is
 
 
