@@ -24,11 +24,18 @@ CC = ["CC_Base_BoneRoot", "CC_Base_Hip", "CC_Base_Pelvis", "CC_Base_Waist", "CC_
     f"CC_Base_{s}_{p}" for s in "LR" for p in ("Thigh", "Calf", "Foot", "ToeBase", "Clavicle", "Upperarm", "Forearm",
                                                "Hand")]
 
+# The bones of an SMPL-22 rig this add-on builds (rig.create_smpl_armature), written out in the order a parent-first
+# armature lists them, with the glTF-style "Armature|" namespace an FBX/glTF round trip adds.
+SMPL_RIG = ["Armature|" + b for b in (
+    "pelvis", "left_hip", "left_knee", "left_ankle", "left_foot", "right_hip", "right_knee", "right_ankle",
+    "right_foot", "spine1", "spine2", "spine3", "neck", "head", "left_collar", "left_shoulder", "left_elbow",
+    "left_wrist", "right_collar", "right_shoulder", "right_elbow", "right_wrist")]
+
 
 @pytest.mark.parametrize("bones, expected", [
     (MIXAMO, "MIXAMO"), ([b.replace("mixamorig:", "mixamorig1_") for b in MIXAMO], "MIXAMO"),
     (RIGIFY_DEF, "RIGIFY_DEFORM"), (UE5, "UE5_MANNEQUIN"), (CC, "CC_ICLONE"),
-    (list(bone_maps.JOINTS), "SMPL"), (["m_avg_" + b for b in (
+    (SMPL_RIG, "SMPL"), (["m_avg_" + b for b in (
         "Pelvis", "Spine1", "Spine2", "Spine3", "Neck", "Head", "L_Hip", "R_Hip", "L_Knee", "R_Knee", "L_Ankle",
         "R_Ankle", "L_Foot", "R_Foot", "L_Collar", "R_Collar", "L_Shoulder", "R_Shoulder", "L_Elbow", "R_Elbow",
         "L_Wrist", "R_Wrist")], "SMPL_X"),
@@ -36,7 +43,12 @@ CC = ["CC_Base_BoneRoot", "CC_Base_Hip", "CC_Base_Pelvis", "CC_Base_Waist", "CC_
 def test_detect_recognises_common_rigs(bones, expected):
     preset, mapping = bone_maps.detect(bones)
     assert preset == expected
-    assert len(mapping) == 22 and len(set(mapping.values())) == 22
+    assert len(mapping) == 22 and len(set(mapping.values())) == 22 and set(mapping.values()) <= set(bones)
+
+
+def test_smpl_preset_maps_each_joint_to_its_own_bone():
+    _, mapping = bone_maps.detect(SMPL_RIG)
+    assert all(bone == "Armature|" + joint for joint, bone in mapping.items())
 
 
 def test_mixamo_suffix_matching_is_exact_per_bone():

@@ -43,7 +43,8 @@ def test_load_joints_from_each_format(tmp_path):
     save_motion(tmp_path / "clip.npz", joints, fps=20)
     np.save(tmp_path / "new_joints.npy", joints)
     from_npz, fps = load_joints(tmp_path / "clip.npz")
-    np.testing.assert_allclose(from_npz, joints) and fps == 20
+    np.testing.assert_allclose(from_npz, joints)
+    assert fps == 20
     np.testing.assert_allclose(load_joints(tmp_path / "new_joints.npy")[0], joints, atol=1e-6)
     amc, _ = load_joints(TEST_DATA / "cmu" / "amc" / "35_01.amc")
     assert amc.shape[1:] == (22, 3)
