@@ -82,7 +82,8 @@ def _kernels_per_call(gen, torch):
 def measure(args, log=lambda message: None):
     import torch
 
-    from motion_core.generator import MotionGenerator, resolve_device
+    from motion_core.device import resolve_device
+    from motion_core.generator import MotionGenerator
     from motion_core.models.config import ModelConfig
     from motion_core.models.text_encoder import TextEncoder
 

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from motion_core.device import resolve_device  # noqa: F401 (re-exported: generator.resolve_device)
 from motion_core.diffusion import DDIMScheduler, NoiseSchedule, guided_eps
 from motion_core.errors import MotionError
 from motion_core.models import build_denoiser, build_vae
@@ -58,23 +59,6 @@ class GenerationCancelled(MotionError):
 
     def __init__(self, message="generation cancelled"):
         super().__init__(message)
-
-
-def resolve_device(device="auto"):
-    """'auto' -> cuda when available, else cpu; 'cuda' without CUDA is a MotionError."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not isinstance(device, (str, torch.device)):
-        raise MotionError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise MotionError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise MotionError("CUDA is not available on this machine (or this torch is a CPU build); use --device cpu")
-    if dev.type not in ("cpu", "cuda"):
-        raise MotionError(f"unsupported device {device!r}; use 'auto', 'cpu' or 'cuda'")
-    return dev
 
 
 def _is_number(value):

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from motion_core.device import resolve_device
 from motion_core.errors import MotionError
 from motion_core.models.config import dataclass_from_dict
 
@@ -456,11 +457,8 @@ def _distributed():
 
 
 def pick_device(name="auto", local_rank=0):
-    if name == "auto":
-        name = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise MotionError("CUDA was asked for but torch sees no GPU; use --device cpu")
-    return torch.device(name)
+    """motion_core.device.resolve_device for a training rank: 'auto' -> cuda:<local_rank> when CUDA is there."""
+    return resolve_device(name, local_rank)
 
 
 def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, device="auto", steps=None,

@@ -1,5 +1,7 @@
 """Captions: motion traits measured on synthetic clips, mirror word swap, POS tags and the text-line round trip."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -60,6 +62,8 @@ def test_sideways_and_standing_and_jump():
     jumping = captions.describe_motion(synthetic_walk(speed=0.0, jump_at=(20, 30)))
     assert jumping.jumps == 1
     assert "jumps once" in captions.trait_clauses(jumping, np.random.default_rng(0))
+    many = dataclasses.replace(jumping, jumps=captions.MAX_COUNTED_JUMPS + 1)
+    assert "jumps several times" in captions.trait_clauses(many, np.random.default_rng(0))
 
 
 def test_enriched_captions_add_measured_detail():

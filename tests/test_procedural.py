@@ -159,6 +159,20 @@ def test_swap_left_right_words():
     assert swap_left_right("Left foot; walks clockwise") == "Right foot; walks counterclockwise"
     assert swap_left_right("circles counterclockwise") == "circles clockwise"
     assert swap_left_right("leftover") == "leftover"
+    # One swap for procedural and CMU captions, with every side word either used to know.
+    assert swap_left_right("steps leftwards, turning anti-clockwise, then rightward") == \
+        "steps rightwards, turning clockwise, then leftward"
+    assert swap_left_right("turns counter-clockwise, anticlockwise, to the LEFT") == \
+        "turns clockwise, clockwise, to the RIGHT"
+
+
+def test_procedural_captions_share_the_caption_tables():
+    from motion_core.data import captions
+    from motion_core.data.procedural import captions as procedural_captions
+
+    assert swap_left_right is captions.swap_left_right
+    assert procedural_captions.COUNT_WORDS is captions.COUNT_WORDS
+    assert (captions.COUNT_WORDS[3], captions.NUMBER_WORDS[3]) == ("three times", "three")
 
 
 def test_features_round_trip_keeps_the_motion():

@@ -126,7 +126,14 @@ def count_jumps(joints, fps=20.0):
     return int(np.sum((landings - takeoffs >= JUMP_MIN_FRAMES) & (takeoffs > 0) & (landings < len(airborne))))
 
 
-NUMBER_WORDS = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times"}
+# How a count is said: "waves three times" (COUNT_WORDS), "takes three steps" (NUMBER_WORDS). Also used by the
+# procedural captions.
+COUNT_WORDS = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times", 6: "six times",
+               7: "seven times", 8: "eight times", 9: "nine times", 10: "ten times"}
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine",
+                10: "ten"}
+# More measured jumps than this are said as "several times".
+MAX_COUNTED_JUMPS = 5
 
 
 def _speed_adverb(speed, rng):
@@ -178,7 +185,8 @@ def _jump_clause(traits, participle):
     if traits.jumps == 0:
         return None
     verb = "jumping" if participle else "jumps"
-    return f"{verb} {NUMBER_WORDS.get(traits.jumps, 'several times')}"
+    said = COUNT_WORDS[traits.jumps] if traits.jumps <= MAX_COUNTED_JUMPS else "several times"
+    return f"{verb} {said}"
 
 
 def trait_clauses(traits, rng, participle=False):

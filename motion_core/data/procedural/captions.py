@@ -1,4 +1,5 @@
-"""Caption paraphrases in HumanML3D style, and the left/right word swap used when a clip is mirrored.
+"""Caption paraphrases in HumanML3D style (the count words and the left/right swap for mirrored clips come from
+motion_core.data.captions).
 
 Each action kind supplies verb phrases ("walks forward slowly") and, for locomotion, gerunds ("walking forward")
 so layered clips can say "waves while walking". Subjects and phrase templates are combined, so every kind has well
@@ -8,6 +9,8 @@ over 20 distinct paraphrases; `caption_variants` lists them all and `sample_capt
 import re
 
 import numpy as np
+
+from motion_core.data.captions import COUNT_WORDS, NUMBER_WORDS, swap_left_right  # noqa: F401 (re-exported)
 
 SUBJECTS = ("a person", "someone", "a man", "a woman", "the person", "somebody", "a human", "the man", "the woman",
             "a figure")
@@ -25,28 +28,6 @@ SPEED_WORDS = {
     "normal": ("", "", "at a normal pace", "steadily"),
     "fast": ("quickly", "fast", "briskly", "at a quick pace"),
 }
-
-COUNT_WORDS = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times", 6: "six times",
-               7: "seven times", 8: "eight times", 9: "nine times", 10: "ten times"}
-NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine",
-                10: "ten"}
-
-_SWAPS = {"left": "right", "right": "left", "clockwise": "counterclockwise", "counterclockwise": "clockwise",
-          "anticlockwise": "clockwise", "counter-clockwise": "clockwise"}
-_SWAP_PATTERN = re.compile(r"\b(counter-clockwise|counterclockwise|anticlockwise|clockwise|left|right)\b",
-                           re.IGNORECASE)
-
-
-def swap_left_right(text: str) -> str:
-    """Swap side words for a mirrored clip: left <-> right, clockwise <-> counterclockwise (case kept)."""
-
-    def repl(match):
-        word = match.group(0)
-        swapped = _SWAPS[word.lower()]
-        return swapped.capitalize() if word[0].isupper() else swapped
-
-    return _SWAP_PATTERN.sub(repl, text)
-
 
 def tidy(text: str) -> str:
     """Collapse double spaces / stray spaces before punctuation and end with a full stop."""
