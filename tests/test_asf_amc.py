@@ -6,7 +6,7 @@ import pytest
 from conftest import TEST_DATA
 from motion_core.errors import MotionError
 from motion_core.motion.asf_amc import INCH, find_asf_for, local_transforms, read_amc, read_asf
-from motion_core.motion.mocap import forward_kinematics
+from motion_core.motion.kinematics import fk_matrices
 
 ASF_35 = TEST_DATA / "cmu" / "amc" / "35.asf"
 AMC_35 = TEST_DATA / "cmu" / "amc" / "35_01.amc"
@@ -74,7 +74,7 @@ def test_cmu_amc_frames_and_tree():
     assert motion.values["root"].shape == (358, 6)
     names, parents, rotations, translations = local_transforms(skeleton, motion)
     assert "ltoes_end" in names and "head_end" in names
-    positions = forward_kinematics(parents, rotations, translations)
+    positions = fk_matrices(parents, rotations, translations)[1]
     assert positions.shape == (358, len(names), 3)
     # Standing subject, CMU frame is Y-up: head above the knees by about a metre.
     head, knee = positions[:, names.index("head")], positions[:, names.index("ltibia")]
@@ -88,7 +88,7 @@ def test_acclaim_fk_convention(tmp_path):
     skeleton = read_asf(asf)
     motion = read_amc(amc, skeleton)
     names, parents, rotations, translations = local_transforms(skeleton, motion)
-    positions = forward_kinematics(parents, rotations, translations) / skeleton.length_scale  # file units
+    positions = fk_matrices(parents, rotations, translations)[1] / skeleton.length_scale  # file units
     assert names == ["root", "up", "side", "side_end"]
     np.testing.assert_allclose(positions[0], [[0, 0, 0], [0, 0, 0], [0, 2, 0], [1, 2, 0]], atol=1e-9)
     # up: +Y turned 90 about Z -> -X, so `side` starts at (-2, 0, 0) plus the root's TX of 1 (file units).

@@ -5,7 +5,7 @@ import pytest
 
 from motion_core.errors import MotionError
 from motion_core.motion.bvh import axis_rotations_to_matrix, format_bvh, parse_bvh, read_bvh
-from motion_core.motion.mocap import forward_kinematics
+from motion_core.motion.kinematics import fk_matrices
 from motion_core.motion.rotations import euler_to_matrix
 
 TWO_BONES = """HIERARCHY
@@ -55,7 +55,7 @@ def test_parse_two_bones_and_end_site():
 def test_fk_follows_channel_order_and_position_channels():
     data = parse_bvh(TWO_BONES)
     rotations, translations = data.local_transforms()
-    positions = forward_kinematics(data.parents, rotations, translations)
+    positions = fk_matrices(data.parents, rotations, translations)[1]
     # Frame 0: rest pose moved by the root position channels (which replace the zero OFFSET).
     np.testing.assert_allclose(positions[0], [[1, 2, 3], [11, 2, 3], [16, 2, 3]], atol=1e-9)
     # Frame 1: root Z 90 deg turns +X to +Y; the arm's own Z 90 turns its child +X to +Y in its frame -> -X in world.
@@ -80,7 +80,7 @@ def test_fewer_rotation_channels_and_six_channel_child():
     text = text.replace("1 2 3 90 0 0 0 0 90", "1 2 3 0 0 0 4 0 0 90")
     data = parse_bvh(text)
     rotations, translations = data.local_transforms()
-    positions = forward_kinematics(data.parents, rotations, translations)
+    positions = fk_matrices(data.parents, rotations, translations)[1]
     # The child's position channels replace its OFFSET (10 -> 4).
     np.testing.assert_allclose(positions[0, 1], [5, 2, 3], atol=1e-9)
     np.testing.assert_allclose(positions[1, 2], [5, 7, 3], atol=1e-9)

@@ -20,6 +20,7 @@ import numpy as np
 from motion_core.errors import MotionError
 from motion_core.motion import asf_amc, bone_maps
 from motion_core.motion.bvh import read_bvh
+from motion_core.motion.kinematics import fk_matrices
 from motion_core.motion.rotations import (
     matrix_to_quat,
     quat_between,
@@ -143,28 +144,6 @@ def _tidy_fps(fps):
     """120.00048 -> 120.0: frame times are printed rounded (0.0083333); keep exact rates exact."""
     nearest = round(fps)
     return float(nearest) if nearest > 0 and abs(fps - nearest) < 1e-3 * fps else float(fps)
-
-
-def world_transforms(parents, rotations, translations):
-    """World rotations and positions of a joint tree.
-
-    rotations: (F, S, 3, 3) local; translations: (F, S, 3) local -> (F, S, 3, 3) world rotations, (F, S, 3) positions.
-    """
-    world_rot = np.empty_like(rotations)
-    positions = np.empty_like(translations)
-    for j, p in enumerate(parents):
-        if p < 0:
-            world_rot[:, j] = rotations[:, j]
-            positions[:, j] = translations[:, j]
-        else:
-            world_rot[:, j] = world_rot[:, p] @ rotations[:, j]
-            positions[:, j] = positions[:, p] + (world_rot[:, p] @ translations[:, j, :, None])[..., 0]
-    return world_rot, positions
-
-
-def forward_kinematics(parents, rotations, translations):
-    """World positions of a joint tree. rotations: (F, S, 3, 3) local; translations: (F, S, 3) -> (F, S, 3)."""
-    return world_transforms(parents, rotations, translations)[1]
 
 
 def straighten_offset(offsets):
@@ -476,17 +455,17 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None, scale=Non
     # Resolve the bone map on a few frames (bones are rigid), then pose only the source joints it needs.
     probe_frames = np.unique(np.linspace(0, frames - 1, min(frames, 32)).round().astype(np.int64))
     probe_rot, probe_trans = source.transforms(None, probe_frames)
-    probe_world_rot, probe = world_transforms(source.parents, probe_rot, probe_trans)
+    probe_world_rot, probe = fk_matrices(source.parents, probe_rot, probe_trans)
     resolved = bone_maps.resolve(source.names, source.parents, probe, bone_map, rotations=probe_world_rot)
     if resolved.straighten:  # the map straightens some rest offsets: resolve again on the skeleton as posed below
         for j in resolved.straighten:
             probe_trans[:, j] = straighten_offset(probe_trans[:, j])
-        probe_world_rot, probe = world_transforms(source.parents, probe_rot, probe_trans)
+        probe_world_rot, probe = fk_matrices(source.parents, probe_rot, probe_trans)
         resolved = bone_maps.resolve(source.names, source.parents, probe, bone_map, rotations=probe_world_rot)
     # The rest pose: every local rotation identity, offsets as the clip has them (its own skeleton).
     rest_trans = np.median(probe_trans, axis=0)[None]
     rest_rot = np.broadcast_to(np.eye(3), (1, len(source.names), 3, 3))
-    rest = resolved.joints(*reversed(world_transforms(source.parents, rest_rot, rest_trans)))[0]  # (22, 3)
+    rest = resolved.joints(*reversed(fk_matrices(source.parents, rest_rot, rest_trans)))[0]  # (22, 3)
 
     keep = _needed_joints(source.parents, resolved.weights)
     remap = {int(old): new for new, old in enumerate(keep)}
@@ -497,7 +476,7 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None, scale=Non
     )  # fmt: skip
 
     def pose(rotations, translations):  # local transforms of the kept joints -> (F, 22, 3) file units
-        world_rot, positions = world_transforms(parents, rotations, translations)
+        world_rot, positions = fk_matrices(parents, rotations, translations)
         return mapped.joints(positions, world_rot)
 
     rotations, translations = source.transforms(keep)

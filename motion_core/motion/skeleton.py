@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from motion_core.motion.kinematics import fk_quaternions, global_quaternions
 from motion_core.motion.rotations import (
     matrix_to_quat,
     quat_between,
@@ -301,22 +302,11 @@ def forward_kinematics(local_quats, root_pos, offsets=T2M_OFFSETS, layout=None):
 
     local_quats: (..., J, 4) (w, x, y, z), joint rotation relative to its parent (the root's is global);
     root_pos: (..., 3) metres; offsets: (J, 3) or (..., J, 3) rest offsets in the parent frame.
-    Returns (..., J, 3) metres, Y-up.
+    Returns (..., J, 3) metres, Y-up. (`kinematics.fk_quaternions` over this layout's tree.)
     """
     local_quats = np.asarray(local_quats, dtype=np.float64)
-    root_pos = np.asarray(root_pos, dtype=np.float64)
-    offsets = np.asarray(offsets, dtype=np.float64)
     lay = get_layout(layout, joints=local_quats.shape[-2])
-    num = lay.num_joints
-    global_quats = [None] * num
-    positions = [None] * num
-    global_quats[0] = local_quats[..., 0, :]
-    positions[0] = np.broadcast_to(root_pos, local_quats.shape[:-2] + (3,))
-    for j in range(1, num):  # parents come before children in both layouts
-        p = lay.parents[j]
-        positions[j] = positions[p] + quat_rotate(global_quats[p], offsets[..., j, :])
-        global_quats[j] = quat_mul(global_quats[p], local_quats[..., j, :])
-    return np.stack(positions, axis=-2)
+    return fk_quaternions(lay.parents, local_quats, root_pos, offsets)
 
 
 def joints_to_rotations(joints, offsets=None, layout=None):
@@ -398,8 +388,5 @@ def global_rotations(local_quats, layout=None):
     """World rotation per joint from local ones. local_quats: (..., J, 4) (w, x, y, z) -> (..., J, 4)."""
     local_quats = np.asarray(local_quats, dtype=np.float64)
     lay = get_layout(layout, joints=local_quats.shape[-2])
-    out = [local_quats[..., 0, :]]
-    for j in range(1, lay.num_joints):
-        out.append(quat_mul(out[lay.parents[j]], local_quats[..., j, :]))
-    return np.stack(out, axis=-2)
+    return global_quaternions(lay.parents, local_quats)
 

@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from motion_core.motion.ik import two_bone_ik
-from motion_core.motion.skeleton import T2M_OFFSETS
+from motion_core.motion.kinematics import (LEFT_ANKLE, LEFT_ELBOW, LEFT_FOOT, LEFT_HIP, LEFT_KNEE, LEFT_SHOULDER,
+                                            LEFT_WRIST, NECK, PELVIS, RIGHT_ANKLE, RIGHT_ELBOW, RIGHT_FOOT, RIGHT_HIP,
+                                            RIGHT_KNEE, RIGHT_SHOULDER, RIGHT_WRIST, SPINE1, SPINE2, SPINE3,
+                                            fk_matrices, two_bone_ik)
+from motion_core.motion.skeleton import PARENTS, T2M_OFFSETS
 
 FPS = 20.0
 
@@ -221,7 +224,6 @@ def solve_pose(tracks: PoseTracks) -> np.ndarray:
     slide: the body adapts, not the footprint.
     """
     t = tracks.n_frames
-    joints = np.empty((t, 22, 3))
     # One batched call for pelvis, spine1..3 and neck rotations: (5, T, 3, 3).
     spine_w = np.array([0.25, 0.35, 0.40])[:, None]
     yaw = np.concatenate([(tracks.heading + tracks.pelvis[:, 2])[None], spine_w * tracks.spine[:, 2],
@@ -230,7 +232,7 @@ def solve_pose(tracks: PoseTracks) -> np.ndarray:
     side = np.concatenate([tracks.pelvis[:, 1][None], spine_w * tracks.spine[:, 1], tracks.neck[:, 1][None]])
     local = body_matrix(yaw, pitch, side)
     r_pelvis = local[0]
-    hip_offsets = np.stack([r_pelvis @ REST_OFFSETS[1], r_pelvis @ REST_OFFSETS[2]])  # (2, T, 3)
+    hip_offsets = np.stack([r_pelvis @ REST_OFFSETS[LEFT_HIP], r_pelvis @ REST_OFFSETS[RIGHT_HIP]])  # (2, T, 3)
 
     # Lower the pelvis where needed so both legs reach (smooth, so no velocity kinks at the limit).
     root = tracks.root.copy()
@@ -244,37 +246,32 @@ def solve_pose(tracks: PoseTracks) -> np.ndarray:
     # Smooth the drop: widen it (max filter) and blur it, so the pelvis never jerks at the reach limit.
     drop = _smooth_drop(root[:, 1] - soft_min(root[:, 1], limit))
     root[:, 1] -= drop
-    joints[:, 0] = root
 
-    # Trunk, head and collars: forward kinematics.
-    rotation = r_pelvis
-    parent_pos = root
-    for i, joint in enumerate((3, 6, 9)):
-        joints[:, joint] = parent_pos + rotation @ REST_OFFSETS[joint]
-        rotation = rotation @ local[1 + i]
-        parent_pos = joints[:, joint]
-    r_chest = rotation
-    joints[:, 12] = joints[:, 9] + r_chest @ REST_OFFSETS[12]
-    joints[:, 15] = joints[:, 12] + (r_chest @ local[4]) @ REST_OFFSETS[15]
-    for s, (collar, shoulder) in enumerate(((13, 16), (14, 17))):
-        joints[:, collar] = joints[:, 9] + r_chest @ REST_OFFSETS[collar]
-        # Shrug: the collar rotates about the chest's forward axis.
+    # Trunk, head, collars and hips: forward kinematics over the skeleton's tree. The limbs below the hips and
+    # shoulders come out of it at rest and are replaced by IK further down.
+    rotations = np.broadcast_to(np.eye(3), (t, 22, 3, 3)).copy()                # (T, 22, 3, 3) local
+    rotations[:, [PELVIS, SPINE1, SPINE2, SPINE3, NECK]] = local.transpose(1, 0, 2, 3)
+    offsets = np.broadcast_to(REST_OFFSETS, (t, 22, 3)).copy()                 # (T, 22, 3) parent frame
+    offsets[:, PELVIS] = root
+    for s, shoulder in enumerate((LEFT_SHOULDER, RIGHT_SHOULDER)):
+        # Shrug: the shoulder's offset turns about the chest's forward axis.
         angle = tracks.collar[:, s] * SIDE_SIGN[s]
         ox, oy, oz = REST_OFFSETS[shoulder]
         c, sn = np.cos(angle), np.sin(angle)
-        raised = np.stack([c * ox - sn * oy, sn * ox + c * oy, np.full(t, oz)], -1)
-        joints[:, shoulder] = joints[:, collar] + _apply(r_chest, raised)
+        offsets[:, shoulder] = np.stack([c * ox - sn * oy, sn * ox + c * oy, np.full(t, oz)], -1)
+    world_rot, joints = fk_matrices(PARENTS, rotations, offsets)
+    r_chest = world_rot[:, SPINE3]
 
     # Arms (both at once): wrist targets in the chest frame -> two-bone IK.
-    shoulders = joints[:, [16, 17]].transpose(1, 0, 2)                          # (2, T, 3)
+    shoulders = joints[:, [LEFT_SHOULDER, RIGHT_SHOULDER]].transpose(1, 0, 2)  # (2, T, 3)
     targets = shoulders + _apply(r_chest[None], tracks.hand)
     poles = _apply(r_chest[None], tracks.elbow_pole)
     elbows, wrists = two_bone_ik(shoulders, targets, poles, UPPER_ARM[:, None, None], FOREARM[:, None, None])
-    joints[:, [18, 19]] = elbows.transpose(1, 0, 2)
-    joints[:, [20, 21]] = wrists.transpose(1, 0, 2)
+    joints[:, [LEFT_ELBOW, RIGHT_ELBOW]] = elbows.transpose(1, 0, 2)
+    joints[:, [LEFT_WRIST, RIGHT_WRIST]] = wrists.transpose(1, 0, 2)
 
-    # Legs (both at once): hips from the pelvis, knees by IK toward the pole, feet along yaw / pitch.
-    hips = root[None] + hip_offsets
+    # Legs (both at once): hips from the pelvis (FK above), knees by IK toward the pole, feet along yaw / pitch.
+    hips = joints[:, [LEFT_HIP, RIGHT_HIP]].transpose(1, 0, 2)                  # (2, T, 3)
     if tracks.knee_pole is not None:
         knee_poles = tracks.knee_pole
     else:
@@ -282,8 +279,7 @@ def solve_pose(tracks: PoseTracks) -> np.ndarray:
     knees, ankles = two_bone_ik(hips, ankle, knee_poles, THIGH[:, None, None], SHIN[:, None, None])
     toes = ankles + FOOT[:, None, None] * foot_direction(tracks.foot_yaw,
                                                          FOOT_REST_PITCH[:, None] + tracks.foot_pitch)
-    joints[:, [1, 2]] = hips.transpose(1, 0, 2)
-    joints[:, [4, 5]] = knees.transpose(1, 0, 2)
-    joints[:, [7, 8]] = ankles.transpose(1, 0, 2)
-    joints[:, [10, 11]] = toes.transpose(1, 0, 2)
+    joints[:, [LEFT_KNEE, RIGHT_KNEE]] = knees.transpose(1, 0, 2)
+    joints[:, [LEFT_ANKLE, RIGHT_ANKLE]] = ankles.transpose(1, 0, 2)
+    joints[:, [LEFT_FOOT, RIGHT_FOOT]] = toes.transpose(1, 0, 2)
     return joints.astype(np.float32)
