@@ -90,7 +90,7 @@ def resolve_bone_map(settings, obj) -> Target:
         mapping = check_rows(saved, obj, f"saved map '{choice[5:]}'")
     else:
         preset = choice
-        mapping = bone_maps.resolve(bone_maps.PRESETS[choice], bone_names)
+        mapping = bone_maps.resolve_preset(bone_maps.PRESETS[choice], bone_names)
     if "pelvis" not in mapping:
         raise MotionError(f"The bone map does not give '{obj.name}' a hips/pelvis bone: choose another preset or "
                           "set 'pelvis' in the custom map")
@@ -102,7 +102,7 @@ def resolve_bone_map(settings, obj) -> Target:
     extras = bone_maps.RIG_EXTRAS.get(preset)
     if extras is not None:
         if extras.markers:
-            markers = bone_maps.resolve(bone_maps.PRESETS[extras.markers], bone_names)
+            markers = bone_maps.resolve_preset(bone_maps.PRESETS[extras.markers], bone_names)
             target.markers = {j: markers.get(j, b) for j, b in mapping.items()}
         target.followers = {b: j for b, j in extras.followers.items() if b in obj.pose.bones and j in mapping
                             and b not in mapping.values()}

@@ -274,7 +274,7 @@ class MOTION_MAMBA_OT_detect_bone_map(bpy.types.Operator):
         preset, mapping = bone_maps.best_match([b.name for b in obj.data.bones], generation.driven_bones(obj))
         settings = context.scene.motion_mamba
         settings.custom_map.clear()
-        for joint in bone_maps.JOINTS:
+        for joint in bone_maps.JOINT_NAMES:
             entry = settings.custom_map.add()
             entry.joint, entry.bone = joint, mapping.get(joint, "")
         settings.bone_map = "CUSTOM"

@@ -163,7 +163,7 @@ def target_summary(obj, choice) -> str:
         if choice == "AUTO":
             preset, mapping = generation.bone_maps.best_match(names, generation.driven_bones(obj))
         else:
-            preset, mapping = choice, generation.bone_maps.resolve(generation.bone_maps.PRESETS[choice], names)
+            preset, mapping = choice, generation.bone_maps.resolve_preset(generation.bone_maps.PRESETS[choice], names)
         label = generation.bone_maps.PRESET_LABELS.get(preset, "no preset") if preset else "no preset"
         _SUMMARIES[key] = f"{obj.name} · {label} {len(mapping)}/22"
     return _SUMMARIES[key]

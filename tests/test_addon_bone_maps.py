@@ -52,7 +52,7 @@ def test_smpl_preset_maps_each_joint_to_its_own_bone():
 
 
 def test_mixamo_suffix_matching_is_exact_per_bone():
-    mapping = bone_maps.resolve(bone_maps.PRESETS["MIXAMO"], MIXAMO)
+    mapping = bone_maps.resolve_preset(bone_maps.PRESETS["MIXAMO"], MIXAMO)
     assert mapping["spine1"] == "mixamorig:Spine" and mapping["spine2"] == "mixamorig:Spine1"
     assert mapping["left_knee"] == "mixamorig:LeftLeg" and mapping["left_hip"] == "mixamorig:LeftUpLeg"
     assert mapping["left_wrist"] == "mixamorig:LeftHand"  # not LeftHandIndex1
@@ -60,7 +60,7 @@ def test_mixamo_suffix_matching_is_exact_per_bone():
 
 
 def test_ue5_spine_uses_the_chest_bone():
-    mapping = bone_maps.resolve(bone_maps.PRESETS["UE5_MANNEQUIN"], UE5)
+    mapping = bone_maps.resolve_preset(bone_maps.PRESETS["UE5_MANNEQUIN"], UE5)
     assert (mapping["spine1"], mapping["spine3"]) == ("spine_01", "spine_05")
 
 
@@ -90,3 +90,10 @@ def test_detect_passes_over_constraint_driven_bones_and_reports_partial_matches(
     assert bone_maps.detect(few)[0] is None
     key, partial = bone_maps.best_match(few)
     assert key == "MIXAMO" and len(partial) == 8 and not bone_maps.usable(partial)
+
+
+def test_the_addon_takes_its_presets_from_motion_core():
+    from motion_core.motion import bone_maps as engine_maps
+
+    assert bone_maps.PRESETS is engine_maps.PRESETS and bone_maps.detect is engine_maps.detect
+    assert set(bone_maps.PRESET_LABELS) == set(engine_maps.PRESETS)

@@ -147,3 +147,18 @@ def test_user_map_notes_and_nulls(tmp_path):
     rotations = np.broadcast_to(np.eye(3), (1, len(names), 3, 3))
     with pytest.raises(MotionError, match="lacks joints .*left_knee.*values bones of this file: root, pelvis"):
         bone_maps.resolve(names, parents, positions, str(path), rotations=rotations)
+
+
+def test_file_conventions_spell_rig_families_as_their_rig_presets():
+    by_name = {m.name: m for m in bone_maps.CONVENTIONS}
+    for convention, preset in (("mixamo", "MIXAMO"), ("iclone", "CC_ICLONE")):
+        for joint, bone in by_name[convention].bones.items():
+            wanted = bone_maps.PRESETS[preset][joint]
+            assert bone == (wanted if isinstance(wanted, str) else wanted[0])
+    assert set(by_name["mixamo"].bones) == set(bone_maps.DIRECT_JOINTS)
+
+
+def test_rig_preset_names_match_whole_words_after_a_separator():
+    assert bone_maps.name_matches("mixamorig:LeftArm", "LeftArm") and bone_maps.name_matches("leftarm", "LeftArm")
+    assert not bone_maps.name_matches("mixamorig:LeftForeArm", "Arm")
+    assert not bone_maps.name_matches("mixamorig:Spine1", "Spine")

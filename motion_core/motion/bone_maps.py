@@ -16,13 +16,18 @@ A user map (`{"pelvis": "Hips", ...}`, keyed by our joint names) may give any jo
 a list of bone names (their mean) or a {bone: weight} object; null, and keys starting with "_", are ignored. Joints
 it leaves out are derived as above. `suggest_map` writes a starter from bone names.
 
-Bone names match after dropping a namespace prefix ("mixamorig:Hips" -> "Hips"). End Sites have no name in a BVH
-file; they are named `<parent bone>_end` ("LeftToeBase_end", "head_end"), and an ASF leaf bone's end `<bone>_end`.
+Rig presets (`PRESETS`: Mixamo, Rigify, CC/iClone, UE4/5, SMPL) name a target armature's bone for all 22 joints;
+the add-on retargets onto them (`detect`, `resolve_preset`). The conventions that a rig family shares with files
+(Mixamo, CC/iClone) take their 16 direct bones from its preset, so each family is spelled once.
+
+Bone names in files match after dropping a namespace prefix ("mixamorig:Hips" -> "Hips"). End Sites have no name in a
+BVH file; they are named `<parent bone>_end` ("LeftToeBase_end", "head_end"), and an ASF leaf bone's end `<bone>_end`.
 """
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -77,6 +82,187 @@ def _sided(left_prefix, right_prefix, names):
     return out
 
 
+# ----------------------------------------------------------------------------------------------------------------------
+# Rig presets: a target armature's bones for all 22 joints (the add-on retargets onto them; its bone_maps.py holds
+# their UI labels and the user's saved maps).
+#
+# A bone is mapped to the joint at its *head* (Mixamo `LeftArm` starts at the shoulder joint). Preset values may list
+# alternatives; the first one the armature has wins. Names match exactly (any case) or as a suffix after a separator
+# (`name_matches`), so `mixamorig:LeftArm`, `mixamorig1_LeftArm` and `Armature|LeftArm` all match `LeftArm`.
+
+Names = Union[str, Tuple[str, ...]]
+
+
+def _sides(left_template: str, right_template: str, parts: Dict[str, Names]) -> Dict[str, Names]:
+    """Expand {joint_suffix: name pattern with {s}} into left/right entries (rig presets; see `_sided` for files)."""
+    out: Dict[str, Names] = {}
+    for suffix, pattern in parts.items():
+        for side, token in (("left", left_template), ("right", right_template)):
+            if isinstance(pattern, tuple):
+                out[f"{side}_{suffix}"] = tuple(p.format(s=token) for p in pattern)
+            else:
+                out[f"{side}_{suffix}"] = pattern.format(s=token)
+    return out
+
+
+_LIMBS = ("hip", "knee", "ankle", "foot", "collar", "shoulder", "elbow", "wrist")
+
+PRESETS: Dict[str, Dict[str, Names]] = {
+    "SMPL": {**{j: j for j in JOINT_NAMES}},
+    "SMPL_X": {  # MPI/Meshcapade SMPL(-X) add-ons and SMPL FBX exports (`m_avg_L_Hip` matches as a suffix)
+        "pelvis": "Pelvis", "spine1": "Spine1", "spine2": "Spine2", "spine3": "Spine3", "neck": "Neck", "head": "Head",
+        **_sides("L", "R", dict(zip(_LIMBS, ("{s}_Hip", "{s}_Knee", "{s}_Ankle", "{s}_Foot", "{s}_Collar",
+                                             "{s}_Shoulder", "{s}_Elbow", "{s}_Wrist")))),
+    },
+    "MIXAMO": {
+        "pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck", "head": "Head",
+        **_sides("Left", "Right", dict(zip(_LIMBS, ("{s}UpLeg", "{s}Leg", "{s}Foot", "{s}ToeBase", "{s}Shoulder",
+                                                    "{s}Arm", "{s}ForeArm", "{s}Hand")))),
+    },
+    "RIGIFY_DEFORM": {
+        "pelvis": "DEF-spine", "spine1": "DEF-spine.001", "spine2": "DEF-spine.002", "spine3": "DEF-spine.003",
+        "neck": "DEF-spine.004", "head": "DEF-spine.006",
+        **_sides("L", "R", dict(zip(_LIMBS, ("DEF-thigh.{s}", "DEF-shin.{s}", "DEF-foot.{s}", "DEF-toe.{s}",
+                                             "DEF-shoulder.{s}", "DEF-upper_arm.{s}", "DEF-forearm.{s}",
+                                             "DEF-hand.{s}")))),
+    },
+    "RIGIFY_CONTROL": {  # FK controls (see RIG_EXTRAS: deform bones mark the joints, torso carries the root)
+        "pelvis": ("spine_fk", "torso"), "spine1": "spine_fk.001", "spine2": "spine_fk.002",
+        "spine3": ("spine_fk.003", "chest"), "neck": "neck", "head": "head",
+        **_sides("L", "R", dict(zip(_LIMBS, ("thigh_fk.{s}", "shin_fk.{s}", "foot_fk.{s}", ("toe_fk.{s}", "toe.{s}"),
+                                             "shoulder.{s}", "upper_arm_fk.{s}", "forearm_fk.{s}", "hand_fk.{s}")))),
+    },
+    "CC_ICLONE": {  # Character Creator / iClone / ActorCore (CC_Base_ prefix; CC3+ names)
+        "pelvis": "CC_Base_Hip", "spine1": "CC_Base_Waist", "spine2": "CC_Base_Spine01",
+        "spine3": "CC_Base_Spine02", "neck": ("CC_Base_NeckTwist01", "CC_Base_Neck"), "head": "CC_Base_Head",
+        **_sides("L", "R", dict(zip(_LIMBS, ("CC_Base_{s}_Thigh", "CC_Base_{s}_Calf", "CC_Base_{s}_Foot",
+                                             "CC_Base_{s}_ToeBase", "CC_Base_{s}_Clavicle", "CC_Base_{s}_Upperarm",
+                                             "CC_Base_{s}_Forearm", "CC_Base_{s}_Hand")))),
+    },
+    "UE5_MANNEQUIN": {
+        "pelvis": "pelvis", "spine1": "spine_01", "spine2": "spine_03", "spine3": "spine_05", "neck": "neck_01",
+        "head": "head",
+        **_sides("l", "r", dict(zip(_LIMBS, ("thigh_{s}", "calf_{s}", "foot_{s}", "ball_{s}", "clavicle_{s}",
+                                             "upperarm_{s}", "lowerarm_{s}", "hand_{s}")))),
+    },
+    "UE4_MANNEQUIN": {
+        "pelvis": "pelvis", "spine1": "spine_01", "spine2": "spine_02", "spine3": "spine_03", "neck": "neck_01",
+        "head": "head",
+        **_sides("l", "r", dict(zip(_LIMBS, ("thigh_{s}", "calf_{s}", "foot_{s}", "ball_{s}", "clavicle_{s}",
+                                             "upperarm_{s}", "lowerarm_{s}", "hand_{s}")))),
+    },
+}
+
+
+@dataclass(frozen=True)
+class RigExtras:
+    """What a preset of animation controls needs beyond joint -> bone.
+
+    markers: the preset whose bones sit on the joints (the controls do not: Rigify's lower spine controls pivot at
+        their tops). followers: bone -> joint, more bones that turn with that joint (Rigify's torso, the master
+        above the hips and chest). root: the bone keyed with the root motion. switches: (bone, property, value)
+        keyed in the new action so the controls drive the body (limbs to FK, neck and head following the chest).
+    """
+
+    markers: Optional[str] = None
+    followers: Dict[str, str] = field(default_factory=dict)
+    root: Optional[str] = None
+    switches: Tuple[Tuple[str, str, float], ...] = ()
+
+
+RIG_EXTRAS = {
+    "RIGIFY_CONTROL": RigExtras(
+        markers="RIGIFY_DEFORM", followers={"torso": "pelvis"}, root="torso",
+        switches=tuple((f"{limb}_parent.{s}", prop, value) for limb in ("upper_arm", "thigh") for s in "LR"
+                       for prop, value in (("IK_FK", 1.0), ("FK_limb_follow", 0.0)))
+        + (("torso", "neck_follow", 1.0), ("torso", "head_follow", 1.0))),
+}
+
+# A usable map needs the root and enough of the body to pose it.
+MIN_MAPPED = 12
+_SEPARATORS = ":_|. -"
+
+
+def name_matches(bone: str, wanted: str) -> bool:
+    """Exact (case-insensitive) or a suffix after a separator: `mixamorig:LeftArm` matches `LeftArm`."""
+    b, w = bone.lower(), wanted.lower()
+    if b == w:
+        return True
+    return b.endswith(w) and b[-len(w) - 1] in _SEPARATORS
+
+
+def resolve_preset(preset: Dict[str, Names], bone_names: Iterable[str]) -> Dict[str, str]:
+    """Map a preset onto an armature's bones: joint -> bone name, for the joints the armature has."""
+    bones = list(bone_names)
+    exact = {b.lower(): b for b in bones}
+    out: Dict[str, str] = {}
+    for joint, wanted in preset.items():
+        for candidate in (wanted if isinstance(wanted, tuple) else (wanted,)):
+            found = exact.get(candidate.lower())
+            if found is None:
+                # Shortest matching name: `mixamorig:Spine` beats `mixamorig:Spine1` for "Spine" (the latter
+                # does not match anyway), and a prefixed exact name beats a longer chain.
+                hits = sorted((b for b in bones if name_matches(b, candidate)), key=len)
+                found = hits[0] if hits else None
+            if found is not None:
+                out[joint] = found
+                break
+    # One bone cannot follow two joints.
+    seen: Dict[str, str] = {}
+    for joint in list(out):
+        if out[joint] in seen:
+            del out[joint]
+        else:
+            seen[out[joint]] = joint
+    return out
+
+
+def best_match(bone_names: Sequence[str], driven: Iterable[str] = ()) -> Tuple[Optional[str], Dict[str, str]]:
+    """The preset that maps the most joints of this armature, usable or not: (preset key or None, joint -> bone).
+
+    driven: bones whose transforms constraints set (the add-on's generation.driven_bones); a preset whose bones are
+    mostly driven is passed over (Rigify's deform bones follow its controls, so keys on them would change nothing).
+    Ties go to the preset with the pelvis, then to the earlier preset.
+    """
+    driven = set(driven)
+    best_key: Optional[str] = None
+    best_map: Dict[str, str] = {}
+    for key, preset in PRESETS.items():
+        mapping = resolve_preset(preset, bone_names)
+        if mapping and 2 * sum(b in driven for b in mapping.values()) > len(mapping):
+            continue
+        if ("pelvis" in mapping, len(mapping)) > ("pelvis" in best_map, len(best_map)):
+            best_key, best_map = key, mapping
+    return best_key, best_map
+
+
+def usable(mapping: Dict[str, str]) -> bool:
+    """Enough of the body to pose a rig: the pelvis and at least MIN_MAPPED joints."""
+    return "pelvis" in mapping and len(mapping) >= MIN_MAPPED
+
+
+def detect(bone_names: Sequence[str], driven: Iterable[str] = ()) -> Tuple[Optional[str], Dict[str, str]]:
+    """The preset that maps the most joints of this armature: (preset key, or None when no preset is usable,
+    joint -> bone of the best match, partial or not). driven: see `best_match`."""
+    key, mapping = best_match(bone_names, driven)
+    return (key if usable(mapping) else None), mapping
+
+
+def missing_joints(mapping: Dict[str, str]) -> List[str]:
+    return [j for j in JOINT_NAMES if j not in mapping]
+
+
+# The order a convention lists its direct joints in (limbs left then right, then neck and head).
+_DIRECT_ORDER = tuple(f"{side}_{part}" for part in ("hip", "knee", "ankle", "foot", "shoulder", "elbow", "wrist")
+                      for side in ("left", "right")) + ("neck", "head")
+
+
+def _direct_bones(preset):
+    """A rig preset's bones for the 16 DIRECT_JOINTS (the first alternative each): one spelling of a rig family for
+    both the rig presets and the file conventions."""
+    return {j: preset[j] if isinstance(preset[j], str) else preset[j][0] for j in _DIRECT_ORDER}
+
+
 CONVENTIONS = (
     BoneMap(
         "motion-mamba",
@@ -120,11 +306,7 @@ CONVENTIONS = (
     BoneMap(
         "iclone",
         "Character Creator / iClone rig (CC_Base_*, optional RL_BoneRoot)",
-        {
-            **_sided("CC_Base_L_", "CC_Base_R_", {"hip": "Thigh", "knee": "Calf", "ankle": "Foot", "foot": "ToeBase",
-                                                  "shoulder": "Upperarm", "elbow": "Forearm", "wrist": "Hand"}),
-            "neck": "CC_Base_NeckTwist01", "head": "CC_Base_Head",
-        },
+        _direct_bones(PRESETS["CC_ICLONE"]),
         markers=("CC_Base_Hip",),
     ),
     BoneMap(
@@ -140,11 +322,7 @@ CONVENTIONS = (
     BoneMap(
         "mixamo",
         "Mixamo rig (mixamorig:Hips, Spine, Spine1, Spine2, ...)",
-        {
-            **_sided("Left", "Right", {"hip": "UpLeg", "knee": "Leg", "ankle": "Foot", "foot": "ToeBase",
-                                       "shoulder": "Arm", "elbow": "ForeArm", "wrist": "Hand"}),
-            "neck": "Neck", "head": "Head",
-        },
+        _direct_bones(PRESETS["MIXAMO"]),
         markers=("Hips", "Spine", "Spine2"),
     ),
 )  # fmt: skip
