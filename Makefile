@@ -21,7 +21,7 @@ test: setup typecheck
 # The add-on demo: build the zip, install it into headless Blender (the bpy module) in a sandboxed user folder,
 # generate with the default model, bake onto a new SMPL rig and a Mixamo-style rig, write out/demo.blend + out/demo.png.
 demo: setup
-	$(PY) blender_addon/demo.py --out out
+	$(PY) tools/demo.py --out out
 
 # mypy of the add-on against the Blender 4.2 API stubs (the oldest Blender we support), in its own venv because the
 # stubs' `bpy` package would clash with the real bpy module. The 4.2 stubs type bpy.props functions as returning None

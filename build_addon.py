@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent
 ADDON_DIR = ROOT / "blender_addon"
 ENGINE_DIR = ROOT / "motion_core"
 # Development-only files that stay out of the zip.
-EXCLUDE = ["__pycache__", "*.pyc", ".*", "*.zip", "demo.py", "bench_bake.py", "lib"]
+EXCLUDE = ["__pycache__", "*.pyc", ".*", "*.zip", "lib"]
 ENGINE_EXCLUDE = ["__pycache__", "*.pyc", ".*", "*.ckpt", "*.pt", "*.pth", "*.pkl",
                   "evaluator.safetensors", "evaluator_config.json"]  # the metric model: evaluation only, not Blender
 SKIP_REQUIREMENTS = {"numpy", "matplotlib"}  # Blender ships numpy; previews are not needed by the worker

@@ -1,6 +1,6 @@
 """Bake benchmark: 22 bones × 1,000 frames into a new action, printed as one JSON object.
 
-    .venv/bin/python blender_addon/bench_bake.py [--frames 1000] [--repeats 7]
+    .venv/bin/python tools/bench_bake.py [--frames 1000] [--repeats 7]
 
 Times (medians over repeats, milliseconds, same process): `bake_ms` = resampling the 20 fps keys to a 24 fps scene
 (`resample_ms` of it) and writing the new action (quaternion keys for 22 bones + root location, foreach_set) — the

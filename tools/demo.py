@@ -1,6 +1,6 @@
 """The README's demo: build the extension, install it into headless Blender, generate, bake on two rigs, render.
 
-    .venv/bin/python blender_addon/demo.py --out out      (what `make demo` runs)
+    .venv/bin/python tools/demo.py --out out      (what `make demo` runs)
 
 1. build dist/motion_mamba-<version>.zip (build_addon.py) and install + enable it as an extension into a sandboxed
    Blender user folder (out/blender_user), the way "Install from Disk" does;
