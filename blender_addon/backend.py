@@ -372,14 +372,16 @@ class WorkerBackend:
         if not self.alive:
             raise MotionError(self._failed or self._crash_message(self._process.returncode))
         job = Job(request=request, id=f"gen{next(self._ids)}", _cancel=self._cancel)
-        message = {"id": job.id, "seed": request.seed, "steps": request.steps, "guidance": request.guidance,
-                   "variations": request.variations, "foot_cleanup": request.foot_cleanup,
-                   "out": os.path.join(self._out_dir, f"{job.id}.npz")}
+        message: Dict[str, object] = {
+            "id": job.id, "seed": request.seed, "steps": request.steps, "guidance": request.guidance,
+            "variations": request.variations, "foot_cleanup": request.foot_cleanup,
+            "out": os.path.join(self._out_dir, f"{job.id}.npz")}
         if isinstance(request, SequenceRequest):
             message.update(type="sequence", segments=[{"prompt": p, "seconds": s} for p, s in request.segments])
             if request.start is not None:  # the worker reads the motion so far from a file beside its result
-                message["start"] = os.path.join(self._out_dir, f"{job.id}_start.npz")
-                np.savez(message["start"], joints=np.asarray(request.start, dtype=np.float32))
+                start = os.path.join(self._out_dir, f"{job.id}_start.npz")
+                message["start"] = start
+                np.savez(start, joints=np.asarray(request.start, dtype=np.float32))
         else:
             message.update(type="generate", prompt=request.prompt, seconds=request.seconds)
         with self._lock:

@@ -5,7 +5,7 @@ only: `Action.fcurves` is gone). Keys are written with `keyframe_points.foreach_
 `keyframe_insert`. The calling operator carries the single undo step.
 """
 
-from typing import Callable, Optional
+from typing import Callable, Dict, List, Optional
 
 import bpy
 import numpy as np
@@ -119,7 +119,7 @@ def bake(obj, retargeted, *, action_name: str, start_frame: float = 1.0, frame_s
     frames = start_frame + np.arange(frames_count, dtype=np.float64) * frame_step
     linear = np.full(frames_count, _LINEAR, dtype=np.int32)
 
-    by_mode = {}
+    by_mode: Dict[str, List[int]] = {}  # rotation mode -> the bones' columns
     for k, bone_name in enumerate(retargeted.bone_names):
         by_mode.setdefault(obj.pose.bones[bone_name].rotation_mode, []).append(k)
     for mode, ks in by_mode.items():

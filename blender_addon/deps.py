@@ -116,9 +116,12 @@ class Installer:
         packages (tests point it at a local folder with --no-index --find-links, which replaces the indexes)."""
         self.target = os.path.abspath(target)
         self.staging = self.target + ".partial"
-        sets = [p if isinstance(p, PackageSet) else None for p in packages]
-        if not all(sets):
-            sets = [PackageSet(PYPI_INDEX, list(packages), deps=True)]
+        sets: List[PackageSet] = [p for p in packages if isinstance(p, PackageSet)]
+        if len(sets) < len(packages):
+            lines = [p for p in packages if isinstance(p, str)]
+            if len(lines) < len(packages):
+                raise TypeError("packages: PackageSets or requirement lines, not a mix")
+            sets = [PackageSet(PYPI_INDEX, lines, deps=True)]
         local = "--no-index" in extra_args
         self.commands = [[
             python or sys.executable, "-m", "pip", "install", "--no-input", "--disable-pip-version-check",

@@ -284,7 +284,9 @@ def remove_cached_result(path: str) -> bool:
     if os.path.dirname(real) != folder or not (name.startswith("motion_") and name.endswith(".npz")):
         return False
     for scene in bpy.data.scenes:
-        if any(os.path.realpath(item.path) == real for item in scene.motion_mamba.results if item.path):
+        # scene.motion_mamba is registered at runtime (props.register); the stubs' Scene cannot know it.
+        settings = scene.motion_mamba  # type: ignore[attr-defined]
+        if any(os.path.realpath(item.path) == real for item in settings.results if item.path):
             return False
     try:
         os.remove(real)
@@ -317,7 +319,7 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
         bpy.ops.object.mode_set(mode="OBJECT")  # edit-mode bone data is not what the rig will play with
     new_rig = obj is None
     own_proportions = False
-    if new_rig:
+    if obj is None:  # new_rig, spelled so that the type checker sees obj set from here on
         body_path = prefs.smpl_model_path(context) if settings.add_body else ""
         model = smpl_body.load_smpl_model(body_path) if body_path else None  # before any change to the scene
         # With a body model the rig takes the body's proportions (the root path is scaled by leg length, the feet
@@ -347,9 +349,11 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
         step = float(scene_fps / item.fps)
     else:  # one key per scene frame
         retargeted, step = resample(retargeted, item.fps, scene_fps), 1.0
-    constants = [(obj.pose.bones[b].path_from_id(f'["{prop}"]'), 0, value) for b, prop, value in target.switches]
+    pose = obj.pose
+    assert pose is not None  # an armature: a new rig, or the one resolve_target picked
+    constants = [(pose.bones[b].path_from_id(f'["{prop}"]'), 0, value) for b, prop, value in target.switches]
     constants += [(c.path_from_id("influence"), 0, 0.0) for name in switched_off
-                  for c in obj.pose.bones[name].constraints if c.influence > 0]
+                  for c in pose.bones[name].constraints if c.influence > 0]
     constants += _rest_keys(obj, keyed, set(retargeted.location_bones), set(switched_off))
 
     anim = obj.animation_data
@@ -368,7 +372,8 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
                 bpy.data.objects.remove(child)
             data = obj.data
             bpy.data.objects.remove(obj)
-            bpy.data.armatures.remove(data)
+            if isinstance(data, bpy.types.Armature):  # always, for a rig made here
+                bpy.data.armatures.remove(data)
         raise
     bake.extend_scene_range(scene, settings.start_frame, retargeted.rotations.shape[0], step)
     return obj, action

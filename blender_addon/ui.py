@@ -1,6 +1,8 @@
 """The 3D View sidebar tab "Motion": prompt and settings, target and bone map, Generate, a timeline of segments,
 results with Bake/Delete."""
 
+from typing import Dict, Tuple
+
 import bpy
 
 from . import generation
@@ -148,7 +150,8 @@ def draw_custom_map(layout, settings, obj):
             col.prop(entry, "bone", text=entry.joint)
 
 
-_SUMMARIES = {}  # (armature name, bone count, choice) -> text: detection reads every bone, so not on every redraw
+# (armature name, bone count, choice) -> text: detection reads every bone, so not on every redraw
+_SUMMARIES: Dict[Tuple[str, int, str], str] = {}
 
 
 def target_summary(obj, choice) -> str:
