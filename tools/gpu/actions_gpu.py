@@ -1,0 +1,31 @@
+"""The action prompt suite on the GPU machine, which has no MiniLM files: prompt embeddings are computed beforehand
+(.gpu/prompt_embeddings.safetensors, by the same text encoder) and looked up here."""
+import json, os, sys
+import torch
+from safetensors.torch import load_file
+from motion_core.evaluate_actions import evaluate_actions, load_suite, pick
+from motion_core.generator import MotionGenerator
+
+class LookupTextEncoder:
+    def __init__(self, path):
+        from safetensors import safe_open
+        with safe_open(path, framework="pt") as f:
+            self.prompts = json.loads(f.metadata()["prompts"])
+            self.table = f.get_tensor("embeddings").float()
+        self.row = {p: i for i, p in enumerate(self.prompts)}
+    def encode(self, prompts):
+        return self.table[[self.row[p.strip()] for p in prompts]].to(self.device)
+    def to(self, device):
+        self.device = device
+        return self
+    device = "cpu"
+
+weights, out = sys.argv[1], sys.argv[2]
+guidance = float(sys.argv[3]) if len(sys.argv) > 3 else 7.5
+gen = MotionGenerator.from_pretrained(weights, text_encoder=LookupTextEncoder("".gpu/prompt_embeddings.safetensors"))
+rows = load_suite()
+if os.environ.get('LIMIT'):
+    rows = pick(rows, int(os.environ['LIMIT']))
+result = evaluate_actions(gen, rows, seeds=3, device="cuda", out=out, guidance=guidance,
+                          reference=len(sys.argv) > 4)
+print(json.dumps({k: v for k, v in result.items() if k in ("overall", "summary", "pass_rate")}, default=str)[:2000])
