@@ -500,3 +500,44 @@ def test_derived_joints_are_rigid(name):
         a, b = (JOINT_NAMES.index(n) for n in bone.split(">"))
         lengths = np.linalg.norm(j[:, a] - j[:, b], axis=-1)
         assert np.ptp(lengths) < 2e-4, (bone, np.ptp(lengths))  # float32 output: 0.1 mm
+
+
+@pytest.mark.parametrize("name", sorted(SUBSET))
+def test_every_bone_keeps_its_length(name):
+    # Bones spanning a source joint (pelvis->spine1, spine3->collar, the two-bone neck) changed by up to 10 mm here
+    # (44 mm in MotionBuilder's 05_06 cartwheel) before rigid_bones; now only float32 rounding of the output remains.
+    j = import_motion(DATA / name, fps=60).joints.astype(np.float64)
+    lengths = np.linalg.norm(j[:, 1:] - j[:, np.array(PARENTS[1:])], axis=-1)  # (T, 21)
+    assert np.ptp(lengths, axis=0).max() < 2e-6
+
+
+def test_rigid_bones_keep_directions_and_lengths():
+    rng = np.random.default_rng(0)
+    joints = rng.normal(size=(50, 22, 3))
+    lengths = rng.uniform(0.05, 0.5, size=22)
+    out = mocap.rigid_bones(joints, lengths)
+    parents = np.array(PARENTS[1:])
+    bones, new = joints[:, 1:] - joints[:, parents], out[:, 1:] - out[:, parents]
+    np.testing.assert_allclose(np.linalg.norm(new, axis=-1), np.broadcast_to(lengths[1:], (50, 21)), atol=1e-12)
+    unit = bones / np.linalg.norm(bones, axis=-1, keepdims=True)
+    np.testing.assert_allclose(new / lengths[1:, None], unit, atol=1e-12)
+    np.testing.assert_array_equal(out[:, 0], joints[:, 0])
+
+
+def test_bending_spine_and_neck_keep_bone_lengths(tmp_path):
+    # MotionBuilder's skeleton with its spine and neck joints swinging +-40 degrees: our pelvis->spine1, spine3->collar
+    # and neck bones span those joints, so without rigid_bones they stretch and shrink by centimetres.
+    data = read_bvh(DATA / "bvh-mb/02_01.bvh")
+    motion = data.motion.copy()
+    starts = data.channel_starts()
+    swing = 40.0 * np.sin(np.linspace(0, 6 * np.pi, data.frames))
+    for j, name in enumerate(data.names):
+        if name.startswith(("Spine", "Neck")):
+            for k, channel in enumerate(data.channels[j]):
+                if channel.endswith("rotation"):
+                    motion[:, starts[j] + k] += swing * (1 + k) / 3
+    text = format_bvh(data.names, data.parents, data.offsets, data.channels, motion, data.frame_time)
+    path = _write(tmp_path, "bend.bvh", text)
+    j = import_motion(path).joints.astype(np.float64)
+    lengths = np.linalg.norm(j[:, 1:] - j[:, np.array(PARENTS[1:])], axis=-1)
+    assert np.ptp(lengths, axis=0).max() < 2e-6

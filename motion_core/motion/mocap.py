@@ -2,7 +2,8 @@
 
 Pipeline of `import_motion`:
   read (any hierarchy) -> FK to world positions and rotations -> map onto the 22 joints (bone_maps; derived joints
-  ride rigidly on one source bone each) -> units to metres (declared by ASF; for BVH the one standard unit that gives
+  ride rigidly on one source bone each) -> every bone of ours set to its median length along its own per-frame
+  direction (`rigid_bones`: a bone spanning a source joint would otherwise stretch as that joint bends) -> units to metres (declared by ASF; for BVH the one standard unit that gives
   a plausible human height, or `units` / `scale`; an implausible or child-sized height is a warning) -> drop
   converter T-pose frames at the start (a pose jump into the first real frame) -> up axis to +Y (see `decide_up`:
   ASF's own rest pose; for BVH the rest pose, the first frames and the floor the feet stand on, so a clip spent lying
@@ -29,7 +30,7 @@ from motion_core.motion.rotations import (
     quat_slerp,
     quat_to_matrix,
 )
-from motion_core.motion.skeleton import FEET_LEFT, FEET_RIGHT, JOINT_NAMES
+from motion_core.motion.skeleton import FEET_LEFT, FEET_RIGHT, JOINT_NAMES, PARENTS
 
 # Length units, metres per file unit. CMU's ASF unit (1/0.45 inch) shows up in cgspeed's MB/Max BVHs.
 UNITS = {"m": 1.0, "dm": 0.1, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": 0.0254 / 0.45}
@@ -404,6 +405,28 @@ def count_tpose_frames(joints, fps) -> int:
     return dropped
 
 
+def rigid_bones(joints, lengths, rest=None, parents=PARENTS):
+    """Give every bone a constant length, keeping its per-frame direction: walk the chain from the root and place
+    child = parent + length * unit(child - parent), with the input's own child - parent direction.
+
+    joints: (F, J, 3); lengths: (J,) (the root's ignored); rest: (J, 3) whose bone directions stand in for a
+    zero-length input bone (None: +Y); parents: (J,) before children -> (F, J, 3) float64, the root unchanged.
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    out = np.empty_like(joints)
+    for j, p in enumerate(parents):
+        if p < 0:
+            out[:, j] = joints[:, j]
+            continue
+        direction = joints[:, j] - joints[:, p]  # (F, 3)
+        norm = np.linalg.norm(direction, axis=-1, keepdims=True)
+        fallback = np.array([0.0, 1.0, 0.0]) if rest is None else rest[j] - rest[p]
+        fallback = fallback / max(float(np.linalg.norm(fallback)), 1e-12)
+        unit = np.where(norm > 1e-12, direction / np.maximum(norm, 1e-12), fallback)
+        out[:, j] = out[:, p] + lengths[j] * unit
+    return out
+
+
 def resample_rotations(rotations, translations, source_fps, fps):
     """Resample local transforms to `fps`: slerp rotations, lerp translations at exact target times.
 
@@ -466,6 +489,11 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None, scale=Non
     rest_trans = np.median(probe_trans, axis=0)[None]
     rest_rot = np.broadcast_to(np.eye(3), (1, len(source.names), 3, 3))
     rest = resolved.joints(*reversed(fk_matrices(source.parents, rest_rot, rest_trans)))[0]  # (22, 3)
+    # Bone lengths of ours, fixed over the clip: each one's median over the probe frames (file units). Not the rest
+    # pose's: a derived joint placed from the rest pose's rotations can sit ~1 cm off where the clip puts it.
+    parent_index = np.maximum(np.array(PARENTS), 0)
+    probe_joints = resolved.joints(probe, probe_world_rot)  # (P, 22, 3)
+    lengths = np.median(np.linalg.norm(probe_joints - probe_joints[:, parent_index], axis=-1), axis=0)  # (22,)
 
     keep = _needed_joints(source.parents, resolved.weights)
     remap = {int(old): new for new, old in enumerate(keep)}
@@ -477,7 +505,7 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None, scale=Non
 
     def pose(rotations, translations):  # local transforms of the kept joints -> (F, 22, 3) file units
         world_rot, positions = fk_matrices(parents, rotations, translations)
-        return mapped.joints(positions, world_rot)
+        return rigid_bones(mapped.joints(positions, world_rot), lengths, rest)
 
     rotations, translations = source.transforms(keep)
     for j in resolved.straighten:
