@@ -68,14 +68,9 @@ def other_body(arm_drop_deg=0.0):
         })
     rest = np.array([p[n] for n in NAMES], dtype=np.float64)
     if arm_drop_deg:
-        from motion_core.motion import rotations as rot
+        from motion_core.motion.retarget import lower_arms
 
-        for side, sign in (("left", -1.0), ("right", 1.0)):
-            q = rot.quat_from_axis_angle(np.array([0.0, 0.0, 1.0]), np.radians(arm_drop_deg) * sign)
-            pivot = rest[NAMES.index(f"{side}_shoulder")].copy()
-            for part in ("elbow", "wrist"):
-                i = NAMES.index(f"{side}_{part}")
-                rest[i] = pivot + rot.quat_rotate(q, rest[i] - pivot)
+        rest = lower_arms(rest, arm_drop_deg)
     return rest
 
 

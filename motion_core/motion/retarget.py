@@ -135,7 +135,12 @@ def smpl_rest_joints(joints):
 def a_pose_rest_joints(joints, arm_drop_deg=40.0):
     """`smpl_rest_joints` with both arms lowered by `arm_drop_deg` about the forward axis at the shoulders: the A-pose
     rest of rigs such as Mixamo characters, used to build test and demo rigs. joints: (T, 22, 3) -> (22, 3)."""
-    rest = smpl_rest_joints(joints)
+    return lower_arms(smpl_rest_joints(joints), arm_drop_deg)
+
+
+def lower_arms(rest, arm_drop_deg):
+    """A rest skeleton (22, 3) with both arms turned down by `arm_drop_deg` about the forward axis at the shoulders."""
+    rest = np.array(rest, dtype=np.float64)
     names = list(skeleton.JOINT_NAMES)
     for side, sign in (("left", -1.0), ("right", 1.0)):
         q = rot.quat_from_axis_angle(np.array([0.0, 0.0, 1.0]), np.radians(arm_drop_deg) * sign)
