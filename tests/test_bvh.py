@@ -210,3 +210,73 @@ def test_joint_names_keep_inner_spaces_and_real_file_with_tabs(tmp_path):
 def test_tolerance_keeps_real_errors(text, message):
     with pytest.raises(MotionError, match=message):
         parse_bvh(text, source="bad.bvh")
+
+
+def _count_calls(monkeypatch, module, name):
+    calls = []
+    original = getattr(module, name)
+
+    def counted(*args):
+        calls.append(args[1:])
+        return original(*args)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def _same(a, b):
+    assert a.names == b.names and a.channels == b.channels
+    np.testing.assert_array_equal(a.parents, b.parents)
+    np.testing.assert_array_equal(a.offsets, b.offsets)
+    np.testing.assert_array_equal(a.motion, b.motion)
+    assert a.frame_time == b.frame_time
+
+
+@pytest.mark.parametrize("chunk", [None, 7, 64])
+def test_read_bvh_streams_numbers_like_the_text_parser(tmp_path, monkeypatch, chunk):
+    # read_bvh parses the MOTION block from bytes in chunks cut at whitespace; parse_bvh on the decoded text is the
+    # reference (every CMU file, and tiny chunks so that cuts fall everywhere).
+    from conftest import TEST_DATA
+    from motion_core.motion import bvh
+
+    if chunk:
+        monkeypatch.setattr(bvh, "NUMBER_CHUNK", chunk)
+    streamed = _count_calls(monkeypatch, bvh, "_parse_number_chunks")
+    paths = sorted((TEST_DATA / "cmu").glob("bvh-*/*.bvh"))
+    for path in paths:
+        _same(read_bvh(path), parse_bvh(path.read_text(), source=str(path)))
+    assert len(streamed) == len(paths)  # none took the text path
+    for i, variant in enumerate(
+        [_retab, lambda t: t.replace("\n", "\r"), lambda t: "\ufeff" + t, lambda t: t.replace("}\nMOTION", "} MOTION"),
+         lambda t: t.replace("Frames: 2", "Frames: 2" + " " * 5000), lambda t: t + "\n\n  trailing words\n"]
+    ):  # fmt: skip
+        path = tmp_path / f"v{i}.bvh"
+        path.write_bytes(variant(TWO_BONES).encode())
+        _same(read_bvh(path), parse_bvh(TWO_BONES))
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda t: t.replace("0 0 0 0 90\n", "0 0 0 0 x90\n"), "found 17 numbers"),  # stops at a non-number
+        (lambda t: t.replace("Frames: 2", "Frames: 3"), "found 18 numbers"),
+        (lambda t: t.replace("Frames: 2", "Frames: 1000000000000"), "found 18 numbers"),  # nothing allocated for it
+        (lambda t: t.replace("0 0 0 0 90\n", "0 0 0 0 \udcff90\n"), "found 17 numbers"),  # not UTF-8
+        (lambda t: t.replace("0 0 0 0 90\n", "\n\n   \n"), "found 13 numbers"),  # whitespace only is no number
+        (lambda t: t.replace("Frame Time: 0.0333333", "Frame Time: 0"), "Frame Time"),
+    ],
+)
+def test_read_bvh_streaming_errors_match(tmp_path, monkeypatch, edit, message):
+    from motion_core.motion import bvh
+
+    monkeypatch.setattr(bvh, "NUMBER_CHUNK", 5)
+    streamed = _count_calls(monkeypatch, bvh, "_parse_number_chunks")
+    path = tmp_path / "bad.bvh"
+    path.write_bytes(edit(TWO_BONES).encode("utf-8", errors="surrogateescape"))
+    with pytest.raises(MotionError, match=message) as info:
+        read_bvh(path)
+    assert len(streamed) == (message != "Frame Time")  # the numbers were read by the streaming path
+    assert "\n" not in str(info.value)
+    with pytest.raises(MotionError) as text_info:  # the same message as the text parser's
+        parse_bvh(path.read_bytes().decode("utf-8", errors="replace"), source=str(path))
+    assert str(info.value) == str(text_info.value)

@@ -5,6 +5,8 @@ subset in tests/data covers one file per convention so the core checks always ru
 """
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -541,3 +543,66 @@ def test_bending_spine_and_neck_keep_bone_lengths(tmp_path):
     j = import_motion(path).joints.astype(np.float64)
     lengths = np.linalg.norm(j[:, 1:] - j[:, np.array(PARENTS[1:])], axis=-1)
     assert np.ptp(lengths, axis=0).max() < 2e-6
+
+
+@pytest.mark.parametrize("name", sorted(SUBSET))
+def test_chunked_pose_matches_whole_clip(monkeypatch, name):
+    # import_motion poses and resamples FK_CHUNK_FRAMES frames at a time; chunks of 7 frames (boundaries everywhere)
+    # give the very same joints as one chunk for the whole clip (the import before chunking, bit for bit).
+    whole = {}
+    monkeypatch.setattr(mocap, "FK_CHUNK_FRAMES", 10**9)
+    for fps in (20, 120):
+        whole[fps] = import_motion(DATA / name, fps=fps).joints
+    monkeypatch.setattr(mocap, "FK_CHUNK_FRAMES", 7)
+    for fps in (20, 120):
+        np.testing.assert_array_equal(import_motion(DATA / name, fps=fps).joints, whole[fps])
+
+
+PEAK_CHILD = """
+import os, sys
+from motion_core.motion import mocap
+
+def peak_kib():  # the process's peak resident set size so far
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+
+# Reset the peak to the current size: ru_maxrss would carry the forking pytest process's peak through exec.
+try:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+except OSError:
+    print("skip")
+    sys.exit(0)
+base = peak_kib()
+motion = mocap.import_motion(sys.argv[1])
+print(motion.source_frames, motion.frames, (peak_kib() - base) * 1024 / os.path.getsize(sys.argv[1]))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the peak from Linux's /proc")
+def test_large_bvh_imports_within_4x_its_size(tmp_path):
+    # Issue 15: a 200 MB BVH peaked at 16x its size (13.4x at 50 MB), mostly the whole clip's local transforms;
+    # streamed numbers, FK in chunks and only the frames resampling needs keep it near 2x (measured 2.1x at 50 MB).
+    text = (DATA / "bvh-mb/02_01.bvh").read_text()
+    at = text.index("Frame Time:")
+    at = text.index("\n", at) + 1
+    head, body = text[:at], text[at:].rstrip("\n") + "\n"
+    repeats = int(40e6 / len(body)) + 1
+    frames = body.count("\n")
+    head = head.replace(f"Frames: {frames}", f"Frames: {frames * repeats}")
+    path = tmp_path / "large.bvh"
+    with open(path, "w") as out:
+        out.write(head)
+        for _ in range(repeats):
+            out.write(body)
+    assert path.stat().st_size > 40e6
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    result = subprocess.run([sys.executable, "-c", PEAK_CHILD, str(path)], capture_output=True, text=True, env=env,
+                            timeout=120, cwd=root)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    if result.stdout.strip() == "skip":
+        pytest.skip("/proc/self/clear_refs is not writable here, so the peak cannot be reset")
+    source_frames, frames_out, ratio = result.stdout.split()
+    assert int(source_frames) == frames * repeats and int(frames_out) > 7000  # 20 fps from 120
+    print("peak RSS increase / file size:", ratio)
+    assert float(ratio) <= 4.0

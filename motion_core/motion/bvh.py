@@ -11,6 +11,7 @@ Malformed input raises MotionError with one line saying what is wrong.
 """
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,14 @@ MAX_FRAME_TIME = 1.0
 # Largest magnitude of any OFFSET or channel value (file units or degrees): 10 km in millimetres. Larger numbers are
 # corrupt data, and squared in forward kinematics they overflow to inf.
 MAX_ABS_VALUE = 1e7
+NUMBER_CHUNK = 1 << 22  # bytes of the MOTION block parsed at a time (read_bvh)
+_MOTION_AT_LINE_START = r"(?:^|[\r\n])[ \t]*MOTION\b"
+_MOTION_AT_LINE_START_BYTES = re.compile(_MOTION_AT_LINE_START.encode(), re.IGNORECASE)
+_HEADER = re.compile(
+    r"\s*Frames\s*:\s*(\S*)[^\S\r\n]*(?:\r\n|\r|\n)\s*Frame\s+Time\s*:\s*(\S*)[^\r\n]*", re.IGNORECASE
+)
+_HEADER_WINDOW = 4096  # bytes after MOTION searched for the Frames / Frame Time lines
+_WHITESPACE_BYTES = re.compile(rb"[ \t\r\n\v\f]")
 
 
 @dataclass
@@ -108,14 +117,49 @@ def read_bvh(path) -> BvhData:
     """Read a BVH file. Raises MotionError (one line) for empty, truncated or malformed files and absurd frame times."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise MotionError(f"file not found: {path}") from None
     except IsADirectoryError:
         raise MotionError(f"{path} is a folder; pass a .bvh file") from None
     except OSError as error:
         raise MotionError(f"cannot read {path}: {error.strerror}") from None
-    return parse_bvh(text, source=str(path))
+    return _parse_bvh_bytes(data, source=str(path))
+
+
+def _parse_bvh_bytes(data: bytes, source: str) -> BvhData:
+    """parse_bvh on the file's bytes, never decoding the MOTION block: its numbers are read in chunks straight into
+    one float64 array, so a large file peaks near its size plus that array (a decoded copy and its slices took
+    about 4x). Anything unusual before the numbers (no MOTION at a line start, MOTION inside a hierarchy line, an odd
+    header) takes the text path, so both give the same result or error."""
+    name = Path(source).name
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    motion_at = _MOTION_AT_LINE_START_BYTES.search(data, start)
+
+    def as_text():
+        return parse_bvh(data.decode("utf-8", errors="replace"), source)
+
+    if motion_at is None:
+        return as_text()
+    head = data[start : motion_at.end()].decode("utf-8", errors="replace")
+    if head.startswith("\ufeff") or not head.strip():
+        return as_text()
+    lines = head.splitlines()
+    names, parents, offsets, channels, is_end, motion_line = _parse_hierarchy(lines, name)
+    window_end = motion_at.end() + _HEADER_WINDOW
+    window = data[motion_at.end() : window_end].decode("utf-8", errors="replace")
+    header = _HEADER.match("\n" + window)
+    # The header must end well inside the window (unless that is the whole file) and be plain ASCII, so that its
+    # length in characters is its length in bytes.
+    cut_short = window_end < len(data) and header is not None and header.end() > len(window) - 64
+    if motion_line != len(lines) or header is None or cut_short or not header.group(0).isascii():
+        return as_text()
+    frames, frame_time = _motion_header_values(header, name)
+    n_channels = sum(len(c) for c in channels)
+    if n_channels == 0:
+        raise MotionError(f"{name} has no CHANNELS; it holds no motion")
+    values = _parse_number_chunks(data, motion_at.end() + header.end() - 1, frames * n_channels)
+    return _bvh_data(name, source, names, parents, offsets, channels, is_end, frames, frame_time, values)
 
 
 def parse_bvh(text: str, source: str = "<text>") -> BvhData:
@@ -130,7 +174,7 @@ def parse_bvh(text: str, source: str = "<text>") -> BvhData:
     if not text.strip():
         raise MotionError(f"{name} is empty; pass a BVH file with a HIERARCHY and a MOTION block")
     # Split only the HIERARCHY into lines: the MOTION block (most of a 10 MB file) is parsed in bulk below.
-    motion_at = re.search(r"(?:^|[\r\n])[ \t]*MOTION\b", text, re.IGNORECASE)
+    motion_at = re.search(_MOTION_AT_LINE_START, text, re.IGNORECASE)
     head, tail = (text[: motion_at.end()], text[motion_at.end() :]) if motion_at else (text, "")
     lines = head.splitlines()  # \n, \r\n and \r alike
     names, parents, offsets, channels, is_end, motion_line = _parse_hierarchy(lines, name)
@@ -141,6 +185,12 @@ def parse_bvh(text: str, source: str = "<text>") -> BvhData:
         raise MotionError(f"{name} has no CHANNELS; it holds no motion")
     # Bulk-parse the numbers (fast on 10 MB files); np.fromstring stops at the first non-number.
     values = _parse_numbers(motion_text)
+    return _bvh_data(name, source, names, parents, offsets, channels, is_end, frames, frame_time, values)
+
+
+def _bvh_data(name, source, names, parents, offsets, channels, is_end, frames, frame_time, values) -> BvhData:
+    """Check the MOTION numbers against the header and for absurd values; build the BvhData."""
+    n_channels = sum(len(c) for c in channels)
     if values.size < frames * n_channels:
         raise MotionError(
             f"{name} is truncated or malformed: header says {frames} frames x {n_channels} channels, "
@@ -151,7 +201,8 @@ def parse_bvh(text: str, source: str = "<text>") -> BvhData:
         raise MotionError(f"{name} has non-finite numbers (nan/inf) in its MOTION block")
     offsets = np.asarray(offsets, dtype=np.float64).reshape(-1, 3)
     for what, values in (("MOTION block", motion), ("OFFSETs", offsets)):
-        largest = float(np.abs(values).max()) if values.size else 0.0
+        # max(|max|, |min|): np.abs would copy a large MOTION block
+        largest = max(abs(float(values.max())), abs(float(values.min()))) if values.size else 0.0
         if not largest <= MAX_ABS_VALUE:  # finite but absurd: FK would overflow to inf/nan downstream
             raise MotionError(f"{name} has absurd numbers in its {what} (up to {largest:.3g}, expected within "
                               f"+-{MAX_ABS_VALUE:.0e}); the file is corrupt")
@@ -167,9 +218,38 @@ def parse_bvh(text: str, source: str = "<text>") -> BvhData:
     )
 
 
-def _parse_numbers(text: str) -> np.ndarray:
-    import warnings
+def _parse_number_chunks(data: bytes, start: int, needed: int) -> np.ndarray:
+    """The first `needed` numbers of data[start:] (fewer where it ends or stops at a non-number, as _parse_numbers
+    would), read NUMBER_CHUNK bytes at a time (cut at whitespace) into one float64 array: no decoded text."""
+    # A number takes at least two bytes with its separator, so a header promising more than the file can hold only
+    # gets its numbers counted (for the error), not stored.
+    store = needed <= (len(data) - start) // 2 + 1
+    out = np.empty(needed if store else 0, dtype=np.float64)
+    filled, position = 0, start
+    while position < len(data) and filled < needed:
+        end = position + NUMBER_CHUNK
+        if end < len(data):
+            gap = _WHITESPACE_BYTES.search(data, end)
+            end = gap.start() if gap else len(data)
+        chunk = data[position:end].lstrip()  # np.fromstring reads " x" as [-1.0]; see _parse_numbers
+        position = end
+        if not chunk:
+            continue
+        with warnings.catch_warnings(record=True) as stopped:  # numpy warns where it stops before the end
+            warnings.simplefilter("always")
+            values = np.fromstring(chunk, dtype=np.float64, sep=" ")
+        take = min(values.size, needed - filled)
+        if store:
+            out[filled : filled + take] = values[:take]
+        filled += take
+        if stopped:
+            break
+    return out[:filled] if store else np.broadcast_to(0.0, (filled,))  # only its size is read
 
+
+def _parse_numbers(text: str) -> np.ndarray:
+    # np.fromstring gives [-1.0] for leading whitespace followed by no number (" x", " "): strip it first.
+    text = text.lstrip()
     with warnings.catch_warnings():
         # numpy warns (DeprecationWarning) when the string does not parse to its end; we check the count instead.
         # sep=" " matches any run of whitespace (spaces, tabs, line ends).
@@ -287,13 +367,16 @@ def _parse_hierarchy(lines, name: str):
 
 def _parse_motion_header(tail: str, name: str):
     """Read `Frames: N` and `Frame Time: t`; return (frames, frame_time, rest of text)."""
-    match = re.match(
-        r"\s*Frames\s*:\s*(\S*)[^\S\r\n]*(?:\r\n|\r|\n)\s*Frame\s+Time\s*:\s*(\S*)[^\r\n]*", tail, re.IGNORECASE
-    )
+    match = _HEADER.match(tail)
     if not match:
         raise MotionError(f"{name}: MOTION block lacks 'Frames:' / 'Frame Time:' lines")
+    frames, frame_time = _motion_header_values(match, name)
+    return frames, frame_time, tail[match.end() :]
+
+
+def _motion_header_values(match, name: str):
+    """(frames, frame_time) from a _HEADER match, checked."""
     fields = {"frames": match.group(1), "frame time": match.group(2)}
-    consumed = match.end()
     try:
         frames = int(fields["frames"])
         frame_time = float(fields["frame time"])
@@ -306,7 +389,7 @@ def _parse_motion_header(tail: str, name: str):
             f"{name}: absurd Frame Time {fields['frame time']} s (expected {MIN_FRAME_TIME:g}..{MAX_FRAME_TIME:g} s, "
             "e.g. 0.008333 for 120 fps); fix the file header"
         )
-    return frames, frame_time, tail[consumed:]
+    return frames, frame_time
 
 
 def format_bvh(names, parents, offsets, channels, motion, frame_time, precision=6) -> str:

@@ -3,12 +3,15 @@
 Pipeline of `import_motion`:
   read (any hierarchy) -> FK to world positions and rotations -> map onto the 22 joints (bone_maps; derived joints
   ride rigidly on one source bone each) -> every bone of ours set to its median length along its own per-frame
-  direction (`rigid_bones`: a bone spanning a source joint would otherwise stretch as that joint bends) -> units to metres (declared by ASF; for BVH the one standard unit that gives
-  a plausible human height, or `units` / `scale`; an implausible or child-sized height is a warning) -> drop
+  direction (`rigid_bones`: a bone spanning a source joint would otherwise stretch as that joint bends) -> units to
+  metres (declared by ASF; for BVH the one standard unit that gives a plausible human height, or `units` / `scale`;
+  an implausible or child-sized height is a warning) -> drop
   converter T-pose frames at the start (a pose jump into the first real frame) -> up axis to +Y (see `decide_up`:
   ASF's own rest pose; for BVH the rest pose, the first frames and the floor the feet stand on, so a clip spent lying
   down keeps its true up) -> resample to `fps` by slerping the source's local joint rotations and FK again (not by
   striding) -> turn frame 0 to face +Z, root at the xz origin, floor (lowest foot joint over the clip) at y = 0.
+FK and resampling run FK_CHUNK_FRAMES frames at a time, reading only the source frames resampling needs, so a large
+BVH peaks near twice its file size (see bvh.read_bvh).
 Left/right handedness is kept: every axis change is a proper rotation.
 """
 
@@ -57,6 +60,8 @@ FIRST_SECONDS = 1.0  # the "first frames" window
 CONTACT_SPEED = 0.2  # m/s; a foot joint slower than this is taken as standing on something
 FLOOR_SPREAD = 0.1  # m; the contacts must cover at least this (std) in two directions to define a plane
 FLOOR_FLATNESS = 0.25  # and be at most this thick relative to that spread
+
+FK_CHUNK_FRAMES = 1024  # frames posed at a time: bounds the local transforms held at once (~3 MB per 1000 frames)
 
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}
 
@@ -393,16 +398,24 @@ def count_tpose_frames(joints, fps) -> int:
     then the blend frames whose root-relative pose moves faster than TPOSE_SPEED and 4x the clip's median.
     joints: (F, 22, 3) metres at `fps`."""
     limit = min(max(1, int(round(MAX_DROPPED_SECONDS * fps))), len(joints) - 2)
-    world_speed = np.mean(np.linalg.norm(np.diff(joints, axis=0), axis=-1), axis=-1) * fps  # (F-1,) m/s
-    jumps = np.nonzero(world_speed[:limit] > TELEPORT_SPEED)[0]
+    world_speed = _mean_joint_speed(joints[: limit + 1], fps, root_relative=False)  # (limit,) m/s
+    jumps = np.nonzero(world_speed > TELEPORT_SPEED)[0]
     dropped = int(jumps[-1]) + 1 if len(jumps) else 0
-    pose = joints - joints[:, :1]
-    speed = np.mean(np.linalg.norm(np.diff(pose, axis=0), axis=-1), axis=-1) * fps
+    # Root-relative speeds a chunk of frames at a time: whole-clip differences would take ~4x the joints' memory.
+    chunks = range(0, len(joints) - 1, FK_CHUNK_FRAMES)
+    speed = np.concatenate([_mean_joint_speed(joints[i : i + FK_CHUNK_FRAMES + 1], fps, True) for i in chunks])
     threshold = max(TPOSE_SPEED, 4.0 * float(np.median(speed)))
     blend_limit = min(dropped + limit, len(joints) - 2)
     while dropped < blend_limit and speed[dropped] > threshold:
         dropped += 1
     return dropped
+
+
+def _mean_joint_speed(joints, fps, root_relative):
+    """Mean over joints of each frame-to-frame speed: joints (F, 22, 3) metres -> (F-1,) m/s."""
+    if root_relative:
+        joints = joints - joints[:, :1]
+    return np.mean(np.linalg.norm(np.diff(joints, axis=0), axis=-1), axis=-1) * fps
 
 
 def rigid_bones(joints, lengths, rest=None, parents=PARENTS):
@@ -435,14 +448,24 @@ def resample_rotations(rotations, translations, source_fps, fps):
     frames = rotations.shape[0]
     if frames == 1 or abs(source_fps - fps) < 1e-9:
         return rotations, translations
+    lower, frac = resample_times(frames, source_fps, fps)
+    return blend_rotations(rotations, translations, lower, lower + 1, frac)
+
+
+def resample_times(frames, source_fps, fps):
+    """Target times of a `frames`-frame clip resampled to `fps`, as (lower source frame (T,) int, fraction (T,))."""
     duration = (frames - 1) / source_fps
     times = np.arange(int(np.floor(duration * fps + 1e-6)) + 1) / fps
     position = times * source_fps
     lower = np.minimum(np.floor(position).astype(np.int64), frames - 2)
-    frac = position - lower  # (T,)
+    return lower, position - lower
+
+
+def blend_rotations(rotations, translations, a, b, frac):
+    """Slerp rotations (F, S, 3, 3) and lerp translations (F, S, 3) from frames a (T,) to b (T,) by frac (T,)."""
     quats = matrix_to_quat(rotations)  # (F, S, 4)
-    q = quat_slerp(quats[lower], quats[lower + 1], frac[:, None])
-    t = translations[lower] + frac[:, None, None] * (translations[lower + 1] - translations[lower])
+    q = quat_slerp(quats[a], quats[b], frac[:, None])
+    t = translations[a] + frac[:, None, None] * (translations[b] - translations[a])
     return quat_to_matrix(q), t
 
 
@@ -507,11 +530,25 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None, scale=Non
         world_rot, positions = fk_matrices(parents, rotations, translations)
         return rigid_bones(mapped.joints(positions, world_rot), lengths, rest)
 
-    rotations, translations = source.transforms(keep)
+    # Straightened offsets are decided over the whole clip (an animated offset is left alone), once per joint.
+    straight = {}
     for j in resolved.straighten:
         if j in remap:
-            translations[:, remap[j]] = straighten_offset(translations[:, remap[j]])
-    joints = pose(rotations, translations)  # (F, 22, 3) file units
+            offsets = source.transforms(np.array([j]))[1][:, 0]  # (F, 3)
+            straight[remap[j]] = straighten_offset(offsets)[0] if np.ptp(offsets, axis=0).max() <= 1e-9 else None
+
+    def local(frames):  # (n,) source frames -> local transforms of the kept joints (n, K, 3, 3), (n, K, 3)
+        rotations, translations = source.transforms(keep, frames)
+        for k, offset in straight.items():
+            if offset is not None:
+                translations[:, k] = offset
+        return rotations, translations
+
+    # FK a chunk of frames at a time: the local transforms of a whole clip take ~3x a BVH file's size.
+    joints = np.empty((frames, 22, 3))  # file units
+    for first in range(0, frames, FK_CHUNK_FRAMES):
+        chunk = np.arange(first, min(first + FK_CHUNK_FRAMES, frames))
+        joints[chunk] = pose(*local(chunk))
 
     if units is None and scale is None and source.metres_per_unit is not None:
         unit_name, metres = "asf", source.metres_per_unit
@@ -526,7 +563,7 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None, scale=Non
             warnings += notes
         # ASF translations are metres already (its declared unit); a forced unit replaces that one.
         metres = file_scale / source.file_unit if source.file_unit else file_scale
-    joints = joints * metres
+    joints *= metres
     rest = rest * metres
     height = estimate_height(joints)
     warnings += height_warnings(height, metres * (source.file_unit or 1.0))
@@ -539,8 +576,17 @@ def import_motion(path, asf=None, bone_map=None, fps=20.0, units=None, scale=Non
 
     # Resample the source's local rotations (after dropping converter frames) and FK again at the target rate.
     if abs(source.fps - fps) > 1e-9:
-        rotations, translations = resample_rotations(rotations[dropped:], translations[dropped:], source.fps, fps)
-        joints = pose(rotations, translations) * metres  # (T, 22, 3) metres
+        del joints  # the source-rate joints are done with: free them before the resampled ones are made
+        lower, frac = resample_times(frames - dropped, source.fps, fps)
+        joints = np.empty((len(lower), 22, 3))
+        for first in range(0, len(lower), FK_CHUNK_FRAMES):
+            part = slice(first, first + FK_CHUNK_FRAMES)
+            # Only the source frames each target time lies between are read and turned into quaternions.
+            needed, at = np.unique(np.concatenate([lower[part], lower[part] + 1]), return_inverse=True)
+            rotations, translations = local(needed + dropped)
+            n = len(lower[part])
+            rotations, translations = blend_rotations(rotations, translations, at[:n], at[n:], frac[part])
+            joints[part] = pose(rotations, translations) * metres  # (t, 22, 3) metres
     else:
         joints = joints[dropped:]
 
