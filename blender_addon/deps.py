@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from . import vendor
 
@@ -141,6 +141,9 @@ class Installer:
         return self
 
     def _run(self) -> None:
+        # The terminal event is posted only after the staging folder is gone, so that a caller who sees FAILED or
+        # FINISHED never finds a half-written `.partial` folder beside the backend.
+        final: Optional[Tuple[str, str]] = None
         try:
             collected = 0
             for command in self.commands:
@@ -148,7 +151,7 @@ class Installer:
                     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                                encoding="utf-8", errors="replace")
                 except OSError as error:
-                    self._events.put(("FAILED", f"Could not run pip ({error}): set an external Python that has torch"))
+                    final = ("FAILED", f"Could not run pip ({error}): set an external Python that has torch")
                     return
                 output: List[str] = []
                 assert process.stdout is not None
@@ -166,17 +169,19 @@ class Installer:
                 self._output.extend(output)
                 returncode = process.wait()
                 if returncode != 0:
-                    self._events.put(("FAILED", explain_pip_failure("".join(output), returncode)))
+                    final = ("FAILED", explain_pip_failure("".join(output), returncode))
                     return
             try:
                 self._swap_in()
             except OSError as error:
-                self._events.put(("FAILED", f"Could not move the new backend into {self.target} ({error.strerror}): "
-                                            "close programs using it and retry"))
+                final = ("FAILED", f"Could not move the new backend into {self.target} ({error.strerror}): "
+                                   "close programs using it and retry")
                 return
-            self._events.put(("FINISHED", f"Backend installed in {self.target}"))
+            final = ("FINISHED", f"Backend installed in {self.target}")
         finally:
             shutil.rmtree(self.staging, ignore_errors=True)
+            if final is not None:
+                self._events.put(final)
 
     def _swap_in(self) -> None:
         """Replace the backend folder by the complete staging folder (the old one is removed only afterwards)."""
