@@ -217,7 +217,7 @@ def _breakdown(gen, torch, repeats):
     text_emb = torch.cat([gen.text_encoder.encode([""]), cond_emb])
     noise = torch.randn(1, *gen.vae.latent_shape(FRAMES))
     tokens = noise.shape[1]
-    bucket = FRAMES if gen.vae.latent_shape(1)[0] == tokens else tokens * gen.config.vae.down_factor
+    bucket = gen._decode_bucket(FRAMES, tokens)
     sync = torch.cuda.synchronize
 
     def encode(i):

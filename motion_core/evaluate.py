@@ -337,14 +337,14 @@ def corpus_action_check(dataset):
 
 
 @torch.no_grad()
-def vae_round_trip(vae, dataset, device="cpu", batch_size=64, action_check=None, keep_joints=False):
+def vae_round_trip(vae, dataset, device="cpu", batch_size=64, action_check=None):
     """Encode (posterior mean) and decode every segment of `dataset` (its first max_frames frames) and compare.
 
     Returns a dict: clips; joint_error_cm (mean root-relative joint position error); root_error_cm (mean root
     position error) and root_drift_cm_per_s (root error at the last frame / clip duration, mean over clips);
-    foot_skate of originals and reconstructions and their ratio; and, with `action_check(joints) -> bool or None`,
-    action_kept = the share of clips whose check passes on the reconstruction among those where it passes on the
-    original. keep_joints adds the (original, reconstruction) joint pairs under "pairs" (not JSON).
+    foot_skate of originals and reconstructions and their ratio; and, with `action_check(joints, row) -> bool or None`
+    (e.g. `corpus_action_check(dataset)`), action_kept = the share of clips whose check passes on the reconstruction
+    among those where it passes on the original.
     """
     from motion_core.models.feature_joints import features_to_joints
 
@@ -353,7 +353,7 @@ def vae_round_trip(vae, dataset, device="cpu", batch_size=64, action_check=None,
     std = torch.from_numpy(dataset.std).to(device)
     lengths = np.minimum(dataset.segment_length, vae.config.max_frames)
     order = np.argsort(lengths, kind="stable")
-    joint_err, root_err, drift, skate_true, skate_rec, kept, passed, pairs = [], [], [], [], [], 0, 0, []
+    joint_err, root_err, drift, skate_true, skate_rec, kept, passed = [], [], [], [], [], 0, 0
     for first in range(0, len(order), batch_size):
         rows = order[first:first + batch_size]
         frames = int(lengths[rows].max())
@@ -382,8 +382,6 @@ def vae_round_trip(vae, dataset, device="cpu", batch_size=64, action_check=None,
             if action_check is not None and action_check(a, row):
                 passed += 1
                 kept += bool(action_check(b, row))
-            if keep_joints:
-                pairs.append((row, a, b))
     result = {
         "clips": len(order),
         "joint_error_cm": float(np.mean(joint_err) * 100),
@@ -396,6 +394,4 @@ def vae_round_trip(vae, dataset, device="cpu", batch_size=64, action_check=None,
     if action_check is not None:
         result["action_checked"] = passed
         result["action_kept"] = kept / passed if passed else None
-    if keep_joints:
-        result["pairs"] = pairs
     return result

@@ -361,15 +361,19 @@ class MotionGenerator:
         loop_key = ("loop", V, guidance != 0, steps, chunk, tokens)
         if loop_key not in self._graphs:
             self._graphs[loop_key] = _LoopGraphs(self, V, guidance != 0, steps, chunk, tokens)
-        if self.vae.latent_shape(1)[0] == tokens:  # a fixed-size latent: decode in whole-second length buckets
-            bucket = min(self.config.vae.max_frames, BUCKET_FRAMES * math.ceil(frames / BUCKET_FRAMES))
-        else:  # a temporal latent fixes the decoded length itself
-            bucket = tokens * self.config.vae.down_factor
+        bucket = self._decode_bucket(frames, tokens)
         decode_key = ("decode", V, bucket, tokens)
         if decode_key not in self._graphs:
             self._graphs[decode_key] = _DecodeGraph(self, V, bucket, tokens)
         latents = self._graphs[loop_key].run(noise, text_emb, guidance, progress, cancel)
         return self._graphs[decode_key].run(latents, frames)
+
+    def _decode_bucket(self, frames, tokens):
+        """Frames a decode graph is captured for: whole-second buckets for the paper's fixed-size latent; a temporal
+        latent of `tokens` tokens fixes the decoded length itself."""
+        if self.config.vae.arch == "conv":
+            return tokens * self.config.vae.down_factor
+        return min(self.config.vae.max_frames, BUCKET_FRAMES * math.ceil(frames / BUCKET_FRAMES))
 
     def warmup(self, device="auto", steps=50, variations=1, with_callbacks=True):
         """Capture the CUDA graphs for `steps`-step requests and every length bucket now, not on first use.

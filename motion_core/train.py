@@ -563,8 +563,9 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
         if config.minutes and (world == 1 or step % 10 == 0) and _should_stop(started, config.minutes, world, device):
             break
         batch = sampler.next()
+        lr = learning_rate(config, step, time.time() - started)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, step, time.time() - started)
+            group["lr"] = lr
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
             loss, parts = task.loss(trainable, batch)
         optimizer.zero_grad(set_to_none=True)

@@ -19,7 +19,7 @@ def weight_files(folder, stem):
     """The files holding `stem`'s weights in `folder`: [stem.safetensors], the shards in order, or []."""
     folder = Path(folder)
     single = folder / f"{stem}.safetensors"
-    pattern = re.compile(rf"^{re.escape(stem)}-(\d{{5}})-of-(\d{{5}})\.safetensors$")
+    pattern = _shard_pattern(stem)
     shards = sorted((p for p in folder.glob(f"{stem}-*-of-*.safetensors") if pattern.match(p.name)),
                     key=lambda p: p.name)
     if single.is_file() and shards:
@@ -62,7 +62,7 @@ def save_weights(state, folder, stem, dtype=None, max_shard_bytes=MAX_SHARD_BYTE
         current[name] = value
         size += nbytes
     groups.append(current)
-    for old in weight_files(folder, stem) if _one_form(folder, stem) else []:
+    for old in _saved_files(folder, stem):
         old.unlink()
     if len(groups) == 1:
         paths = [folder / f"{stem}.safetensors"]
@@ -73,24 +73,31 @@ def save_weights(state, folder, stem, dtype=None, max_shard_bytes=MAX_SHARD_BYTE
     return paths
 
 
-def _one_form(folder, stem):
-    try:
-        weight_files(folder, stem)
-        return True
-    except MotionError:
-        for path in Path(folder).glob(f"{stem}*.safetensors"):
-            path.unlink()
-        return False
+def _shard_pattern(stem):
+    return re.compile(rf"^{re.escape(stem)}-(\d{{5}})-of-(\d{{5}})\.safetensors$")
+
+
+def _saved_files(folder, stem):
+    """Every file a save of `stem` may have written (one file, any shards), complete or not."""
+    pattern = _shard_pattern(stem)
+    return [p for p in Path(folder).glob(f"{stem}*.safetensors")
+            if p.name == f"{stem}.safetensors" or pattern.match(p.name)]
+
+
+def _required_files(folder, stem):
+    """weight_files, or a MotionError when there are none."""
+    paths = weight_files(folder, stem)
+    if not paths:
+        raise MotionError(f"{Path(folder) / (stem + '.safetensors')} is missing; copy the complete weights folder or "
+                          "re-export it with save_pretrained")
+    return paths
 
 
 def load_weights(folder, stem):
     """{name: tensor} from `stem`'s file or shards in `folder`; MotionError names what is missing or damaged."""
     from safetensors.torch import load_file
 
-    paths = weight_files(folder, stem)
-    if not paths:
-        raise MotionError(f"{Path(folder) / (stem + '.safetensors')} is missing; copy the complete weights folder or "
-                          "re-export it with save_pretrained")
+    paths = _required_files(folder, stem)
     state = {}
     for path in paths:
         try:
@@ -105,10 +112,7 @@ def weight_header(folder, stem):
     so a model's shapes can be checked against the files before any memory is allocated for it."""
     from safetensors import safe_open
 
-    paths = weight_files(folder, stem)
-    if not paths:
-        raise MotionError(f"{Path(folder) / (stem + '.safetensors')} is missing; copy the complete weights folder or "
-                          "re-export it with save_pretrained")
+    paths = _required_files(folder, stem)
     shapes, metadata = {}, {}
     for path in paths:
         try:

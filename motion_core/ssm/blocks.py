@@ -240,7 +240,7 @@ class MultiBranchMamba(_PathsBlock):
         if directions not in ("forward", "alternate"):
             raise ValueError(f"directions must be 'forward' or 'alternate', got {directions!r}")
         self.branches = branches
-        self.reversed_paths = branches // 2 if directions == "alternate" else 0
+        self.alternate = directions == "alternate" and branches > 1
         self.keep_prefix = keep_prefix
 
     def _reverse(self, x, axis):
@@ -255,25 +255,25 @@ class MultiBranchMamba(_PathsBlock):
         return torch.cat([forward if p % 2 == 0 else backward for p in range(self.paths)], dim=path_axis)
 
     def _restore(self, y, path_axis, axis):
-        paths = y.unbind(path_axis)
-        return torch.stack([p if i % 2 == 0 else self._reverse(p, axis - 1 if axis > path_axis else axis)
-                            for i, p in enumerate(paths)], dim=path_axis)
+        """Undo _interleave's reversals: y with paths at path_axis, `axis` counted in one path's tensor."""
+        return torch.stack([p if i % 2 == 0 else self._reverse(p, axis) for i, p in enumerate(y.unbind(path_axis))],
+                           dim=path_axis)
 
     def path_inputs(self, x):
-        if self.reversed_paths:
+        if self.alternate:
             return self._interleave(x, 1, -1)
         return x.unsqueeze(1)  # (batch, 1, d_inner, length): every branch reads the same input
 
     def path_outputs(self, y):
-        return self._restore(y, 1, -1) if self.reversed_paths else y
+        return self._restore(y, 1, -1) if self.alternate else y
 
     def path_inputs_time_major(self, x):
-        if self.reversed_paths:
+        if self.alternate:
             return self._interleave(x, 0, 1)  # x (batch, length, d_inner)
         return x.unsqueeze(0)
 
     def path_outputs_time_major(self, y):
-        return self._restore(y, 0, 2) if self.reversed_paths else y
+        return self._restore(y, 0, 1) if self.alternate else y  # each path (batch, length, d_inner)
 
 
 class MambaBlock(MultiBranchMamba):
