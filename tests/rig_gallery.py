@@ -242,6 +242,20 @@ def _fit_metarig(metarig, rest):
 
 # ---------------------------------------------------------------------------------------------------- measuring
 
+def reset_panel_state(scene):
+    """The add-on's panel settings and status back to their defaults, and a 20 fps scene of frames 1-250 (one key per
+    scene frame), for a test that starts from a clean panel without reloading Blender."""
+    settings = scene.motion_mamba
+    settings.results.clear()
+    settings.custom_map.clear()
+    for prop in settings.bl_rna.properties:
+        if not prop.is_readonly and prop.identifier not in ("rna_type", "name"):
+            settings.property_unset(prop.identifier)
+    status = bpy.context.window_manager.motion_mamba_status
+    status.running, status.message, status.last_error = False, "", ""
+    scene.frame_start, scene.frame_end, scene.render.fps, scene.render.fps_base = 1, 250, 20, 1.0
+
+
 def world_heads(obj, bones, frame):
     """World heads at a scene frame, fractional frames allowed (a 20 fps motion in a 24 fps scene)."""
     whole = int(np.floor(frame + 1e-6))

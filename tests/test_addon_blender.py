@@ -25,6 +25,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from motion_core.motion import skeleton  # noqa: E402
 from motion_core.motion.clip import Motion  # noqa: E402
+from rig_gallery import reset_panel_state  # noqa: E402  (the add-on panel reset both bpy test files use)
 
 ADDON = "blender_addon"
 NAMES = list(skeleton.JOINT_NAMES)
@@ -70,15 +71,7 @@ def scene(blender):
         for block in list(collection):
             collection.remove(block)
     scene = bpy.context.scene
-    settings = scene.motion_mamba
-    settings.results.clear()
-    settings.custom_map.clear()
-    for prop in settings.bl_rna.properties:
-        if not prop.is_readonly and prop.identifier not in ("rna_type", "name"):
-            settings.property_unset(prop.identifier)
-    status = bpy.context.window_manager.motion_mamba_status
-    status.running, status.message, status.last_error = False, "", ""
-    scene.frame_start, scene.frame_end, scene.render.fps = 1, 250, 20  # one key per scene frame
+    reset_panel_state(scene)
     yield scene
 
 

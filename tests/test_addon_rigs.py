@@ -71,15 +71,7 @@ def scene(blender):
     for action in list(bpy.data.actions):
         bpy.data.actions.remove(action)
     scene = bpy.context.scene
-    settings = scene.motion_mamba
-    settings.results.clear()
-    settings.custom_map.clear()
-    for prop in settings.bl_rna.properties:
-        if not prop.is_readonly and prop.identifier not in ("rna_type", "name"):
-            settings.property_unset(prop.identifier)
-    status = bpy.context.window_manager.motion_mamba_status
-    status.running, status.message, status.last_error = False, "", ""
-    scene.frame_start, scene.frame_end, scene.render.fps, scene.render.fps_base = 1, 250, 20, 1.0
+    g.reset_panel_state(scene)
     yield scene
 
 
