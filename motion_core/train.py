@@ -287,16 +287,22 @@ TASKS = {"vae": VAETask, "evaluator": EvaluatorTask,
          "baseline": lambda *a, **k: DenoiserTask(*a, **k, kind="baseline")}
 
 
-def load_initial_weights(model, path):
-    """Warm start: copy weights from a safetensors file whose names and shapes match `model` exactly."""
+def load_initial_weights(model, path, stem):
+    """Warm start: copy weights whose names and shapes match `model` exactly, from a .safetensors file or from a
+    model folder's `stem` files (one file or shards, e.g. a shipped generator folder's denoiser)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from motion_core.models.weights_file import load_weights, weight_files
+
     path = Path(path)
-    if path.suffix != ".safetensors" or not path.is_file():
-        raise MotionError(f"--init needs an existing .safetensors file, got {path}")
     try:
-        tensors = load_file(str(path))
+        if path.is_dir() and weight_files(path, stem):
+            tensors = load_weights(path, stem)
+        elif path.suffix == ".safetensors" and path.is_file():
+            tensors = load_file(str(path))
+        else:
+            raise MotionError(f"--init needs a .safetensors file or a folder with {stem}*.safetensors, got {path}")
     except SafetensorError as error:
         raise MotionError(f"{path} is not a readable safetensors file ({error}); pass another --init") from None
     own = model.state_dict()
@@ -501,7 +507,7 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
     task = TASKS[kind](config, dataset, device, vae_dir=vae)
     model = task.build()
     if init is not None and not resume:
-        load_initial_weights(model, init)
+        load_initial_weights(model, init, "vae" if kind == "vae" else "denoiser")
         if kind == "vae":  # the corpus statistics are this run's, not those stored with the initial weights
             model.set_normalizer(dataset.mean, dataset.std)
     model = model.to(device)

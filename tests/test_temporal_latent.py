@@ -123,6 +123,9 @@ def test_sharded_weights_round_trip_and_incomplete_shards_are_named(tmp_path):
     loaded = load_weights(tmp_path, "vae")
     assert loaded.keys() == state.keys()
     assert all(torch.equal(loaded[k], state[k].half()) for k in state)
+    stats = {"mean": torch.randn(263) * 1e-3, "normalizer.std": torch.rand(263) + 1e-3}
+    half = load_weights(tmp_path, "stats") if save_weights(stats, tmp_path, "stats", dtype=torch.float16) else None
+    assert all(half[k].dtype == torch.float32 and torch.equal(half[k], stats[k]) for k in stats)  # data, not weights
     save_weights(state, tmp_path, "vae")  # a re-save in one file replaces the shards
     assert [p.name for p in weight_files(tmp_path, "vae")] == ["vae.safetensors"]
     paths = save_weights(state, tmp_path, "vae", max_shard_bytes=3 * 64 * 64 * 4)

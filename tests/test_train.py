@@ -204,6 +204,12 @@ def test_init_warm_starts_from_weights_and_refuses_other_models(corpus, tmp_path
     train("vae", corpus, tmp_path / "warm", tiny_config("vae", steps=0), init=trained, progress=False)
     a, b = load_file(str(trained)), load_file(str(tmp_path / "warm" / "model" / "vae.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # a model folder works too (its vae files, here one file; shards the same way)
+    train("vae", corpus, tmp_path / "warm2", tiny_config("vae", steps=0), init=first / "model", progress=False)
+    c = load_file(str(tmp_path / "warm2" / "model" / "vae.safetensors"))
+    assert all(torch.equal(a[k], c[k]) for k in a)
+    with pytest.raises(MotionError, match="needs a .safetensors file or a folder"):
+        train("vae", corpus, tmp_path / "bad0", tiny_config("vae", steps=1), init=tmp_path, progress=False)
     other = tmp_path / "other.safetensors"
     torch.nn.Linear(2, 2)  # an unrelated model's weights
     from safetensors.torch import save_file

@@ -27,7 +27,8 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, help="random seed of the run")
     parser.add_argument("--vae", help="trained VAE (run folder or model folder); needed for denoiser and baseline")
     parser.add_argument("--init", help="start a fresh run from these weights (a .safetensors file of the same "
-                        "model, e.g. a shipped model's vae.safetensors or denoiser.safetensors): warm start")
+                        "model, or a model folder such as a shipped model's, whose vae or denoiser files are used): "
+                        "warm start")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
     parser.add_argument("--text-cache", help="caption-embedding cache file (default: DATA/caption_embeddings"
                                              ".safetensors, built on first use)")

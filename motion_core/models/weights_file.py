@@ -38,7 +38,8 @@ def weight_files(folder, stem):
 
 
 def save_weights(state, folder, stem, dtype=None, max_shard_bytes=MAX_SHARD_BYTES, metadata=None):
-    """Write a state dict as `stem`.safetensors or as shards; floating tensors cast to `dtype` when given.
+    """Write a state dict as `stem`.safetensors or as shards; floating tensors cast to `dtype` when given, except the
+    normaliser statistics (`mean`, `std`), which stay float32: they are data, not weights, and loaders check them.
 
     metadata: extra {str: str} stored in every file's header (read back by `weight_header`).
     Returns the written paths. Old files of the same stem are removed first, so the folder never mixes two saves.
@@ -50,7 +51,7 @@ def save_weights(state, folder, stem, dtype=None, max_shard_bytes=MAX_SHARD_BYTE
     tensors = {}
     for name, value in state.items():
         value = value.detach().to("cpu")
-        if dtype is not None and value.is_floating_point():
+        if dtype is not None and value.is_floating_point() and name.rsplit(".", 1)[-1] not in ("mean", "std"):
             value = value.to(dtype)
         tensors[name] = value.contiguous()
     groups, current, size = [], {}, 0

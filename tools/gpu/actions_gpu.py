@@ -21,11 +21,11 @@ class LookupTextEncoder:
     device = "cpu"
 
 weights, out = sys.argv[1], sys.argv[2]
-guidance = float(sys.argv[3]) if len(sys.argv) > 3 else 7.5
-gen = MotionGenerator.from_pretrained(weights, text_encoder=LookupTextEncoder("".gpu/prompt_embeddings.safetensors"))
+device = sys.argv[3] if len(sys.argv) > 3 else "cuda"
+guidance = 7.5
+gen = MotionGenerator.from_pretrained(weights, text_encoder=LookupTextEncoder(".gpu/prompt_embeddings.safetensors"))
 rows = load_suite()
 if os.environ.get('LIMIT'):
     rows = pick(rows, int(os.environ['LIMIT']))
-result = evaluate_actions(gen, rows, seeds=3, device="cuda", out=out, guidance=guidance,
-                          reference=len(sys.argv) > 4)
+result = evaluate_actions(gen, rows, seeds=3, device=device, out=out, guidance=guidance, reference=False)
 print(json.dumps({k: v for k, v in result.items() if k in ("overall", "summary", "pass_rate")}, default=str)[:2000])
