@@ -1,0 +1,215 @@
+"""A generation request and its result: the one definition the engine, the worker and the add-on share.
+
+numpy-only: Blender's Python imports it to build requests, set its sliders' limits and read results.
+Motion space: metres, Y-up, +Z forward, FPS (20) frames per second, HumanML3D 22-joint SMPL order.
+
+Limits. A generate request makes one segment of MIN_SECONDS..MAX_SECONDS: the VAE's longest segment is MAX_FRAMES
+(HumanML3D's longest clip, 9.8 s). A sequence request chains segments of at least MIN_SECONDS each, up to
+MAX_TIMELINE_SECONDS in all (`motion.timeline` checks those). Every sampling request shares seed, steps, guidance and
+variations (`validate_settings`). Breaking a limit raises MotionError with one line saying what to change.
+
+Result file (.npz; `save_result` writes it atomically, `load_result` reads it back as a `Motion`):
+    joints (V, T, 22, 3) float32, motion space;  fps () float32;  prompt () str;  seed () int64 (-1: none);
+    a timeline's also segment_prompts (n,) str, segment_starts (n,) int64, segment_ends (n,) int64 (frames [start, end)).
+The worker writes it where the request's "out" says (the add-on: its results folder); the add-on reads it once and
+bakes from memory.
+"""
+
+import math
+import zipfile
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Optional, Tuple
+
+import numpy as np
+
+from motion_core.errors import MotionError
+from motion_core.motion.clip import Motion
+from motion_core.motion.outputs import atomic_output
+from motion_core.motion.skeleton import JOINT_NAMES
+from motion_core.motion.timeline import MAX_TIMELINE_SECONDS, MIN_SEGMENT_SECONDS, check_segments  # noqa: F401
+
+# MAX_TIMELINE_SECONDS is re-exported: the add-on's sliders read every limit from here.
+
+FPS = 20.0  # HumanML3D's frame rate: the model's, and every result's
+MAX_FRAMES = 196  # the longest HumanML3D clip, so the longest segment the VAE decodes
+MIN_SECONDS = MIN_SEGMENT_SECONDS  # a shorter segment cannot show an action
+MAX_SECONDS = MAX_FRAMES / FPS  # 9.8
+
+DEFAULT_STEPS = 50  # DDIM steps (the paper's)
+DEFAULT_GUIDANCE = 7.5  # classifier-free guidance scale (the paper's)
+MAX_STEPS = 1000  # the diffusion's training steps: DDIM cannot take more
+MAX_GUIDANCE = 50.0
+MAX_VARIATIONS = 64
+MAX_SEED = 2 ** 63 - 1  # seeds are stored as int64
+
+
+# ------------------------------------------------------------------------------------------------------ request
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def validate_settings(seed, steps, guidance, variations):
+    """Check the sampler settings every request shares (seed, steps, guidance, variations); MotionError if wrong."""
+    if not _is_number(guidance) or not math.isfinite(guidance):
+        raise MotionError(f"guidance must be a finite number, got {guidance!r}")
+    if not 0.0 <= guidance <= MAX_GUIDANCE:
+        raise MotionError(f"guidance must be between 0 and {MAX_GUIDANCE:g} ({DEFAULT_GUIDANCE:g} is typical), "
+                          f"got {guidance:g}")
+    if seed is not None and (not _is_int(seed) or not 0 <= seed <= MAX_SEED):
+        raise MotionError(f"seed must be a whole number between 0 and 2^63-1, or empty for a random one, got {seed!r}")
+    if not _is_int(steps) or not 1 <= steps <= MAX_STEPS:
+        raise MotionError(f"steps must be a whole number between 1 and {MAX_STEPS} ({DEFAULT_STEPS} is typical), "
+                          f"got {steps!r}")
+    if not _is_int(variations) or not 1 <= variations <= MAX_VARIATIONS:
+        raise MotionError(f"variations must be a whole number between 1 and {MAX_VARIATIONS}, got {variations!r}")
+
+
+def validate_request(prompt, seconds, seed, steps, guidance, variations):
+    """Check a one-segment generation request; raise MotionError with what to change. Returns the cleaned prompt."""
+    if not isinstance(prompt, str):
+        raise MotionError(f"the prompt must be text, got {type(prompt).__name__}")
+    validate_settings(seed, steps, guidance, variations)
+    prompt = prompt.strip()
+    if not prompt and guidance != 0:
+        raise MotionError("the prompt is empty: describe the motion (e.g. 'a person walks forward'), "
+                          "or set guidance to 0 for unconditional motion")
+    if not _is_number(seconds) or not math.isfinite(seconds):
+        raise MotionError(f"seconds must be a finite number, got {seconds!r}")
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS:
+        raise MotionError(f"seconds must be between {MIN_SECONDS:g} and {MAX_SECONDS:g} (one segment), got {seconds:g}")
+    return prompt
+
+
+@dataclass
+class GenerateRequest:
+    """One segment: `prompt` for `seconds`. The fields of the worker's "generate" request (see motion_core.worker)."""
+
+    prompt: str
+    seconds: float
+    seed: Optional[int] = None  # None: a random one, reported in the result
+    steps: int = DEFAULT_STEPS
+    guidance: float = DEFAULT_GUIDANCE
+    variations: int = 1
+    foot_cleanup: bool = True  # pin the feet where the model's contact channels say they are planted
+    out: Optional[str] = None  # where the result .npz goes (None: the worker's own temporary folder)
+
+    def checked(self) -> "GenerateRequest":
+        """This request with its prompt stripped; MotionError (one line) if any field breaks a limit."""
+        prompt = validate_request(self.prompt, self.seconds, self.seed, self.steps, self.guidance, self.variations)
+        return replace(self, prompt=prompt)
+
+    def message(self, request_id: str) -> dict:
+        """The worker's JSON request."""
+        return {"id": request_id, "type": "generate", "prompt": self.prompt, "seconds": self.seconds,
+                **_sampling_fields(self)}
+
+
+@dataclass
+class SequenceRequest:
+    """A timeline: (prompt, seconds) segments made into one motion. The fields of the worker's "sequence" request,
+    except that `start` is the joints themselves (the worker reads them from an .npz: see `message`)."""
+
+    segments: Tuple[Tuple[str, float], ...]
+    seed: Optional[int] = None
+    steps: int = DEFAULT_STEPS
+    guidance: float = DEFAULT_GUIDANCE
+    variations: int = 1
+    foot_cleanup: bool = True
+    start: Optional[np.ndarray] = None  # (n, 22, 3) motion space: the motion so far, continued from its last pose
+    out: Optional[str] = None
+
+    @property
+    def prompt(self) -> str:
+        return "; ".join(prompt for prompt, _ in self.segments)
+
+    def checked(self) -> "SequenceRequest":
+        """This request with its segments cleaned (`timeline.check_segments`); MotionError if anything is wrong."""
+        validate_settings(self.seed, self.steps, self.guidance, self.variations)
+        segments = tuple((s.prompt, s.seconds) for s in check_segments(self.segments))
+        return replace(self, segments=segments)
+
+    def message(self, request_id: str, start_path: Optional[str] = None) -> dict:
+        """The worker's JSON request; `start_path`: the .npz holding `start` (None when there is no start)."""
+        return {"id": request_id, "type": "sequence", "start": start_path,
+                "segments": [{"prompt": p, "seconds": s} for p, s in self.segments], **_sampling_fields(self)}
+
+
+def _sampling_fields(request) -> dict:
+    return {"seed": request.seed, "steps": request.steps, "guidance": request.guidance,
+            "variations": request.variations, "foot_cleanup": request.foot_cleanup, "out": request.out}
+
+
+# ------------------------------------------------------------------------------------------------------ result
+
+def save_result(path, motion: Motion, what="the result") -> None:
+    """Write `motion` as a result .npz (keys in the module docstring), atomically: a reader never sees half a file,
+    and a full disk is a one-line MotionError that leaves `path` as it was."""
+    arrays = {"joints": np.asarray(motion.joints, dtype=np.float32), "fps": np.float32(motion.fps),
+              "prompt": np.str_(motion.prompt), "seed": np.int64(-1 if motion.seed is None else motion.seed)}
+    if motion.segments:
+        prompts, starts, ends = zip(*motion.segments)
+        arrays.update(segment_prompts=np.array(prompts, dtype=str), segment_starts=np.array(starts, np.int64),
+                      segment_ends=np.array(ends, np.int64))
+    with atomic_output(path, what) as tmp:
+        np.savez(tmp, **arrays)
+
+
+def load_joints(path, what="the motion") -> Tuple[np.ndarray, dict]:
+    """The "joints" of an .npz as (V, T, 22, 3) float32 (a (T, 22, 3) file is one variation), and its other arrays.
+
+    Reads result files and the motion .npz files `motion_core.motion.export` writes. Anything else (a missing or
+    damaged file, no "joints", another shape, NaN) is one MotionError naming the file and `what` it was read for."""
+    fix = "use a motion-mamba .npz whose \"joints\" is (frames, 22, 3)"
+    name = _short(path)
+    try:
+        data = np.load(Path(path).expanduser(), allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a plain .npy: one array, no names
+            raise ValueError("a single array, not an .npz")
+        with data:
+            arrays = {key: data[key] for key in data.files}
+    # Missing, unreadable, truncated or not an .npz, or holding pickled objects.
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise MotionError(f"cannot read joints for {what} from {name} ({error}); {fix}") from None
+    if "joints" not in arrays:
+        raise MotionError(f"{name} (for {what}) has no \"joints\" array; {fix}")
+    joints = arrays.pop("joints")
+    if (joints.ndim not in (3, 4) or joints.shape[-2:] != (len(JOINT_NAMES), 3) or joints.shape[-3] < 1
+            or not np.issubdtype(joints.dtype, np.number)):
+        raise MotionError(f"{name} (for {what}) holds joints of shape {tuple(joints.shape)}, not (frames, 22, 3); "
+                          f"{fix}")
+    if joints.ndim == 3:
+        joints = joints[None]
+    joints = joints.astype(np.float32)
+    if not np.isfinite(joints).all():
+        raise MotionError(f"{name} (for {what}) has NaN or infinite joints; {fix}")
+    return joints, arrays
+
+
+def load_result(path, what="the result") -> Motion:
+    """A result .npz (see the module docstring) as a Motion; MotionError (one line) for a file of another format."""
+    joints, arrays = load_joints(path, what)
+    try:
+        fps = float(arrays.get("fps", FPS))
+        prompt = str(arrays.get("prompt", ""))
+        seed = int(arrays.get("seed", -1))
+        segments = []
+        if "segment_prompts" in arrays:
+            segments = [(str(p), int(a), int(b)) for p, a, b in
+                        zip(arrays["segment_prompts"], arrays["segment_starts"], arrays["segment_ends"], strict=True)]
+    except (TypeError, ValueError, KeyError) as error:  # e.g. an array where a number belongs, a missing segment key
+        raise MotionError(f"{_short(path)} (for {what}) is not a result file ({error}); generate it again") from None
+    if not (math.isfinite(fps) and fps > 0):
+        raise MotionError(f"{_short(path)} (for {what}) has fps {fps:g}, not a positive number; generate it again")
+    return Motion(joints=joints, fps=fps, prompt=prompt, seed=None if seed < 0 else seed, segments=segments)
+
+
+def _short(path) -> str:
+    text = str(path)
+    return repr(text) if len(text) <= 80 else repr("..." + text[-77:])
