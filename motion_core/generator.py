@@ -43,13 +43,11 @@ from motion_core.models.config import ConfigError, ModelConfig
 from motion_core.models.feature_joints import features_to_joints
 from motion_core.motion.clip import Motion
 from motion_core.motion.foot_cleanup import clean_foot_contacts
+# The request's limits and checks; validate_settings is re-exported for inpainting.
+from motion_core.motion.protocol import validate_request, validate_settings  # noqa: F401
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights" / "default"
 CONFIG_FILE = "config.json"
-MIN_SECONDS, MAX_SECONDS = 1.0, 9.8
-MAX_STEPS = 1000
-MAX_VARIATIONS = 64
-MAX_GUIDANCE = 50.0
 PROGRESS_CHUNK = 10  # steps per CUDA-graph replay when progress/cancel callbacks must run in between
 BUCKET_FRAMES = 20  # CUDA-graph length buckets: whole seconds at 20 fps
 
@@ -59,44 +57,6 @@ class GenerationCancelled(MotionError):
 
     def __init__(self, message="generation cancelled"):
         super().__init__(message)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def validate_request(prompt, seconds, seed, steps, guidance, variations):
-    """Check a generation request; raise MotionError with what to change. Returns the cleaned prompt."""
-    if not isinstance(prompt, str):
-        raise MotionError(f"the prompt must be text, got {type(prompt).__name__}")
-    validate_settings(seed, steps, guidance, variations)
-    prompt = prompt.strip()
-    if not prompt and guidance != 0:
-        raise MotionError("the prompt is empty: describe the motion (e.g. 'a person walks forward'), "
-                          "or set guidance to 0 for unconditional motion")
-    if not _is_number(seconds) or not math.isfinite(seconds):
-        raise MotionError(f"seconds must be a finite number, got {seconds!r}")
-    if not MIN_SECONDS <= seconds <= MAX_SECONDS:
-        raise MotionError(f"seconds must be between {MIN_SECONDS:g} and {MAX_SECONDS:g} (one segment), got {seconds:g}")
-    return prompt
-
-
-def validate_settings(seed, steps, guidance, variations):
-    """Check the sampler settings every request shares (seed, steps, guidance, variations); MotionError if wrong."""
-    if not _is_number(guidance) or not math.isfinite(guidance):
-        raise MotionError(f"guidance must be a finite number, got {guidance!r}")
-    if not 0.0 <= guidance <= MAX_GUIDANCE:
-        raise MotionError(f"guidance must be between 0 and {MAX_GUIDANCE:g} (7.5 is typical), got {guidance:g}")
-    if seed is not None and (not _is_int(seed) or not 0 <= seed < 2 ** 63):
-        raise MotionError(f"seed must be a whole number between 0 and 2^63-1, or empty for a random one, got {seed!r}")
-    if not _is_int(steps) or not 1 <= steps <= MAX_STEPS:
-        raise MotionError(f"steps must be a whole number between 1 and {MAX_STEPS} (50 is typical), got {steps!r}")
-    if not _is_int(variations) or not 1 <= variations <= MAX_VARIATIONS:
-        raise MotionError(f"variations must be a whole number between 1 and {MAX_VARIATIONS}, got {variations!r}")
 
 
 class MotionGenerator:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from motion_core.errors import MotionError
 from motion_core.motion.outputs import check_writable
+from motion_core.motion.protocol import FPS, MAX_SECONDS, MAX_VARIATIONS, MIN_SECONDS
 
 HELP = "generate motion from a text prompt"
 FORMATS = (".bvh", ".npz")
@@ -26,7 +27,8 @@ FORMATS = (".bvh", ".npz")
 def add_arguments(parser):
     parser.add_argument("prompt", nargs="?", default=None,
                         help='what the character should do, e.g. "a person walks forward and waves"')
-    parser.add_argument("--seconds", type=float, default=None, help="duration, 1 to 9.8 seconds (20 fps)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help=f"duration, {MIN_SECONDS:g} to {MAX_SECONDS:g} seconds ({FPS:g} fps)")
     parser.add_argument("--timeline", default=None,
                         help='instead of PROMPT and --seconds: a timeline .json file ({"segments": [{"prompt": ..., '
                              '"seconds": ...}, ...]}) or "PROMPT:SECONDS; PROMPT:SECONDS", up to 10 minutes')
@@ -87,7 +89,7 @@ def run(args):
     out = Path(args.out)
     if out.suffix.lower() not in FORMATS:
         raise MotionError(f"--out must end in .bvh or .npz, got {out.name!r}")
-    from motion_core.generator import MAX_VARIATIONS, MotionGenerator
+    from motion_core.generator import MotionGenerator
 
     if not 1 <= args.variations <= MAX_VARIATIONS:  # checked here too, to name every output file
         raise MotionError(f"--variations must be between 1 and {MAX_VARIATIONS}, got {args.variations}")
