@@ -64,6 +64,7 @@ class DDIMScheduler:
     """DDIM sampler over a NoiseSchedule: `set_timesteps(n)`, then `step(eps, i, x)` for i = 0..n-1.
 
     Every per-step value is read from arrays precomputed in `set_timesteps` (never recomputed from a stride).
+    eta is 0 (DiffusionConfig.eta; the config rejects any other value).
     """
 
     def __init__(self, schedule: NoiseSchedule):
@@ -94,13 +95,24 @@ class DDIMScheduler:
         return timesteps
 
     def step(self, eps, index, sample):
-        """One DDIM step (eta = 0). eps, sample: (B, ...) at timesteps[index] -> (x_prev, x0_hat)."""
+        """One DDIM step (eta = 0, DDIM eq. 12). eps, sample: (B, ...) at timesteps[index] -> x_prev (B, ...).
+
+        The sampler's only update: two multiply-adds with Python-float coefficients, so a CUDA graph of the loop
+        bakes them in and no per-step tensor is read. `predict_x0` gives x0_hat when a caller wants it.
+        """
+        self._check_ready()
+        return sample * self.coef_x_list[index] + eps * self.coef_eps_list[index]
+
+    def predict_x0(self, eps, index, sample):
+        """x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t) at timesteps[index] (DDIM eq. 12's
+        "predicted x_0"). eps, sample: (B, ...) -> (B, ...)."""
+        self._check_ready()
+        abar_t = float(self.abar_t[index])
+        return (sample - (1.0 - abar_t) ** 0.5 * eps) / abar_t ** 0.5
+
+    def _check_ready(self):
         if self.timesteps is None:
             raise RuntimeError("call set_timesteps(num_steps) before step()")
-        abar_t = float(self.abar_t[index])
-        x0_hat = (sample - (1.0 - abar_t) ** 0.5 * eps) / abar_t ** 0.5
-        x_prev = sample * self.coef_x_list[index] + eps * self.coef_eps_list[index]
-        return x_prev, x0_hat
 
 
 def guided_eps(eps_pair, guidance):

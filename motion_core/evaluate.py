@@ -3,8 +3,8 @@
 Per repeat r (T2M uses 20; each gives one value per metric, reported as mean ± 1.96·std/√repeats):
   1. every test segment gets a random caption and a T2M-style crop (seeded by r) — the "real" draw — and an
      independent second draw serves as the reference set for FID;
-  2. each model generates one motion per (caption, length) of the real draw: DDIM (50 steps, guidance 7.5) over its
-     denoiser, VAE decoding at the real length;
+  2. each model generates one motion per (caption, length) of the real draw: DDIM over its denoiser (the model's
+     config.diffusion steps and guidance, 50 and 7.5, unless given), VAE decoding at the real length;
   3. the evaluator embeds texts and motions; FID (against the reference), R-precision top-1/2/3 (batches of 32),
      MM-Dist, Diversity (300 pairs) and, for models, MultiModality (`mm_texts` captions × `mm_generations`
      generations, 10 pairs each) are computed, plus foot skate, floor penetration and jitter on the joints
@@ -35,30 +35,25 @@ def load_generator(path):
     """A generator without its text encoder: evaluation reads caption embeddings from the corpus cache."""
     from motion_core.generator import MotionGenerator
 
-    class _NoTextEncoder:
-        def encode(self, prompts):
-            raise MotionError("evaluation takes caption embeddings from the cache, not from the text encoder")
-
-        def to(self, device):
-            return self
-
-    return MotionGenerator.from_pretrained(path, text_encoder=_NoTextEncoder())
+    generator = MotionGenerator.from_pretrained(path, with_text_encoder=False)
+    generator.cpu_loop_threads = None  # batches of hundreds of motions: on a CPU, every thread helps
+    return generator
 
 
 @torch.no_grad()
-def sample_features(generator, text, lengths, unconditional, seed, steps=50, guidance=7.5, batch_size=512,
+def sample_features(generator, text, lengths, unconditional, seed, steps=None, guidance=None, batch_size=512,
                     device="cpu"):
     """Generate one motion per row: text (N, text_dim) caption embeddings, lengths (N,) frames.
 
-    Returns de-normalised features (N, max(lengths), 263) float32 on `device`, zero past each length.
-    Initial noise comes from a CPU generator seeded by `seed`, batch by batch, so results do not depend on the device.
+    Sampling is the generator's own loop (`MotionGenerator.sample_embeddings`; steps and guidance default to the
+    model's config). Returns de-normalised features (N, max(lengths), 263) float32 on `device`, zero past each
+    length. Initial noise comes from a CPU generator seeded by `seed`, batch by batch, so results do not depend on
+    the device.
     """
-    from motion_core.diffusion import DDIMScheduler, guided_eps
-
-    vae, denoiser = generator.vae.to(device).eval(), generator.denoiser.to(device).eval()
-    scheduler = DDIMScheduler(generator.schedule)
-    timesteps = scheduler.set_timesteps(steps).to(device)
+    generator.to(device)
+    vae, device = generator.vae, generator.device
     scale = generator.config.diffusion.latent_scale
+    guided = generator.sampler_settings(steps, guidance)[1] != 0
     noise_source = torch.Generator().manual_seed(int(seed))
     frames = int(lengths.max())
     out = torch.zeros(len(text), frames, vae.config.nfeats, device=device)
@@ -73,14 +68,9 @@ def sample_features(generator, text, lengths, unconditional, seed, steps=50, gui
         cond = text[rows_t].to(device)
         count = len(cond)
         latent_shape = vae.latent_shape(int(lengths[rows_t].max()))
-        x = torch.randn((count, *latent_shape), generator=noise_source).to(device)
-        both = torch.cat([uncond.expand(count, -1), cond])  # [uncond; cond]: one batched call per step
-        for i, t in enumerate(timesteps):
-            if guidance != 0:
-                eps = guided_eps(denoiser(torch.cat([x, x]), t.expand(2 * count), both), guidance)
-            else:
-                eps = denoiser(x, t.expand(count), cond)
-            x, _ = scheduler.step(eps, i, x)
+        x = torch.randn((count, *latent_shape), generator=noise_source)
+        both = torch.cat([uncond.expand(count, -1), cond]) if guided else cond  # [uncond; cond], as generation
+        x = generator.sample_embeddings(both, x, steps, guidance, graphs=False)
         batch_lengths = lengths[rows_t].to(device)
         decoded = vae.decode(x / scale, batch_lengths, frames=frames)  # normalised by the VAE's statistics
         mask = torch.arange(frames, device=device)[None, :] < batch_lengths[:, None]
@@ -201,13 +191,13 @@ def _summarise(per_repeat):
 
 
 def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test", repeats=20, mm_texts=100,
-             mm_generations=30, steps=50, guidance=7.5, batch_size=512, device="auto", seed=0, cache_path=None,
+             mm_generations=30, steps=None, guidance=None, batch_size=512, device="auto", seed=0, cache_path=None,
              allow_missing_captions=False, progress=True, r_batch=32, diversity_pairs=300, generators=None,
              max_minutes=None, partial_path=None):
     """Evaluate the real test motions and up to two models; returns {"rows": {...}, "protocol": {...}}.
 
     weights / baseline: generator folders (config.json + vae/denoiser safetensors); generators: optionally
-    {row name: MotionGenerator} instead (tests). evaluator: a folder with evaluator.safetensors (default: weights).
+    {row name: MotionGenerator} instead (tests). steps, guidance: None takes each model's config.diffusion values. evaluator: a folder with evaluator.safetensors (default: weights).
     max_minutes: stop starting new repeats after this long (at least 2 repeats run); the protocol records how many
     repeats the intervals are over. partial_path: rewrite the result there after every repeat.
     """
@@ -259,7 +249,8 @@ def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test
                 "repeats": done, "repeats_asked": repeats, "r_precision_batch": r_batch,
                 "diversity_pairs": run.diversity_pairs,
                 "mm_texts": mm_texts if mm_generations >= 2 else 0, "mm_generations": mm_generations,
-                "mm_pairs": run.mm_pairs, "ddim_steps": steps, "guidance": guidance,
+                "mm_pairs": run.mm_pairs, "ddim_steps": _sampler_setting(models, 0, steps),
+                "guidance": _sampler_setting(models, 1, guidance),
                 "evaluator": str(evaluator_dir), "device": str(device), "seed": seed,
                 "ci": "1.96 * std / sqrt(repeats)",
                 "physical": {"floor_y": 0.0, "contact_height_m": metrics.CONTACT_HEIGHT,
@@ -297,6 +288,15 @@ def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test
     if bar is not None:
         bar.close()
     return assemble()
+
+
+def _sampler_setting(models, index, value):
+    """A sampler setting (0: steps, 1: guidance) as asked or, when None, the models' config default if they share
+    one (None if they differ)."""
+    if value is not None:
+        return value
+    defaults = {model.sampler_settings()[index] for model in models.values() if hasattr(model, "sampler_settings")}
+    return defaults.pop() if len(defaults) == 1 else None
 
 
 def format_table(result):

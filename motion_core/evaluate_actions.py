@@ -141,7 +141,7 @@ def _sheet_name(index, prompt):
     return f"{index:03d}_{slug}.png"
 
 
-def evaluate_actions(generator, rows, seeds=3, device="auto", out=None, steps=50, guidance=7.5, reference=True,
+def evaluate_actions(generator, rows, seeds=3, device="auto", out=None, steps=None, guidance=None, reference=True,
                      progress=None, seed=0):
     """Run the suite rows on a generator. Returns the result dict printed as JSON by the command.
 
@@ -200,6 +200,7 @@ def evaluate_actions(generator, rows, seeds=3, device="auto", out=None, steps=50
         records.append(record)
         if progress:
             progress(index + 1, len(rows), prompt)
+    steps, guidance = generator.sampler_settings(steps, guidance)  # the values used, for the record
     result = _summary(per_kind, failures, graceful, seeds, steps, guidance, generator, start, out)
     if out is not None:
         (out / "results.json").write_text(json.dumps(result | {"results": records}, indent=1) + "\n")

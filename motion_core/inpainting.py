@@ -24,8 +24,9 @@ import time
 import numpy as np
 import torch
 
+from motion_core.cuda_graphs import capture
 from motion_core.errors import MotionError
-from motion_core.generator import GenerationCancelled, _capture, _cpu_threads, validate_settings
+from motion_core.generator import GenerationCancelled, _cpu_threads, validate_settings
 from motion_core.motion.clip import Motion
 from motion_core.motion.features import joints_to_features
 from motion_core.motion.foot_cleanup import clean_foot_contacts
@@ -87,7 +88,7 @@ class _WindowGraph:
         self.text_emb = torch.zeros((2 * variations if guided else variations, c.text.dim), device=device)
         self.guidance = torch.zeros((), device=device)
         with torch.inference_mode():
-            self.graph, _ = _capture(device, lambda: self._body(gen, steps))
+            self.graph, _ = capture(device, lambda: self._body(gen, steps))
 
     def _body(self, gen, steps):
         text_tok = gen.denoiser.cond.text_token(self.text_emb)
@@ -168,9 +169,10 @@ def _decode(gen, latents, frames, foot_cleanup):
     return joints, features
 
 
-def generate_sequence(gen, segments, seed=None, steps=50, guidance=7.5, variations=1, device="auto",
+def generate_sequence(gen, segments, seed=None, steps=None, guidance=None, variations=1, device="auto",
                       progress=None, cancel=None, foot_cleanup=True, start=None):
     """`MotionGenerator.generate_sequence`: see its docstring."""
+    steps, guidance = gen.sampler_settings(steps, guidance)
     segments = check_segments(segments)
     seed = _prepare(gen, seed, steps, guidance, variations, device)
     fps, factor = gen.config.fps, gen.config.vae.down_factor
@@ -211,9 +213,10 @@ def generate_sequence(gen, segments, seed=None, steps=50, guidance=7.5, variatio
                   seed=seed, features=features, info=info, segments=spans)
 
 
-def edit_span(gen, joints, first, last, prompt, seed=None, steps=50, guidance=7.5, variations=1, device="auto",
+def edit_span(gen, joints, first, last, prompt, seed=None, steps=None, guidance=None, variations=1, device="auto",
               progress=None, cancel=None, foot_cleanup=True):
     """`MotionGenerator.edit_span`: see its docstring."""
+    steps, guidance = gen.sampler_settings(steps, guidance)
     joints = _check_joints(joints, "the motion to edit", 4)
     T = len(joints)
     if not (isinstance(first, (int, np.integer)) and isinstance(last, (int, np.integer))

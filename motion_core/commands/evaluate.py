@@ -28,8 +28,9 @@ def add_arguments(parser):
     parser.add_argument("--mm-texts", type=int, default=100, help="captions for MultiModality (T2M: 100)")
     parser.add_argument("--mm-generations", type=int, default=30,
                         help="generations per MultiModality caption (T2M: 30; below 2 skips MultiModality)")
-    parser.add_argument("--steps", type=int, default=50, help="DDIM steps")
-    parser.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale")
+    parser.add_argument("--steps", type=int, default=None, help="DDIM steps (default: each model's config, 50)")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="classifier-free guidance scale (default: each model's config, 7.5)")
     parser.add_argument("--batch-size", type=int, default=512, help="motions generated per batch")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--seed", type=int, default=0)
@@ -57,7 +58,7 @@ def run(args):
     from motion_core.generator import DEFAULT_WEIGHTS_DIR
 
     for name in ("repeats", "steps", "batch_size", "mm_texts"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise MotionError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     weights = args.weights or str(DEFAULT_WEIGHTS_DIR)
     result = evaluate(weights, args.data, baseline=args.baseline, evaluator=args.evaluator, split=args.split,
@@ -87,7 +88,7 @@ def run_actions(args):
     from motion_core.evaluate_actions import evaluate_actions, load_suite, pick
     from motion_core.generator import MotionGenerator
 
-    if args.steps < 1:
+    if args.steps is not None and args.steps < 1:
         raise MotionError(f"--steps must be at least 1, got {args.steps}")
     rows = pick(load_suite(args.suite), args.limit)
     generator = MotionGenerator.from_pretrained(args.weights)

@@ -33,9 +33,11 @@ def add_arguments(parser):
                         help='instead of PROMPT and --seconds: a timeline .json file ({"segments": [{"prompt": ..., '
                              '"seconds": ...}, ...]}) or "PROMPT:SECONDS; PROMPT:SECONDS", up to 10 minutes')
     parser.add_argument("--seed", type=int, default=None, help="random seed (same seed, same motion); default random")
-    parser.add_argument("--steps", type=int, default=50, help="DDIM sampling steps (default 50)")
-    parser.add_argument("--guidance", type=float, default=7.5,
-                        help="classifier-free guidance scale (default 7.5; 0 = unconditional)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="DDIM sampling steps (default: the model's config.json diffusion.steps, 50)")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="classifier-free guidance scale (default: the model's diffusion.guidance, 7.5; "
+                             "0 = unconditional)")
     parser.add_argument("--variations", type=int, default=1, help="how many different motions to generate")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run (default auto)")
     parser.add_argument("--weights", default=None,
@@ -110,7 +112,8 @@ def run(args):
         motion.save(path, variation=k)
     summary = {
         "prompt": motion.prompt, "frames": motion.frames, "fps": motion.fps, "seconds": motion.seconds,
-        "seed": motion.seed, "steps": args.steps, "guidance": args.guidance, "variations": motion.variations,
+        "seed": motion.seed, "steps": motion.info["steps"], "guidance": motion.info["guidance"],
+        "variations": motion.variations,
         "elapsed_s": round(motion.info["elapsed_s"], 4), "device": motion.info["device"],
         "foot_cleanup": motion.info["foot_cleanup"],
         "model": generator.describe(), "outputs": [str(p) for p in paths],

@@ -190,6 +190,9 @@ class ModelConfig:
             raise ConfigError(f"diffusion.latent_scale must be a positive number, got {self.diffusion.latent_scale}")
         if self.diffusion.beta_schedule not in ("scaled_linear", "linear"):
             raise ConfigError(f"diffusion.beta_schedule must be 'scaled_linear' or 'linear', got {self.diffusion.beta_schedule!r}")
+        if self.diffusion.eta != 0:
+            raise ConfigError(f"diffusion.eta must be 0 (deterministic DDIM, the only sampler implemented), got "
+                              f"{self.diffusion.eta}")
         if self.diffusion.prediction_type != "epsilon":
             raise ConfigError(f"diffusion.prediction_type must be 'epsilon', got {self.diffusion.prediction_type!r}")
         if not (self.fps > 0 and math.isfinite(self.fps)):
