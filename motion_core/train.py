@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from motion_core.device import resolve_device
 from motion_core.errors import MotionError
 from motion_core.models.config import dataclass_from_dict
+from motion_core.motion.protocol import MAX_FRAMES
 
 KINDS = ("vae", "denoiser", "baseline", "evaluator")
 PRESETS = ("temporal", "paper")
@@ -58,7 +59,7 @@ class TrainConfig:
     kl_weight: float = 1e-4  # VAE: λ_KL
     joints_weight: float = 1.0  # VAE: λ_joints
     min_frames: int = 40
-    max_frames: int = 196
+    max_frames: int = MAX_FRAMES
     preset: str = "temporal"  # VAE and denoiser shapes: "temporal" (conv VAE, ceil(T/4) x 32 latent; the shipped
     # default) or "paper" (MLD's transformer VAE with the [2, 256] latent, the paper's setting); `model` overrides either
     export_dtype: str = "float32"  # weights written to model/: "float32" or "float16" (half the size; loads as fp32)

@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from motion_core.errors import MotionError
+from motion_core.motion.protocol import FPS, MAX_FRAMES
 
-FPS = 20.0
 # Original ASF/AMC first; then the BVH conversions with the cleanest skeletons; the iClone retarget last.
 CONVENTION_PREFERENCE = ("amc", "bvh-mb", "bvh-daz", "bvh-max", "bvh-iclone")
 TRIAL_NAME = re.compile(r"^0*(\d+)_(\d+)\.(bvh|amc)$", re.IGNORECASE)
 # HumanML3D keeps clips of 40..196 frames (2..9.8 s at 20 fps).
 MIN_CLIP_FRAMES = 40
-MAX_CLIP_FRAMES = 196
+MAX_CLIP_FRAMES = MAX_FRAMES
 
 
 @dataclass

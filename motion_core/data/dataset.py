@@ -22,10 +22,9 @@ import numpy as np
 import torch
 
 from motion_core.errors import MotionError
+from motion_core.motion.protocol import FPS, MAX_FRAMES
 
-FPS = 20.0
 MIN_FRAMES = 40
-MAX_FRAMES = 196
 UNIT_FRAMES = 4
 CACHE_FILE = "caption_embeddings.safetensors"
 UNCONDITIONAL = ""  # caption whose embedding stands for "no text" (classifier-free guidance)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Union
 
 from motion_core.errors import MotionError
+from motion_core.motion.protocol import FPS, MAX_FRAMES
 
 DENOISER_KINDS = ("motion_mamba", "mld")
 VAE_ARCHS = ("transformer", "conv")
@@ -59,7 +60,7 @@ class VAEConfig:
     num_heads: int = 4
     ff_size: int = 1024
     dropout: float = 0.1
-    max_frames: int = 196  # 9.8 s at 20 fps, HumanML3D's longest segment
+    max_frames: int = MAX_FRAMES  # 9.8 s at 20 fps, HumanML3D's longest segment
     lambda_features: float = 1.0  # SmoothL1 on normalised features
     lambda_joints: float = 1.0  # SmoothL1 on joints recovered from de-normalised features
     lambda_kl: float = 1e-4  # KL(q(z|x) || N(0, I))
@@ -142,7 +143,7 @@ class ModelConfig:
 
     name: str = "motion-mamba"
     denoiser_kind: str = "motion_mamba"  # "motion_mamba" or "mld"
-    fps: float = 20.0
+    fps: float = FPS
     vae: VAEConfig = field(default_factory=VAEConfig)
     denoiser: Union[MambaDenoiserConfig, MLDDenoiserConfig] = field(default_factory=MambaDenoiserConfig)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
@@ -270,7 +271,7 @@ class ModelConfig:
 def temporal_vae_config(**overrides):
     """VAEConfig of the temporal (conv) latent: ceil(T/4) tokens x 32 channels, trunk width 384."""
     values = {"arch": "conv", "latent_dim": 32, "down_factor": 4, "conv_width": 384, "res_blocks": 2, **overrides}
-    values["latent_size"] = math.ceil(values.get("max_frames", 196) / values["down_factor"])
+    values["latent_size"] = math.ceil(values.get("max_frames", MAX_FRAMES) / values["down_factor"])
     return VAEConfig(**values)
 
 

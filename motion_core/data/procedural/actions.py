@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from motion_core.motion.protocol import MAX_FRAMES  # 9.8 s
+
 from . import gait
 from .animate import add_life, blend_hand, ease, envelope, idle_tracks, keyframes, mirror_x, seconds
 from .body import (ANKLE_HEIGHT, ELBOW_POLE_REST, FOOT, FOOT_REST_PITCH, FPS, HAND_REST, SIDE_SIGN, STAND_PELVIS_HEIGHT,
@@ -60,9 +62,6 @@ def gesture(name, sample, phrases):
         return apply
 
     return register
-
-
-MAX_FRAMES = 196  # 9.8 s
 
 
 def _fit_count(p, fixed_frames, per_rep_frames):

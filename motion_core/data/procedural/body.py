@@ -17,9 +17,9 @@ from motion_core.motion.kinematics import (LEFT_ANKLE, LEFT_ELBOW, LEFT_FOOT, LE
                                             LEFT_WRIST, NECK, PELVIS, RIGHT_ANKLE, RIGHT_ELBOW, RIGHT_FOOT, RIGHT_HIP,
                                             RIGHT_KNEE, RIGHT_SHOULDER, RIGHT_WRIST, SPINE1, SPINE2, SPINE3,
                                             fk_matrices, two_bone_ik)
+from motion_core.motion.protocol import FPS
 from motion_core.motion.skeleton import PARENTS, T2M_OFFSETS
 
-FPS = 20.0
 
 # Bone lengths of the target skeleton (joint i to its parent), metres.
 BONE_LENGTHS = np.linalg.norm(np.asarray(T2M_OFFSETS, dtype=np.float64), axis=-1)

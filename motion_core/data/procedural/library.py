@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from motion_core.motion.protocol import MAX_FRAMES  # 9.8 s, HumanML3D's longest clip
+
 from .actions import ACTION_KINDS
 from .animate import ease
 from .body import SIDED_TRACKS, FPS, PoseTracks, rotate_yaw, solve_pose
 from .captions import caption_variants, fill, pick_subject, sample_captions, tidy
 
-MAX_FRAMES = 196          # 9.8 s, HumanML3D's longest clip
 BLEND_FRAMES = 10         # cross-fade between chained actions (0.5 s)
 CONNECTORS = (", then ", " and then ", ", and then ", ", after that ")
 
