@@ -23,7 +23,9 @@ import numpy as np
 import torch
 
 from motion_core import metrics
+from motion_core.device import resolve_device
 from motion_core.errors import MotionError
+from motion_core.models.weights_file import model_folder
 
 PHYSICAL_NAMES = ("foot_skate", "penetration", "jitter")
 CLEANED_NAMES = tuple(f"{name}_cleaned" for name in PHYSICAL_NAMES)  # the same after the foot cleanup
@@ -203,10 +205,8 @@ def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test
     """
     from motion_core.data.dataset import MotionTextDataset
     from motion_core.models.evaluator import MotionTextEvaluator
-    from motion_core.train import pick_device
-
     started = time.time()
-    device = pick_device(device)
+    device = resolve_device(device)
     if data is None:
         raise MotionError("evaluation needs --data, a HumanML3D-layout folder with a test split")
     models = dict(generators or {})
@@ -217,9 +217,7 @@ def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test
     evaluator_dir = evaluator or weights
     if evaluator_dir is None:
         raise MotionError("no evaluator: pass --evaluator DIR (a `motion-mamba train evaluator` run's model/ folder)")
-    from motion_core.train import _model_dir
-
-    evaluator_model = MotionTextEvaluator.from_pretrained(_model_dir(evaluator_dir), device)
+    evaluator_model = MotionTextEvaluator.from_pretrained(model_folder(evaluator_dir), device)
     dataset = MotionTextDataset(data, split, cache_path=cache_path, allow_missing_captions=allow_missing_captions)
     if len(dataset) < r_batch:
         raise MotionError(f"the {split} split has {len(dataset)} captioned clips; R-precision needs at least {r_batch}")

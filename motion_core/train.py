@@ -8,8 +8,7 @@ One loop for all four; a small `Task` per kind builds the model and computes its
 
 A run folder holds everything, and nothing is pickled:
   run.json                 kind, data folder, VAE run (denoisers), the training config (+ model config)
-  checkpoint/              model, optimizer (AdamW moments): safetensors in shards of <= 15 MiB; state.json (step, loss-log
-                           length, RNG states of torch, CUDA and the batch sampler) and state_rank<r>.json per DDP rank
+  checkpoint/              model, optimizer, step and RNG states (motion_core.checkpoint)
   loss.jsonl, loss.png     one JSON line per logged step (mean over the interval and the ranks) and its plot
   model/                   the trained model in its loadable form (generator folder, VAE folder or evaluator folder)
 Resuming (`--resume`) restores all of it, so the run continues with exactly the batches, noise and dropout masks it
@@ -19,21 +18,20 @@ Multi-GPU: start with `torchrun --nproc_per_node=K -m motion_core train ...`; ev
 batch_size / K, gradients are averaged by DDP, rank 0 writes the files.
 """
 
-import base64
 import json
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from motion_core.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from motion_core.device import resolve_device
 from motion_core.errors import MotionError
-from motion_core.models.config import dataclass_from_dict
+from motion_core.models.config import ConfigError, load_dataclass
+from motion_core.models.vae import FeatureVAE
 from motion_core.motion.protocol import MAX_FRAMES
 
 KINDS = ("vae", "denoiser", "baseline", "evaluator")
@@ -67,19 +65,16 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values):
-        config = dataclass_from_dict(cls, values, "training")
+        config = load_dataclass(cls, values, "training")
         if config.precision not in ("auto", "bf16", "fp32"):
-            raise MotionError(f"precision must be auto, bf16 or fp32, not {config.precision!r}")
+            raise ConfigError(f"precision must be auto, bf16 or fp32, not {config.precision!r}")
         if config.lr_decay not in ("none", "cosine"):
-            raise MotionError(f"lr_decay must be none or cosine, not {config.lr_decay!r}")
+            raise ConfigError(f"lr_decay must be none or cosine, not {config.lr_decay!r}")
         if config.export_dtype not in ("float32", "float16"):
-            raise MotionError(f"export_dtype must be float32 or float16, not {config.export_dtype!r}")
+            raise ConfigError(f"export_dtype must be float32 or float16, not {config.export_dtype!r}")
         if config.preset not in PRESETS:
-            raise MotionError(f"preset must be one of {', '.join(PRESETS)}, not {config.preset!r}")
+            raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, not {config.preset!r}")
         return config
-
-
-# ------------------------------------------------------------------------------------------------ torch helpers
 
 
 # ----------------------------------------------------------------------------------------------------- tasks
@@ -98,8 +93,9 @@ class Task:
         raise NotImplementedError
 
     def loss(self, model, batch):
-        """-> (scalar loss, {name: detached scalar tensor})"""
-        raise NotImplementedError
+        """-> (scalar loss, {name: detached scalar tensor}). By default the model's own `training_loss`, run through
+        `model` (in multi-GPU runs the DistributedDataParallel wrapper, whose forward syncs the gradients)."""
+        return getattr(model, "module", model).training_loss(batch, forward=model)
 
     def export(self, model, directory):
         raise NotImplementedError
@@ -131,74 +127,27 @@ class EvaluatorTask(Task):
 
 
 class VAETask(Task):
-    kind = "vae"
+    kind = "vae"  # its loss is the VAE's own training_loss
 
     def build(self):
         from motion_core.models import build_vae_from
-        from motion_core.models.config import (ConfigError, ModelConfig, VAEConfig, denoiser_config_for,
-                                               temporal_vae_config)
+        from motion_core.models.config import VAEConfig, check_vae_config, temporal_vae_config
 
         values = {"nfeats": self.dataset.feature_dim, **self.config.model}
+        # keys and types checked before anything is built; the preset then fills in its shape
+        vae_config = load_dataclass(VAEConfig, values, "VAE", prefix="model.")
         if self.config.preset == "temporal":
-            dataclass_from_dict(VAEConfig, values, "VAE")  # unknown keys are named before anything is built
-            vae_config = temporal_vae_config(**values)
-        else:
-            vae_config = dataclass_from_dict(VAEConfig, values, "VAE")
+            vae_config = temporal_vae_config(**{key: getattr(vae_config, key) for key in values})
         try:
-            ModelConfig(vae=vae_config, denoiser=denoiser_config_for(vae_config, "motion_mamba"))
+            check_vae_config(vae_config)
         except ConfigError as error:
-            raise MotionError(f"bad VAE settings in the training config: {error}") from None
+            raise ConfigError(f"bad VAE settings in the training config: {error}") from None
         model = build_vae_from(vae_config)
         model.set_normalizer(self.dataset.mean, self.dataset.std)  # the joint loss needs de-normalised features
         return model
 
-    def loss(self, model, batch):
-        # MotionVAE.training_loss's terms, kept as tensors: float() on every step would stall the GPU queue.
-        from motion_core.models.feature_joints import features_to_joints
-
-        vae = getattr(model, "module", model)
-        c = vae.config
-        motion, mask, lengths = batch["motion"], batch["mask"], batch["lengths"]
-        recon, mu, logvar = model(motion, lengths)
-        recon = recon.float()
-        feature_loss = F.smooth_l1_loss(recon[mask], motion[mask])
-        joint_loss = F.smooth_l1_loss(features_to_joints(vae.denormalize(recon))[mask],
-                                      features_to_joints(vae.denormalize(motion))[mask])
-        mu, logvar = mu.float(), logvar.float()
-        kl = 0.5 * torch.mean(mu.pow(2) + logvar.exp() - 1.0 - logvar)
-        loss = c.lambda_features * feature_loss + c.lambda_joints * joint_loss + c.lambda_kl * kl
-        return loss, {"features": feature_loss.detach(), "joints": joint_loss.detach(), "kl": kl.detach()}
-
     def export(self, model, directory):
-        save_vae(model, directory, dtype=getattr(torch, self.config.export_dtype))
-
-
-def save_vae(vae, directory, dtype=torch.float32):
-    """A trained VAE on its own: vae.safetensors (or shards; normaliser buffers inside) + vae_config.json."""
-    from motion_core.models.weights_file import save_weights
-
-    directory = Path(directory)
-    save_weights(vae.state_dict(), directory, "vae", dtype=dtype)
-    (directory / "vae_config.json").write_text(json.dumps(asdict(vae.config), indent=2) + "\n")
-
-
-def load_vae(directory, device="cpu"):
-    from motion_core.models import build_vae_from
-    from motion_core.models.config import VAEConfig
-    from motion_core.models.weights_file import load_weights, weight_files
-
-    directory = _model_dir(directory)
-    if not weight_files(directory, "vae"):
-        raise MotionError(f"no trained VAE in {directory} (vae.safetensors missing); train one with "
-                          "`motion-mamba train vae`")
-    config_file = directory / "vae_config.json"
-    if config_file.is_file():
-        config = VAEConfig(**json.loads(config_file.read_text()))
-    else:  # a generator folder: the VAE config is a section of config.json
-        config = VAEConfig(**json.loads((directory / "config.json").read_text())["vae"])
-    vae = build_vae_from(config)
-    vae.load_state_dict({k: v.float() for k, v in load_weights(directory, "vae").items()})
-    return vae.to(device)
+        model.save_pretrained(directory, dtype=getattr(torch, self.config.export_dtype))
 
 
 class DenoiserTask(Task):
@@ -213,11 +162,11 @@ class DenoiserTask(Task):
     def build(self):
         from motion_core.diffusion import NoiseSchedule
         from motion_core.models import build_denoiser
-        from motion_core.models.config import ConfigError, ModelConfig, denoiser_config_for
+        from motion_core.models.config import ModelConfig, denoiser_config_for
 
         if self.vae_dir is None:
             raise MotionError(f"training the {self.kind} needs a trained VAE: add --vae RUN_DIR")
-        self.vae = load_vae(self.vae_dir, self.device).eval().requires_grad_(False)
+        self.vae = FeatureVAE.from_pretrained(self.vae_dir, self.device).eval().requires_grad_(False)
         if not np.allclose(self.vae.mean.cpu().numpy(), self.dataset.mean, atol=1e-5):
             raise MotionError(f"the VAE in {self.vae_dir} was trained on another corpus (its Mean.npy differs); "
                               "train the VAE on this --data first")
@@ -238,7 +187,7 @@ class DenoiserTask(Task):
         try:
             self.generator_config = ModelConfig.from_dict(values["model"])
         except ConfigError as error:
-            raise MotionError(f"bad model settings in the training config: {error}") from None
+            raise ConfigError(f"bad model settings in the training config: {error}") from None
         self.schedule = NoiseSchedule(self.generator_config.diffusion)
         self.unconditional = torch.from_numpy(self.dataset.captions.lookup([""])[0]).to(self.device)
         return build_denoiser(self.generator_config)
@@ -316,95 +265,6 @@ def load_initial_weights(model, path, stem):
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
 
 
-def _model_dir(run_or_model_dir):
-    """Accept a run folder (uses its model/) or a model folder itself."""
-    path = Path(run_or_model_dir)
-    return path / "model" if (path / "model").is_dir() else path
-
-
-# ------------------------------------------------------------------------------------------------ checkpoints
-
-
-def _b64(tensor):
-    return base64.b64encode(tensor.cpu().numpy().tobytes()).decode("ascii")
-
-
-def _from_b64(text):
-    return torch.from_numpy(np.frombuffer(base64.b64decode(text), dtype=np.uint8).copy())
-
-
-def optimizer_to_tensors(optimizer):
-    """AdamW state as flat tensors {'state.<param>.<key>': tensor} plus JSON-able param groups."""
-    state = optimizer.state_dict()
-    tensors = {}
-    for index, values in state["state"].items():
-        for key, value in values.items():
-            tensors[f"state.{index}.{key}"] = (value if torch.is_tensor(value) else torch.tensor(value)).cpu()
-    return tensors, state["param_groups"]
-
-
-def optimizer_from_tensors(optimizer, tensors, param_groups):
-    state = {}
-    for name, value in tensors.items():
-        _, index, key = name.split(".", 2)
-        state.setdefault(int(index), {})[key] = value
-    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
-
-
-def save_checkpoint(run_dir, model, optimizer, step, log_lines, rank_states):
-    """Write checkpoint/ atomically: a fresh folder next to it, then a rename. Model and optimizer tensors go to
-    safetensors files of at most 15 MiB each (shards), so a checkpoint can travel through size-limited transfers."""
-    from motion_core.models.weights_file import save_weights
-
-    run_dir = Path(run_dir)
-    fresh = run_dir / "checkpoint.tmp"
-    shutil.rmtree(fresh, ignore_errors=True)
-    fresh.mkdir(parents=True)
-    save_weights(model.state_dict(), fresh, "model")
-    tensors, groups = optimizer_to_tensors(optimizer)
-    save_weights(tensors, fresh, "optimizer")
-    (fresh / "state.json").write_text(json.dumps({"step": step, "log_lines": log_lines, "param_groups": groups},
-                                                 indent=2) + "\n")
-    for rank, rank_state in enumerate(rank_states):
-        (fresh / f"state_rank{rank}.json").write_text(json.dumps(rank_state) + "\n")
-    old = run_dir / "checkpoint"
-    if old.exists():
-        shutil.rmtree(run_dir / "checkpoint.old", ignore_errors=True)
-        old.rename(run_dir / "checkpoint.old")
-    fresh.rename(old)
-    shutil.rmtree(run_dir / "checkpoint.old", ignore_errors=True)
-
-
-def load_checkpoint(run_dir, model, optimizer, rank):
-    from motion_core.models.weights_file import load_weights
-
-    folder = Path(run_dir) / "checkpoint"
-    if not (folder / "state.json").is_file():
-        raise MotionError(f"no checkpoint in {run_dir}; start without --resume")
-    state = json.loads((folder / "state.json").read_text())
-    model.load_state_dict(load_weights(folder, "model"))
-    optimizer_from_tensors(optimizer, load_weights(folder, "optimizer"), state["param_groups"])
-    rank_file = folder / f"state_rank{rank}.json"
-    if not rank_file.is_file():
-        raise MotionError(f"{rank_file} is missing: resume with the number of processes the run was started with")
-    return state, json.loads(rank_file.read_text())
-
-
-def rng_state(sampler, device, interval=None):
-    """RNG states of this process, plus the loss sums of the unfinished log interval (so logs resume exactly)."""
-    state = {"torch": _b64(torch.get_rng_state()), "sampler": sampler.state(), "interval": interval}
-    if device.type == "cuda":
-        state["cuda"] = _b64(torch.cuda.get_rng_state(device))
-    return state
-
-
-def restore_rng_state(state, sampler, device):
-    torch.set_rng_state(_from_b64(state["torch"]))
-    sampler.set_state(state["sampler"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(_from_b64(state["cuda"]), device)
-
-
 # ----------------------------------------------------------------------------------------------- loss curve
 
 
@@ -463,11 +323,6 @@ def _distributed():
     return dist.get_rank(), world, local_rank
 
 
-def pick_device(name="auto", local_rank=0):
-    """motion_core.device.resolve_device for a training rank: 'auto' -> cuda:<local_rank> when CUDA is there."""
-    return resolve_device(name, local_rank)
-
-
 def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, device="auto", steps=None,
           minutes=None, cache_path=None, progress=True, allow_missing_captions=False, init=None):
     """Train one model; returns a summary dict (steps, minutes, last losses).
@@ -480,7 +335,7 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
     if kind not in KINDS:
         raise MotionError(f"unknown model kind {kind!r}; choose one of {', '.join(KINDS)}")
     rank, world, local_rank = _distributed()
-    device = pick_device(device, local_rank)
+    device = resolve_device(device, local_rank)  # 'auto' -> this rank's GPU, cuda:<local_rank>
     out = Path(out)
     run_file = out / "run.json"
     if resume:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from motion_core import generator, train
+from motion_core import generator
 from motion_core.device import resolve_device
 from motion_core.errors import MotionError
 
@@ -11,11 +11,11 @@ from motion_core.errors import MotionError
 def test_auto_picks_cuda_when_there_else_cpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto") == torch.device("cpu") == resolve_device(None)
-    assert train.pick_device("auto", local_rank=3) == torch.device("cpu")
+    assert resolve_device("auto", local_rank=3) == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device("auto") == torch.device("cuda")
     assert resolve_device("auto", local_rank=3) == torch.device("cuda:3")
-    assert train.pick_device("auto") == torch.device("cuda:0")  # a training rank always names its GPU
+    assert resolve_device("auto", local_rank=0) == torch.device("cuda:0")  # a training rank names its GPU
 
 
 def test_bad_devices_are_one_line_user_errors(monkeypatch):
@@ -23,7 +23,7 @@ def test_bad_devices_are_one_line_user_errors(monkeypatch):
     with pytest.raises(MotionError, match="--device cpu"):
         resolve_device("cuda")
     with pytest.raises(MotionError, match="--device cpu"):
-        train.pick_device("cuda:1")
+        resolve_device("cuda:1", local_rank=0)
     with pytest.raises(MotionError, match="unknown device"):
         resolve_device("gpu0")
     with pytest.raises(MotionError, match="unsupported device"):

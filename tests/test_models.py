@@ -88,10 +88,10 @@ def test_vae_training_loss_is_finite_and_trains_every_parameter():
     torch.manual_seed(2)
     vae = build_vae(ModelConfig.tiny()).train()
     vae.set_normalizer(np.zeros(263), np.full(263, 0.5))
-    batch = {"features": torch.randn(2, 16, 263), "lengths": torch.tensor([16, 9])}
-    loss, logs = vae.training_loss(batch)
-    assert torch.isfinite(loss) and set(logs) == {"features", "joints", "kl", "total"}
-    assert logs["joints"] > 0 and logs["kl"] > 0
+    batch = {"motion": torch.randn(2, 16, 263), "lengths": torch.tensor([16, 9])}
+    loss, parts = vae.training_loss(batch)
+    assert torch.isfinite(loss) and set(parts) == {"features", "joints", "kl"}
+    assert parts["joints"] > 0 and parts["kl"] > 0 and not parts["kl"].requires_grad
     loss.backward()
     missing = [n for n, p in vae.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     # positions past the longest sequence get no gradient; everything else must
@@ -104,6 +104,54 @@ def test_vae_normalizer_round_trip(tiny_vae):
     x = torch.randn(2, 5, 263)
     torch.testing.assert_close(vae.denormalize(vae.normalize(x)), x, atol=1e-4, rtol=1e-5)
     torch.testing.assert_close(vae.normalize(x)[0, 0, 10], (x[0, 0, 10] - 10) / 2)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "tiny_temporal"])
+def test_vae_save_and_load_round_trip(preset, tmp_path):
+    """save_pretrained -> from_pretrained rebuilds the same class, config and tensors, from a VAE folder, a training
+    run folder (its model/) or a generator folder (config.json's "vae" section)."""
+    from motion_core.generator import MotionGenerator
+    from motion_core.models.vae import FeatureVAE
+
+    torch.manual_seed(3)
+    vae = build_vae(getattr(ModelConfig, preset)()).eval()
+    vae.set_normalizer(np.linspace(-1, 1, 263), np.linspace(0.5, 2, 263))
+    vae.save_pretrained(tmp_path / "run" / "model")
+    assert sorted(p.name for p in (tmp_path / "run" / "model").iterdir()) == ["vae.safetensors", "vae_config.json"]
+    generator = MotionGenerator(vae, build_denoiser(getattr(ModelConfig, preset)()), None,
+                                config=getattr(ModelConfig, preset)())
+    generator.save_pretrained(tmp_path / "generator")
+    features, lengths = torch.randn(2, 24, 263), torch.tensor([24, 17])
+    with torch.no_grad():
+        _, mu, _ = vae.encode(features, lengths, sample=False)
+        expected = vae.decode(mu, lengths)
+    for folder in (tmp_path / "run" / "model", tmp_path / "run", tmp_path / "generator"):
+        loaded = FeatureVAE.from_pretrained(folder).eval()
+        assert type(loaded) is type(vae) and loaded.config == vae.config
+        own = vae.state_dict()
+        assert all(torch.equal(value, own[key]) for key, value in loaded.state_dict().items())
+        with torch.no_grad():
+            torch.testing.assert_close(loaded.decode(loaded.encode(features, lengths, sample=False)[1], lengths),
+                                       expected)
+    vae.save_pretrained(tmp_path / "half", dtype=torch.float16)  # half the size; the statistics stay exact
+    half = FeatureVAE.from_pretrained(tmp_path / "half")
+    assert torch.equal(half.mean, vae.mean) and torch.equal(half.std, vae.std)
+
+
+def test_vae_loading_errors_are_one_line_and_name_the_file(tmp_path):
+    from motion_core.errors import MotionError
+    from motion_core.models.vae import FeatureVAE
+
+    with pytest.raises(MotionError, match="no trained VAE"):
+        FeatureVAE.from_pretrained(tmp_path)
+    build_vae(ModelConfig.tiny()).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "vae_config.json").read_text())
+    (tmp_path / "vae_config.json").write_text(json.dumps({**config, "num_layers": "3"}))
+    with pytest.raises(MotionError, match="vae_config.json does not describe a VAE.*num_layers must be int"):
+        FeatureVAE.from_pretrained(tmp_path)
+    (tmp_path / "vae_config.json").write_text(json.dumps({**config, "layers": 3}))
+    with pytest.raises(MotionError, match="unknown VAE config key"):
+        FeatureVAE.from_pretrained(tmp_path)
 
 
 # ------------------------------------------------------------------------------------------------------ denoisers

@@ -11,7 +11,9 @@ from safetensors.torch import load_file
 from motion_core.cli import main as cli_main
 from motion_core.data.dataset import MotionTextDataset
 from motion_core.errors import MotionError
-from motion_core.train import TrainConfig, load_vae, optimizer_from_tensors, optimizer_to_tensors, train
+from motion_core.checkpoint import optimizer_from_tensors, optimizer_to_tensors
+from motion_core.models.vae import FeatureVAE
+from motion_core.train import TrainConfig, train
 from test_dataset import fake_encode, write_tiny_corpus
 
 TINY = {
@@ -74,7 +76,7 @@ def test_resume_is_bit_exact(corpus, tmp_path, kind):
 
 def test_vae_run_exports_a_loadable_vae(corpus, tmp_path):
     train("vae", corpus, tmp_path / "vae", tiny_config("vae", steps=4), progress=False)
-    vae = load_vae(tmp_path / "vae").eval()
+    vae = FeatureVAE.from_pretrained(tmp_path / "vae").eval()
     mean = np.load(corpus / "Mean.npy")
     np.testing.assert_allclose(vae.mean.numpy(), mean, rtol=1e-6)  # normaliser travels with the weights
     features = torch.zeros(2, 48, 263)
@@ -138,6 +140,16 @@ def test_cli_trains_and_reports_errors(corpus, tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     assert cli_main(["train", "vae", "--data", str(corpus), "--out", str(tmp_path / "b"), "--config", str(bad)]) == 2
+
+
+@pytest.mark.parametrize("preset", ["temporal", "paper"])
+def test_a_model_setting_of_the_wrong_type_is_named_before_anything_is_built(corpus, tmp_path, capsys, preset):
+    config = tmp_path / "typo.json"
+    config.write_text(json.dumps({"preset": preset, "model": {"num_layers": "9"}}))
+    code = cli_main(["train", "vae", "--data", str(corpus), "--out", str(tmp_path / "typo"), "--config", str(config),
+                     "--steps", "1", "--no-progress"])
+    assert code == 2 and "model.num_layers must be int, got '9'" in capsys.readouterr().err
+    assert not (tmp_path / "typo" / "checkpoint").exists()
 
 
 @pytest.mark.parametrize("preset", ["temporal", "paper"])

@@ -1,7 +1,8 @@
 """Model configuration: one dataclass per model, saved as `config.json` beside the safetensors weights.
 
-Loading rebuilds every model from the JSON alone. Unknown keys and wrong types are errors (`ConfigError`, a
-`ValueError`), so a typo in an override never silently falls back to a default.
+Loading rebuilds every model from the JSON alone. Every config of the project (model, VAE, evaluator, training) is
+read by one loader, `load_dataclass`: unknown keys and wrong types are errors (`ConfigError`, naming the key), so a
+typo in an override never silently falls back to a default and a "9" where 9 belongs never reaches torch.
 
 Defaults and the paper ambiguities they settle (see docs/reference/motion-mamba-and-mld.md §1.2-1.5, §5):
 - Latent [2, 256]: 2 latent tokens of width 256 (the paper's best latent size; MLD used [1, 256]).
@@ -26,7 +27,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import Union, get_type_hints
 
 from motion_core.errors import MotionError
 from motion_core.motion.protocol import FPS, MAX_FRAMES
@@ -38,8 +39,10 @@ AGGREGATIONS = ("sum", "concat_linear")
 SKIP_FORMS = ("concat_linear", "add")
 
 
-class ConfigError(ValueError):
-    """A config dict that does not describe a model: unknown key, wrong type or value outside its closed set."""
+class ConfigError(MotionError, ValueError):
+    """A config that does not describe a model or a run: unknown key, wrong type or value outside its closed set.
+
+    A MotionError (users cause it by editing a JSON file; the CLI prints it in one line) and a ValueError."""
 
 
 @dataclass
@@ -247,18 +250,10 @@ class ModelConfig:
     def from_dict(cls, data):
         if not isinstance(data, dict):
             raise ConfigError(f"a model config must be a JSON object, got {type(data).__name__}")
-        data = dict(data)
+        # the denoiser section's class is the one its denoiser_kind names
         kind = data.get("denoiser_kind", "motion_mamba")
-        sections = {
-            "vae": VAEConfig,
-            "denoiser": MambaDenoiserConfig if kind == "motion_mamba" else MLDDenoiserConfig,
-            "diffusion": DiffusionConfig,
-            "text": TextConfig,
-        }
-        for key, section_cls in sections.items():
-            if key in data:
-                data[key] = _build(section_cls, data[key], prefix=key + ".")
-        return _build(cls, data, prefix="")
+        denoiser_cls = MambaDenoiserConfig if kind == "motion_mamba" else MLDDenoiserConfig
+        return load_dataclass(cls, data, types={"denoiser": denoiser_cls})
 
     def save(self, path):
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
@@ -323,36 +318,51 @@ def _check_ranges(config):
             raise ConfigError(f"{name} ({count}) must divide the width it splits ({width})")
 
 
-def dataclass_from_dict(cls, values, what):
-    """`cls(**values)` for a flat settings dataclass, or a MotionError naming the keys `cls` does not have."""
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - known
+def load_dataclass(cls, data, label="", prefix="", types=None):
+    """Dataclass `cls` built from a JSON object `data`, checked: the project's one config loader.
+
+    Args:
+        cls: the dataclass; missing keys keep its defaults.
+        data: dict of field values. Each must have its field's annotated type (int, float, str, bool, dict; an int
+            is fine where a float is expected, as JSON has one number type, never a bool for a number). A field
+            whose type is a dataclass takes a nested object, loaded the same way (or an instance of that class).
+        label: what the config is, for messages ("training" -> "unknown training config key(s): ...").
+        prefix: the key path of `data` inside the whole config, e.g. "vae." (messages name "vae.num_layers").
+        types: {field: type} overriding annotations (ModelConfig's denoiser section, whose class denoiser_kind picks).
+    Raises ConfigError naming the key for an unknown key or a wrong type; the class's own checks (__post_init__)
+    raise theirs.
+    """
+    if not isinstance(data, dict):
+        what = prefix.rstrip(".") or f"a {label + ' ' if label else ''}config"
+        raise ConfigError(f"{what} must be a JSON object, got {type(data).__name__}")
+    hints = {**get_type_hints(cls), **(types or {})}
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(names))
     if unknown:
-        raise MotionError(f"unknown {what} config keys {sorted(unknown)}; allowed: {sorted(known)}")
+        raise ConfigError(f"unknown {label + ' ' if label else ''}config key(s): "
+                          f"{', '.join(prefix + k for k in unknown)}; allowed: {', '.join(sorted(names))}")
+    values = {}
+    for name, value in data.items():
+        expected = hints[name]
+        if dataclasses.is_dataclass(expected):
+            nested = isinstance(value, expected)
+            values[name] = value if nested else load_dataclass(expected, value, label, f"{prefix}{name}.")
+        else:
+            values[name] = _check_type(prefix + name, value, expected)
     return cls(**values)
 
 
-def _build(cls, data, prefix):
-    """Instantiate dataclass `cls` from `data`, rejecting unknown keys and values of the wrong type."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a JSON object, got {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"unknown config key(s): {', '.join(prefix + k for k in unknown)}")
-    kwargs = {}
-    for name, value in data.items():
-        default = getattr(cls(), name) if name not in ("vae", "denoiser", "diffusion", "text") else None
-        if default is not None and not dataclasses.is_dataclass(default):
-            value = _check_type(prefix + name, value, type(default))
-        kwargs[name] = value
-    return cls(**kwargs)
-
-
-def _check_type(name, value, expected):
-    # JSON has one number type: an int is fine where a float is expected, never the other way round.
+def _check_type(key, value, expected):
+    if not isinstance(expected, type):  # e.g. a Union: the caller must say which class through `types`
+        raise TypeError(f"load_dataclass cannot check {key} of type {expected}; pass its class in types")
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if expected is int and isinstance(value, bool) or not isinstance(value, expected):
-        raise ConfigError(f"config key {name} must be {expected.__name__}, got {value!r}")
+    if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+        raise ConfigError(f"config key {key} must be {expected.__name__}, got {value!r}")
     return value
+
+
+def check_vae_config(vae_config):
+    """The checks a ModelConfig makes on its VAE section, for a VAE on its own (training one, loading one)."""
+    ModelConfig(vae=vae_config, denoiser=denoiser_config_for(vae_config, "motion_mamba"))
+    return vae_config

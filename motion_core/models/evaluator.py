@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from motion_core.errors import MotionError
-from motion_core.models.config import dataclass_from_dict
+from motion_core.models.config import load_dataclass
 
 WEIGHTS_FILE = "evaluator.safetensors"
 CONFIG_FILE = "evaluator_config.json"
@@ -44,7 +44,7 @@ class EvaluatorConfig:
 
     @classmethod
     def from_dict(cls, values):
-        return dataclass_from_dict(cls, values, "evaluator")
+        return load_dataclass(cls, values, "evaluator")
 
 
 class MotionTextEvaluator(nn.Module):

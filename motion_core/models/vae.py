@@ -10,17 +10,29 @@ Normalisation statistics (HumanML3D Mean/Std) are buffers of this module: they g
 meaning, travel inside vae.safetensors, and the joint loss needs them.
 
 Training API (for motion_core.train):
-    loss, logs = vae.training_loss({"features": (B, T, 263) normalised, "lengths": (B,) int})
-    `loss` is the scalar to backpropagate; `logs` maps "features", "joints", "kl", "total" to floats.
+    loss, parts = vae.training_loss({"motion": (B, T, 263) normalised, "lengths": (B,) int})
+    `loss` is the scalar to backpropagate; `parts` maps "features", "joints", "kl" to detached scalar tensors.
+
+On disk (`save_pretrained` / `from_pretrained`, for every VAE class): vae.safetensors (or shards) + vae_config.json;
+a generator folder's VAE (config.json's "vae" section) loads the same way.
 """
+
+import json
+from dataclasses import asdict
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from motion_core.models.config import VAEConfig
+from motion_core.errors import MotionError
+from motion_core.models import build_vae_from
+from motion_core.models.config import VAEConfig, check_vae_config, load_dataclass
 from motion_core.models.feature_joints import features_to_joints
 from motion_core.models.layers import SkipTransformer
+from motion_core.models.weights_file import cast_state, load_weights, model_folder, save_weights, weight_files
+
+CONFIG_FILE = "vae_config.json"  # a VAE folder's config; a generator folder keeps it as config.json's "vae" section
 
 
 def lengths_to_mask(lengths, max_len):
@@ -61,26 +73,66 @@ class FeatureVAE(nn.Module):
         return self.decode(z, lengths, frames=features.shape[1]), mu, logvar
 
     # ----- training -----
-    def training_loss(self, batch):
+    def training_loss(self, batch, forward=None):
         """SmoothL1 on normalised features + SmoothL1 on joints + 1e-4 KL (MLD's VAE losses), over real frames.
 
-        batch: {"features": (B, T, nfeats) normalised, "lengths": (B,) int} -> (loss scalar tensor, logs dict).
+        batch: {"motion": (B, T, nfeats) normalised, "lengths": (B,) int} (a training batch). forward: what runs the
+        VAE, default self; multi-GPU training passes its DistributedDataParallel wrapper, whose forward syncs the
+        gradients. Returns (loss scalar, {"features", "joints", "kl": detached scalar tensors}): no float() here, a
+        host sync on every step would stall the GPU queue.
         """
         c = self.config
-        features, lengths = batch["features"], batch["lengths"].to(batch["features"].device)
-        recon, mu, logvar = self(features, lengths)
+        features = batch["motion"]
+        lengths = batch["lengths"].to(features.device)
+        recon, mu, logvar = (self if forward is None else forward)(features, lengths)
+        recon = recon.float()  # under bf16 autocast the decoder's output is bf16
         mask = lengths_to_mask(lengths, features.shape[1])  # (B, T)
         feature_loss = F.smooth_l1_loss(recon[mask], features[mask])
         # Padded frames hold zeros after decode; denormalise only to compare joints on real frames.
-        pred_joints = features_to_joints(self.denormalize(recon))
-        true_joints = features_to_joints(self.denormalize(features))
-        joint_loss = F.smooth_l1_loss(pred_joints[mask], true_joints[mask])
+        joint_loss = F.smooth_l1_loss(features_to_joints(self.denormalize(recon))[mask],
+                                      features_to_joints(self.denormalize(features))[mask])
         # Mean over elements, as MLD's KLLoss (kl_divergence(...).mean()); lambda_kl = 1e-4 assumes that scale.
+        mu, logvar = mu.float(), logvar.float()
         kl = 0.5 * torch.mean(mu.pow(2) + logvar.exp() - 1.0 - logvar)
         loss = c.lambda_features * feature_loss + c.lambda_joints * joint_loss + c.lambda_kl * kl
-        logs = {name: float(value.detach()) for name, value in
-                (("features", feature_loss), ("joints", joint_loss), ("kl", kl), ("total", loss))}
-        return loss, logs
+        return loss, {"features": feature_loss.detach(), "joints": joint_loss.detach(), "kl": kl.detach()}
+
+    # ----- on disk -----
+    def save_pretrained(self, directory, dtype=torch.float32):
+        """Write this VAE on its own into `directory` (created if needed): vae.safetensors, or shards over 15 MiB,
+        with the normaliser statistics inside (float32 whatever `dtype`), and vae_config.json."""
+        directory = Path(directory)
+        save_weights(self.state_dict(), directory, "vae", dtype=dtype)
+        (directory / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory, device="cpu"):
+        """A trained VAE, of the class its config's arch names, from a VAE folder (vae_config.json), a generator
+        folder (config.json's "vae" section) or a training run folder (its model/). Weights load as float32.
+
+        Every problem a user can cause (no weights, a missing, unreadable or wrong config) is a one-line MotionError.
+        """
+        directory = model_folder(directory)
+        if not weight_files(directory, "vae"):
+            raise MotionError(f"no trained VAE in {directory} (vae.safetensors missing); train one with "
+                              "`motion-mamba train vae`")
+        config_file, prefix = directory / CONFIG_FILE, ""
+        if not config_file.is_file():  # a generator folder: the VAE config is a section of config.json
+            config_file, prefix = directory / "config.json", "vae."
+        try:
+            values = json.loads(config_file.read_text())
+            if prefix:
+                values = values.get("vae") if isinstance(values, dict) else None
+            config = check_vae_config(load_dataclass(VAEConfig, values, "VAE", prefix=prefix))
+        except FileNotFoundError:
+            raise MotionError(f"{directory} has VAE weights but no {CONFIG_FILE}; copy the whole folder") from None
+        except ValueError as error:  # invalid JSON, or a ConfigError
+            raise MotionError(f"{config_file} does not describe a VAE ({error}); use the config saved with these "
+                              "weights") from None
+        vae = build_vae_from(config)
+        vae.load_state_dict(cast_state(load_weights(directory, "vae"), vae.state_dict()))
+        return vae.to(device)
 
 
 class MotionVAE(FeatureVAE):

@@ -15,6 +15,12 @@ from motion_core.errors import MotionError
 MAX_SHARD_BYTES = 15 * 2 ** 20
 
 
+def model_folder(path):
+    """The folder holding a model's files: a training run folder's model/, or `path` itself (a model folder)."""
+    path = Path(path)
+    return path / "model" if (path / "model").is_dir() else path
+
+
 def weight_files(folder, stem):
     """The files holding `stem`'s weights in `folder`: [stem.safetensors], the shards in order, or []."""
     folder = Path(folder)

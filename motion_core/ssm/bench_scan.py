@@ -169,13 +169,12 @@ def run(args):
         return 0
     import torch
 
+    from motion_core.device import resolve_device
     from motion_core.errors import MotionError
     from motion_core.ssm import backends as scan_backends
     from motion_core.ssm.scan_ref import selective_scan_ref
 
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise MotionError("--device cuda asked for, but torch sees no CUDA GPU; run with --device cpu")
+    device = resolve_device(args.device)
     dtype = getattr(torch, DTYPES[args.dtype])
     on_gpu = device.type == "cuda"
     shapes = _parse_shapes(args.shapes) if args.shapes else (PAPER_SHAPES + LONG_SHAPES if on_gpu else PAPER_SHAPES)

@@ -2,14 +2,14 @@
 import json, os, sys, time
 from motion_core.data.dataset import MotionTextDataset
 from motion_core.evaluate import corpus_action_check, vae_round_trip
-from motion_core.train import load_vae
+from motion_core.models.vae import FeatureVAE
 runs, device = sys.argv[1], sys.argv[2]
 data = MotionTextDataset(os.environ.get("CORPUS", "/tmp/corpus"), "test", allow_missing_captions=True)
 out = {}
 for run in sys.argv[3:]:
     t = time.time()
     try:
-        out[run] = vae_round_trip(load_vae(f"{runs}/{run}", device), data, device, batch_size=256,
+        out[run] = vae_round_trip(FeatureVAE.from_pretrained(f"{runs}/{run}", device), data, device, batch_size=256,
                                  action_check=corpus_action_check(data))
     except Exception as error:
         out[run] = {"error": repr(error)}
