@@ -2,8 +2,10 @@
 
 Both return a `Job` for each request. Jobs are fed by background threads that never touch bpy: they only put events
 on a queue, and the main thread drains it with `Job.poll()` (from a modal operator's timer, or a blocking loop in
-`execute`). Worker protocol: see the team brief / motion_core.worker. The add-on never imports torch: the in-process
-backend imports motion_core.generator (which does) only when chosen.
+`execute`). Worker protocol: see motion_core.worker; requests and result files: motion_core.motion.protocol. A request
+with `out` gets its result file there (the add-on: its results folder), written by the worker or, in process, by the
+backend; a job's result is a `Motion` in memory either way. The add-on never imports torch: the in-process backend
+imports motion_core.generator (which does) only when chosen.
 """
 
 import atexit
@@ -19,7 +21,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Deque, Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -28,6 +30,9 @@ from . import vendor
 
 vendor.ensure_motion_core()
 from motion_core.errors import MotionError  # noqa: E402
+from motion_core.motion.clip import Motion  # noqa: E402
+# The requests are the worker's own (fields, limits, checks); the backends take them as they are.
+from motion_core.motion.protocol import GenerateRequest, SequenceRequest, load_result, save_result  # noqa: E402
 
 RUNNING, FINISHED, CANCELLED, FAILED = "RUNNING", "FINISHED", "CANCELLED", "FAILED"
 
@@ -38,44 +43,6 @@ STALL_TIMEOUT_S = 60.0
 # Esc: a worker answers a cancel at once (on its stdin thread); one that does not within this time is killed. An
 # in-process generation that ignores its cancel flag this long is abandoned (its result is dropped).
 CANCEL_GRACE_S = 10.0
-
-
-@dataclass
-class GenerateRequest:
-    prompt: str
-    seconds: float
-    seed: Optional[int] = None
-    steps: int = 50
-    guidance: float = 7.5
-    variations: int = 1
-    foot_cleanup: bool = True  # pin the feet where the model's contact channels say they are planted
-
-
-@dataclass
-class SequenceRequest:
-    """A timeline: (prompt, seconds) segments made into one motion (`MotionGenerator.generate_sequence`)."""
-
-    segments: Tuple[Tuple[str, float], ...]
-    seed: Optional[int] = None
-    steps: int = 50
-    guidance: float = 7.5
-    variations: int = 1
-    foot_cleanup: bool = True
-    start: Optional[np.ndarray] = None  # (n, 22, 3) motion space: the motion so far, continued from its last pose
-
-    @property
-    def prompt(self) -> str:
-        return "; ".join(prompt for prompt, _ in self.segments)
-
-
-@dataclass
-class GenerationResult:
-    joints: np.ndarray  # (V, T, 22, 3) float32, motion space (metres, Y-up, +Z forward)
-    fps: float
-    seed: Optional[int]
-    prompt: str
-    elapsed_s: float = 0.0
-    segments: List[Tuple[str, int, int]] = field(default_factory=list)  # timelines: (prompt, first, end frame)
 
 
 @dataclass
@@ -104,7 +71,7 @@ class Job:
     state: str = RUNNING
     step: int = 0
     total: int = 0
-    result: Optional[GenerationResult] = None
+    result: Optional[Motion] = None  # joints (V, T, 22, 3) float32; info["elapsed_s"]: seconds it took
     error: str = ""
     cancel_requested: bool = False
     cancel_grace: Optional[float] = None  # seconds after cancel() to give up on the backend (None: never)
@@ -132,6 +99,7 @@ class Job:
             self.step, self.total = int(event.get("step", 0)), int(event.get("total", 0))
         elif kind == "result" and self.cancel_requested:
             self.state = CANCELLED  # the cancel came too late to stop sampling: the user still gets nothing
+            discard(self.request.out)
         elif kind == "result":
             self.result = event["result"]
             self.state = FINISHED
@@ -168,21 +136,21 @@ class Job:
         return self.step / self.total if self.total else 0.0
 
 
-def _load_result_npz(path: str, prompt: str, elapsed: float) -> GenerationResult:
-    with np.load(path, allow_pickle=False) as data:
-        joints = np.asarray(data["joints"], dtype=np.float32)
-        fps = float(data["fps"]) if "fps" in data else 20.0
-        seed = int(data["seed"]) if "seed" in data and np.ndim(data["seed"]) == 0 else None
-        segments = []
-        if "segment_prompts" in data:
-            segments = [(str(p), int(a), int(b)) for p, a, b in
-                        zip(data["segment_prompts"], data["segment_starts"], data["segment_ends"])]
-    if joints.ndim == 3:
-        joints = joints[None]
-    if joints.ndim != 4 or joints.shape[2:] != (22, 3):
-        raise MotionError(f"The worker returned joints of shape {joints.shape}, expected (V, T, 22, 3): "
-                          "update the backend (Preferences → Add-ons → Motion Mamba)")
-    return GenerationResult(joints=joints, fps=fps, seed=seed, prompt=prompt, elapsed_s=elapsed, segments=segments)
+def discard(path: Optional[str]) -> None:
+    """Remove a result file nobody will read (its job was cancelled or given up on)."""
+    if path:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+def _finished(motion: Motion, request: Union[GenerateRequest, SequenceRequest], elapsed: float) -> dict:
+    """The result event of a job: the motion under the request's own prompt, with how long it took."""
+    motion.joints = np.asarray(motion.joints, dtype=np.float32)
+    motion.prompt = request.prompt
+    motion.info["elapsed_s"] = elapsed
+    return {"type": "result", "result": motion}
 
 
 # The worker's entry point. `python -m` (and `-c`) would put the current folder first on sys.path, so a numpy.py in
@@ -231,6 +199,7 @@ class WorkerBackend:
         self._failed = ""
         self._killed_because = ""  # set by the watchdog before it kills a hung worker
         self._cancels: Dict[str, Tuple[Job, float]] = {}  # cancel id -> (job, when sent), until answered
+        self._abandoned: Dict[str, Job] = {}  # cancelled jobs whose generation has not ended yet
         self._outbox: "queue.Queue[Optional[dict]]" = queue.Queue()
         self._last_heard = time.monotonic()
         self._out_dir = tempfile.mkdtemp(prefix="motion_mamba_")
@@ -328,22 +297,26 @@ class WorkerBackend:
             cancelled = self._cancels.pop(str(event_id), None)
             if cancelled is not None:  # the worker answered a cancel: the job ends now, whatever else comes
                 self._jobs.pop(cancelled[0].id, None)
+                self._abandoned[cancelled[0].id] = cancelled[0]
         if cancelled is not None:
             cancelled[0].events.put({"type": "cancelled"})
             return
+        ends = kind in ("result", "error", "cancelled")
         with self._lock:
-            job = self._jobs.get(str(event_id))
+            job = self._jobs.pop(str(event_id), None) if ends else self._jobs.get(str(event_id))
+            gone = self._abandoned.pop(str(event_id), None) if ends else None
+        if gone is not None:  # the generation's own end, after its cancel was answered
+            if kind == "result":
+                discard(gone.request.out)  # sampling finished before the cancel reached it: nobody reads this
+            self._remove_files(gone)
         if job is None:
             return
         if kind == "result":
             try:
-                event = {"type": "result", "result": _load_result_npz(
-                    str(event["path"]), job.request.prompt, float(event.get("elapsed_s", 0.0)))}
-            except (MotionError, OSError, KeyError, ValueError) as error:
+                event = _finished(load_result(str(event["path"])), job.request, float(event.get("elapsed_s", 0.0)))
+            except (MotionError, KeyError, TypeError, ValueError) as error:
                 event = {"type": "error", "message": f"Could not read the worker's result: {error}"}
-        if kind in ("result", "error", "cancelled"):
-            with self._lock:
-                self._jobs.pop(job.id, None)
+        if ends:
             self._remove_files(job)  # the result is in memory now
         job.events.put(event)
 
@@ -364,6 +337,7 @@ class WorkerBackend:
         with self._lock:
             jobs, self._jobs = list(self._jobs.values()), {}
             self._cancels.clear()
+            self._abandoned.clear()
         for job in jobs:
             job.events.put({"type": "error", "message": message})
         self._failed = message
@@ -371,19 +345,19 @@ class WorkerBackend:
     def generate(self, request: Union[GenerateRequest, SequenceRequest]) -> Job:
         if not self.alive:
             raise MotionError(self._failed or self._crash_message(self._process.returncode))
-        job = Job(request=request, id=f"gen{next(self._ids)}", _cancel=self._cancel)
-        message: Dict[str, object] = {
-            "id": job.id, "seed": request.seed, "steps": request.steps, "guidance": request.guidance,
-            "variations": request.variations, "foot_cleanup": request.foot_cleanup,
-            "out": os.path.join(self._out_dir, f"{job.id}.npz")}
+        job_id = f"gen{next(self._ids)}"
+        if request.out is None:  # no home asked for: a file of this backend's, removed once read
+            request = replace(request, out=os.path.join(self._out_dir, f"{job_id}.npz"))
+        job = Job(request=request, id=job_id, _cancel=self._cancel)
         if isinstance(request, SequenceRequest):
-            message.update(type="sequence", segments=[{"prompt": p, "seconds": s} for p, s in request.segments])
+            start = None
             if request.start is not None:  # the worker reads the motion so far from a file beside its result
                 start = os.path.join(self._out_dir, f"{job.id}_start.npz")
-                message["start"] = start
-                np.savez(start, joints=np.asarray(request.start, dtype=np.float32))
+                so_far = Motion(joints=np.asarray(request.start, dtype=np.float32)[None])
+                save_result(start, so_far, "the motion so far")
+            message = request.message(job.id, start)
         else:
-            message.update(type="generate", prompt=request.prompt, seconds=request.seconds)
+            message = request.message(job.id)
         with self._lock:
             self._jobs[job.id] = job
         self._send(message)
@@ -450,10 +424,12 @@ class InProcessBackend:
                     motion = generator.generate_sequence(list(request.segments), start=request.start, **settings)
                 else:
                     motion = generator.generate(request.prompt, request.seconds, **settings)
-            joints = np.asarray(motion.joints, dtype=np.float32)
-            result = GenerationResult(joints=joints, fps=float(motion.fps), seed=motion.seed, prompt=request.prompt,
-                                      elapsed_s=time.perf_counter() - started, segments=list(motion.segments))
-            job.events.put({"type": "result", "result": result})
+            event = _finished(motion, request, time.perf_counter() - started)
+            if request.out is not None:
+                save_result(request.out, motion)  # as the worker would: the result's file is where it was asked
+            job.events.put(event)
+            if job.state != RUNNING:  # given up on (cancel grace) before it ended: nobody reads the file
+                discard(request.out)
         except MotionError as error:
             # GenerationCancelled is a MotionError; matching it by the request keeps torch out of this module.
             job.events.put({"type": "cancelled"} if job.cancel_requested else {"type": "error", "message": str(error)})

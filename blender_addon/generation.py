@@ -5,26 +5,24 @@ drains it; `apply` runs only on success and is the only step that touches the sc
 results list and bakes the first onto the target. Cancel or failure before `apply` leaves the scene as it was.
 """
 
+import itertools
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, Optional, Set, Tuple
 
 import bpy
 import numpy as np
 
 from . import backend as backend_module
-from . import bake, bone_maps, prefs, rig, smpl_body, vendor
+from . import bake, bone_maps, prefs, props, rig, smpl_body, vendor
 
 vendor.ensure_motion_core()
 from motion_core.errors import MotionError  # noqa: E402
-from motion_core.motion.outputs import atomic_output  # noqa: E402
-from motion_core.motion import skeleton  # noqa: E402
+from motion_core.motion import protocol, skeleton  # noqa: E402
+from motion_core.motion.protocol import GenerateRequest, SequenceRequest  # noqa: E402
 from motion_core.motion.retarget import resample, retarget, smpl_rest_joints  # noqa: E402
-from motion_core.motion.timeline import check_segments  # noqa: E402
-
-MIN_SECONDS, MAX_SECONDS = 1.0, 9.8  # the VAE decodes at most 196 frames at 20 fps
 
 
 @dataclass
@@ -118,36 +116,38 @@ def resolve_bone_map(settings, obj) -> Target:
     return target
 
 
-def read_request(settings) -> backend_module.GenerateRequest:
-    """The generation request from the panel settings; MotionError on bad input."""
+def read_request(settings) -> GenerateRequest:
+    """The generation request from the panel settings, checked against the engine's limits; MotionError on bad
+    input (the panel's own words for what the panel shows)."""
     prompt = settings.prompt.strip()
     if not prompt:
         raise MotionError("Type a prompt first, e.g. 'a person walks forward and waves'")
     # The slider is float32: its 9.8 reads back as 9.800000190734863. Durations are kept to the millisecond.
     seconds = round(float(settings.seconds), 3)
-    if not MIN_SECONDS <= seconds <= MAX_SECONDS:
-        raise MotionError(f"Duration must be between {MIN_SECONDS} and {MAX_SECONDS} seconds")
-    if not 1 <= settings.variations <= 4:
-        raise MotionError("Variations must be between 1 and 4")
-    return backend_module.GenerateRequest(prompt=prompt, seconds=seconds, seed=_seed(settings),
-                                          steps=int(settings.steps), guidance=float(settings.guidance),
-                                          variations=int(settings.variations),
-                                          foot_cleanup=bool(settings.foot_cleanup))
+    if not protocol.MIN_SECONDS <= seconds <= protocol.MAX_SECONDS:
+        raise MotionError(f"Duration must be between {protocol.MIN_SECONDS} and {protocol.MAX_SECONDS} seconds")
+    _check_variations(settings)
+    return GenerateRequest(prompt=prompt, seconds=seconds, seed=_seed(settings), steps=int(settings.steps),
+                           guidance=float(settings.guidance), variations=int(settings.variations),
+                           foot_cleanup=bool(settings.foot_cleanup)).checked()
 
 
-def read_timeline_request(settings) -> backend_module.SequenceRequest:
+def read_timeline_request(settings) -> SequenceRequest:
     """The timeline request from the panel's segment list (one motion, baked as one action); MotionError on bad
     input."""
     if not len(settings.segments):
         raise MotionError("The timeline is empty: add a segment with the + button beside the list")
-    if not 1 <= settings.variations <= 4:
-        raise MotionError("Variations must be between 1 and 4")
+    _check_variations(settings)
     # Durations are float32 sliders (4.2 reads back as 4.199999809): kept to the millisecond, as read_request does.
-    segments = check_segments([(s.prompt, round(float(s.seconds), 3)) for s in settings.segments])
-    return backend_module.SequenceRequest(segments=tuple((s.prompt, s.seconds) for s in segments),
-                                          seed=_seed(settings), steps=int(settings.steps),
-                                          guidance=float(settings.guidance), variations=int(settings.variations),
-                                          foot_cleanup=bool(settings.foot_cleanup))
+    segments = tuple((s.prompt, round(float(s.seconds), 3)) for s in settings.segments)
+    return SequenceRequest(segments=segments, seed=_seed(settings), steps=int(settings.steps),
+                           guidance=float(settings.guidance), variations=int(settings.variations),
+                           foot_cleanup=bool(settings.foot_cleanup)).checked()
+
+
+def _check_variations(settings) -> None:
+    if not 1 <= settings.variations <= props.MAX_VARIATIONS:
+        raise MotionError(f"Variations must be between 1 and {props.MAX_VARIATIONS}")
 
 
 def _seed(settings) -> int:
@@ -217,6 +217,8 @@ class GenerationRun:
 
     def start(self) -> "GenerationRun":
         backend = backend_module.get_backend(self.config)
+        # The result file goes straight into the results folder (the rows point to it); nothing copies it later.
+        self.request = replace(self.request, out=new_result_path(self.request.seed))
         self.job = backend.generate(self.request)
         self.started = time.perf_counter()
         return self
@@ -237,12 +239,16 @@ class GenerationRun:
         """Store the variations and bake the first one. Returns the armature object that received it."""
         assert self.job is not None and self.job.result is not None
         result = self.job.result
-        path = _save_result(result)
+        path = self.request.out or ""
         seed = int(result.seed or 0)
-        # Bake first: if it fails, the results list is untouched too.
-        obj, action = bake_result(context, self.settings,
-                                  StoredMotion(path, 0, result.prompt, seed, result.fps, joints=result.joints[0]),
-                                  self.target, report=report)
+        # Bake first: if it fails, the results list is untouched too (and the result's file goes).
+        try:
+            obj, action = bake_result(context, self.settings,
+                                      StoredMotion(path, 0, result.prompt, seed, result.fps, joints=result.joints[0]),
+                                      self.target, report=report)
+        except MotionError:
+            backend_module.discard(path)
+            raise
         first = len(self.settings.results)
         for v in range(result.joints.shape[0]):
             item = self.settings.results.add()
@@ -264,14 +270,14 @@ def add_segment_markers(scene, segments, fps: float, start_frame: int) -> None:
         scene.timeline_markers.new(prompt[:63], frame=int(round(start_frame + first * scene_fps / fps)))
 
 
-def _save_result(result) -> str:
-    folder = prefs.results_folder()
+_result_numbers = itertools.count(1)
+
+
+def new_result_path(seed: Optional[int]) -> str:
+    """A new file name in the results folder for one generation's result (what remove_cached_result may delete)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = os.path.join(folder, f"motion_{stamp}_{int(result.seed or 0)}_{os.getpid()}_{id(result) % 10000}.npz")
-    with atomic_output(path, "the result cache") as tmp:  # a full disk: one line, before the scene changes
-        np.savez(tmp, joints=result.joints, fps=np.float32(result.fps), prompt=np.str_(result.prompt),
-                 seed=np.int64(result.seed or 0))
-    return path
+    name = f"motion_{stamp}_{int(seed or 0)}_{os.getpid()}_{next(_result_numbers)}.npz"
+    return os.path.join(prefs.results_folder(), name)
 
 
 def remove_cached_result(path: str) -> bool:
@@ -303,8 +309,10 @@ def load_result_joints(item) -> np.ndarray:
         return np.asarray(joints, dtype=np.float64)
     if not os.path.isfile(item.path):
         raise MotionError(f"The cached motion '{item.path}' is gone: generate it again")
-    with np.load(item.path, allow_pickle=False) as data:
-        return np.asarray(data["joints"][item.variation], dtype=np.float64)
+    joints = protocol.load_result(item.path, "the cached motion").joints
+    if not 0 <= item.variation < len(joints):
+        raise MotionError(f"The cached motion '{item.path}' has no variation {item.variation + 1}: generate it again")
+    return joints[item.variation].astype(np.float64)
 
 
 def bake_result(context, settings, item: StoredMotion, target: Target, report: Callable[[str], None] = print):

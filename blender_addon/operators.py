@@ -79,7 +79,7 @@ class MOTION_MAMBA_OT_generate(bpy.types.Operator):
         result = self._run.job.result
         settings = context.scene.motion_mamba
         action = settings.results[settings.results_index].action  # the action's real name (".001" included)
-        status.message = (f"{result.joints.shape[0]} × {result.joints.shape[1]} frames in {result.elapsed_s:.1f} s "
+        status.message = (f"{result.variations} × {result.frames} frames in {result.info['elapsed_s']:.1f} s "
                           f"→ '{action}' on {obj.name}")
         self.report({"INFO"}, f"Motion baked onto {obj.name} as '{action}'")
         return {"FINISHED"}

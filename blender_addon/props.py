@@ -10,7 +10,11 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 from . import bone_maps, vendor
 
 vendor.ensure_motion_core()
-from motion_core.motion.timeline import MAX_TIMELINE_SECONDS, MIN_SEGMENT_SECONDS  # noqa: E402
+from motion_core.motion import protocol  # noqa: E402
+
+# The panel's own cap on variations (each one becomes a row of the results list); the engine allows
+# protocol.MAX_VARIATIONS. Every other limit is the engine's.
+MAX_VARIATIONS = 4
 
 
 def _bone_map_items(self, context):
@@ -33,7 +37,7 @@ class MOTION_MAMBA_PG_result(bpy.types.PropertyGroup):
     seed: IntProperty(name="Seed")
     variation: IntProperty(name="Variation", min=0)
     frames: IntProperty(name="Frames")
-    fps: FloatProperty(name="FPS", default=20.0)
+    fps: FloatProperty(name="FPS", default=protocol.FPS)
     path: StringProperty(name="Cache file", subtype="FILE_PATH")
     action: StringProperty(name="Last baked action")
 
@@ -44,8 +48,8 @@ class MOTION_MAMBA_PG_segment(bpy.types.PropertyGroup):
     prompt: StringProperty(name="Prompt", description="What the character does in this segment",
                            default="a person walks forward")
     seconds: FloatProperty(
-        name="Duration", description="Length of this segment in seconds", default=4.0, min=MIN_SEGMENT_SECONDS,
-        max=MAX_TIMELINE_SECONDS, subtype="TIME_ABSOLUTE", unit="TIME_ABSOLUTE")
+        name="Duration", description="Length of this segment in seconds", default=4.0, min=protocol.MIN_SECONDS,
+        max=protocol.MAX_TIMELINE_SECONDS, subtype="TIME_ABSOLUTE", unit="TIME_ABSOLUTE")
 
 
 class MOTION_MAMBA_PG_map_entry(bpy.types.PropertyGroup):
@@ -58,8 +62,8 @@ class MOTION_MAMBA_PG_settings(bpy.types.PropertyGroup):
         name="Prompt", description="What the character does, in plain English",
         default="a person walks forward and waves")
     seconds: FloatProperty(
-        name="Duration", description="Length of the motion in seconds", default=4.0, min=1.0, max=9.8,
-        subtype="TIME_ABSOLUTE", unit="TIME_ABSOLUTE")
+        name="Duration", description="Length of the motion in seconds", default=4.0, min=protocol.MIN_SECONDS,
+        max=protocol.MAX_SECONDS, subtype="TIME_ABSOLUTE", unit="TIME_ABSOLUTE")
     seed: IntProperty(name="Seed", description="Same seed and settings give the same motion", default=0, min=0)
     randomize_seed: BoolProperty(
         name="Randomise", description="Pick a new seed for every generation", default=False)
@@ -67,14 +71,14 @@ class MOTION_MAMBA_PG_settings(bpy.types.PropertyGroup):
         name="Prompt strength",
         description="How strongly the motion follows the prompt: higher sticks closer to the words, lower varies "
                     "more (classifier-free guidance scale)",
-        default=7.5, min=0.0, max=20.0)
+        default=protocol.DEFAULT_GUIDANCE, min=0.0, max=20.0)  # the engine takes up to MAX_GUIDANCE; 20 is plenty
     steps: IntProperty(
         name="Quality steps",
         description="How many refinement passes make the motion: fewer is faster, more is smoother (DDIM denoising "
-                    "steps)", default=50, min=1, max=1000)
+                    "steps)", default=protocol.DEFAULT_STEPS, min=1, max=protocol.MAX_STEPS)
     variations: IntProperty(
         name="Variations", description="How many different motions to generate for the prompt", default=1, min=1,
-        max=4)
+        max=MAX_VARIATIONS)
     foot_cleanup: BoolProperty(
         name="Clean foot contacts", description="Pin each foot to the floor while the model says it is planted "
         "(leg IK, a small pelvis correction, short blends); off: keep the generated joints as they are",

@@ -42,10 +42,10 @@ Events (stdout):
     {"id": "r2", "type": "progress", "step": 10, "total": 50}
     {"id": "r2", "type": "result", "path": "/path/result.npz", "frames": 80, "fps": 20.0, "seed": 7,
      "variations": 1, "elapsed_s": 0.41}
-        The .npz holds joints (variations, T, 22, 3) float32 (metres, Y-up, +Z forward, HumanML3D 22-joint order),
-        fps (float), prompt (str), seed (int). Written completely before the event is sent. A sequence's result
-        also has "segments": [{"prompt", "start_frame", "end_frame"}, ...], and its file segment_prompts,
-        segment_starts and segment_ends.
+        The .npz is a result file (`motion_core.motion.protocol`): joints (variations, T, 22, 3) float32 (metres,
+        Y-up, +Z forward, HumanML3D 22-joint order), fps (float), prompt (str), seed (int). Written completely before
+        the event is sent. A sequence's result also has "segments": [{"prompt", "start_frame", "end_frame"}, ...],
+        and its file segment_prompts, segment_starts and segment_ends.
     {"id": "r2", "type": "cancelled"}
     {"id": "r3", "type": "cancelled", "target": "r2"}  /  {"id": "r3", "type": "not_found", "target": "r2"}
     {"id": "r2", "type": "error", "message": "one line saying what to do", "traceback": "..."}
@@ -80,7 +80,8 @@ from pathlib import Path
 import numpy as np
 
 from motion_core.errors import MotionError
-from motion_core.motion.outputs import atomic_output, check_writable
+from motion_core.motion.outputs import check_writable
+from motion_core.motion.protocol import load_joints, save_result
 
 REQUEST_TYPES = ("load", "generate", "sequence", "edit", "cancel", "shutdown")
 GENERATION_TYPES = ("generate", "sequence", "edit")  # requests that sample (queued, cancellable, one result file)
@@ -228,29 +229,12 @@ def _result_path(out, scratch_path):
     return check_writable(out, "\"out\"")  # before sampling: an unwritable path fails at once
 
 
-def write_result(path, motion):
-    """Write the result .npz atomically (a reader never sees half a file; a full disk is a one-line error)."""
-    with atomic_output(path, "the result") as tmp:
-        timeline = {}
-        if motion.segments:
-            prompts, starts, ends = zip(*motion.segments)
-            timeline = {"segment_prompts": np.array(prompts, dtype=str),
-                        "segment_starts": np.array(starts, np.int64), "segment_ends": np.array(ends, np.int64)}
-        np.savez(tmp, joints=motion.joints.astype(np.float32), fps=np.float32(motion.fps),
-                 prompt=np.str_(motion.prompt), seed=np.int64(motion.seed), **timeline)
-
-
 def read_joints(path, what):
-    """(T, 22, 3) joints from the "joints" key of an .npz (a (1, T, 22, 3) file's first variation), or MotionError."""
-    try:
-        with np.load(Path(path).expanduser(), allow_pickle=False) as data:
-            joints = np.asarray(data["joints"], dtype=np.float64)
-    except (OSError, ValueError, KeyError) as error:
-        raise MotionError(f"cannot read joints for {what} from {_show(path)} ({error}); write an .npz whose "
-                          "\"joints\" is (frames, 22, 3)") from None
-    if joints.ndim == 4 and joints.shape[0] == 1:
-        joints = joints[0]
-    return joints
+    """(T, 22, 3) joints of a one-variation .npz (a result file or an exported motion), or MotionError."""
+    joints, _ = load_joints(path, f"\"{what}\"")
+    if len(joints) != 1:
+        raise MotionError(f"\"{what}\" holds {len(joints)} variations of a motion; save the one to use on its own")
+    return joints[0].astype(np.float64)
 
 
 class Worker:
@@ -390,16 +374,16 @@ class Worker:
             if request["type"] == "sequence":
                 given = request.get("start")
                 motion = self.generator.generate_sequence(
-                    request["segments"], start=None if given is None else read_joints(given, "\"start\""), **settings)
+                    request["segments"], start=None if given is None else read_joints(given, "start"), **settings)
             elif request["type"] == "edit":
-                motion = self.generator.edit_span(read_joints(request["motion"], "\"motion\""), request["first"],
+                motion = self.generator.edit_span(read_joints(request["motion"], "motion"), request["first"],
                                                   request["last"], request["prompt"], **settings)
             else:
                 motion = self.generator.generate(request["prompt"], request["seconds"], **settings)
         except GenerationCancelled:
             self.protocol.emit(request_id, "cancelled")
             return
-        write_result(path, motion)
+        save_result(path, motion)
         elapsed = time.perf_counter() - start
         extra = {}
         if motion.segments:

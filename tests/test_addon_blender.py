@@ -274,6 +274,10 @@ def test_execute_through_worker_subprocess(scene, tiny_model):
     use_backend("EXTERNAL", tiny_model, python=sys.executable)
     settings = scene.motion_mamba
     settings.prompt, settings.seconds, settings.steps, settings.seed = "a person jumps", 1.5, 3, 11
+    from blender_addon import prefs
+    from motion_core.motion.protocol import load_result
+
+    cached = set(os.listdir(prefs.results_folder()))
     before = snapshot()
     assert bpy.ops.motion_mamba.generate() == {"FINISHED"}, bpy.context.window_manager.motion_mamba_status.last_error
     from blender_addon import backend
@@ -284,6 +288,12 @@ def test_execute_through_worker_subprocess(scene, tiny_model):
     rig_obj = new_armatures(before)[0]
     joints = load_result_joints(settings.results[0])
     assert joints.shape == (30, 22, 3)
+    # The worker wrote the one result file, straight into the results folder; the bake used the joints in memory.
+    path = settings.results[0].path
+    assert os.path.dirname(path) == prefs.results_folder()
+    assert set(os.listdir(prefs.results_folder())) - cached == {os.path.basename(path)}
+    assert os.listdir(workers[0]._out_dir) == []
+    np.testing.assert_array_equal(load_result(path).joints[0], joints)
     assert max_joint_error(rig_obj, NAMES, rigid_equivalent(joints)) < 0.01
     # Same seed, same settings: the same motion again from the running worker.
     assert bpy.ops.motion_mamba.generate() == {"FINISHED"}

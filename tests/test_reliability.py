@@ -175,14 +175,15 @@ def test_the_float32_maximum_duration_is_accepted():
     from types import SimpleNamespace
 
     from blender_addon import generation
+    from motion_core.motion import protocol
 
-    slider = float(np.float32(generation.MAX_SECONDS))  # what a FloatProperty set to 9.8 reads back
-    assert slider > generation.MAX_SECONDS
+    slider = float(np.float32(protocol.MAX_SECONDS))  # what a FloatProperty set to 9.8 reads back
+    assert slider > protocol.MAX_SECONDS
     settings = SimpleNamespace(prompt="a person walks", seconds=slider, variations=1, randomize_seed=False, seed=3,
                                steps=2, guidance=7.5, foot_cleanup=True)
     request = generation.read_request(settings)
-    assert request.seconds == generation.MAX_SECONDS
-    settings.seconds = float(np.float32(generation.MIN_SECONDS - 0.01))
+    assert request.seconds == protocol.MAX_SECONDS
+    settings.seconds = float(np.float32(protocol.MIN_SECONDS - 0.01))
     with pytest.raises(generation.MotionError, match="Duration"):
         generation.read_request(settings)
 
@@ -678,6 +679,29 @@ def test_worker_backend_removes_its_files(tiny_weights):
     assert not folder.exists()
 
 
+def test_a_result_that_comes_after_esc_leaves_no_file(tmp_path):
+    import threading
+
+    backend = backend_module()
+    from motion_core.motion.clip import Motion
+
+    release = threading.Event()
+
+    class Slow:  # finishes only after Esc, as a sampler that was past its last cancel check would
+        def generate(self, prompt, seconds, **_):
+            release.wait(30)
+            return Motion(joints=np.zeros((1, 20, 22, 3), np.float32), prompt=prompt, seed=1)
+
+    in_process = backend.InProcessBackend(backend.BackendConfig(mode="in_process"))
+    in_process._generator = Slow()
+    out = tmp_path / "motion_late.npz"
+    job = in_process.generate(backend.GenerateRequest(prompt="walk", seconds=1.0, seed=1, out=str(out)))
+    job.cancel()
+    release.set()
+    assert job.wait(timeout=30) == backend.CANCELLED and job.result is None
+    assert not out.exists()
+
+
 def test_deleting_a_result_removes_its_cached_file_but_never_other_files(addon, tmp_path):
     bpy = addon
     from blender_addon import prefs
@@ -698,20 +722,28 @@ def test_deleting_a_result_removes_its_cached_file_but_never_other_files(addon, 
     assert outsider.read_bytes() == b"keep me" and len(settings.results) == 0
 
 
-def test_a_full_disk_while_caching_a_result_is_one_line_and_changes_nothing(addon, monkeypatch):
+def test_a_full_disk_while_writing_a_result_is_one_line_and_leaves_no_file(addon, monkeypatch):
     import errno
 
-    bpy = addon
     from blender_addon import backend, generation
+    from motion_core.motion import protocol
+    from motion_core.motion.clip import Motion
 
     def full_disk(path, **arrays):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(generation.np, "savez", full_disk)
-    result = backend.GenerationResult(joints=np.zeros((1, 5, 22, 3), np.float32), fps=20.0, seed=1, prompt="walk")
-    with pytest.raises(generation.MotionError, match="No space left") as info:
-        generation._save_result(result)
-    assert "\n" not in str(info.value)
+    class StandIn:
+        def generate(self, prompt, seconds, **_):
+            return Motion(joints=np.zeros((1, 20, 22, 3), np.float32), prompt=prompt, seed=1)
+
+    monkeypatch.setattr(protocol.np, "savez", full_disk)
+    in_process = backend.InProcessBackend(backend.BackendConfig(mode="in_process"))
+    in_process._generator = StandIn()
+    out = generation.new_result_path(1)
+    job = in_process.generate(backend.GenerateRequest(prompt="walk", seconds=1.0, seed=1, out=out))
+    assert job.wait(timeout=30) == backend.FAILED
+    assert "No space left" in job.error and "\n" not in job.error
+    assert os.listdir(os.path.dirname(out)) == []
 
 
 # ------------------------------------------------------------------ 9. the installer: one index per set, all pinned

@@ -10,7 +10,8 @@ variations (`validate_settings`). Breaking a limit raises MotionError with one l
 
 Result file (.npz; `save_result` writes it atomically, `load_result` reads it back as a `Motion`):
     joints (V, T, 22, 3) float32, motion space;  fps () float32;  prompt () str;  seed () int64 (-1: none);
-    a timeline's also segment_prompts (n,) str, segment_starts (n,) int64, segment_ends (n,) int64 (frames [start, end)).
+    a timeline's also segment_prompts (n,) str, segment_starts (n,) int64, segment_ends (n,) int64, frames
+    [start, end) of each segment.
 The worker writes it where the request's "out" says (the add-on: its results folder); the add-on reads it once and
 bakes from memory.
 """
