@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from motion_core.errors import MotionError
+from motion_core.motion.protocol import FPS, load_result
 
 HELP = "draw a contact sheet PNG of a motion file"
 
@@ -30,19 +31,13 @@ def load_joints(path, asf=None, bone_map=None):
     if not path.is_file():
         raise MotionError(f"file not found: {path}")
     try:
-        if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
-                if "joints" not in data:
-                    raise MotionError(f"{path.name} has no 'joints' array; pass a motion-mamba .npz")
-                joints = np.asarray(data["joints"], dtype=np.float64)
-                fps = data["fps"] if "fps" in data else 20.0
-                if np.ndim(fps) != 0 or not np.issubdtype(np.asarray(fps).dtype, np.number):
-                    raise MotionError(f"{path.name}: 'fps' must be one number, got an array of shape "
-                                      f"{np.shape(fps)}")
-                fps = float(fps)
+        if suffix == ".npz":  # a result or an exported motion
+            motion = load_result(path, "the preview")
+            joints = motion.joints.astype(np.float64)
+            joints, fps = (joints[0] if len(joints) == 1 else joints), motion.fps
         elif suffix == ".npy":
             joints = np.load(path, allow_pickle=False).astype(np.float64)
-            fps = 20.0  # HumanML3D files are 20 fps
+            fps = FPS  # HumanML3D files are 20 fps
             if joints.ndim == 2 and joints.shape[1] == 263:
                 from motion_core.motion.features import features_to_joints
 

@@ -21,6 +21,7 @@ import numpy as np
 from motion_core.errors import MotionError
 from motion_core.motion.bvh import write_bvh
 from motion_core.motion.outputs import atomic_output, check_writable
+from motion_core.motion.protocol import segment_arrays
 from motion_core.motion.rotations import quat_to_euler
 from motion_core.motion.skeleton import JOINT_NAMES, PARENTS, REST_DIRECTIONS, joints_to_rotations, rest_offsets
 
@@ -92,14 +93,9 @@ def write_motion_npz(path, joints, fps=20.0, prompt="", seed=None, segments=()):
     segments: (prompt, first frame, end frame) per timeline segment, or empty (no segment keys are written)."""
     joints = _check_joints(joints)
     local_quats, root, offsets = motion_to_rotations(joints)
-    timeline = {}
-    if segments:
-        prompts, starts, ends = zip(*segments)
-        timeline = {"segment_prompts": np.array(prompts, dtype=str), "segment_starts": np.array(starts, np.int64),
-                    "segment_ends": np.array(ends, np.int64)}
     np.savez(
         path,
-        **timeline,
+        **segment_arrays(segments),
         joints=joints.astype(np.float32),
         rotations=local_quats.astype(np.float32),
         root_translation=root.astype(np.float32),

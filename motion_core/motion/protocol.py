@@ -154,12 +154,18 @@ def save_result(path, motion: Motion, what="the result") -> None:
     and a full disk is a one-line MotionError that leaves `path` as it was."""
     arrays = {"joints": np.asarray(motion.joints, dtype=np.float32), "fps": np.float32(motion.fps),
               "prompt": np.str_(motion.prompt), "seed": np.int64(-1 if motion.seed is None else motion.seed)}
-    if motion.segments:
-        prompts, starts, ends = zip(*motion.segments)
-        arrays.update(segment_prompts=np.array(prompts, dtype=str), segment_starts=np.array(starts, np.int64),
-                      segment_ends=np.array(ends, np.int64))
     with atomic_output(path, what) as tmp:
-        np.savez(tmp, **arrays)
+        np.savez(tmp, **arrays, **segment_arrays(motion.segments))
+
+
+def segment_arrays(segments) -> dict:
+    """A timeline's (prompt, first frame, end frame) segments as the .npz keys (none for no segments); the motion
+    files of `motion_core.motion.export` keep them the same way."""
+    if not segments:
+        return {}
+    prompts, starts, ends = zip(*segments)
+    return {"segment_prompts": np.array(prompts, dtype=str), "segment_starts": np.array(starts, np.int64),
+            "segment_ends": np.array(ends, np.int64)}
 
 
 def load_joints(path, what="the motion") -> Tuple[np.ndarray, dict]:
