@@ -3,10 +3,11 @@
 numpy-only: Blender's Python imports it to build requests, set its sliders' limits and read results.
 Motion space: metres, Y-up, +Z forward, FPS (20) frames per second, HumanML3D 22-joint SMPL order.
 
-Limits. A generate request makes one segment of MIN_SECONDS..MAX_SECONDS: the VAE's longest segment is MAX_FRAMES
-(HumanML3D's longest clip, 9.8 s). A sequence request chains segments of at least MIN_SECONDS each, up to
-MAX_TIMELINE_SECONDS in all (`motion.timeline` checks those). Every sampling request shares seed, steps, guidance and
-variations (`validate_settings`). Breaking a limit raises MotionError with one line saying what to change.
+Limits. A generate request makes one segment of MIN_SECONDS..MAX_SECONDS, at most MAX_FRAMES frames (HumanML3D's
+longest clip, 9.8 s; the paper's VAE decodes no more, and longer motions are timelines). A sequence request chains
+segments of at least MIN_SECONDS each, up to MAX_TIMELINE_SECONDS in all (`motion.timeline` checks those). Every
+sampling request shares seed, steps, guidance and variations (`validate_settings`). Breaking a limit raises
+MotionError with one line saying what to change.
 
 Result file (.npz; `save_result` writes it atomically, `load_result` reads it back as a `Motion`):
     joints (V, T, 22, 3) float32, motion space;  fps () float32;  prompt () str;  seed () int64 (-1: none);
@@ -34,7 +35,7 @@ from motion_core.motion.timeline import MAX_TIMELINE_SECONDS, MIN_SEGMENT_SECOND
 # MAX_TIMELINE_SECONDS is re-exported: the add-on's sliders read every limit from here.
 
 FPS = 20.0  # HumanML3D's frame rate: the model's, and every result's
-MAX_FRAMES = 196  # the longest HumanML3D clip, so the longest segment the VAE decodes
+MAX_FRAMES = 196  # the longest HumanML3D clip: the longest segment one request makes
 MIN_SECONDS = MIN_SEGMENT_SECONDS  # a shorter segment cannot show an action
 MAX_SECONDS = MAX_FRAMES / FPS  # 9.8
 
