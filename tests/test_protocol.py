@@ -122,12 +122,15 @@ def _write(path, kind):
         np.savez(path, joints=np.array([{"a": 1}], dtype=object))
     elif kind == "bad fps":
         np.savez(path, joints=np.zeros((5, 22, 3)), fps=np.float32(0))
+    elif kind == "fps array":
+        np.savez(path, joints=np.zeros((5, 22, 3)), fps=np.zeros(3))
     elif kind == "half a timeline":
         np.savez(path, joints=np.zeros((5, 22, 3)), segment_prompts=np.array(["walk"]))
 
 
 @pytest.mark.parametrize("kind", ["missing", "npy", "text", "truncated", "no joints", "24 joints", "no frames", "nan",
-                                  "text joints", "pickled", "bad fps", "half a timeline"])
+                                  "text joints", "pickled", "bad fps", "fps array",
+                                  "half a timeline"])
 def test_a_file_of_another_format_is_one_clear_error(tmp_path, kind):
     path = tmp_path / "wrong.npz"
     if kind != "missing":

@@ -46,6 +46,8 @@ MAX_GUIDANCE = 50.0
 MAX_VARIATIONS = 64
 MAX_SEED = 2 ** 63 - 1  # seeds are stored as int64
 
+_FIX = "use a motion-mamba .npz whose \"joints\" is (frames, 22, 3)"  # the end of every file error
+
 
 # ------------------------------------------------------------------------------------------------------ request
 
@@ -174,7 +176,6 @@ def load_joints(path, what="the motion") -> Tuple[np.ndarray, dict]:
 
     Reads result files and the motion .npz files `motion_core.motion.export` writes. Anything else (a missing or
     damaged file, no "joints", another shape, NaN) is one MotionError naming the file and `what` it was read for."""
-    fix = "use a motion-mamba .npz whose \"joints\" is (frames, 22, 3)"
     name = _short(path)
     try:
         data = np.load(Path(path).expanduser(), allow_pickle=False)
@@ -184,38 +185,52 @@ def load_joints(path, what="the motion") -> Tuple[np.ndarray, dict]:
             arrays = {key: data[key] for key in data.files}
     # Missing, unreadable, truncated or not an .npz, or holding pickled objects.
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        raise MotionError(f"cannot read joints for {what} from {name} ({error}); {fix}") from None
+        raise MotionError(f"cannot read joints for {what} from {name} ({error}); {_FIX}") from None
     if "joints" not in arrays:
-        raise MotionError(f"{name} (for {what}) has no \"joints\" array; {fix}")
+        raise MotionError(f"{name} (for {what}) has no \"joints\" array; {_FIX}")
     joints = arrays.pop("joints")
     if (joints.ndim not in (3, 4) or joints.shape[-2:] != (len(JOINT_NAMES), 3) or joints.shape[-3] < 1
             or not np.issubdtype(joints.dtype, np.number)):
         raise MotionError(f"{name} (for {what}) holds joints of shape {tuple(joints.shape)}, not (frames, 22, 3); "
-                          f"{fix}")
+                          f"{_FIX}")
     if joints.ndim == 3:
         joints = joints[None]
     joints = joints.astype(np.float32)
     if not np.isfinite(joints).all():
-        raise MotionError(f"{name} (for {what}) has NaN or infinite joints; {fix}")
+        raise MotionError(f"{name} (for {what}) has NaN or infinite joints; {_FIX}")
     return joints, arrays
 
 
 def load_result(path, what="the result") -> Motion:
     """A result .npz (see the module docstring) as a Motion; MotionError (one line) for a file of another format."""
     joints, arrays = load_joints(path, what)
-    try:
-        fps = float(arrays.get("fps", FPS))
-        prompt = str(arrays.get("prompt", ""))
-        seed = int(arrays.get("seed", -1))
-        segments = []
-        if "segment_prompts" in arrays:
+    name = _short(path)
+    fps = _scalar(arrays, "fps", float, FPS, name, what)
+    if not (math.isfinite(fps) and fps > 0):
+        raise MotionError(f"{name} (for {what}) has fps {fps:g}, not a positive number; {_FIX}")
+    seed = _scalar(arrays, "seed", int, -1, name, what)
+    segments = []
+    if "segment_prompts" in arrays:
+        try:
             segments = [(str(p), int(a), int(b)) for p, a, b in
                         zip(arrays["segment_prompts"], arrays["segment_starts"], arrays["segment_ends"], strict=True)]
-    except (TypeError, ValueError, KeyError) as error:  # e.g. an array where a number belongs, a missing segment key
-        raise MotionError(f"{_short(path)} (for {what}) is not a result file ({error}); generate it again") from None
-    if not (math.isfinite(fps) and fps > 0):
-        raise MotionError(f"{_short(path)} (for {what}) has fps {fps:g}, not a positive number; generate it again")
-    return Motion(joints=joints, fps=fps, prompt=prompt, seed=None if seed < 0 else seed, segments=segments)
+        except (KeyError, TypeError, ValueError) as error:  # a key missing, lists of other lengths, not numbers
+            raise MotionError(f"{name} (for {what}) has broken timeline segments ({error}); {_FIX}") from None
+    return Motion(joints=joints, fps=fps, prompt=_scalar(arrays, "prompt", str, "", name, what),
+                  seed=None if seed < 0 else seed, segments=segments)
+
+
+def _scalar(arrays, key, kind, default, name, what):
+    """The one value stored under `key` as `kind` (`default` when absent), or MotionError naming the key."""
+    if key not in arrays:
+        return default
+    value = arrays[key]
+    try:
+        if np.ndim(value) != 0:
+            raise ValueError(f"an array of shape {tuple(np.shape(value))}")
+        return kind(value.item())
+    except (TypeError, ValueError) as error:
+        raise MotionError(f"{name} (for {what}): \"{key}\" must be one {kind.__name__} ({error}); {_FIX}") from None
 
 
 def _short(path) -> str:
