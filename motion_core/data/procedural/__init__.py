@@ -6,7 +6,8 @@ numpy only (never imports torch). Conventions: metres, Y-up, +Z forward, 20 fps,
     joints, captions = generate_clip("walk", np.random.default_rng(0), speed="slow")
 
 Modules: body (pose tracks -> joints: FK + two-bone IK), gait (footstep planning), animate (keyframes, noise),
-actions (the kinds), captions (paraphrases, left/right swap), library (clips, chains, layers), quality (checks).
+actions/ (the kinds, one module per category), captions (paraphrases, left/right swap), library (clips, chains,
+layers), quality (checks).
 """
 
 from .actions import ACTION_KINDS, ActionSpec

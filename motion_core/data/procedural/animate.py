@@ -1,11 +1,12 @@
-"""Animation helpers shared by the action kinds: keyframes with easing, smooth noise, idle life, hand layering.
+"""Animation helpers shared by the action kinds: keyframes with easing, smooth noise, idle life, hand layering,
+body-frame root shifts.
 
 Conventions: frames at 20 fps, metres, radians; hand targets in the chest frame relative to the shoulder.
 """
 
 import numpy as np
 
-from .body import FPS, SIDE_SIGN, PoseTracks, standing_tracks
+from .body import FPS, SIDE_SIGN, PoseTracks, rotate_yaw, standing_tracks
 
 
 def ease(s):
@@ -92,6 +93,16 @@ def blend_hand(tracks: PoseTracks, side, target, pole, weight):
     direction /= np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), 1e-6)
     tracks.hand[side] = direction * (reach_a * (1 - w) + reach_b * w)
     tracks.elbow_pole[side] = tracks.elbow_pole[side] * (1 - w) + pole * w
+
+
+def body_to_world(tracks: PoseTracks, local):
+    """Body-frame vectors (n, 3) (x left, z forward of the heading) to world vectors."""
+    return rotate_yaw(local, tracks.heading)
+
+
+def shift_root(tracks: PoseTracks, local_offset):
+    """Move the pelvis by a body-frame offset (n, 3); feet stay put."""
+    tracks.root += body_to_world(tracks, local_offset)
 
 
 def mirror_x(vec, side):

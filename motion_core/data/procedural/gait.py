@@ -220,6 +220,15 @@ def foot_tracks(contacts, n, style: GaitStyle):
     return ankle, yaw, pitch, stance
 
 
+def plant_feet(tracks: PoseTracks, contacts, style: GaitStyle):
+    """Replace both feet of tracks with the ones planned by per-foot contact lists (contacts[side]: [Contact])."""
+    n = tracks.n_frames
+    for side in range(2):
+        ankle, yaw, pitch, contact = foot_tracks(contacts[side], n, style)
+        tracks.ankle[side], tracks.foot_yaw[side], tracks.foot_pitch[side], tracks.contact[side] = \
+            ankle, yaw, pitch, contact
+
+
 def alternating_signal(events, n, shift=0.0):
     """+1 at a left event, -1 at a right event, cosine-eased between them, 0 outside. events: [(time, side)]."""
     t = np.arange(n, dtype=float)

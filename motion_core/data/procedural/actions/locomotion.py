@@ -1,0 +1,372 @@
+"""Locomotion kinds: walk (three speeds), jog, run, sprint, sneak, march, limp, side steps, walking backwards, turns in
+place, curves, a circle, start-stop, and skipping.
+
+All but skipping run on `gait.locomotion` (a root path plus planned footsteps); skipping plans its own contacts.
+Locomotion kinds give gerunds ("walking") so gestures can be layered over them. The random mix picks its layered bases
+in the order the kinds are registered here, so add new kinds at the end.
+"""
+
+import numpy as np
+
+from .. import gait
+from ..animate import add_life, blend_hand, ease, idle_tracks, mirror_x, seconds
+from ..body import ELBOW_POLE_REST, FPS, SIDE_SIGN, neutral_foot_position
+from .registry import SIDE_NAMES, action, sample_duration, sample_energy
+
+
+def speed_profile(n, speed, rng, start_moving, end_moving, ramp_s=0.9):
+    """(T,) speed with an eased start from standing and an eased stop, unless the clip starts / ends mid-gait."""
+    t = np.arange(n, dtype=float)
+    profile = np.full(n, float(speed))
+    if not start_moving:
+        wait = seconds(rng.uniform(0.2, 0.7))
+        profile *= ease((t - wait) / seconds(ramp_s))
+    if not end_moving:
+        wait = seconds(rng.uniform(0.3, 0.8))
+        profile *= ease((n - 1 - wait - t) / seconds(ramp_s))
+    return profile
+
+
+def gait_style(name, speed_scale, rng, energy):
+    """A base gait style scaled to a speed and jittered so no two clips walk alike."""
+    base = gait.STYLES[name]
+    j = lambda: float(rng.uniform(0.85, 1.15))  # noqa: E731
+    return gait.GaitStyle(
+        speed=base.speed * speed_scale,
+        cadence=base.cadence * speed_scale ** 0.45 * float(rng.uniform(0.93, 1.07)),
+        duty=base.duty, clearance=base.clearance * j(), heel_off=base.heel_off * j(), toe_up=base.toe_up * j(),
+        bob=base.bob * j(), crouch=base.crouch * j(), lean=base.lean * j() + rng.normal(0, 0.02),
+        arm_swing=base.arm_swing * energy * j(), arm_bend=min(base.arm_bend * j(), 1.0),
+        pelvis_yaw=base.pelvis_yaw * j(), pelvis_roll=base.pelvis_roll * j(), sway=base.sway * j(),
+        stance_width=base.stance_width + rng.normal(0, 0.02), knee_lift=base.knee_lift * energy,
+        head_bob=base.head_bob * j(),
+    )
+
+
+SPEED_SCALE = {"slow": 0.72, "normal": 1.0, "fast": 1.28}
+
+
+def _sample_locomotion(rng, speeds=("slow", "normal", "fast"), low=3.0, high=9.8):
+    return {"speed": str(rng.choice(speeds)), "duration": sample_duration(rng, low, high), "energy": sample_energy(rng),
+            "start_moving": bool(rng.random() < 0.5), "end_moving": bool(rng.random() < 0.5)}
+
+
+def _move(rng, p, style_name, travel=0.0, turn=None, ramp_s=0.9, limp_side=None):
+    n = seconds(p["duration"])
+    scale = SPEED_SCALE[p.get("speed", "normal")] * float(rng.uniform(0.92, 1.08))
+    style = gait_style(style_name, scale, rng, p["energy"])
+    speed = speed_profile(n, style.speed, rng, p.get("start_moving", False), p.get("end_moving", False), ramp_s)
+    turn_rate = np.zeros(n) if turn is None else turn
+    pad_b = 40 if p.get("start_moving") else 0
+    pad_a = 40 if p.get("end_moving") else 0
+    tracks = gait.locomotion(speed, np.full(n, travel), turn_rate, style, rng, pad_before=pad_b, pad_after=pad_a,
+                             limp_side=limp_side)
+    return add_life(tracks, rng, 0.4)
+
+
+def _speed_slots(p, rng=None):
+    speed = p.get("speed", "normal")
+    words = {"slow": ("slowly", "at a slow pace", "leisurely"), "normal": ("", "", "at a normal pace"),
+             "fast": ("quickly", "fast", "at a brisk pace")}[speed]
+    return {"adv": words[0], "adv2": words[1], "adv3": words[2], "adj": {"slow": "slow", "normal": "",
+                                                                         "fast": "fast"}[speed]}
+
+
+def _walk_phrases(p):
+    return ([
+        "walks forward {adv}", "walks straight ahead {adv2}", "is walking forward {adv3}", "walks in a straight line {adv}",
+        "takes several steps forward {adv}", "walks ahead {adv2}", "moves forward at a {adj} walk",
+        "walks forwards {adv3}", "goes for a {adj} walk forward", "walks {adv} toward the front",
+    ], _speed_slots(p))
+
+
+def _walk_gerunds(p):
+    return ["walking forward", "walking", "walking ahead"]
+
+
+@action("walk", "locomotion", _sample_locomotion, _walk_phrases, _walk_gerunds)
+def build_walk(rng, p):
+    return _move(rng, p, "walk")
+
+
+def _sample_speedless(rng, low=3.0, high=9.8):
+    p = _sample_locomotion(rng, ("normal",), low, high)
+    return p
+
+
+def _jog_phrases(p):
+    return (["jogs forward", "is jogging forward", "jogs in a straight line", "jogs ahead at an easy pace",
+             "runs forward at a slow jog", "jogs straight ahead", "goes for a jog", "jogs forwards steadily"], {})
+
+
+@action("jog", "locomotion", lambda rng: _sample_speedless(rng, 3.0, 9.8), _jog_phrases,
+        lambda p: ["jogging", "jogging forward"])
+def build_jog(rng, p):
+    return _move(rng, p, "jog", ramp_s=1.2)
+
+
+def _run_phrases(p):
+    return (["runs forward", "is running forward", "runs straight ahead", "runs in a straight line",
+             "runs forward quickly", "breaks into a run", "runs ahead", "runs forwards"], {})
+
+
+@action("run", "locomotion", lambda rng: _sample_speedless(rng, 2.5, 8.0), _run_phrases,
+        lambda p: ["running", "running forward"])
+def build_run(rng, p):
+    return _move(rng, p, "run", ramp_s=1.4)
+
+
+def _sprint_phrases(p):
+    return (["sprints forward", "sprints as fast as possible", "runs very fast", "dashes forward at full speed",
+             "is sprinting ahead", "races forward", "sprints straight ahead", "runs forward at top speed"], {})
+
+
+@action("sprint", "locomotion", lambda rng: {**_sample_speedless(rng, 2.5, 6.0), "start_moving": True},
+        _sprint_phrases, lambda p: ["sprinting"])
+def build_sprint(rng, p):
+    return _move(rng, p, "sprint", ramp_s=2.0)
+
+
+def _sneak_phrases(p):
+    return (["sneaks forward", "tiptoes forward quietly", "creeps forward crouched", "sneaks ahead carefully",
+             "walks forward stealthily", "is sneaking forward", "moves forward quietly while crouching",
+             "sneaks forward slowly"], {})
+
+
+@action("sneak", "locomotion", lambda rng: _sample_speedless(rng, 3.0, 9.8), _sneak_phrases,
+        lambda p: ["sneaking", "sneaking forward"])
+def build_sneak(rng, p):
+    tracks = _move(rng, p, "sneak")
+    # Hands held up in front, elbows out: the cautious sneaking posture.
+    n = tracks.n_frames
+    for side in range(2):
+        blend_hand(tracks, side, np.tile(mirror_x([0.02, -0.30, 0.25], side), (n, 1)),
+                   np.tile(mirror_x([1.0, -0.5, -0.3], side), (n, 1)), np.full(n, 0.7))
+    return tracks
+
+
+def _march_phrases(p):
+    return (["marches forward", "marches like a soldier", "marches with high knees", "is marching forward",
+             "marches ahead swinging the arms", "walks forward in a march", "marches in a straight line",
+             "marches forward raising the knees"], {})
+
+
+@action("march", "locomotion", lambda rng: _sample_speedless(rng, 3.0, 9.8), _march_phrases,
+        lambda p: ["marching"])
+def build_march(rng, p):
+    return _move(rng, p, "march")
+
+
+def _limp_phrases(p):
+    return (["limps forward favoring the {side} leg", "walks with a limp on the {side} leg",
+             "limps forward", "is limping with an injured {side} leg", "walks forward limping",
+             "hobbles forward on a hurt {side} leg", "limps slowly ahead", "walks unevenly, limping on the {side} leg"],
+            {"side": SIDE_NAMES[p["side"]]})
+
+
+@action("limp", "locomotion", lambda rng: {**_sample_speedless(rng, 3.0, 9.8), "side": int(rng.integers(2))},
+        _limp_phrases, lambda p: ["limping"])
+def build_limp(rng, p):
+    return _move(rng, p, "limp", limp_side=p["side"])
+
+
+def _sample_side_step(rng):
+    return {"duration": sample_duration(rng, 2.5, 7.0), "energy": sample_energy(rng), "start_moving": False,
+            "end_moving": bool(rng.random() < 0.3), "speed": "normal"}
+
+
+def _side_phrases(side):
+    def phrases(p):
+        return (["side steps to the {dir}", "steps sideways to the {dir}", "shuffles to the {dir}",
+                 "moves sideways to the {dir}", "walks sideways to the {dir}", "sidesteps toward the {dir}",
+                 "takes side steps to the {dir}", "moves to the {dir} with side steps"], {"dir": side})
+    return phrases
+
+
+@action("side_step_left", "locomotion", _sample_side_step, _side_phrases("left"),
+        lambda p: ["side stepping to the left", "stepping sideways"])
+def build_side_step_left(rng, p):
+    return _move(rng, p, "side", travel=np.pi / 2)
+
+
+@action("side_step_right", "locomotion", _sample_side_step, _side_phrases("right"),
+        lambda p: ["side stepping to the right", "stepping sideways"])
+def build_side_step_right(rng, p):
+    return _move(rng, p, "side", travel=-np.pi / 2)
+
+
+def _backward_phrases(p):
+    return (["walks backwards", "walks backward {adv}", "steps backwards", "backs up {adv2}",
+             "walks in reverse", "moves backwards step by step", "is walking backward", "retreats backwards"],
+            _speed_slots(p))
+
+
+@action("walk_backwards", "locomotion", lambda rng: _sample_locomotion(rng, ("slow", "normal"), 2.5, 8.0),
+        _backward_phrases, lambda p: ["walking backwards"])
+def build_walk_backwards(rng, p):
+    return _move(rng, p, "backward", travel=np.pi)
+
+
+def _sample_turn(rng):
+    return {"angle": float(rng.choice([90.0, 90.0, 45.0, 135.0])) * float(rng.uniform(0.9, 1.1)),
+            "duration": sample_duration(rng, 2.0, 4.0), "energy": sample_energy(rng)}
+
+
+def _turn_words(p, side):
+    a = p["angle"]
+    amount = "slightly " if a < 60 else ("" if a < 115 else "sharply ")
+    return {"dir": side, "amount": amount}
+
+
+def _turn_phrases(side):
+    def phrases(p):
+        return (["turns {amount}to the {dir}", "turns {dir}", "turns {amount}to the {dir} in place",
+                 "pivots to the {dir}", "rotates {amount}to the {dir}", "turns the body to the {dir}",
+                 "steps around to face the {dir}", "turns toward the {dir} on the spot"], _turn_words(p, side))
+    return phrases
+
+
+def turn_in_place(rng, p, total_angle):
+    n = seconds(p["duration"])
+    start = seconds(rng.uniform(0.3, 0.7))
+    length = seconds(abs(total_angle) / 180.0 * rng.uniform(0.9, 1.3) + 0.4)
+    t = np.arange(n, dtype=float)
+    # Bell-shaped turn rate integrating to total_angle.
+    u = np.clip((t - start) / length, 0, 1)
+    rate = np.where((t >= start) & (t <= start + length), np.sin(np.pi * u) ** 2, 0.0)
+    rate *= np.radians(total_angle) * FPS / max(rate.sum(), 1e-6)
+    style = gait_style("shuffle", 1.0, rng, p["energy"])
+    style.cadence = 2.2
+    tracks = gait.locomotion(np.zeros(n), np.zeros(n), rate, style, rng)
+    return add_life(tracks, rng, 0.4)
+
+
+@action("turn_left", "locomotion", _sample_turn, _turn_phrases("left"), lambda p: ["turning left"])
+def build_turn_left(rng, p):
+    return turn_in_place(rng, p, p["angle"])
+
+
+@action("turn_right", "locomotion", _sample_turn, _turn_phrases("right"), lambda p: ["turning right"])
+def build_turn_right(rng, p):
+    return turn_in_place(rng, p, -p["angle"])
+
+
+def _sample_curve(rng):
+    p = _sample_locomotion(rng, ("slow", "normal"), 4.0, 9.8)
+    p["side"] = int(rng.integers(2))
+    p["turn_deg_s"] = float(rng.uniform(20, 45))
+    return p
+
+
+def _curve_phrases(p):
+    return (["walks in a curve to the {dir}", "walks forward while curving {dir}", "walks along a curved path to the {dir}",
+             "walks and gradually turns {dir}", "follows a curve to the {dir} while walking",
+             "walks forward, bending to the {dir}", "walks in an arc toward the {dir}", "curves {dir} as they walk"],
+            {"dir": SIDE_NAMES[p["side"]]})
+
+
+@action("walk_curve", "locomotion", _sample_curve, _curve_phrases, lambda p: ["walking in a curve"])
+def build_walk_curve(rng, p):
+    n = seconds(p["duration"])
+    sign = SIDE_SIGN[p["side"]]
+    rate = np.full(n, np.radians(p["turn_deg_s"]) * sign)
+    rate *= ease(np.arange(n) / seconds(1.0)) * ease((n - 1 - np.arange(n)) / seconds(1.0))
+    return _move(rng, p, "walk", turn=rate)
+
+
+def _sample_circle(rng):
+    return {"side": int(rng.integers(2)), "radius": float(rng.uniform(1.0, 2.0)), "energy": sample_energy(rng),
+            "speed": "normal", "start_moving": False, "end_moving": False}
+
+
+def _circle_phrases(p):
+    turn = "counterclockwise" if p["side"] == 0 else "clockwise"
+    return (["walks in a circle", "walks around in a circle to the {dir}", "walks in a full circle",
+             "circles around {turn}", "walks in a circle {turn}", "walks a loop to the {dir}",
+             "walks around in a circle", "makes a circle walking to the {dir}"],
+            {"dir": SIDE_NAMES[p["side"]], "turn": turn})
+
+
+@action("walk_circle", "locomotion", _sample_circle, _circle_phrases, lambda p: ["walking in a circle"])
+def build_walk_circle(rng, p):
+    speed = 1.05 * float(rng.uniform(0.9, 1.1))
+    circle_s = 2 * np.pi * p["radius"] / speed
+    p["duration"] = min(circle_s + 2.2, 9.8)
+    n = seconds(p["duration"])
+    rate = np.full(n, speed / p["radius"] * SIDE_SIGN[p["side"]])
+    rate *= ease((np.arange(n) - 10) / 20.0) * ease((n - 1 - np.arange(n) - 14) / 20.0)
+    p["speed"] = "normal"
+    return _move(rng, p, "walk", turn=rate * 1.0)
+
+
+def _sample_start_stop(rng):
+    return {"duration": sample_duration(rng, 5.0, 9.8), "energy": sample_energy(rng),
+            "speed": str(rng.choice(["slow", "normal"]))}
+
+
+def _start_stop_phrases(p):
+    return (["starts walking and then stops", "walks forward and stops", "begins to walk, then comes to a stop",
+             "walks a few steps and stops", "starts to walk forward, then halts", "takes a few steps forward and stops",
+             "stands, walks forward and stops", "walks forward then stands still"], _speed_slots(p))
+
+
+@action("start_stop", "locomotion", _sample_start_stop, _start_stop_phrases, lambda p: ["walking"])
+def build_start_stop(rng, p):
+    p = {**p, "start_moving": False, "end_moving": False}
+    return _move(rng, p, "walk")
+
+
+def _spot(tracks, side, frame, forward=0.0, width=0.0):
+    """Where `side`'s ankle stands under the root at `frame` (3,)."""
+    f = min(max(int(frame), 0), tracks.n_frames - 1)
+    return neutral_foot_position(tracks.root[f:f + 1], tracks.heading[f:f + 1], side, width, forward)[0]
+
+
+def _skip_phrases(p):
+    return (["skips forward", "skips happily", "is skipping along", "skips ahead", "skips forward cheerfully",
+             "skips in a straight line", "does a skipping motion forward", "skips like a child"], {})
+
+
+@action("skip", "locomotion", lambda rng: {"energy": sample_energy(rng), "duration": sample_duration(rng, 3.5, 9.0)},
+        _skip_phrases, lambda p: ["skipping"])
+def build_skip(rng, p):
+    n = seconds(p["duration"])
+    period = seconds(rng.uniform(0.55, 0.7))
+    speed = float(rng.uniform(1.4, 2.0))
+    start = seconds(rng.uniform(0.3, 0.6))
+    count = max(2, int((n - start - seconds(0.9)) // period))
+    stop = start + count * period
+    t = np.arange(n, dtype=float)
+    profile = speed * ease((t - start + 4) / 10.0) * ease((stop + 4 - t) / 10.0)
+    tracks = idle_tracks(n, rng, life=0.3)
+    root_xz, _ = gait.integrate_path(profile, np.zeros(n), np.zeros(n), tracks.root[0, [0, 2]], tracks.heading[0])
+    tracks.root[:, 0], tracks.root[:, 2] = root_xz[:, 0], root_xz[:, 1]
+    first = int(rng.integers(2))
+    contacts = [[gait.Contact(0.0, 0.0, tracks.ankle[s, 0].copy(), float(tracks.foot_yaw[s, 0]))] for s in range(2)]
+    events = []
+    for k in range(count):
+        side = (first + k) % 2
+        t0 = start + k * period
+        for a, b in ((t0, t0 + 0.22 * period), (t0 + 0.55 * period, t0 + 1.12 * period)):
+            spot = _spot(tracks, side, (a + b) / 2)
+            if len(contacts[side]) == 1:
+                contacts[side][0].end = a - 6  # leave the standing spot
+            contacts[side].append(gait.Contact(a, b, spot, contacts[side][0].yaw))
+        events.append((t0, side))
+    for s in range(2):
+        # Both feet settle next to each other once the root has stopped.
+        last = contacts[s][-1]
+        land = max(stop + seconds(0.25) + 2 * s, last.end + 6)
+        contacts[s].append(gait.Contact(land, n + 40.0, _spot(tracks, s, n - 1), contacts[s][0].yaw))
+    style = gait.GaitStyle(clearance=0.12, heel_off=0.4, toe_up=0.0, knee_lift=0.12 * p["energy"])
+    gait.plant_feet(tracks, contacts, style)
+    active = ease((t - start + 4) / 8.0) * ease((stop + 4 - t) / 8.0)
+    hop_mid = start + 0.385 * period
+    tracks.root[:, 1] += 0.045 * p["energy"] * np.cos(2 * np.pi * (t - hop_mid) / period) * active
+    swing = gait.alternating_signal(sorted(events), n)
+    for s in range(2):
+        blend_hand(tracks, s, gait.arm_swing_hands(-SIDE_SIGN[s] * 0.8 * p["energy"] * swing, 0.5, s),
+                   np.tile(ELBOW_POLE_REST[s], (n, 1)), active)
+    tracks.pelvis[:, 0] += 0.06 * active
+    tracks.pelvis[:, 2] -= 0.08 * swing
+    return tracks
