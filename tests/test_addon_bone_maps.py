@@ -30,12 +30,21 @@ SMPL_RIG = ["Armature|" + b for b in (
     "pelvis", "left_hip", "left_knee", "left_ankle", "left_foot", "right_hip", "right_knee", "right_ankle",
     "right_foot", "spine1", "spine2", "spine3", "neck", "head", "left_collar", "left_shoulder", "left_elbow",
     "left_wrist", "right_collar", "right_shoulder", "right_elbow", "right_wrist")]
+# The armature of Meshcapade's SMPL-X Blender add-on (the common way to get an SMPL-family body into Blender): a
+# "root" bone, then the 55 SMPL-X joints in SMPL-X order (vchoutas/smplx joint_names.py): the 22 body joints, jaw,
+# eyes and 15 finger bones per hand, some of which share a side and a prefix with the arm bones.
+SMPLX_ADDON_RIG = ["root", "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
+                   "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
+                   "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+                   "left_wrist", "right_wrist", "jaw", "left_eye_smplhf", "right_eye_smplhf"] + [
+    f"{side}_{finger}{i}" for side in ("left", "right") for finger in ("index", "middle", "pinky", "ring", "thumb")
+    for i in (1, 2, 3)]
 
 
 @pytest.mark.parametrize("bones, expected", [
     (MIXAMO, "MIXAMO"), ([b.replace("mixamorig:", "mixamorig1_") for b in MIXAMO], "MIXAMO"),
     (RIGIFY_DEF, "RIGIFY_DEFORM"), (UE5, "UE5_MANNEQUIN"), (CC, "CC_ICLONE"),
-    (SMPL_RIG, "SMPL"), (["m_avg_" + b for b in (
+    (SMPLX_ADDON_RIG, "SMPL"), (SMPL_RIG, "SMPL"), (["m_avg_" + b for b in (
         "Pelvis", "Spine1", "Spine2", "Spine3", "Neck", "Head", "L_Hip", "R_Hip", "L_Knee", "R_Knee", "L_Ankle",
         "R_Ankle", "L_Foot", "R_Foot", "L_Collar", "R_Collar", "L_Shoulder", "R_Shoulder", "L_Elbow", "R_Elbow",
         "L_Wrist", "R_Wrist")], "SMPL_X"),
@@ -49,6 +58,8 @@ def test_detect_recognises_common_rigs(bones, expected):
 def test_smpl_preset_maps_each_joint_to_its_own_bone():
     _, mapping = bone_maps.detect(SMPL_RIG)
     assert all(bone == "Armature|" + joint for joint, bone in mapping.items())
+    _, mapping = bone_maps.detect(SMPLX_ADDON_RIG)
+    assert all(bone == joint for joint, bone in mapping.items())  # wrists, not fingers; pelvis, not root
 
 
 def test_mixamo_suffix_matching_is_exact_per_bone():
