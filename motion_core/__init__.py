@@ -12,6 +12,8 @@ Conventions for every motion array: metres, Y-up, +Z forward, 20 fps, HumanML3D 
 quaternions (w, x, y, z), column vectors.
 """
 
+import importlib
+
 __version__ = "0.1.0"
 
 # MotionGenerator needs torch; resolve it lazily so `import motion_core` stays numpy-only.
@@ -24,8 +26,6 @@ _LAZY = {
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
-
         module_name, attr = _LAZY[name]
         return getattr(importlib.import_module(module_name), attr)
     raise AttributeError(f"module 'motion_core' has no attribute {name!r}")

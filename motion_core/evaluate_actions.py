@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from motion_core.data.procedural import ACTION_KINDS, make_chain, make_clip, make_layered
 from motion_core.errors import MotionError
 from motion_core.motion.action_check import SIDES, Expectation, check_motion
 from motion_core.motion.action_prompt import expectation_for
+from motion_core.motion.preview import contact_sheet
 
 SUITE_PATH = Path(__file__).resolve().parent / "data" / "prompt_suite.json"
 SECONDS = 6.0            # clip length for one action
@@ -68,8 +70,6 @@ _FAMILY_KIND = {"wave": "wave_right", "kick": "kick_right", "turn": "turn_left",
 
 
 def _library_kind(check):
-    from motion_core.data.procedural import ACTION_KINDS
-
     kind = _FAMILY_KIND.get(check.kind, check.kind)
     if kind == "run" and check.speed == "slow":
         kind = "jog"
@@ -88,8 +88,6 @@ def _params_agree(check, params):
 
 def reference_clips(expectation, count, seed=0):
     """`count` procedural clips (T, 22, 3) showing what `expectation` asks for, or [] when the library cannot."""
-    from motion_core.data.procedural import ACTION_KINDS, make_chain, make_clip, make_layered
-
     if not expectation:
         return []
     segments = expectation.segments
@@ -190,8 +188,6 @@ def evaluate_actions(generator, rows, seeds=3, device="auto", out=None, steps=No
         if not passed:
             record["why"] = [v.why[:300] for v in verdicts]
             if out is not None:
-                from motion_core.motion.preview import contact_sheet
-
                 sheet = out / _sheet_name(index, prompt)
                 contact_sheet(motion.joints, sheet, fps=motion.fps, title=f"{prompt} [{expectation.spec()}]",
                               columns=10)

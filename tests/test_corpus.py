@@ -71,6 +71,7 @@ def stand_in_library():
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(sys.modules, "motion_core.data.procedural", module)
         patch.setattr(motion_core.data, "procedural", module, raising=False)
+        patch.setattr(corpus, "procedural", module)
         yield module
 
 

@@ -10,6 +10,7 @@ HumanML3D 22-joint order.
 """
 
 import csv
+import multiprocessing
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from motion_core.errors import MotionError
+from motion_core.motion.mocap import import_motion
 from motion_core.motion.protocol import FPS, MAX_FRAMES
 
 # Original ASF/AMC first; then the BVH conversions with the cleanest skeletons; the iClone retarget last.
@@ -89,8 +91,6 @@ def _import_one(candidates):
     the first candidate in preference order whose peak joint speed is within 25% of the best one wins.
     Returns (joints, convention) or (None, reasons).
     """
-    from motion_core.motion.mocap import import_motion
-
     imported, reasons = [], []
     for folder, path, asf in candidates:
         try:
@@ -140,8 +140,6 @@ def import_trials(cmu_dir, workers=1, progress=None):
                 progress(done, len(items))
 
     if workers > 1:
-        import multiprocessing
-
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
             collect(pool.imap(_import_task, items))
     else:

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from motion_core.data import augment, captions as captions_lib, cmu_corpus
+from motion_core.data import augment, captions as captions_lib, cmu_corpus, procedural
 from motion_core.errors import MotionError
+from motion_core.motion.features import Normalizer, process_for_dataset
 
 FPS = 20.0
 SPLIT_FRACTIONS = (("train", 0.80), ("val", 0.05), ("test", 0.15))  # HumanML3D's proportions
@@ -143,8 +144,6 @@ def procedural_clip(kind, rng):
     locomotion); chains and layers are counted as kinds "chain" and "layered". Longer clips are cut to their first
     9.8 s (cropped=True). Returns (CorpusClip, cropped).
     """
-    from motion_core.data import procedural
-
     if kind is None:
         joints, texts, meta = procedural.sample_random_clip(rng)
         kind = meta["kinds"][0] if meta["mode"] == "single" else meta["mode"]
@@ -164,8 +163,6 @@ def procedural_clip(kind, rng):
 
 def process_clip(clip, mirrored=False):
     """Features and text lines for a clip (or its mirror). Returns WrittenClip."""
-    from motion_core.motion.features import process_for_dataset
-
     joints = augment.mirror(clip.joints) if mirrored else clip.joints
     uniform_joints, features = process_for_dataset(joints)
     lines = []
@@ -259,8 +256,6 @@ class CorpusWriter:
 
     def finish(self, extra):
         """Split lists, index, Mean/Std, stats.json. Returns the stats dict."""
-        from motion_core.motion.features import Normalizer
-
         if not self.train_features:
             raise MotionError("the corpus has no training clip; build with more --hours or a CMU source")
         for name, names in self.splits.items():
@@ -372,8 +367,6 @@ def fill_procedural(writer, hours, seed, kinds, pool, report, workers=1):
 
     kinds None: the library's random mix (sample_random_clip); otherwise single clips round-robin over `kinds`.
     """
-    from motion_core.data import procedural
-
     available = list(procedural.ACTION_KINDS)
     unknown = sorted(set(kinds or ()) - set(available))
     if unknown:

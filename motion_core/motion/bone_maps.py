@@ -25,6 +25,7 @@ BVH file; they are named `<parent bone>_end` ("LeftToeBase_end", "head_end"), an
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -633,16 +634,12 @@ _SIDES = {"left": ("l", "left"), "right": ("r", "right")}
 def _tokens(name):
     """Lower-case name parts: 'CC_Base_L_Thigh' -> [cc, base, l, thigh]; 'LeftUpLeg' -> [left, up, leg]; 'Toe0' ->
     [toe, 0]."""
-    import re
-
     spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", strip_namespace(name))
     spaced = re.sub(r"([A-Za-z])(\d)", r"\1 \2", spaced)
     return [t.lower() for t in re.split(r"[^A-Za-z0-9]+", spaced) if t]
 
 
 def _matches(patterns, text):
-    import re
-
     return any(re.fullmatch(p, text) for p in patterns)
 
 

@@ -34,7 +34,7 @@ class Motion:
 
     def save(self, path, variation: int = 0):
         """Write one variation to `.bvh` or `.npz` (format by extension; see motion_core.motion.export)."""
-        from motion_core.motion.export import save_motion
+        from motion_core.motion.export import save_motion  # not at the top: export -> protocol -> clip is a cycle
 
         return save_motion(path, self.joints[variation], self.fps, prompt=self.prompt, seed=self.seed,
                            segments=self.segments)

@@ -10,7 +10,7 @@ matplotlib (Agg) is imported inside the function: the add-on imports this packag
 
 import numpy as np
 
-from motion_core.motion.skeleton import KINEMATIC_CHAIN
+from motion_core.motion.skeleton import KINEMATIC_CHAIN, LEFT_JOINTS, RIGHT_JOINTS
 
 LEFT_COLOUR = "#1f5fd6"
 RIGHT_COLOUR = "#d62728"
@@ -18,8 +18,6 @@ CENTRE_COLOUR = "#222222"
 
 
 def _chain_colour(chain):
-    from motion_core.motion.skeleton import LEFT_JOINTS, RIGHT_JOINTS
-
     tail = chain[-1]
     if tail in LEFT_JOINTS:
         return LEFT_COLOUR
@@ -37,6 +35,7 @@ def contact_sheet(joints, out_png, fps=20.0, title="", columns=8):
         columns: frames per row (evenly spaced over the clip, first and last included).
     Returns the output path.
     """
+    # matplotlib is optional (the `preview` extra) and absent from Blender's Python; pyplot alone takes ~0.5 s.
     import matplotlib
 
     matplotlib.use("Agg")

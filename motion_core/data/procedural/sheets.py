@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from motion_core.motion.preview import contact_sheet
+
 from .actions import ACTION_KINDS
 from .library import make_clip
 
 
 def render(out_dir, seed=0, kinds=None, columns=10):
     """Write <kind>.png for each kind into out_dir; returns [(kind, png name, caption, seconds)]."""
-    from motion_core.motion.preview import contact_sheet
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
