@@ -9,7 +9,7 @@ import torch
 
 from motion_core.errors import MotionError
 from motion_core.ssm import backends, selective_scan
-from motion_core.ssm.scan_blocked import selective_scan_blocked
+from motion_core.ssm.scan_blocked import LOG2E, scan_inference, scan_time_major, selective_scan_blocked
 from motion_core.ssm.scan_chunked import selective_scan_chunked
 
 
@@ -211,6 +211,55 @@ def test_blocked_gradients_match_reference():
         grads[backend] = {k: v.grad for k, v in leaves.items()}
     for name, grad in grads["blocked"].items():
         torch.testing.assert_close(grad, grads["ref"][name], rtol=1e-9, atol=1e-10, msg=f"gradient of {name}")
+
+
+# ---- the inference scan (CPU generation) against the blocked scan it replaces there ---------------------------
+
+def time_major_inputs(groups, batch, length, channels, state, dtype, seed=0, shared_u=False, scale=1.0):
+    """Inputs in scan_time_major's layout: dt, u (groups or 1, batch, length, channels), A (groups, state, channels),
+    B, C (groups, batch, length, state); A in the S4D-real range -8 .. 0 (times `scale`)."""
+    g = torch.Generator().manual_seed(seed)
+    dt = torch.nn.functional.softplus(torch.randn(groups, batch, length, channels, generator=g, dtype=dtype) - 2)
+    u = torch.randn(1 if shared_u else groups, batch, length, channels, generator=g, dtype=dtype)
+    A = -torch.rand(groups, state, channels, generator=g, dtype=dtype) * 8 * scale
+    B, C = (torch.randn(groups, batch, length, state, generator=g, dtype=dtype) for _ in range(2))
+    return dt, u, A, B, C
+
+
+@pytest.mark.parametrize("length", [1, 2, 7, 49, 256, 500])
+@pytest.mark.parametrize("shape", [(5, 2, 512, 8), (2, 2, 102, 8), (2, 2, 8, 16)])  # HTM, BSM, paper BSM
+def test_inference_scan_matches_blocked_scan_float32(length, shape):
+    groups, batch, channels, state = shape
+    if length == 500 and channels == 512:
+        groups = 1  # keeps the test quick
+    dt, u, A, B, C = time_major_inputs(groups, batch, length, channels, state, torch.float32, shared_u=groups == 5)
+    ref, ref_last = scan_time_major(*(t.double() for t in (dt, u, A, B, C)))
+    with torch.inference_mode():
+        out, last = scan_inference(dt, u, A * LOG2E, B, C)
+    scale = ref.abs().max()
+    torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=1e-5 * scale)
+    torch.testing.assert_close(last.double(), ref_last, rtol=1e-5, atol=1e-5 * ref_last.abs().max())
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 8, 37, 40])
+def test_inference_scan_any_block_size_float64(chunk):
+    dt, u, A, B, C = time_major_inputs(3, 2, 37, 6, 4, torch.float64)
+    ref, ref_last = scan_time_major(dt, u, A, B, C, chunk=1)
+    out, last = scan_inference(dt, u, A * LOG2E, B, C, chunk=chunk)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(last, ref_last, rtol=1e-10, atol=1e-10)
+
+
+def test_inference_scan_clamps_tiny_decays_and_reuses_its_buffers_safely():
+    dt, u, A, B, C = time_major_inputs(2, 2, 300, 6, 4, torch.float32, scale=8)  # delta * A far below -87
+    dt = dt + 30.0
+    ref, _ = scan_time_major(dt, u, A, B, C)
+    first, last = scan_inference(dt, u, A * LOG2E, B, C)
+    kept = first.clone(), last.clone()
+    scan_inference(dt * 0.5, -u, A * LOG2E, B, C)  # same shapes: the same workspace buffers
+    assert torch.isfinite(first).all()
+    torch.testing.assert_close(first, ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close((first, last), kept, rtol=0, atol=0)
 
 
 # ---- backend selection ---------------------------------------------------------------------------------------
