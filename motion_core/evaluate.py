@@ -21,11 +21,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from motion_core import metrics
+from motion_core.data.dataset import BatchSampler, MotionTextDataset
 from motion_core.device import resolve_device
 from motion_core.errors import MotionError
+from motion_core.generator import MotionGenerator
+from motion_core.models.evaluator import MotionTextEvaluator
+from motion_core.models.feature_joints import features_to_joints
 from motion_core.models.weights_file import model_folder
+from motion_core.motion.action_check import check_motion
+from motion_core.motion.action_prompt import expectation_for
+from motion_core.motion.foot_cleanup import clean_foot_contacts
 
 PHYSICAL_NAMES = ("foot_skate", "penetration", "jitter")
 CLEANED_NAMES = tuple(f"{name}_cleaned" for name in PHYSICAL_NAMES)  # the same after the foot cleanup
@@ -35,8 +43,6 @@ METRIC_NAMES = ("fid", "r_precision_top1", "r_precision_top2", "r_precision_top3
 
 def load_generator(path):
     """A generator without its text encoder: evaluation reads caption embeddings from the corpus cache."""
-    from motion_core.generator import MotionGenerator
-
     generator = MotionGenerator.from_pretrained(path, with_text_encoder=False)
     generator.cpu_loop_threads = None  # batches of hundreds of motions: on a CPU, every thread helps
     return generator
@@ -103,8 +109,6 @@ class Evaluation:
 
     def __init__(self, dataset, evaluator, device, r_batch=32, diversity_pairs=300, mm_texts=100,
                  mm_generations=30, mm_pairs=10, seed=0):
-        from motion_core.data.dataset import BatchSampler
-
         self.dataset, self.evaluator, self.device = dataset, evaluator.to(device).eval(), device
         self.sampler = BatchSampler(dataset, 1, device)  # used for gather() only
         self.mean = torch.from_numpy(dataset.mean).to(device)
@@ -154,9 +158,6 @@ class Evaluation:
 
     def physical(self, features, lengths):
         """Physical metrics of the joints as decoded and, suffixed _cleaned, after the foot cleanup."""
-        from motion_core.models.feature_joints import features_to_joints
-        from motion_core.motion.foot_cleanup import clean_foot_contacts
-
         joints = features_to_joints(features.float()).cpu().numpy()  # (N, T, 22, 3)
         contacts = features[..., -4:].float().cpu().numpy()  # (N, T, 4) the foot-contact channels
         clips = [joints[i, :int(n)] for i, n in enumerate(lengths.cpu())]
@@ -203,8 +204,6 @@ def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test
     max_minutes: stop starting new repeats after this long (at least 2 repeats run); the protocol records how many
     repeats the intervals are over. partial_path: rewrite the result there after every repeat.
     """
-    from motion_core.data.dataset import MotionTextDataset
-    from motion_core.models.evaluator import MotionTextEvaluator
     started = time.time()
     device = resolve_device(device)
     if data is None:
@@ -230,8 +229,6 @@ def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test
     per_repeat = {"real": [], **{name: [] for name in models}}
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=repeats * (1 + len(models)), desc="evaluate", unit="row", dynamic_ncols=True)
 
     # The VAE round trip of each model (encode -> decode the test clips): how much of the motion its latent keeps.
@@ -321,9 +318,6 @@ def write_json(result, path):
 def corpus_action_check(dataset):
     """action_check(joints, row) for vae_round_trip: the action check of the first caption of segment `row` that
     names an action (None when none does)."""
-    from motion_core.motion.action_check import check_motion
-    from motion_core.motion.action_prompt import expectation_for
-
     def check(joints, row):
         for caption in dataset.segment_captions[row]:
             expectation = expectation_for(dataset.captions.captions[caption])
@@ -344,8 +338,6 @@ def vae_round_trip(vae, dataset, device="cpu", batch_size=64, action_check=None)
     (e.g. `corpus_action_check(dataset)`), action_kept = the share of clips whose check passes on the reconstruction
     among those where it passes on the original.
     """
-    from motion_core.models.feature_joints import features_to_joints
-
     vae = vae.to(device).eval()
     mean = torch.from_numpy(dataset.mean).to(device)
     std = torch.from_numpy(dataset.std).to(device)

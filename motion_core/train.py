@@ -20,18 +20,32 @@ batch_size / K, gradients are averaged by DDP, rank 0 writes the files.
 
 import json
 import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
 
 from motion_core.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from motion_core.data.dataset import BatchSampler, MotionTextDataset
 from motion_core.device import resolve_device
+from motion_core.diffusion import NoiseSchedule
 from motion_core.errors import MotionError
-from motion_core.models.config import ConfigError, load_dataclass
+from motion_core.generator import MotionGenerator
+from motion_core.models import build_denoiser, build_vae_from
+from motion_core.models.config import (ConfigError, ModelConfig, VAEConfig, check_vae_config, denoiser_config_for,
+                                       load_dataclass, temporal_vae_config)
+from motion_core.models.evaluator import EvaluatorConfig, MotionTextEvaluator
 from motion_core.models.vae import FeatureVAE
+from motion_core.models.weights_file import load_weights, weight_files
 from motion_core.motion.protocol import MAX_FRAMES
 
 KINDS = ("vae", "denoiser", "baseline", "evaluator")
@@ -113,8 +127,6 @@ class EvaluatorTask(Task):
     kind = "evaluator"
 
     def build(self):
-        from motion_core.models.evaluator import EvaluatorConfig, MotionTextEvaluator
-
         values = {"feature_dim": self.dataset.feature_dim, "text_dim": self.dataset.captions.dim,
                   **self.config.model}
         return MotionTextEvaluator(EvaluatorConfig.from_dict(values))
@@ -130,9 +142,6 @@ class VAETask(Task):
     kind = "vae"  # its loss is the VAE's own training_loss
 
     def build(self):
-        from motion_core.models import build_vae_from
-        from motion_core.models.config import VAEConfig, check_vae_config, temporal_vae_config
-
         values = {"nfeats": self.dataset.feature_dim, **self.config.model}
         # keys and types checked before anything is built; the preset then fills in its shape
         vae_config = load_dataclass(VAEConfig, values, "VAE", prefix="model.")
@@ -160,10 +169,6 @@ class DenoiserTask(Task):
         self.kind = kind
 
     def build(self):
-        from motion_core.diffusion import NoiseSchedule
-        from motion_core.models import build_denoiser
-        from motion_core.models.config import ModelConfig, denoiser_config_for
-
         if self.vae_dir is None:
             raise MotionError(f"training the {self.kind} needs a trained VAE: add --vae RUN_DIR")
         self.vae = FeatureVAE.from_pretrained(self.vae_dir, self.device).eval().requires_grad_(False)
@@ -207,8 +212,6 @@ class DenoiserTask(Task):
     def _latent_scale(self, batches=16):
         """1 / std of the VAE's posterior samples over a few training batches, so diffusion sees unit-variance
         latents (the paper's [2, 256] latent keeps 1.0, as MLD trains on raw latents)."""
-        from motion_core.data.dataset import BatchSampler
-
         if not self.temporal:
             return 1.0
         sampler = BatchSampler(self.dataset, 64, self.device, seed=12345, equal_lengths=True)
@@ -226,8 +229,6 @@ class DenoiserTask(Task):
         return loss, {"mse": loss.detach()}
 
     def export(self, model, directory):
-        from motion_core.generator import MotionGenerator
-
         generator = MotionGenerator(self.vae, model, text_encoder=None, config=self.generator_config)
         generator.save_pretrained(directory, dtype=getattr(torch, self.config.export_dtype))
 
@@ -240,11 +241,6 @@ TASKS = {"vae": VAETask, "evaluator": EvaluatorTask,
 def load_initial_weights(model, path, stem):
     """Warm start: copy weights whose names and shapes match `model` exactly, from a .safetensors file or from a
     model folder's `stem` files (one file or shards, e.g. a shipped generator folder's denoiser)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from motion_core.models.weights_file import load_weights, weight_files
-
     path = Path(path)
     try:
         if path.is_dir() and weight_files(path, stem):
@@ -277,7 +273,7 @@ def read_loss_log(path):
 
 def plot_loss_curve(log_path, png_path, title=""):
     """Plot every numeric loss channel of loss.jsonl against step (log scale when all positive)."""
-    import matplotlib
+    import matplotlib  # optional (the `preview` extra), and pyplot alone takes ~0.5 s: only when a curve is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -312,8 +308,6 @@ def _distributed():
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return 0, 1, 0
-    import torch.distributed as dist
-
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if not dist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
@@ -330,8 +324,6 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
     config: settings of a fresh run (a resumed run keeps its own); steps / minutes override either.
     init: a .safetensors file of the same model to start a fresh run from (warm start; optimizer starts fresh).
     """
-    from motion_core.data.dataset import BatchSampler, MotionTextDataset
-
     if kind not in KINDS:
         raise MotionError(f"unknown model kind {kind!r}; choose one of {', '.join(KINDS)}")
     rank, world, local_rank = _distributed()
@@ -392,8 +384,6 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
 
     trainable = model
     if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
         trainable = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
 
@@ -401,8 +391,6 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
         interval = {"count": count, "sums": {k: float(v) for k, v in sums.items()}}
         states = [rng_state(sampler, device, interval)]
         if world > 1:
-            import torch.distributed as dist
-
             gathered = [None] * world
             dist.all_gather_object(gathered, states[0])  # JSON-able dicts, in memory only
             states = gathered
@@ -411,8 +399,6 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
 
     bar = None
     if progress and rank == 0:
-        from tqdm import tqdm
-
         bar = tqdm(total=config.steps, initial=step, desc=f"train {kind}", unit="step", mininterval=1.0,
                    dynamic_ncols=True)
     started = time.time()
@@ -471,8 +457,6 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
         if interrupted.requested:
             print(f"interrupted at step {step}: checkpoint saved, continue with --resume", flush=True)
     if world > 1:
-        import torch.distributed as dist
-
         dist.destroy_process_group()
     return summary
 
@@ -493,23 +477,16 @@ class _StopOnInterrupt:
     a second one interrupts at once. Single-process runs only: under torchrun the launcher owns the signals."""
 
     def __init__(self, enabled):
-        import signal
-        import threading
-
         self.requested = False
         self._previous = None
         if enabled and threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
 
     def _handle(self, signum, frame):
-        import signal
-
         self.requested = True
         signal.signal(signal.SIGINT, self._previous)
 
     def restore(self):
-        import signal
-
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
@@ -518,8 +495,6 @@ class _StopOnInterrupt:
 def _should_stop(started, minutes, world, device):
     stop = torch.tensor([1.0 if time.time() - started > minutes * 60.0 else 0.0], device=device)
     if world > 1:
-        import torch.distributed as dist
-
         dist.broadcast(stop, 0)  # rank 0's clock decides, so every rank stops at the same step
     return bool(stop.item())
 
@@ -528,8 +503,6 @@ def _log_row(sums, count, world, step, optimizer, started, interval_start):
     names = sorted(sums)
     values = torch.stack([sums[k] for k in names]) / max(count, 1)
     if world > 1:
-        import torch.distributed as dist
-
         dist.all_reduce(values)
         values /= world
     row = {"step": step}

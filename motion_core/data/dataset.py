@@ -20,8 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.numpy import save_file
 
+from motion_core.data.humanml3d import load_mean_std, load_split
 from motion_core.errors import MotionError
+from motion_core.models.text_encoder import TextEncoder
 from motion_core.motion.protocol import FPS, MAX_FRAMES
 
 MIN_FRAMES = 40
@@ -63,16 +67,12 @@ class CaptionEmbeddings:
                               f"(delete {CACHE_FILE} beside the data and run again)") from None
 
     def save(self, path):
-        from safetensors.numpy import save_file
-
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         save_file({"embeddings": self.embeddings.astype(np.float16)}, str(path),
                   metadata={"captions": json.dumps(self.captions)})
 
     @classmethod
     def load(cls, path):
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="numpy") as handle:
             captions = json.loads(handle.metadata()["captions"])
             embeddings = handle.get_tensor("embeddings")
@@ -87,8 +87,6 @@ class CaptionEmbeddings:
 
 def default_text_encode(texts):
     """Embed captions with the generator's text encoder (all-MiniLM-L6-v2). texts: list[str] -> (N, 384) float32."""
-    from motion_core.models.text_encoder import TextEncoder
-
     encoder = TextEncoder()
     with torch.no_grad():
         return np.asarray(encoder.encode(list(texts)).float().cpu().numpy(), dtype=np.float32)
@@ -141,8 +139,6 @@ class MotionTextDataset(torch.utils.data.Dataset):
     def __init__(self, root, split="train", cache_path=None, encode=None, allow_missing_captions=False,
                  min_frames=MIN_FRAMES, max_frames=MAX_FRAMES, unit_frames=UNIT_FRAMES, fps=FPS, seed=0,
                  with_joints=False):
-        from motion_core.data.humanml3d import load_mean_std, load_split
-
         self.root = Path(root)
         self.split = split
         self.min_frames, self.max_frames, self.unit_frames, self.fps = min_frames, max_frames, unit_frames, fps

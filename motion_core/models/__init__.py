@@ -4,16 +4,14 @@
 """
 
 from motion_core.models.config import ModelConfig
+from motion_core.models.mamba_denoiser import MotionMambaDenoiser
+from motion_core.models.mld_denoiser import MLDDenoiser
 
 
 def build_denoiser(config: ModelConfig):
     """The denoiser module for `config` (random weights): MotionMambaDenoiser or MLDDenoiser."""
     if config.denoiser_kind == "motion_mamba":
-        from motion_core.models.mamba_denoiser import MotionMambaDenoiser
-
         return MotionMambaDenoiser(config.denoiser)
-    from motion_core.models.mld_denoiser import MLDDenoiser
-
     return MLDDenoiser(config.denoiser)
 
 
@@ -23,10 +21,10 @@ def build_vae(config: ModelConfig):
 
 
 def build_vae_from(vae_config):
-    if vae_config.arch == "conv":
-        from motion_core.models.conv_vae import ConvMotionVAE
-
-        return ConvMotionVAE(vae_config)
+    # Imported here, not at the top: vae.py imports build_vae_from from this package (a cycle at import time).
+    from motion_core.models.conv_vae import ConvMotionVAE
     from motion_core.models.vae import MotionVAE
 
+    if vae_config.arch == "conv":
+        return ConvMotionVAE(vae_config)
     return MotionVAE(vae_config)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from motion_core.errors import MotionError
@@ -97,8 +98,6 @@ class MotionTextEvaluator(nn.Module):
     # ------------------------------------------------------------------------------------------ saving / loading
 
     def save_pretrained(self, directory, dtype=torch.float32):
-        from safetensors.torch import save_file
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in self.state_dict().items()}
@@ -107,8 +106,6 @@ class MotionTextEvaluator(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory, device="cpu"):
-        from safetensors.torch import load_file
-
         directory = Path(directory)
         if not (directory / WEIGHTS_FILE).is_file() or not (directory / CONFIG_FILE).is_file():
             raise MotionError(f"no evaluator in {directory} (needs {WEIGHTS_FILE} and {CONFIG_FILE}); "

