@@ -6,6 +6,10 @@ import sys
 import time
 from pathlib import Path
 
+from motion_core.data.cmu_corpus import import_trials, save_pack
+from motion_core.data.corpus import build_corpus
+from motion_core.errors import MotionError
+
 HELP = "build the training corpus (HumanML3D folder layout)"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CMU = REPO_ROOT.parent / "shared" / "data" / "cmu"
@@ -106,9 +110,6 @@ def format_stats(stats):
 
 
 def run_build(args):
-    from motion_core.data.corpus import build_corpus
-    from motion_core.errors import MotionError
-
     cmu = None if args.no_cmu else (args.cmu or default_cmu())
     if args.workers < 1:
         raise MotionError(f"--workers must be at least 1, got {args.workers}")
@@ -128,9 +129,6 @@ def run_build(args):
 
 
 def run_pack(args):
-    from motion_core.data.cmu_corpus import import_trials, save_pack
-    from motion_core.errors import MotionError
-
     cmu = Path(args.cmu) if args.cmu else default_cmu_folder()
     if cmu is None:
         raise MotionError("no CMU folder found; pass --cmu with the folder that holds bvh-*/ and descriptions.csv")

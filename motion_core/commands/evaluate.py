@@ -5,6 +5,12 @@ instead (does the motion show the action that was typed?), as one JSON object; s
 """
 
 import json
+import sys
+
+from tqdm import tqdm
+
+from motion_core.errors import MotionError
+from motion_core.evaluate_actions import evaluate_actions, load_suite, pick
 
 HELP = "evaluate a model on a corpus test split, or on the action prompt suite (--actions)"
 
@@ -47,13 +53,12 @@ def add_arguments(parser):
 
 
 def run(args):
-    from motion_core.errors import MotionError
-
     if args.actions:
         return run_actions(args)
     if not args.data:
         raise MotionError("--data is required: a HumanML3D-layout folder with a test split (or pass --actions to run "
                           "the action prompt suite)")
+    # torch (~2 s to import): loaded only once the arguments are checked; `evaluate --help` never loads it.
     from motion_core.evaluate import evaluate, format_table, write_json
     from motion_core.generator import DEFAULT_WEIGHTS_DIR
 
@@ -82,11 +87,7 @@ def run(args):
 
 def run_actions(args):
     """The action prompt suite on one generator; prints one JSON object."""
-    import sys
-
-    from motion_core.errors import MotionError
-    from motion_core.evaluate_actions import evaluate_actions, load_suite, pick
-    from motion_core.generator import MotionGenerator
+    from motion_core.generator import MotionGenerator  # torch (~2 s): only when the suite runs, as above
 
     if args.steps is not None and args.steps < 1:
         raise MotionError(f"--steps must be at least 1, got {args.steps}")
@@ -94,8 +95,6 @@ def run_actions(args):
     generator = MotionGenerator.from_pretrained(args.weights)
     progress = None
     if not args.no_progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(rows), desc="actions", unit="prompt", file=sys.stderr, dynamic_ncols=True)
 
         def progress(done, total, prompt):

@@ -19,6 +19,7 @@ from pathlib import Path
 from motion_core.errors import MotionError
 from motion_core.motion.outputs import check_writable
 from motion_core.motion.protocol import FPS, MAX_SECONDS, MAX_VARIATIONS, MIN_SECONDS
+from motion_core.motion.timeline import read_timeline
 
 HELP = "generate motion from a text prompt"
 FORMATS = (".bvh", ".npz")
@@ -81,8 +82,6 @@ def request_segments(args):
         return None
     if args.prompt is not None or args.seconds is not None:
         raise MotionError("give either a PROMPT with --seconds or --timeline, not both")
-    from motion_core.motion.timeline import read_timeline
-
     return read_timeline(args.timeline)
 
 
@@ -91,6 +90,7 @@ def run(args):
     out = Path(args.out)
     if out.suffix.lower() not in FORMATS:
         raise MotionError(f"--out must end in .bvh or .npz, got {out.name!r}")
+    # torch (~2 s to import): loaded only once the arguments are checked; `generate --help` never loads it.
     from motion_core.generator import MotionGenerator
 
     if not 1 <= args.variations <= MAX_VARIATIONS:  # checked here too, to name every output file

@@ -4,6 +4,11 @@ import json
 import sys
 from pathlib import Path
 
+from motion_core.errors import MotionError
+from motion_core.motion.bone_maps import DIRECT_JOINTS, suggest_map
+from motion_core.motion.export import save_motion
+from motion_core.motion.mocap import import_motion, read_source
+
 HELP = "import a BVH or ASF/AMC file onto the 22-joint skeleton"
 
 
@@ -27,11 +32,8 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    # Imported here so `motion-mamba --help` stays fast.
     if args.suggest_map:
         return _suggest_map(args)
-    from motion_core.motion.export import save_motion
-    from motion_core.motion.mocap import import_motion
 
     motion = import_motion(
         args.file, asf=args.asf, bone_map=args.bone_map, fps=args.fps, units=args.units, scale=args.scale, up=args.up
@@ -75,10 +77,6 @@ def run(args) -> int:
 
 
 def _suggest_map(args) -> int:
-    from motion_core.errors import MotionError
-    from motion_core.motion.bone_maps import DIRECT_JOINTS, suggest_map
-    from motion_core.motion.mocap import read_source
-
     out = Path(args.suggest_map)
     if out.suffix.lower() != ".json":
         raise MotionError(f"--suggest-map writes JSON; name it MAP.json, not {out.name}")

@@ -5,6 +5,10 @@ from pathlib import Path
 import numpy as np
 
 from motion_core.errors import MotionError
+from motion_core.motion.features import features_to_joints
+from motion_core.motion.mocap import import_motion
+from motion_core.motion.outputs import atomic_output, check_writable
+from motion_core.motion.preview import contact_sheet
 from motion_core.motion.protocol import FPS, load_result
 
 HELP = "draw a contact sheet PNG of a motion file"
@@ -24,8 +28,6 @@ def load_joints(path, asf=None, bone_map=None):
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".bvh", ".amc"):
-        from motion_core.motion.mocap import import_motion
-
         motion = import_motion(path, asf=asf, bone_map=bone_map)
         return motion.joints, motion.fps
     if not path.is_file():
@@ -39,8 +41,6 @@ def load_joints(path, asf=None, bone_map=None):
             joints = np.load(path, allow_pickle=False).astype(np.float64)
             fps = FPS  # HumanML3D files are 20 fps
             if joints.ndim == 2 and joints.shape[1] == 263:
-                from motion_core.motion.features import features_to_joints
-
                 joints = features_to_joints(joints)
         else:
             raise MotionError(f"cannot preview {suffix or 'a file without extension'}: use .bvh, .amc, .npz or .npy")
@@ -59,8 +59,6 @@ IMAGE_FORMATS = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
 
 
 def run(args) -> int:
-    from motion_core.motion.outputs import atomic_output, check_writable
-    from motion_core.motion.preview import contact_sheet
 
     out = Path(args.out) if args.out else Path(args.file).with_suffix(".png")
     if out.suffix.lower() not in IMAGE_FORMATS:

@@ -7,13 +7,12 @@ import json
 from pathlib import Path
 
 from motion_core.errors import MotionError
+from motion_core.train import KINDS, TrainConfig, train
 
 HELP = "train the VAE, denoiser, baseline or evaluator"
 
 
 def add_arguments(parser):
-    from motion_core.train import KINDS
-
     parser.add_argument("kind", choices=KINDS, help="which model to train")
     parser.add_argument("--data", required=True, help="HumanML3D-layout folder (motion-mamba corpus build writes one)")
     parser.add_argument("--out", required=True, help="run folder: checkpoints, loss log and curve, model/")
@@ -38,8 +37,6 @@ def add_arguments(parser):
 
 
 def load_config_file(path):
-    from motion_core.train import TrainConfig
-
     path = Path(path)
     try:
         values = json.loads(path.read_text())
@@ -53,8 +50,6 @@ def load_config_file(path):
 
 
 def run(args):
-    from motion_core.train import TrainConfig, train
-
     for flag in ("steps", "minutes", "batch_size", "lr"):
         value = getattr(args, flag)
         if value is not None and value <= 0:

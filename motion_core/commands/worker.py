@@ -1,5 +1,10 @@
 """`motion-mamba worker`: serve generation requests as JSON lines over stdin/stdout (protocol: motion_core.worker)."""
 
+import math
+
+from motion_core.errors import MotionError
+from motion_core.worker import serve
+
 HELP = "serve generation requests as JSON lines over stdin/stdout"
 
 
@@ -13,11 +18,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    import math
-
-    from motion_core.errors import MotionError
-    from motion_core.worker import serve
-
     if args.heartbeat is not None and not (math.isfinite(args.heartbeat) and 0.05 <= args.heartbeat <= 3600):
         raise MotionError(f"--heartbeat must be between 0.05 and 3600 seconds, got {args.heartbeat:g}")
     return serve(preload=(args.weights, args.device) if args.weights else None, heartbeat=args.heartbeat)
