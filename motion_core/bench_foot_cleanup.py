@@ -17,6 +17,11 @@ import time
 
 import numpy as np
 
+from motion_core import metrics
+from motion_core.data.procedural import generate_clip
+from motion_core.motion.features import joints_to_features, recover_from_ric
+from motion_core.motion.foot_cleanup import CONTACT_JOINTS, clean_foot_contacts
+
 HELP = "foot cleanup: foot skate before/after on procedural clips (clean and sliding) and, with --model, generations"
 KINDS = ("walk", "run", "jog", "sneak", "walk_backwards", "walk_curve")
 PROMPTS = ("a person walks forward", "someone walks slowly in a straight line", "a man jogs forward",
@@ -49,9 +54,6 @@ def slide_feet(joints, amplitude=0.08, period=0.8, fps=20.0):
 
 def compare(joints, contacts, fps=20.0):
     """Physical metrics of `joints` (T, 22, 3) before and after the cleanup, and how far the feet moved."""
-    from motion_core import metrics
-    from motion_core.motion.foot_cleanup import CONTACT_JOINTS, clean_foot_contacts
-
     cleaned = clean_foot_contacts(joints, contacts)
     feet = list(CONTACT_JOINTS)
     moved = np.linalg.norm(np.asarray(cleaned, np.float64)[:, feet] - np.asarray(joints, np.float64)[:, feet], axis=-1)
@@ -67,9 +69,6 @@ def _mean_rows(rows):
 
 
 def procedural(seeds, amplitude, period):
-    from motion_core.data.procedural import generate_clip
-    from motion_core.motion.features import joints_to_features, recover_from_ric
-
     result = {}
     for kind in KINDS:
         clean_rows, sliding_rows = [], []
@@ -85,7 +84,7 @@ def procedural(seeds, amplitude, period):
 
 
 def model_rows(weights, seeds, seconds):
-    from motion_core.generator import MotionGenerator
+    from motion_core.generator import MotionGenerator  # torch (~2 s): only with --model; the procedural rows need none
 
     generator = MotionGenerator.from_pretrained(weights)
     rows = {}

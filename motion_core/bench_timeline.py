@@ -19,6 +19,14 @@ import time
 import zlib
 
 import numpy as np
+import torch
+
+from motion_core.data.procedural import generate_clip
+from motion_core.generator import MotionGenerator
+from motion_core.models.config import ModelConfig
+from motion_core.motion.action_check import check_motion
+from motion_core.motion.action_prompt import expectation_for
+from motion_core.motion.timeline import seam_smoothness
 
 HELP = "timelines: time for minutes of motion (linear cost), seam smoothness, in-between boundary errors"
 PROMPTS = ("a person walks forward", "a person jumps in place", "a person waves with the right hand",
@@ -50,8 +58,6 @@ class HashTextEncoder:
         self.dim = dim
 
     def encode(self, prompts):
-        import torch
-
         rows = [np.random.default_rng(zlib.crc32(p.encode())).standard_normal(self.dim) for p in prompts]
         rows = np.stack(rows) / np.linalg.norm(np.stack(rows), axis=1, keepdims=True)
         return torch.tensor(rows, dtype=torch.float32, device=getattr(self, "device", "cpu"))
@@ -62,9 +68,6 @@ class HashTextEncoder:
 
 
 def load_generator(args):
-    from motion_core.generator import MotionGenerator
-    from motion_core.models.config import ModelConfig
-
     if args.weights:
         return MotionGenerator.from_pretrained(args.weights)
     config = ModelConfig.tiny_temporal() if args.model == "tiny" else ModelConfig.temporal()
@@ -77,8 +80,6 @@ def timeline(minutes, segment_seconds=5.0):
 
 
 def time_lengths(gen, args):
-    import torch
-
     rows = []
     gen.generate_sequence(timeline(0.25), seed=0, steps=args.steps, device=args.device)  # warm-up
     for minutes in args.minutes:
@@ -99,8 +100,6 @@ def time_lengths(gen, args):
 
 def graphs_against_eager(gen, args, minutes=1.0):
     """On CUDA: one timeline with the per-window CUDA graphs and eagerly; times and the largest joint difference."""
-    import torch
-
     out = {}
     for name, graphs in (("eager", False), ("graphs", True)):
         gen.use_cuda_graphs = graphs
@@ -115,8 +114,6 @@ def graphs_against_eager(gen, args, minutes=1.0):
 
 
 def seams(gen, args):
-    from motion_core.motion.timeline import seam_smoothness
-
     segments = [(p, s) for p, s in zip(PROMPTS, (4.0, 3.0, 5.5, 4.0))]
     ours, pasted = [], []
     for seed in range(args.seeds):
@@ -131,8 +128,6 @@ def seams(gen, args):
 
 
 def edits(gen, args):
-    from motion_core.data.procedural import generate_clip
-
     walk = np.asarray(generate_clip("walk", np.random.default_rng(7))[0], np.float64)
     errors_cm, velocity = [], []
     for seed in range(args.seeds):
@@ -151,9 +146,6 @@ def edits(gen, args):
 
 def actions(gen, args):
     """Share of segments whose action shows in the take, and of the same prompts generated alone, over --seeds."""
-    from motion_core.motion.action_check import check_motion
-    from motion_core.motion.action_prompt import expectation_for
-
     in_take, alone, checked = 0, 0, 0
     for seed in range(args.seeds):
         take = gen.generate_sequence(list(ACTION_TIMELINE), seed=seed, steps=args.steps, device=args.device)
@@ -172,8 +164,6 @@ def actions(gen, args):
 
 
 def run(args):
-    import torch
-
     torch.set_num_threads(torch.get_num_threads())
     gen = load_generator(args)
     lengths, linear = time_lengths(gen, args)
