@@ -11,6 +11,7 @@ Results on an H100 host: docs/results/generate_bench_h100*.json.
 Prints one JSON object (--json) or a short table; --out also writes the JSON to a file.
 """
 
+import contextlib
 import json
 import platform
 import statistics
@@ -24,7 +25,7 @@ KINDS = ("motion_mamba", "mld")
 FRAMES = MAX_FRAMES  # the longest segment, 9.8 s
 STEPS = 50
 GUIDANCE = 7.5
-TARGETS = {"gpu_aits_ms_max": 5.0, "speedup_vs_mld_min": 5.0, "clips_per_s_min": 2000.0, "cpu_10s_clip_s_max": 1.0}
+TARGETS = {"gpu_aits_ms_max": 5.0, "speedup_vs_mld_min": 5.0, "clips_per_s_min": 2000.0, "cpu_10s_clip_s_max": 0.5}
 
 
 def add_arguments(parser):
@@ -39,7 +40,8 @@ def add_arguments(parser):
     parser.add_argument("--out", default=None, help="also write the JSON to this file")
     parser.add_argument("--sections", default="eager,graph,throughput,cpu",
                         help="what to measure, comma-separated from: eager, graph, throughput, compiled (CUDA graphs "
-                             "over a torch.compile'd denoiser; compiling takes minutes), cpu")
+                             "over a torch.compile'd denoiser; compiling takes minutes), cpu, cpu_paths (Motion "
+                             "Mamba's CPU code paths before/after, interleaved)")
     parser.add_argument("--cpu-loop-threads", default="1,0",
                         help="threads for the CPU denoising loop, comma-separated, each its own CPU figure "
                              "(1: the generator's default; 0: all --cpu-threads)")
@@ -94,7 +96,7 @@ def measure(args, log=lambda message: None):
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     result = {
         "benchmark": "generate",
-        "device": torch.cuda.get_device_name(device) if cuda else platform.processor() or "cpu",
+        "device": torch.cuda.get_device_name(device) if cuda else _cpu_name(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "setup": {"frames": FRAMES, "steps": STEPS, "guidance": GUIDANCE, "batch": 1, "weights": "random",
@@ -198,12 +200,98 @@ def measure(args, log=lambda message: None):
         finally:
             torch.set_num_threads(previous)
 
+    if args.cpu_threads > 0 and "cpu_paths" in sections and "motion_mamba" in generators:
+        try:
+            result["cpu_paths"] = _cpu_paths(generators["motion_mamba"], args, torch, log)
+        except Exception as error:
+            result["errors"]["cpu_paths"] = f"{type(error).__name__}: {error}"
+
     mm, mld = result["models"].get("motion_mamba", {}), result["models"].get("mld", {})
     for label in ("eager", "graph", "graph_compiled"):
         key = f"aits_ms_{label}"
         if key in mm and key in mld:
             result[f"speedup_vs_mld_{label}"] = mld[key] / mm[key]
     return result
+
+
+# Motion Mamba's CPU inference code paths, oldest first: the training path (grouped conv1d, selective_scan's blocked
+# backend), the time-major blocks over scan_time_major, and the same blocks over scan_inference (the default).
+CPU_PATHS = ("reference", "blocked", "inference")
+
+
+@contextlib.contextmanager
+def _cpu_path(name):
+    from motion_core.ssm import blocks
+
+    saved = blocks._PathsBlock.fast_inference, blocks.GroupedSSM.inference_scan
+    blocks._PathsBlock.fast_inference = name != "reference"
+    blocks.GroupedSSM.inference_scan = "blocked" if name == "blocked" else "inference"
+    try:
+        yield
+    finally:
+        blocks._PathsBlock.fast_inference, blocks.GroupedSSM.inference_scan = saved
+
+
+def _cpu_name():
+    """The CPU's model name and core count, e.g. 'AMD EPYC (2 cores)'."""
+    import os
+
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            name = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{name} ({os.cpu_count()} cores)"
+
+
+def _cpu_paths(gen, args, torch, log):
+    """Each CPU path of Motion Mamba, timed in turn within every repeat (the machine's load drifts; interleaving keeps
+    the comparison fair): one guided denoiser call (batch 2, 9.8-s latent) and the whole generate() of a 9.8-s clip,
+    for each loop-thread setting. Medians; numbers are the same on every path (the tests check it)."""
+    gen.to("cpu")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(args.cpu_threads)
+    out = {"machine": _cpu_name(), "threads": args.cpu_threads, "repeats": args.cpu_repeats,
+           "paths": {"reference": "training path (grouped conv1d, blocked scan backend)",
+                     "blocked": "time-major blocks over scan_time_major (the previous CPU default)",
+                     "inference": "time-major blocks over scan_inference (the default)"}}
+    c = gen.config.denoiser
+    tokens = gen.vae.latent_shape(FRAMES)[0]
+    z = torch.randn(2, tokens, c.latent_dim)
+    time_tok, text_tok = torch.randn(2, 1, c.width or c.latent_dim), torch.randn(2, 1, c.width or c.latent_dim)
+    try:
+        calls = {name: [] for name in CPU_PATHS}
+        with torch.inference_mode():
+            for name in CPU_PATHS:  # warm-up
+                with _cpu_path(name):
+                    gen.denoiser.forward_tokens(z, time_tok, text_tok)
+            for _ in range(10 * args.cpu_repeats):
+                for name in CPU_PATHS:
+                    with _cpu_path(name):
+                        calls[name].append(_median_ms(
+                            lambda i: gen.denoiser.forward_tokens(z, time_tok, text_tok), 1, lambda: None))
+        out["denoiser_call_ms"] = {name: statistics.median(times) for name, times in calls.items()}
+        log("cpu denoiser call (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in out["denoiser_call_ms"].items()))
+        for loop_threads in [int(t) for t in args.cpu_loop_threads.split(",")]:
+            gen.cpu_loop_threads = loop_threads or None
+            label = f"generate_s_loop_threads_{loop_threads or args.cpu_threads}"
+            runs = {name: [] for name in CPU_PATHS}
+            for i in range(args.cpu_repeats):
+                for name in CPU_PATHS:
+                    with _cpu_path(name):
+                        runs[name].append(_median_ms(
+                            lambda j: gen.generate(_prompt(i), FRAMES / 20, seed=i, steps=STEPS, guidance=GUIDANCE,
+                                                   device="cpu"), 1, lambda: None) / 1e3)
+            out[label] = {name: statistics.median(times) for name, times in runs.items()}
+            log(f"cpu generate, loop threads {loop_threads or args.cpu_threads} (s): "
+                + ", ".join(f"{k} {v:.2f}" for k, v in out[label].items()))
+        out["speedup_vs_blocked"] = out["denoiser_call_ms"]["blocked"] / out["denoiser_call_ms"]["inference"]
+        out["speedup_vs_reference"] = out["denoiser_call_ms"]["reference"] / out["denoiser_call_ms"]["inference"]
+    finally:
+        gen.cpu_loop_threads = 1
+        torch.set_num_threads(previous)
+    return out
 
 
 def _save_partial(args, result):
@@ -255,6 +343,9 @@ def _table(result):
             lines.append(f"Motion Mamba vs MLD ({label}): {result[f'speedup_vs_mld_{label}']:.2f}x")
     if "cpu" in result:
         lines.append("cpu: " + ", ".join(f"{k} {v:.2f}" for k, v in result["cpu"].items() if "_s" in k))
+    for key, value in result.get("cpu_paths", {}).items():
+        if key.startswith(("denoiser_call_ms", "generate_s")):
+            lines.append(f"cpu paths, {key}: " + ", ".join(f"{name} {v:.3g}" for name, v in value.items()))
     for kind, error in result["errors"].items():
         lines.append(f"error ({kind}): {error}")
     return "\n".join(lines)

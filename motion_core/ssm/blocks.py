@@ -94,32 +94,41 @@ class GroupedSSM(nn.Module):
         4608 groups of 4 steps or 16 groups of 256), and the projections are per-path matmuls that land directly in
         the scan's layout (paths leading, so the weights are never broadcast-copied over the batch).
         """
-        from motion_core.ssm.scan_blocked import scan_inference
+        from motion_core.ssm.scan_blocked import scan_inference, scan_time_major
 
         paths, d_inner, taps, state = self.paths, self.d_inner, self.d_conv, self.d_state
         _, batch, length, _ = u.shape
         weight = self.conv_weight.view(paths, d_inner, taps).permute(2, 0, 1).unsqueeze(2).unsqueeze(2)
-        padded = F.pad(u, (0, 0, taps - 1, 0))  # (paths or 1, batch, length + taps - 1, d_inner), zeros before t = 0
-        # out[t] = bias + sum_j w[j] * u[t - (taps - 1) + j]; weight[j]: (paths, 1, 1, d_inner)
+        # out[t] = bias + sum_j w[j] * u[t - (taps - 1) + j]; weight[j]: (paths, 1, 1, d_inner); u is zero before
+        # t = 0, so each earlier tap only adds to the steps it reaches (no padded copy of u)
         if self.conv_bias is not None:
-            x = torch.addcmul(self.conv_bias.view(paths, 1, 1, d_inner), weight[0], padded[:, :, :length])
+            x = torch.addcmul(self.conv_bias.view(paths, 1, 1, d_inner), weight[-1], u)
         else:
-            x = weight[0] * padded[:, :, :length]
-        for j in range(1, taps):
-            x.addcmul_(weight[j], padded[:, :, j:j + length])
+            x = weight[-1] * u  # (paths, batch, length, d_inner)
+        for j in range(taps - 1):
+            shift = taps - 1 - j
+            if shift < length:
+                x[:, :, shift:].addcmul_(weight[j], u[:, :, :length - shift])
         x = F.silu(x, inplace=True)  # (paths, batch, length, d_inner)
 
         x_dbl = torch.bmm(x.view(paths, batch * length, d_inner), self.x_proj_weight)  # (paths, batch*length, R+2N)
         dt_low, B, C = x_dbl.view(paths, batch, length, -1).split([self.dt_rank, state, state], dim=-1)
         delta = torch.bmm(dt_low.reshape(paths, batch * length, self.dt_rank), self.dt_proj_weight)
         delta = F.softplus(delta.view(paths, batch, length, d_inner).add_(self.dt_bias.float().view(paths, 1, 1, -1)))
-        A2, A2_min = self._inference_A()
-        y, _ = scan_inference(delta, x, A2, B, C, A2_min=A2_min)
+        A, A2, A_min = self._inference_A()
+        if self.inference_scan == "blocked":
+            y, _ = scan_time_major(delta, x, A, B, C, A_min=A_min)
+        else:
+            y, _ = scan_inference(delta, x, A2, B, C, A2_min=A_min * LOG2E)
         return y.addcmul_(self.D.float().view(paths, 1, 1, d_inner), x)
 
+    # The scan forward_time_major calls: "inference" (scan_inference) or "blocked" (scan_time_major, the one it
+    # replaced; kept for the generation benchmark's before/after figures).
+    inference_scan = "inference"
+
     def _inference_A(self):
-        """A * log2(e) (the scan's exp2 form of A = -exp(A_log)) as (paths, state, d_inner) and its minimum, cached
-        while A_log is unchanged.
+        """A = -exp(A_log) and A * log2(e) (scan_inference's exp2 form) as (paths, state, d_inner), and A's minimum,
+        cached while A_log is unchanged.
 
         A is constant at inference; the cache key (version counter, storage, device) changes on any in-place update,
         load_state_dict or .to(), so training and reloading never see a stale A.
@@ -128,9 +137,9 @@ class GroupedSSM(nn.Module):
         cached = getattr(self, "_A_cache", None)
         if cached is None or cached[0] != key:
             A = -torch.exp(self.A_log.detach().float()).view(self.paths, self.d_inner, self.d_state)
-            A = A.transpose(1, 2).mul(LOG2E).contiguous()
-            cached = self._A_cache = (key, A, float(A.min()))
-        return cached[1], cached[2]
+            A = A.transpose(1, 2).contiguous()
+            cached = self._A_cache = (key, A, A * LOG2E, float(A.min()))
+        return cached[1:]
 
     def forward(self, x):
         """x (batch, paths or 1, d_inner, length): one input per path, or one shared by all paths."""
