@@ -193,6 +193,10 @@ class _PathsBlock(nn.Module):
         """Undo any per-path reordering: y (paths, batch, length, d_inner), same shape back."""
         return y
 
+    def sum_paths_time_major(self, y):
+        """The paths' outputs summed, reorderings undone: y (paths, batch, length, d_inner) -> (batch, length, d_inner)."""
+        return self.path_outputs_time_major(y).sum(0)
+
     # The CPU inference path (forward_time_major) is used when no gradient is needed and the scan resolves to the
     # blocked backend; tests switch it off to compare against the reference path.
     fast_inference = True
@@ -207,13 +211,16 @@ class _PathsBlock(nn.Module):
     def forward_time_major(self, x):
         """Inference path of `forward` (same maths, time-major throughout): x (batch, length, d_model) -> same."""
         x_in, z = self.in_proj(x).chunk(2, dim=-1)  # 2 x (batch, length, d_inner)
-        y = self.path_outputs_time_major(self.ssm.forward_time_major(self.path_inputs_time_major(x_in)))
+        y = self.ssm.forward_time_major(self.path_inputs_time_major(x_in))  # (paths, batch, length, d_inner)
         gate = F.silu(z)  # (batch, length, d_inner)
         if self.aggregation == "concat_linear":
-            y = (y * gate).permute(1, 2, 0, 3).flatten(2)  # (batch, length, paths * d_inner)
+            y = self.path_outputs_time_major(y) * gate
+            y = y.permute(1, 2, 0, 3).flatten(2)  # (batch, length, paths * d_inner)
         else:
-            y = y.sum(0) if self.aggregation == "sum" else y.mean(0)
-            y = y * gate
+            y = self.sum_paths_time_major(y)  # (batch, length, d_inner), a new tensor
+            if self.aggregation == "mean":
+                y.div_(self.paths)
+            y.mul_(gate)
         return self.out_proj(y)
 
     def forward(self, x):
@@ -286,6 +293,11 @@ class MultiBranchMamba(_PathsBlock):
     def path_outputs_time_major(self, y):
         return self._restore(y, 0, 1) if self.alternate else y  # each path (batch, length, d_inner)
 
+    def sum_paths_time_major(self, y):
+        if self.alternate:  # reverse the odd paths' sum once instead of each odd path
+            return y[0::2].sum(0) + self._reverse(y[1::2].sum(0), 1)
+        return y.sum(0)
+
 
 class MambaBlock(MultiBranchMamba):
     """The plain Mamba block (one SSM path). forward(x (batch, length, d_model)) -> (batch, length, d_model)."""
@@ -317,3 +329,6 @@ class BidirectionalMamba(_PathsBlock):
 
     def path_outputs_time_major(self, y):
         return torch.stack([y[0], y[1].flip(1)])
+
+    def sum_paths_time_major(self, y):
+        return y[0] + y[1].flip(1)
