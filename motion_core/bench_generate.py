@@ -245,6 +245,12 @@ def _cpu_name():
     return f"{name} ({os.cpu_count()} cores)"
 
 
+def _load_average():
+    import os
+
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
 def _cpu_paths(gen, args, torch, log):
     """Each CPU path of Motion Mamba, timed in turn within every repeat (the machine's load drifts; interleaving keeps
     the comparison fair): one guided denoiser call (batch 2, 9.8-s latent) and the whole generate() of a 9.8-s clip,
@@ -253,6 +259,7 @@ def _cpu_paths(gen, args, torch, log):
     previous = torch.get_num_threads()
     torch.set_num_threads(args.cpu_threads)
     out = {"machine": _cpu_name(), "threads": args.cpu_threads, "repeats": args.cpu_repeats,
+           "load_average_1min_before": _load_average(),
            "paths": {"reference": "training path (grouped conv1d, blocked scan backend)",
                      "blocked": "time-major blocks over scan_time_major (the previous CPU default)",
                      "inference": "time-major blocks over scan_inference (the default)"}}
@@ -286,6 +293,7 @@ def _cpu_paths(gen, args, torch, log):
             out[label] = {name: statistics.median(times) for name, times in runs.items()}
             log(f"cpu generate, loop threads {loop_threads or args.cpu_threads} (s): "
                 + ", ".join(f"{k} {v:.2f}" for k, v in out[label].items()))
+        out["load_average_1min_after"] = _load_average()  # the machine may be shared: how busy it was
         out["speedup_vs_blocked"] = out["denoiser_call_ms"]["blocked"] / out["denoiser_call_ms"]["inference"]
         out["speedup_vs_reference"] = out["denoiser_call_ms"]["reference"] / out["denoiser_call_ms"]["inference"]
     finally:
