@@ -72,14 +72,14 @@ def sample_features(generator, text, lengths, unconditional, seed, steps=None, g
     batches = [group[i:i + batch_size] for group in np.split(order, np.flatnonzero(np.diff(tokens[order])) + 1)
                for i in range(0, len(group), batch_size)]
     for rows in batches:
-        rows_t = torch.from_numpy(rows).to(text.device)
-        cond = text[rows_t].to(device)
+        rows_t = torch.from_numpy(rows)  # each tensor is indexed on its own device (text may sit on the GPU)
+        cond = text[rows_t.to(text.device)].to(device)
         count = len(cond)
-        latent_shape = vae.latent_shape(int(lengths[rows_t].max()))
+        batch_lengths = lengths[rows_t.to(lengths.device)].to(device)
+        latent_shape = vae.latent_shape(int(batch_lengths.max()))
         x = torch.randn((count, *latent_shape), generator=noise_source)
         both = torch.cat([uncond.expand(count, -1), cond]) if guided else cond  # [uncond; cond], as generation
         x = generator.sample_embeddings(both, x, steps, guidance, graphs=False)
-        batch_lengths = lengths[rows_t].to(device)
         decoded = vae.decode(x / scale, batch_lengths, frames=frames)  # normalised by the VAE's statistics
         mask = torch.arange(frames, device=device)[None, :] < batch_lengths[:, None]
         out[rows_t.to(device)] = vae.denormalize(decoded) * mask[..., None]
