@@ -8,7 +8,7 @@
 #              INIT_MLD=file warm-start the two from earlier exports (a second call continuing the first)
 #   eval    -> the action suite for both models; a short corpus evaluation
 # STAGES picks them (default "vae den eval"); SKIP_EVAL=1 drops eval; LIMIT=N suite prompts; ATO=S caps each measurement.
-export PYTHONUNBUFFERED=1
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD  # tools/gpu/*.py import motion_core from the checkout
 VMIN=${VMIN:-2.8}; DMIN=${DMIN:-3.5}; EMIN=${EMIN:-1.3}; STAGES=${STAGES:-vae den eval}
 DEVICE=${DEVICE:-cuda}; WORKERS=${WORKERS:-16}; RUNS=${RUNS:-/tmp/runs}; CORPUS=${CORPUS:-/tmp/corpus}
 [ -n "$SKIP_EVAL" ] && STAGES=${STAGES/eval/}
@@ -51,5 +51,6 @@ if has eval; then
 fi
 echo "all done at $(( $(date +%s) - T0 )) s"; tail -n2 $RUNS/res/*.log 2>/dev/null
 cp $CORPUS/stats.json $RUNS/corpus_stats.json 2>/dev/null
-cd $RUNS && tar czf $OUT/small.tgz $(ls -d */loss.jsonl */loss.png */summary.json */run.json *.log */model/*.json corpus_stats.json res 2>/dev/null)
+# the suite's contact sheets stay behind (a call returns files of at most 16 MiB); their results.json come back
+cd $RUNS && tar czf $OUT/small.tgz --exclude='res/*/*.png' $(ls -d */loss.jsonl */loss.png */summary.json */run.json *.log */model/*.json corpus_stats.json res 2>/dev/null)
 ls -la $OUT $OUT/w
