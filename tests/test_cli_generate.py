@@ -135,3 +135,12 @@ def test_timeline_arguments_are_checked(temporal_weights, tmp_path, capsys, argv
                      "--out", str(tmp_path / "x.npz")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("error: ") and message in err[-1]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["bench", "--help"], ["corpus", "--help"], ["train", "--help"],
+                                  ["evaluate", "--help"], ["generate", "--help"]])
+def test_every_help_page_renders(argv, capsys):
+    """argparse %-formats help strings: a bare % in one command's help breaks `--help` for its whole group."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 0 and "usage:" in capsys.readouterr().out

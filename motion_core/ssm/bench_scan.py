@@ -16,7 +16,7 @@ import statistics
 import sys
 import time
 
-HELP = "time the selective-scan backends (median, GB/s, % of copy bandwidth, error vs reference)"
+HELP = "time the selective-scan backends (median, GB/s, share of copy bandwidth, error vs reference)"
 
 PAPER_SHAPES = [(2, 512, 4), (2, 8, 256), (1, 1024, 196)]
 LONG_SHAPES = [(8, 1536, 2048), (4, 2048, 16384)]
