@@ -435,3 +435,12 @@ def test_limit_spreads_over_the_suite():
     picked = pick(rows, 10)
     assert len(picked) == 10 and picked[0] is rows[0] and picked[-1] is rows[-1]
     assert pick(rows, None) == rows
+
+
+def test_sequence_parts_in_time_order():
+    from motion_core.motion.action_prompt import sequence_parts
+
+    assert sequence_parts("A man strolls forward, then takes a seat.") == ["a man strolls forward", "takes a seat"]
+    assert sequence_parts("she sits down after walking in") == ["walking in", "she sits down"]
+    assert sequence_parts("a person walks forward and waves") == ["a person walks forward and waves"]
+    assert len(sequence_parts("walks forward, bending to the left")) == 1  # a manner, not a second action

@@ -130,3 +130,27 @@ def test_a_fixed_size_latent_cannot_do_timelines():
     paper = MotionGenerator.random(ModelConfig.tiny(), seed=0, text_encoder=_FakeTextEncoder())
     with pytest.raises(MotionError, match="temporal latent"):
         paper.generate_sequence([("walk", 3.0)], steps=2, device="cpu")
+
+
+def test_a_sequence_prompt_is_generated_as_a_timeline_of_its_parts(gen):
+    """generate() splits "A, then B" into timed segments (equal shares, whole frames); one-action prompts, too-short
+    shares and split_sequence=False keep the single-prompt path."""
+    prompt = "A person jogs for a while, and then stops to wave"
+    motion = gen.generate(prompt, seconds=9.0, seed=3, steps=2, variations=2, device="cpu")
+    assert motion.joints.shape == (2, 180, 22, 3) and motion.prompt == prompt
+    assert motion.segments == [("a person jogs for a while", 0, 90), ("stops to wave", 90, 180)]
+    timeline = gen.generate_sequence([("a person jogs for a while", 4.5), ("stops to wave", 4.5)], seed=3, steps=2,
+                                     variations=2, device="cpu")
+    np.testing.assert_array_equal(motion.joints, timeline.joints)
+    whole = gen.generate(prompt, seconds=9.0, seed=3, steps=2, device="cpu", split_sequence=False)
+    assert not whole.segments and "split_sequence" not in whole.info
+    short = gen.generate(prompt, seconds=1.5, seed=3, steps=2, device="cpu")  # 0.75 s each: too short to split
+    assert not short.segments and short.joints.shape[1] == 30
+    single = gen.generate("a person walks forward and waves", seconds=4.0, seed=3, steps=2, device="cpu")
+    assert not single.segments
+
+
+def test_a_fixed_size_latent_never_splits_prompts():
+    paper = MotionGenerator.random(ModelConfig.tiny(), seed=0, text_encoder=_FakeTextEncoder())
+    motion = paper.generate("a person walks, then sits down", seconds=4.0, seed=0, steps=2, device="cpu")
+    assert not motion.segments and motion.joints.shape[1] == 80

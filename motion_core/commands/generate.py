@@ -47,6 +47,9 @@ def add_arguments(parser):
     parser.add_argument("--no-foot-cleanup", dest="foot_cleanup", action="store_false",
                         help="keep the decoded joints as they are (default: pin the feet where the model's foot-contact "
                              "channels say they are planted)")
+    parser.add_argument("--whole-prompt", dest="split_sequence", action="store_false",
+                        help="generate a prompt of actions one after another ('jogs, then waves') in one piece "
+                             "(default: one timed segment per action, on temporal-latent models)")
     parser.add_argument("--json", action="store_true", help="print one JSON object describing the result")
 
 
@@ -104,7 +107,7 @@ def run(args):
     settings = dict(seed=args.seed, steps=args.steps, guidance=args.guidance, variations=args.variations,
                     device=args.device, progress=ProgressBar(), foot_cleanup=args.foot_cleanup)
     if segments is None:
-        motion = generator.generate(args.prompt, args.seconds, **settings)
+        motion = generator.generate(args.prompt, args.seconds, split_sequence=args.split_sequence, **settings)
     else:
         motion = generator.generate_sequence(segments, **settings)
     paths = output_paths(out, motion.variations)
@@ -118,7 +121,7 @@ def run(args):
         "foot_cleanup": motion.info["foot_cleanup"],
         "model": generator.describe(), "outputs": [str(p) for p in paths],
     }
-    if segments is not None:
+    if motion.segments:  # a timeline, or a sequence prompt split into its parts
         summary["segments"] = [{"prompt": p, "start_frame": a, "end_frame": b} for p, a, b in motion.segments]
     if args.json:
         print(json.dumps(summary))

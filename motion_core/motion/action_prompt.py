@@ -341,6 +341,13 @@ def _groups(part_index, part):
     return groups
 
 
+def sequence_parts(prompt) -> list[str]:
+    """The parts of a prompt that happen one after another, in time order, lower-cased ("a man walks in, then sits
+    down" -> ["a man walks in", "sits down"]; "sits after walking" -> ["walking", "sits"]). Simultaneous actions stay in
+    one part; a prompt with no sequence gives one part."""
+    return [part.text.strip(" ,.;!?") for part in _split_sequence(_normalise(prompt))]
+
+
 def expectation_for(prompt) -> Expectation:
     """The action checks a prompt implies, or an empty Expectation ("no check") for a prompt with no known action.
 
