@@ -46,6 +46,7 @@ from motion_core.errors import MotionError
 from motion_core.models import build_denoiser, build_vae
 from motion_core.models.config import ConfigError, ModelConfig
 from motion_core.models.feature_joints import features_to_joints
+from motion_core.models.weights_file import cast_state, load_weights, save_weights, weight_header
 from motion_core.motion.action_prompt import sequence_parts
 from motion_core.motion.clip import Motion
 from motion_core.motion.foot_cleanup import clean_foot_contacts
@@ -154,7 +155,6 @@ class MotionGenerator:
         dtype: e.g. torch.float16 to halve the files (loading casts back to float32). A file over 15 MiB is written
         as shards (vae-00001-of-00002.safetensors, ...), which from_pretrained reads the same way.
         """
-        from motion_core.models.weights_file import save_weights
 
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
@@ -457,7 +457,6 @@ def _architecture(config, stem):
 def _check_weights_match(config, folder):
     """Every tensor of the model `config` describes is in the weight files with its shape, and the files were saved
     for this architecture; the model is built on the meta device (no memory), the files' headers are read alone."""
-    from motion_core.models.weights_file import weight_header
 
     with torch.device("meta"):
         modules = {"vae": build_vae(config), "denoiser": build_denoiser(config)}
@@ -490,7 +489,6 @@ def _check_weights_match(config, folder):
 def _load_module(module, folder, stem):
     """Load `stem`'s safetensors (one file or shards) from `folder` into `module` (names and shapes already checked
     by _check_weights_match); every failure is one MotionError naming the file."""
-    from motion_core.models.weights_file import cast_state, load_weights
 
     state = load_weights(folder, stem)
     module.load_state_dict(cast_state(state, module.state_dict()))

@@ -337,7 +337,7 @@ class Worker:
                     self.cancelled.discard(request_id)
 
     def load(self, request):
-        from motion_core.generator import MotionGenerator
+        from motion_core.generator import MotionGenerator  # torch (~2 s): after the worker has said hello
 
         device = request.get("device", "auto") or "auto"
         text_encoder = self.generator.text_encoder if self.generator is not None else None
@@ -352,7 +352,7 @@ class Worker:
             return request_id in self.cancelled
 
     def generate(self, request):
-        from motion_core.generator import GenerationCancelled
+        from motion_core.generator import GenerationCancelled  # see load()
 
         request_id = request["id"]
         if self._should_stop(request_id):

@@ -32,6 +32,7 @@ from torch import nn
 
 from motion_core.models.config import ConfigError, MambaDenoiserConfig
 from motion_core.models.layers import ConditionEmbedding, FeedForward, SelfAttention
+from motion_core.ssm.blocks import BidirectionalMamba, MultiBranchMamba
 
 
 def _build_block(block_cls, d_model, **kwargs):
@@ -68,8 +69,6 @@ class MotionMambaLevel(nn.Module):
 
     def __init__(self, config: MambaDenoiserConfig, tokens, branches):
         super().__init__()
-        from motion_core.ssm.blocks import BidirectionalMamba, MultiBranchMamba
-
         c = config
         d = c.width or c.latent_dim
         self.tokens = tokens

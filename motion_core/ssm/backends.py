@@ -17,6 +17,9 @@ import os
 import torch
 
 from motion_core.errors import MotionError
+from motion_core.ssm.scan_blocked import selective_scan_blocked
+from motion_core.ssm.scan_chunked import selective_scan_chunked
+from motion_core.ssm.scan_ref import selective_scan_ref
 
 BACKENDS = ("ref", "chunked", "blocked", "triton", "cuda")
 ENV_VAR = "MOTION_CORE_SCAN_BACKEND"
@@ -38,7 +41,7 @@ def backend_unavailable_reason(name, u):
     if name in ("ref", "chunked", "blocked"):
         return None
     if name == "triton":
-        from motion_core.ssm import scan_triton
+        from motion_core.ssm import scan_triton  # GPU backends load triton / the compiled extension only when asked
 
         if not scan_triton.triton_available():
             return "the 'triton' scan backend needs the triton package (pip install triton; it ships with CUDA torch)"
@@ -158,18 +161,12 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     name = choose_backend(u, backend, state=A.shape[1])
     args = (u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
     if name == "ref":
-        from motion_core.ssm.scan_ref import selective_scan_ref
-
         return selective_scan_ref(*args)
     if name == "chunked":
-        from motion_core.ssm.scan_chunked import selective_scan_chunked
-
         return selective_scan_chunked(*args)
     if name == "blocked":
-        from motion_core.ssm.scan_blocked import selective_scan_blocked
-
         return selective_scan_blocked(*args)
-    if name == "triton":
+    if name == "triton":  # the GPU backends import triton / the compiled extension: only when chosen
         from motion_core.ssm.scan_triton import selective_scan_triton
 
         return selective_scan_triton(*args)

@@ -25,8 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from motion_core.ssm.backends import selective_scan
-from motion_core.ssm.scan_blocked import LOG2E
+from motion_core.ssm.backends import choose_backend, selective_scan
+from motion_core.ssm.scan_blocked import LOG2E, scan_inference, scan_time_major
 
 AGGREGATIONS = ("concat_linear", "sum", "mean")
 
@@ -94,8 +94,6 @@ class GroupedSSM(nn.Module):
         4608 groups of 4 steps or 16 groups of 256), and the projections are per-path matmuls that land directly in
         the scan's layout (paths leading, so the weights are never broadcast-copied over the batch).
         """
-        from motion_core.ssm.scan_blocked import scan_inference, scan_time_major
-
         paths, d_inner, taps, state = self.paths, self.d_inner, self.d_conv, self.d_state
         _, batch, length, _ = u.shape
         weight = self.conv_weight.view(paths, d_inner, taps).permute(2, 0, 1).unsqueeze(2).unsqueeze(2)
@@ -204,8 +202,6 @@ class _PathsBlock(nn.Module):
     def _use_time_major(self, x):
         if not self.fast_inference or x.device.type != "cpu" or torch.is_grad_enabled():
             return False
-        from motion_core.ssm.backends import choose_backend
-
         return choose_backend(x, self.ssm.scan_backend, state=self.ssm.d_state) == "blocked"
 
     def forward_time_major(self, x):
