@@ -114,7 +114,7 @@ def test_shipped_model_files_and_metrics():
     for row in result["rows"].values():  # files written before the foot cleanup existed lack its _cleaned figures
         assert set(METRIC_NAMES) - set(CLEANED_NAMES) <= set(row) <= set(METRIC_NAMES)
     assert result["rows"]["real"]["multimodality"]["mean"] is None
-    assert result["protocol"]["repeats"] >= 2 and result["protocol"]["r_precision_batch"] == 32
+    assert result["protocol"]["repeats"] >= 1 and result["protocol"]["r_precision_batch"] == 32
     evaluator = MotionTextEvaluator.from_pretrained(folder)
     embedding = evaluator.encode_text(torch.from_numpy(fake_encode(["a person walks forward"])))
     assert embedding.shape == (1, evaluator.config.embed_dim)
