@@ -66,6 +66,22 @@ def test_worker_never_imports_modules_from_the_current_folder(tmp_path, tiny_wei
 
 # ------------------------------------------------------------------ 3. a hung worker never holds the add-on
 
+def _stop_process(pid):
+    """SIGSTOP `pid` and wait until it is stopped: the signal is asynchronous, and a worker that still runs for a
+    moment could answer the cancel sent next (seen under load)."""
+    import signal
+
+    os.kill(pid, signal.SIGSTOP)
+    stat = f"/proc/{pid}/stat"
+    deadline = time.monotonic() + 5
+    while os.path.exists(stat) and time.monotonic() < deadline:
+        with open(stat) as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                return
+        time.sleep(0.01)
+    time.sleep(0.2)  # no /proc (macOS): give the signal a moment
+
+
 def _start_long_generation(backend, worker):
     job = worker.generate(backend.GenerateRequest(prompt="a person dances", seconds=9.8, seed=1, steps=1000))
     deadline = time.monotonic() + 120
@@ -77,14 +93,12 @@ def _start_long_generation(backend, worker):
 
 @pytest.mark.skipif(not hasattr(os, "killpg") or sys.platform == "win32", reason="SIGSTOP is POSIX")
 def test_a_stopped_worker_is_killed_by_the_watchdog_with_a_clear_message(tiny_weights, monkeypatch):
-    import signal
-
     backend = backend_module()
     monkeypatch.setattr(backend, "STALL_TIMEOUT_S", 6.0)
     worker = backend.WorkerBackend(backend.BackendConfig(mode="worker", weights=str(tiny_weights), device="cpu"))
     try:
         job = _start_long_generation(backend, worker)
-        os.kill(worker._process.pid, signal.SIGSTOP)
+        _stop_process(worker._process.pid)
         started = time.monotonic()
         assert job.wait(timeout=60) == backend.FAILED
         assert time.monotonic() - started < 30
@@ -96,20 +110,23 @@ def test_a_stopped_worker_is_killed_by_the_watchdog_with_a_clear_message(tiny_we
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP is POSIX")
 def test_esc_on_a_stopped_worker_cancels_within_seconds(tiny_weights, monkeypatch):
-    import signal
-
     backend = backend_module()
     monkeypatch.setattr(backend, "CANCEL_GRACE_S", 2.0)
     worker = backend.WorkerBackend(backend.BackendConfig(mode="worker", weights=str(tiny_weights), device="cpu"))
     try:
         job = _start_long_generation(backend, worker)
-        os.kill(worker._process.pid, signal.SIGSTOP)
+        _stop_process(worker._process.pid)
         job.cancel()
         started = time.monotonic()
         while job.poll() == backend.RUNNING and time.monotonic() - started < 30:
             time.sleep(0.05)
         assert job.state == backend.CANCELLED and job.result is None
-        assert not worker.alive  # a worker that cannot even answer a cancel is not reused
+        # A worker that cannot even answer a cancel is not reused: its watchdog (a 0.2-s loop, counting the grace
+        # from when the cancel was written to the pipe) kills it just after the job gives up on it.
+        deadline = time.monotonic() + 10
+        while worker.alive and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not worker.alive
     finally:
         worker.close()
 
