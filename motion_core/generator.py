@@ -214,7 +214,7 @@ class MotionGenerator:
         """
         steps, guidance = self.sampler_settings(steps, guidance)
         prompt = validate_request(prompt, seconds, seed, steps, guidance, variations)
-        parts = sequence_parts(prompt) if split_sequence and self.config.vae.arch == "conv" else [prompt]
+        parts = sequence_parts(prompt) if split_sequence and self.temporal_latent else [prompt]
         frames = int(round(seconds * self.config.fps))
         if len(parts) > 1 and frames // len(parts) >= MIN_SEGMENT_SECONDS * self.config.fps:
             shares = np.diff(np.linspace(0, frames, len(parts) + 1).round().astype(int))  # whole frames, sum = frames
@@ -270,6 +270,11 @@ class MotionGenerator:
         return inpainting.edit_span(self, joints, first, last, prompt, seed=seed, steps=steps, guidance=guidance,
                                     variations=variations, device=device, progress=progress, cancel=cancel,
                                     foot_cleanup=foot_cleanup)
+
+    @property
+    def temporal_latent(self):
+        """True when the VAE's latent follows time (⌈T/4⌉ tokens): timelines, edits and sequence prompts need it."""
+        return self.config.vae.arch == "conv"
 
     def sampler_settings(self, steps=None, guidance=None):
         """(steps, guidance) as given, with None replaced by the model's config.diffusion defaults."""
@@ -398,7 +403,7 @@ class MotionGenerator:
     def _decode_bucket(self, frames, tokens):
         """Frames a decode graph is captured for: whole-second buckets for the paper's fixed-size latent; a temporal
         latent of `tokens` tokens fixes the decoded length itself."""
-        if self.config.vae.arch == "conv":
+        if self.temporal_latent:
             return tokens * self.config.vae.down_factor
         return min(self.config.vae.max_frames, BUCKET_FRAMES * math.ceil(frames / BUCKET_FRAMES))
 

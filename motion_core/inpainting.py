@@ -39,7 +39,7 @@ CONTINUE_CONTEXT_FRAMES = 40  # frames up to the current one that a continuation
 
 
 def _require_temporal(gen):
-    if gen.config.vae.arch != "conv":
+    if not gen.temporal_latent:
         raise MotionError(f"the model {gen.config.name} has a fixed-size latent; timelines, span edits and "
                           "continuations need a model with a temporal latent (vae arch 'conv')")
 
