@@ -446,7 +446,7 @@ def _cpu_threads(device, threads):
 
 
 # Config fields that change only training, never what the saved weights compute.
-TRAINING_ONLY = {"dropout", "lambda_features", "lambda_joints", "lambda_kl"}
+TRAINING_ONLY = {"dropout", "lambda_features", "lambda_joints", "lambda_kl", "lambda_velocity", "lambda_foot_contact"}
 
 
 def _architecture(config, stem):

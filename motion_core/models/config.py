@@ -67,6 +67,10 @@ class VAEConfig:
     lambda_features: float = 1.0  # SmoothL1 on normalised features
     lambda_joints: float = 1.0  # SmoothL1 on joints recovered from de-normalised features
     lambda_kl: float = 1e-4  # KL(q(z|x) || N(0, I))
+    # Off in MLD's recipe. Steps and foot plants are fast, small joint motions that the two losses above average
+    # away; these weigh them directly (both in m/s, SmoothL1):
+    lambda_velocity: float = 0.0  # joint velocities of the reconstruction vs the original's
+    lambda_foot_contact: float = 0.0  # foot joints' speed on frames where the original foot is planted
 
 
 @dataclass

@@ -30,6 +30,8 @@ from motion_core.models import build_vae_from
 from motion_core.models.config import VAEConfig, check_vae_config, load_dataclass
 from motion_core.models.feature_joints import features_to_joints
 from motion_core.models.layers import SkipTransformer
+from motion_core.motion.protocol import FPS
+from motion_core.motion.skeleton import FEET_LEFT, FEET_RIGHT
 from motion_core.models.weights_file import cast_state, load_weights, model_folder, save_weights, weight_files
 
 CONFIG_FILE = "vae_config.json"  # a VAE folder's config; a generator folder keeps it as config.json's "vae" section
@@ -74,12 +76,13 @@ class FeatureVAE(nn.Module):
 
     # ----- training -----
     def training_loss(self, batch, forward=None):
-        """SmoothL1 on normalised features + SmoothL1 on joints + 1e-4 KL (MLD's VAE losses), over real frames.
+        """SmoothL1 on normalised features + SmoothL1 on joints + 1e-4 KL (MLD's VAE losses), over real frames;
+        with lambda_velocity / lambda_foot_contact set, SmoothL1 on joint velocities and on planted feet's speed too.
 
         batch: {"motion": (B, T, nfeats) normalised, "lengths": (B,) int} (a training batch). forward: what runs the
         VAE, default self; multi-GPU training passes its DistributedDataParallel wrapper, whose forward syncs the
-        gradients. Returns (loss scalar, {"features", "joints", "kl": detached scalar tensors}): no float() here, a
-        host sync on every step would stall the GPU queue.
+        gradients. Returns (loss scalar, {"features", "joints", "kl"[, "velocity", "foot_contact"]: detached scalar
+        tensors}): no float() here, a host sync on every step would stall the GPU queue.
         """
         c = self.config
         features = batch["motion"]
@@ -89,13 +92,27 @@ class FeatureVAE(nn.Module):
         mask = lengths_to_mask(lengths, features.shape[1])  # (B, T)
         feature_loss = F.smooth_l1_loss(recon[mask], features[mask])
         # Padded frames hold zeros after decode; denormalise only to compare joints on real frames.
-        joint_loss = F.smooth_l1_loss(features_to_joints(self.denormalize(recon))[mask],
-                                      features_to_joints(self.denormalize(features))[mask])
+        original = self.denormalize(features)
+        joints, joints_true = features_to_joints(self.denormalize(recon)), features_to_joints(original)
+        joint_loss = F.smooth_l1_loss(joints[mask], joints_true[mask])
         # Mean over elements, as MLD's KLLoss (kl_divergence(...).mean()); lambda_kl = 1e-4 assumes that scale.
         mu, logvar = mu.float(), logvar.float()
         kl = 0.5 * torch.mean(mu.pow(2) + logvar.exp() - 1.0 - logvar)
         loss = c.lambda_features * feature_loss + c.lambda_joints * joint_loss + c.lambda_kl * kl
-        return loss, {"features": feature_loss.detach(), "joints": joint_loss.detach(), "kl": kl.detach()}
+        parts = {"features": feature_loss.detach(), "joints": joint_loss.detach(), "kl": kl.detach()}
+        if c.lambda_velocity or c.lambda_foot_contact:
+            pairs = mask[:, 1:] & mask[:, :-1]  # frame pairs inside the clip
+            velocity = (joints[:, 1:] - joints[:, :-1]) * FPS  # (B, T-1, J, 3) m/s
+            velocity_true = (joints_true[:, 1:] - joints_true[:, :-1]) * FPS
+            parts["velocity"] = F.smooth_l1_loss(velocity[pairs], velocity_true[pairs])
+            # the original's contact channels (left ankle, left foot, right ankle, right foot) say which feet stand
+            planted = (original[:, :-1, -4:] > 0.5) & pairs[..., None]  # (B, T-1, 4)
+            feet_speed = velocity[:, :, list(FEET_LEFT + FEET_RIGHT)]  # (B, T-1, 4, 3)
+            slide = F.smooth_l1_loss(feet_speed, torch.zeros_like(feet_speed), reduction="none").mean(-1)
+            parts["foot_contact"] = (slide * planted).sum() / planted.sum().clamp(min=1)  # no host sync
+            loss = loss + c.lambda_velocity * parts["velocity"] + c.lambda_foot_contact * parts["foot_contact"]
+            parts = {name: value.detach() for name, value in parts.items()}
+        return loss, parts
 
     # ----- on disk -----
     def save_pretrained(self, directory, dtype=torch.float32):

@@ -2,7 +2,9 @@
 # One GPU call, in stages that each hand their weights to $OUT as soon as they finish (a call that runs out of time
 # still returns what it finished):
 #   corpus  -> rebuilt from the CMU pack and seed 0 (~25 s on 16 cores), caption embeddings carried in .gpu/
-#   vae     -> temporal VAE (vae_t32.json) and the paper's VAE (vae_paper.json) side by side, VMIN minutes each
+#   vae     -> temporal VAE (vae_t32.json) and the paper's VAE (vae_paper.json) side by side, VMIN minutes each;
+#              VAES="run:config ..." picks others (configs in tools/gpu/), INIT_VAE=dir warm-starts them all; without
+#              the den stage their round trips (and that of REF_VAE=dir, e.g. the shipped default) are measured here
 #   den     -> (with vae: both round trips meanwhile) Motion Mamba and the MLD baseline on the temporal VAE (den.json), side by side, DMIN minutes each;
 #              VAE=dir uses a carried VAE (or generator folder) instead of this call's; INIT_MM=file and
 #              INIT_MLD=file warm-start the two from earlier exports (a second call continuing the first)
@@ -21,12 +23,20 @@ cp .gpu/caption_embeddings.safetensors $CORPUS/
 echo "corpus built in $(( $(date +%s) - T0 )) s"
 
 if has vae; then
-  tv() { python3 -m motion_core train vae --data $CORPUS --out $RUNS/$1 --config tools/gpu/$2 --minutes $VMIN --steps 1000000 --device $DEVICE --no-progress > $RUNS/$1.log 2>&1; }
-  tv vae_t32 vae_t32.json & tv vae_paper vae_paper.json &
+  VAES=${VAES:-vae_t32:vae_t32.json vae_paper:vae_paper.json}
+  vinit=(); [ -n "$INIT_VAE" ] && vinit=(--init $INIT_VAE)
+  tv() { python3 -m motion_core train vae --data $CORPUS --out $RUNS/$1 --config tools/gpu/$2 --minutes $VMIN --steps 1000000 --device $DEVICE --no-progress "${vinit[@]}" > $RUNS/$1.log 2>&1; }
+  for pair in $VAES; do tv ${pair%%:*} ${pair#*:} & done
   wait
-  echo "vaes done at $(( $(date +%s) - T0 )) s"; for r in vae_t32 vae_paper; do tail -1 $RUNS/$r/loss.jsonl; done
-  # only the temporal VAE's weights come back (at most 8 files per call); the paper's VAE is measured here
-  for f in $RUNS/vae_t32/model/vae*.safetensors; do cp $f $OUT/w/vae_t32__$(basename $f); done
+  echo "vaes done at $(( $(date +%s) - T0 )) s"; for pair in $VAES; do tail -1 $RUNS/${pair%%:*}/loss.jsonl; done
+  # only temporal VAEs' weights come back (at most 8 files per call); the paper's VAE is measured here
+  for pair in $VAES; do r=${pair%%:*}; [ $r = vae_paper ] && continue
+    for f in $RUNS/$r/model/vae*.safetensors; do cp $f $OUT/w/${r}__$(basename $f); done; cp $RUNS/$r/model/vae_config.json $OUT/w/${r}__vae_config.json; done
+  if ! has den; then
+    names=$(for pair in $VAES; do printf "%s " ${pair%%:*}; done)
+    [ -n "$REF_VAE" ] && { cp -r $REF_VAE $RUNS/reference; names="$names reference"; }
+    python3 tools/gpu/roundtrip.py $RUNS $DEVICE $names > $RUNS/res/roundtrip.log 2>&1; tail -5 $RUNS/res/roundtrip.log
+  fi
 fi
 VAE=${VAE:-$RUNS/vae_t32}
 
