@@ -13,11 +13,14 @@ import json
 from safetensors.torch import save_file
 from motion_core.data.dataset import MotionTextDataset
 from motion_core.evaluate_actions import load_suite
+from motion_core.motion.action_prompt import sequence_parts
 from motion_core.models.text_encoder import TextEncoder
 
 for split in ("train", "val", "test"):
     MotionTextDataset("/tmp/corpus", split)  # embeds every caption into /tmp/corpus/caption_embeddings.safetensors
-prompts = sorted({row["prompt"].strip() for row in load_suite()} | {""})
+suite = [row["prompt"].strip() for row in load_suite()]
+# the generator splits "A, then B" into its parts (generate(split_sequence=True)): their embeddings travel too
+prompts = sorted(set(suite) | {part.strip() for prompt in suite for part in sequence_parts(prompt)} | {""})
 embeddings = TextEncoder().encode(prompts).float().contiguous()
 save_file({"embeddings": embeddings}, ".gpu/prompt_embeddings.safetensors", metadata={"prompts": json.dumps(prompts)})
 PY

@@ -7,7 +7,8 @@
 #              the den stage their round trips (and that of REF_VAE=dir, e.g. the shipped default) are measured here
 #   den     -> (with vae: both round trips meanwhile) Motion Mamba and the MLD baseline on the temporal VAE (den.json), side by side, DMIN minutes each;
 #              VAE=dir uses a carried VAE (or generator folder) instead of this call's; INIT_MM=file and
-#              INIT_MLD=file warm-start the two from earlier exports (a second call continuing the first)
+#              INIT_MLD=file warm-start the two from earlier exports (a second call continuing the first);
+#              VAE=auto VAE_RUNS=dir picks the best round trip of a vae stage's runs there (pick_vae.py)
 #   eval    -> the action suite for both models; a short corpus evaluation
 # STAGES picks them (default "vae den eval"); SKIP_EVAL=1 drops eval; LIMIT=N suite prompts; ATO=S caps each measurement.
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD  # tools/gpu/*.py import motion_core from the checkout
@@ -39,24 +40,31 @@ if has vae; then
   fi
 fi
 VAE=${VAE:-$RUNS/vae_t32}
+[ "$VAE" = auto ] && VAE=$(python3 tools/gpu/pick_vae.py $VAE_RUNS)  # VAE=auto VAE_RUNS=dir: the best round trip there
 
 if has den; then
   td() {
     local init=(); [ -n "$3" ] && init=(--init $3)
     python3 -m motion_core train $1 --data $CORPUS --out $RUNS/$2 --vae $VAE --config ${DEN_CONFIG:-tools/gpu/den.json} --minutes $DMIN --steps 1000000 --device $DEVICE --no-progress "${init[@]}" > $RUNS/$2.log 2>&1
   }
-  td denoiser mm_t "$INIT_MM" & td baseline mld_t "$INIT_MLD" &
+  DENS=${DENS:-mm_t mld_t}  # DENS=mm_t trains Motion Mamba alone (the whole GPU)
+  [[ " $DENS " == *" mm_t "* ]] && td denoiser mm_t "$INIT_MM" &
+  [[ " $DENS " == *" mld_t "* ]] && td baseline mld_t "$INIT_MLD" &
   has vae && { python3 tools/gpu/roundtrip.py $RUNS $DEVICE vae_t32 vae_paper > $RUNS/res/roundtrip.log 2>&1; }
   wait
-  echo "denoisers done at $(( $(date +%s) - T0 )) s"; for r in mm_t mld_t; do tail -2 $RUNS/$r.log; tail -1 $RUNS/$r/loss.jsonl; done
-  for r in mm_t mld_t; do for f in $RUNS/$r/model/denoiser*.safetensors; do cp $f $OUT/w/${r}__$(basename $f); done; done
+  echo "denoisers done at $(( $(date +%s) - T0 )) s"; for r in $DENS; do tail -2 $RUNS/$r.log; tail -1 $RUNS/$r/loss.jsonl; done
+  for r in $DENS; do for f in $RUNS/$r/model/denoiser*.safetensors; do cp $f $OUT/w/${r}__$(basename $f); done; done
 fi
 
 if has eval; then
+  # BASELINE=dir compares against another generator folder (default: this call's MLD run, when it trained one);
+  # REF_GEN=dir also runs the action suite on it (e.g. the shipped default, for a same-machine comparison)
+  BASELINE=${BASELINE:-$RUNS/mld_t/model}; base=(); [ -d $BASELINE ] && base=(--baseline $BASELINE)
   timeout ${ATO:-100} python3 tools/gpu/actions_gpu.py $RUNS/mm_t/model $RUNS/res/act_mm $DEVICE > $RUNS/res/act_mm.log 2>&1 &
-  timeout ${ATO:-100} python3 tools/gpu/actions_gpu.py $RUNS/mld_t/model $RUNS/res/act_mld $DEVICE > $RUNS/res/act_mld.log 2>&1 &
-  timeout $(( ${ATO:-100} + 20 )) python3 -m motion_core evaluate --weights $RUNS/mm_t/model --baseline $RUNS/mld_t/model --evaluator motion_core/weights/default --data $CORPUS \
-    --repeats 3 --mm-texts 30 --mm-generations 5 --max-minutes $EMIN --json --out $RUNS/res/eval_temporal.json --device $DEVICE --no-progress > $RUNS/res/eval_t.log 2>&1 &
+  [ -d $BASELINE ] && timeout ${ATO:-100} python3 tools/gpu/actions_gpu.py $BASELINE $RUNS/res/act_mld $DEVICE > $RUNS/res/act_mld.log 2>&1 &
+  [ -n "$REF_GEN" ] && timeout ${ATO:-100} python3 tools/gpu/actions_gpu.py $REF_GEN $RUNS/res/act_ref $DEVICE > $RUNS/res/act_ref.log 2>&1 &
+  timeout $(( ${ATO:-100} + 20 )) python3 -m motion_core evaluate --weights $RUNS/mm_t/model "${base[@]}" --evaluator motion_core/weights/default --data $CORPUS \
+    --repeats ${EREP:-3} --mm-texts 30 --mm-generations 5 --max-minutes $EMIN --json --out $RUNS/res/eval_temporal.json --device $DEVICE --no-progress > $RUNS/res/eval_t.log 2>&1 &
   wait
 fi
 echo "all done at $(( $(date +%s) - T0 )) s"; tail -n2 $RUNS/res/*.log 2>/dev/null
