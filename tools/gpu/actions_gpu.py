@@ -22,10 +22,11 @@ class LookupTextEncoder:
 
 weights, out = sys.argv[1], sys.argv[2]
 device = sys.argv[3] if len(sys.argv) > 3 else "cuda"
-guidance = 7.5
+guidance = float(os.environ.get("GUIDANCE", 7.5))  # GUIDANCE / STEPS: sampler settings to compare
+steps = int(os.environ["STEPS"]) if os.environ.get("STEPS") else None
 gen = MotionGenerator.from_pretrained(weights, text_encoder=LookupTextEncoder(".gpu/prompt_embeddings.safetensors"))
 rows = load_suite()
 if os.environ.get('LIMIT'):
     rows = pick(rows, int(os.environ['LIMIT']))
-result = evaluate_actions(gen, rows, seeds=3, device=device, out=out, guidance=guidance, reference=False)
+result = evaluate_actions(gen, rows, seeds=3, device=device, out=out, guidance=guidance, steps=steps, reference=False)
 print(json.dumps({k: v for k, v in result.items() if k in ("overall", "summary", "pass_rate")}, default=str)[:2000])
