@@ -32,7 +32,10 @@ vendor.ensure_motion_core()
 from motion_core.errors import MotionError  # noqa: E402
 from motion_core.motion.clip import Motion  # noqa: E402
 # The requests are the worker's own (fields, limits, checks); the backends take them as they are.
-from motion_core.motion.protocol import GenerateRequest, SequenceRequest, load_result, save_result  # noqa: E402
+from motion_core.motion.protocol import (  # noqa: E402
+    EditRequest, GenerateRequest, SequenceRequest, load_result, save_result)
+
+Request = Union[GenerateRequest, SequenceRequest, EditRequest]
 
 RUNNING, FINISHED, CANCELLED, FAILED = "RUNNING", "FINISHED", "CANCELLED", "FAILED"
 
@@ -64,7 +67,7 @@ class BackendConfig:
 class Job:
     """One generation request. Poll it from the main thread; never blocks unless `wait` is called."""
 
-    request: Union[GenerateRequest, SequenceRequest]
+    request: Request
     id: str
     _cancel: Callable[["Job"], None]
     events: "queue.Queue[dict]" = field(default_factory=queue.Queue)
@@ -145,7 +148,7 @@ def discard(path: Optional[str]) -> None:
             pass
 
 
-def _finished(motion: Motion, request: Union[GenerateRequest, SequenceRequest], elapsed: float) -> dict:
+def _finished(motion: Motion, request: Request, elapsed: float) -> dict:
     """The result event of a job: the motion under the request's own prompt, with how long it took."""
     motion.joints = np.asarray(motion.joints, dtype=np.float32)
     motion.prompt = request.prompt
@@ -342,7 +345,7 @@ class WorkerBackend:
             job.events.put({"type": "error", "message": message})
         self._failed = message
 
-    def generate(self, request: Union[GenerateRequest, SequenceRequest]) -> Job:
+    def generate(self, request: Request) -> Job:
         if not self.alive:
             raise MotionError(self._failed or self._crash_message(self._process.returncode))
         job_id = f"gen{next(self._ids)}"
@@ -356,6 +359,10 @@ class WorkerBackend:
                 so_far = Motion(joints=np.asarray(request.start, dtype=np.float32)[None])
                 save_result(start, so_far, "the motion so far")
             message = request.message(job.id, start)
+        elif isinstance(request, EditRequest):  # the motion to edit goes the same way, in the same file name
+            motion = os.path.join(self._out_dir, f"{job.id}_start.npz")
+            save_result(motion, Motion(joints=np.asarray(request.joints, dtype=np.float32)[None]), "the motion to edit")
+            message = request.message(job.id, motion)
         else:
             message = request.message(job.id)
         with self._lock:
@@ -401,7 +408,7 @@ class InProcessBackend:
             self._generator = MotionGenerator.from_pretrained(self.config.weights)
         return self._generator
 
-    def generate(self, request: Union[GenerateRequest, SequenceRequest]) -> Job:
+    def generate(self, request: Request) -> Job:
         job = Job(request=request, id=f"local{next(self._ids)}", _cancel=self._cancel, cancel_grace=CANCEL_GRACE_S)
         threading.Thread(target=self._run, args=(job,), daemon=True).start()
         return job
@@ -422,6 +429,9 @@ class InProcessBackend:
                     cancel=lambda: job.cancel_requested, foot_cleanup=request.foot_cleanup)
                 if isinstance(request, SequenceRequest):
                     motion = generator.generate_sequence(list(request.segments), start=request.start, **settings)
+                elif isinstance(request, EditRequest):
+                    motion = generator.edit_span(request.joints, request.first, request.last, request.prompt,
+                                                 **settings)
                 else:
                     motion = generator.generate(request.prompt, request.seconds, **settings)
             event = _finished(motion, request, time.perf_counter() - started)

@@ -10,18 +10,19 @@ import os
 import random
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, Optional, Set, Tuple
+from typing import Callable, Dict, Optional, Set, Tuple, Union
 
 import bpy
 import numpy as np
 
 from . import backend as backend_module
-from . import bake, bone_maps, prefs, props, rig, smpl_body, vendor
+from . import bake, bone_maps, prefs, proportions, props, readback, rig, smpl_body, vendor
 
 vendor.ensure_motion_core()
 from motion_core.errors import MotionError  # noqa: E402
 from motion_core.motion import protocol, skeleton  # noqa: E402
-from motion_core.motion.protocol import GenerateRequest, SequenceRequest  # noqa: E402
+from motion_core.motion.protocol import EditRequest, GenerateRequest, SequenceRequest  # noqa: E402
+from motion_core.motion.splice import CONTINUE_CONTEXT_FRAMES, EDIT_MIN_GAP  # noqa: E402
 from motion_core.motion.retarget import resample, retarget, smpl_rest_joints  # noqa: E402
 
 
@@ -145,6 +146,84 @@ def read_timeline_request(settings) -> SequenceRequest:
                            foot_cleanup=bool(settings.foot_cleanup)).checked()
 
 
+def timeline_span(scene) -> Optional[Tuple[int, int]]:
+    """The frames the timeline points at: the first and last selected markers (two or more selected), else the preview
+    range when it is on, else None."""
+    selected = sorted(m.frame for m in scene.timeline_markers if m.select)
+    if len(selected) >= 2:
+        return selected[0], selected[-1]
+    if scene.use_preview_range:
+        return scene.frame_preview_start, scene.frame_preview_end
+    return None
+
+
+def span_frames(context, settings) -> Tuple[int, int]:
+    """The scene frames A, B of the span to regenerate (kept, with everything before A and after B): the panel's, or
+    while those are unset (equal) the timeline's (`timeline_span`). MotionError when there is none."""
+    a, b = int(settings.span_start), int(settings.span_end)
+    if a == b:
+        found = timeline_span(context.scene)
+        if found is None:
+            raise MotionError("Set the frames to regenerate: type them in the panel, select two timeline markers or "
+                              "turn on the preview range")
+        a, b = found
+    if b <= a:
+        raise MotionError(f"The span ends before it starts (frames {a}–{b}): make the second frame the later one")
+    return a, b
+
+
+def read_edit_request(context, settings, target: Target) -> Tuple[EditRequest, "Placement"]:
+    """The span edit the panel asks for on `target`'s current action: its motion read back from the rig over the whole
+    action, frames A..B to regenerate. MotionError (nothing read, nothing changed) when the rig has no action, the span
+    is not inside it or too short, or the action is too long."""
+    obj = target.obj
+    assert obj is not None  # active_target gives an existing armature
+    anim = obj.animation_data
+    action = anim.action if anim is not None else None
+    if action is None:
+        raise MotionError(f"'{obj.name}' has no action to edit: key it or generate a motion onto it first")
+    if not settings.prompt.strip():
+        raise MotionError("Type a prompt for the span first, e.g. 'a person jumps'")
+    _check_variations(settings)
+    a, b = span_frames(context, settings)
+    start, end = float(action.frame_range[0]), float(action.frame_range[1])
+    step = readback.frame_step(context.scene)
+    count = int(np.floor((end - start) / step + 1e-6)) + 1  # motion frames (20 fps) over the action
+    if count / protocol.FPS > protocol.MAX_TIMELINE_SECONDS:
+        raise MotionError(f"The action '{action.name}' is {count / protocol.FPS / 60:.1f} minutes long; span edits "
+                          f"read at most {protocol.MAX_TIMELINE_SECONDS / 60:g}: shorten its frame range")
+    # Motion frames kept at the seams, rounded inwards: every scene frame up to A and from B on is kept.
+    first, last = int(np.ceil((a - start) / step - 1e-6)), int(np.floor((b - start) / step + 1e-6))
+    if first < 1 or last > count - 2:
+        raise MotionError(f"Frames {a}–{b} are not inside the action '{action.name}' (frames {start:g}–{end:g}): "
+                          "keep at least one of its frames before and after the span")
+    if last - first < EDIT_MIN_GAP:
+        need = EDIT_MIN_GAP if step == 1.0 else int(np.ceil((EDIT_MIN_GAP + 1) * step))
+        raise MotionError(f"Frames {a}–{b} are too close together to regenerate: make the span at least {need} "
+                          "frames long")
+    read = readback.read_motion(context, target, start, count)
+    request = EditRequest(joints=read.joints, first=first, last=last, prompt=settings.prompt, seed=_seed(settings),
+                          steps=int(settings.steps), guidance=float(settings.guidance),
+                          variations=int(settings.variations), foot_cleanup=bool(settings.foot_cleanup)).checked()
+    return request, Placement.of(obj, read, start)
+
+
+def read_continuation(context, request: Union[GenerateRequest, SequenceRequest],
+                      target: Target) -> Tuple[SequenceRequest, "Placement"]:
+    """`request` continued from `target`'s pose and velocity at the current frame: the rig's last
+    CONTINUE_CONTEXT_FRAMES motion frames up to it are read back and the result is placed to start on it."""
+    scene = context.scene
+    step = readback.frame_step(scene)
+    current = float(scene.frame_current)
+    read = readback.read_motion(context, target, current - (CONTINUE_CONTEXT_FRAMES - 1) * step,
+                                CONTINUE_CONTEXT_FRAMES)
+    if isinstance(request, GenerateRequest):  # one segment: the continuation is a timeline of one
+        request = SequenceRequest(segments=((request.prompt, request.seconds),), seed=request.seed,
+                                  steps=request.steps, guidance=request.guidance, variations=request.variations,
+                                  foot_cleanup=request.foot_cleanup)
+    return replace(request, start=read.joints).checked(), Placement.of(target.obj, read, current)
+
+
 def _check_variations(settings) -> None:
     if not 1 <= settings.variations <= props.MAX_VARIATIONS:
         raise MotionError(f"Variations must be between 1 and {props.MAX_VARIATIONS}")
@@ -157,9 +236,14 @@ def _seed(settings) -> int:
 def resolve_target(context, settings) -> Target:
     if settings.target == "NEW_RIG":
         return Target(obj=None, bone_map={n: n for n in rig.SMPL_BONE_NAMES}, preset="SMPL")
+    return active_target(context, settings, "Select the armature to animate (or set Target to 'New SMPL-22 armature')")
+
+
+def active_target(context, settings, missing: str) -> Target:
+    """The selected armature with its bone map; MotionError `missing` when no armature is selected."""
     obj = rig.armature_from_context(context)
     if obj is None:
-        raise MotionError("Select the armature to animate (or set Target to 'New SMPL-22 armature')")
+        raise MotionError(missing)
     if obj.library is not None or (obj.override_library is None and obj.data.library is not None):
         raise MotionError(f"'{obj.name}' is linked from another file: make it local or a library override first")
     return resolve_bone_map(settings, obj)
@@ -178,11 +262,27 @@ class StoredMotion:
     seed: int
     fps: float
     joints: Optional[np.ndarray] = None
+    placement: Optional["Placement"] = None
 
     @classmethod
     def from_item(cls, item) -> "StoredMotion":
+        placement = Placement(item.placed_rig, item.placed_frame, item.placed_scale) if item.placed_rig else None
         return cls(path=item.path, variation=item.variation, prompt=item.prompt, seed=item.seed, fps=item.fps,
-                   joints=packed_joints(item))
+                   joints=packed_joints(item), placement=placement)
+
+
+@dataclass
+class Placement:
+    """Where a motion read back from a rig (an edit, a continuation) goes back on that rig: the scene frame of its
+    first motion frame and the read-back's root scale (readback.ReadBack). Other targets bake it as usual."""
+
+    rig: str
+    first_frame: float
+    scale: float
+
+    @classmethod
+    def of(cls, obj, read: readback.ReadBack, first: float) -> "Placement":
+        return cls(obj.name, first, read.scale)
 
 
 PACKED_KEY = "joints"  # custom property of a results-list entry: its joints, float32 (T * 22 * 3), saved in the .blend
@@ -204,10 +304,21 @@ def packed_joints(item) -> Optional[np.ndarray]:
 class GenerationRun:
     """Start → poll … → apply (success) | nothing (cancel, failure)."""
 
-    def __init__(self, context, timeline: bool = False):
+    def __init__(self, context, timeline: bool = False, span: bool = False):
         self.settings = context.scene.motion_mamba
-        self.request = read_timeline_request(self.settings) if timeline else read_request(self.settings)
-        self.target = resolve_target(context, self.settings)
+        self.placement: Optional[Placement] = None
+        self.request: Union[GenerateRequest, SequenceRequest, EditRequest]
+        if span:
+            self.target = active_target(context, self.settings, "Select the armature whose action you want to edit")
+            self.request, self.placement = read_edit_request(context, self.settings, self.target)
+        else:
+            self.request = read_timeline_request(self.settings) if timeline else read_request(self.settings)
+            if self.settings.continue_from_frame:
+                self.target = active_target(context, self.settings,
+                                            "Select the armature to continue from (Continue from current frame)")
+                self.request, self.placement = read_continuation(context, self.request, self.target)
+            else:
+                self.target = resolve_target(context, self.settings)
         self.config = prefs.backend_config(context)
         body_path = prefs.smpl_model_path(context)
         if self.target.obj is None and self.settings.add_body and body_path:
@@ -244,7 +355,8 @@ class GenerationRun:
         # Bake first: if it fails, the results list is untouched too (and the result's file goes).
         try:
             obj, action = bake_result(context, self.settings,
-                                      StoredMotion(path, 0, result.prompt, seed, result.fps, joints=result.joints[0]),
+                                      StoredMotion(path, 0, result.prompt, seed, result.fps, joints=result.joints[0],
+                                                   placement=self.placement),
                                       self.target, report=report)
         except MotionError:
             backend_module.discard(path)
@@ -255,15 +367,27 @@ class GenerationRun:
             item.prompt, item.seed, item.variation = result.prompt, seed, v
             item.frames, item.fps, item.path = int(result.joints.shape[1]), float(result.fps), path
             item.label = f"{result.prompt[:40]} · seed {seed} · v{v + 1}"
+            if isinstance(self.request, EditRequest):
+                item.label = f"{result.prompt[:30]} · frames {self._span_label()} · seed {seed} · v{v + 1}"
+            if self.placement is not None:
+                item.placed_rig, item.placed_frame = self.placement.rig, self.placement.first_frame
+                item.placed_scale = self.placement.scale
             pack_joints(item, result.joints[v])
         self.settings.results[first].action = action.name
         self.settings.results_index = first
         if result.segments and self.settings.segment_markers:
-            add_segment_markers(context.scene, result.segments, result.fps, self.settings.start_frame)
+            at = self.placement.first_frame if self.placement is not None else self.settings.start_frame
+            add_segment_markers(context.scene, result.segments, result.fps, at)
         return obj
 
+    def _span_label(self) -> str:
+        assert isinstance(self.request, EditRequest) and self.placement is not None
+        step = readback.frame_step(bpy.context.scene)
+        a, b = (self.placement.first_frame + k * step for k in (self.request.first, self.request.last))
+        return f"{a:g}–{b:g}"
 
-def add_segment_markers(scene, segments, fps: float, start_frame: int) -> None:
+
+def add_segment_markers(scene, segments, fps: float, start_frame: float) -> None:
     """A timeline marker named after each segment's prompt at the scene frame where the segment starts."""
     scene_fps = scene.render.fps / scene.render.fps_base
     for prompt, first, _ in segments:
@@ -349,11 +473,21 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
     keyed = set(target.bone_map.values()) | set(target.followers)
     switched_off = _below(obj, keyed) if settings.override_constraints else []
     rest_pose = rig.rig_rest(obj, constraints_off=switched_off)
-    retargeted = retarget(joints, rest_pose, target.bone_map, root_motion=settings.root_motion,
+    proportion_keys: list = []  # 'Match motion proportions': constant stretches and offsets in the new action
+    if getattr(settings, "match_proportions", False) and not new_rig:
+        free = set(proportions.hanging_free(obj, keyed))
+        proportion_keys, rest_pose = proportions.match(context, obj, target, joints, rest_pose,
+                                                       _rest_keys(obj, keyed, free, set(switched_off)))
+    # A motion read back from this rig goes back where it was read: its own scale and first frame, its path and feet
+    # as read (the floor fit would move the frames an edit keeps), one key per scene frame like the action it came from.
+    placed = item.placement if item.placement is not None and item.placement.rig == obj.name else None
+    start_frame = float(settings.start_frame) if placed is None else float(placed.first_frame)
+    retargeted = retarget(joints, rest_pose, target.bone_map, root_motion=settings.root_motion or placed is not None,
                           markers=target.markers, followers=target.followers, root_bone=target.root,
-                          match_feet=not own_proportions, follow_pelvis=own_proportions)
+                          match_feet=not own_proportions and placed is None, follow_pelvis=own_proportions,
+                          scale=None if placed is None else placed.scale)
     scene_fps = scene.render.fps / scene.render.fps_base
-    if settings.keep_motion_fps:
+    if settings.keep_motion_fps and placed is None:
         step = float(scene_fps / item.fps)
     else:  # one key per scene frame
         retargeted, step = resample(retargeted, item.fps, scene_fps), 1.0
@@ -363,16 +497,17 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
     constants += [(c.path_from_id("influence"), 0, 0.0) for name in switched_off
                   for c in pose.bones[name].constraints if c.influence > 0]
     constants += _rest_keys(obj, keyed, set(retargeted.location_bones), set(switched_off))
+    constants = proportions.merge_constants(constants, proportion_keys)
 
     anim = obj.animation_data
     previous = (anim.action, getattr(anim, "action_slot", None)) if anim is not None else (None, None)
     had_fake_user = previous[0].use_fake_user if previous[0] is not None else False
     action = bake.bake(obj, retargeted, action_name=bake.action_name_for(item.prompt, item.seed, item.variation),
-                       start_frame=float(settings.start_frame), frame_step=step, push_to_nla=settings.push_to_nla,
+                       start_frame=start_frame, frame_step=step, push_to_nla=settings.push_to_nla,
                        constants=constants, report=report)
     try:
         if not (settings.push_to_nla and previous[0] is not None):  # a strip under the user's action: theirs wins
-            _check_moves(context, obj, target, joints, retargeted, float(settings.start_frame), step)
+            _check_moves(context, obj, target, joints, retargeted, start_frame, step)
     except MotionError:
         bake.remove_bake(obj, action, previous[0], previous[1], had_fake_user)
         if new_rig:
@@ -383,7 +518,7 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
             if isinstance(data, bpy.types.Armature):  # always, for a rig made here
                 bpy.data.armatures.remove(data)
         raise
-    bake.extend_scene_range(scene, settings.start_frame, retargeted.rotations.shape[0], step)
+    bake.extend_scene_range(scene, start_frame, retargeted.rotations.shape[0], step)
     return obj, action
 
 

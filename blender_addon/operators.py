@@ -51,6 +51,16 @@ class MOTION_MAMBA_OT_generate(bpy.types.Operator):
 
     timeline: BoolProperty(name="Timeline", description="Generate the timeline's segments as one motion and action",
                            default=False, options={"SKIP_SAVE"})
+    span: BoolProperty(name="Regenerate span", description="Regenerate frames From–To of the selected armature's "
+                       "action with the prompt", default=False, options={"SKIP_SAVE"})
+
+    @classmethod
+    def description(cls, context, properties):
+        if properties.span:
+            return ("Regenerate the frames between From and To of the selected armature's action with the prompt, "
+                    "keeping the poses and movement at both ends; the rig's motion is read back through its bone map "
+                    "(world bone heads at 20 fps) and the result is a new action, your action is kept (Esc cancels)")
+        return cls.bl_description
 
     _run = None
     _timer = None
@@ -62,7 +72,7 @@ class MOTION_MAMBA_OT_generate(bpy.types.Operator):
     def _start(self, context):
         status = _status(context)
         status.last_error, status.message, status.progress = "", "Starting the model…", 0.0
-        self._run = generation.GenerationRun(context, timeline=self.timeline).start()
+        self._run = generation.GenerationRun(context, timeline=self.timeline, span=self.span).start()
         status.running = True
 
     def _finish(self, context):
@@ -259,6 +269,23 @@ class MOTION_MAMBA_OT_segment_move(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class MOTION_MAMBA_OT_span_from_timeline(bpy.types.Operator):
+    """Set the span to regenerate from the timeline"""
+
+    bl_idname = "motion_mamba.span_from_timeline"
+    bl_label = "From Timeline"
+    bl_description = "Set From and To to the two selected timeline markers, else to the preview range"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        found = generation.timeline_span(context.scene)
+        if found is None:
+            return _fail(self, context, "Select two timeline markers or turn on the preview range first")
+        settings = context.scene.motion_mamba
+        settings.span_start, settings.span_end = found
+        return {"FINISHED"}
+
+
 class MOTION_MAMBA_OT_detect_bone_map(bpy.types.Operator):
     """Fill the custom map table from the selected armature's bone names"""
 
@@ -390,6 +417,7 @@ classes = (
     MOTION_MAMBA_OT_segment_add,
     MOTION_MAMBA_OT_segment_remove,
     MOTION_MAMBA_OT_segment_move,
+    MOTION_MAMBA_OT_span_from_timeline,
     MOTION_MAMBA_OT_detect_bone_map,
     MOTION_MAMBA_OT_save_bone_map,
     MOTION_MAMBA_OT_install_backend,

@@ -40,6 +40,11 @@ class MOTION_MAMBA_PG_result(bpy.types.PropertyGroup):
     fps: FloatProperty(name="FPS", default=protocol.FPS)
     path: StringProperty(name="Cache file", subtype="FILE_PATH")
     action: StringProperty(name="Last baked action")
+    # A motion read back from a rig (span edit, continuation) goes back onto that rig where it was read
+    # (generation.Placement); empty placed_rig: bake it like any result.
+    placed_rig: StringProperty(name="Read from")
+    placed_frame: FloatProperty(name="First frame")
+    placed_scale: FloatProperty(name="Root scale", default=1.0)
 
 
 class MOTION_MAMBA_PG_segment(bpy.types.PropertyGroup):
@@ -93,6 +98,18 @@ class MOTION_MAMBA_PG_settings(bpy.types.PropertyGroup):
     custom_map: CollectionProperty(type=MOTION_MAMBA_PG_map_entry)
     custom_map_name: StringProperty(name="Map name", default="my_rig")
     start_frame: IntProperty(name="Start frame", description="Scene frame of the first key", default=1)
+    continue_from_frame: BoolProperty(
+        name="Continue from current frame",
+        description="Start the new motion from the selected armature's pose at the current frame and carry on with "
+                    "its movement, so takes chain without a jump (the rig's last 2 s are read back through its bone "
+                    "map; the new action starts at the current frame)",
+        default=False)
+    span_start: IntProperty(
+        name="From", description="Last frame kept before the regenerated span (set both to the same frame to use "
+                                 "the two selected timeline markers or the preview range)", default=0)
+    span_end: IntProperty(
+        name="To", description="First frame kept after the regenerated span (set both to the same frame to use the "
+                               "two selected timeline markers or the preview range)", default=0)
     root_motion: BoolProperty(
         name="Root motion", description="Move the character through the scene (off: animate in place)", default=True)
     keep_motion_fps: BoolProperty(
@@ -104,6 +121,13 @@ class MOTION_MAMBA_PG_settings(bpy.types.PropertyGroup):
         name="Override constraints",
         description="Bake onto bones that constraints move (such as Rigify's deform bones): the new action switches "
                     "off the constraints of the keyed bones and the bones below them; the rig itself is not changed",
+        default=False)
+    match_proportions: BoolProperty(
+        name="Match motion proportions",
+        description="Stretch and shift the rig's limb and spine controls in the new action so its bone lengths follow "
+                    "the motion's (scaled to the rig's legs): exact contacts such as claps, hands on hips and foot "
+                    "plants, at the cost of the character's own proportions while that action plays (the rig's rest "
+                    "pose and other actions are not changed)",
         default=False)
     push_to_nla: BoolProperty(
         name="As NLA strip", description="Put each new action on its own NLA track instead of making it active",

@@ -49,7 +49,14 @@ class VIEW3D_PT_motion_mamba(MotionPanel):
             if settings.bone_map == "CUSTOM":  # the table the choice refers to, right here
                 draw_custom_map(col.box(), settings, obj)
             col.prop(settings, "override_constraints")
-        col.prop(settings, "start_frame")
+            col.prop(settings, "match_proportions")
+        col.prop(settings, "continue_from_frame")
+        if settings.continue_from_frame and settings.target == "NEW_RIG":  # it continues the selected rig
+            obj = generation.rig.armature_from_context(context)
+            col.label(text=target_summary(obj, settings.bone_map), icon="ARMATURE_DATA" if obj else "ERROR")
+        row = col.row()
+        row.active = not settings.continue_from_frame  # a continuation starts at the current frame
+        row.prop(settings, "start_frame")
         row = col.row(align=True)
         row.prop(settings, "root_motion", toggle=True)
         row.prop(settings, "push_to_nla", toggle=True)
@@ -105,6 +112,32 @@ class VIEW3D_PT_motion_mamba_timeline(MotionPanel):
         layout.prop(settings, "segment_markers")
         if not context.window_manager.motion_mamba_status.running:
             layout.operator("motion_mamba.generate", text="Generate Timeline", icon="SEQUENCE").timeline = True
+
+
+class VIEW3D_PT_motion_mamba_span(MotionPanel):
+    bl_idname = "VIEW3D_PT_motion_mamba_span"
+    bl_label = "Regenerate Span"
+    bl_parent_id = "VIEW3D_PT_motion_mamba"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.motion_mamba
+        obj = generation.rig.armature_from_context(context)
+        action = obj.animation_data.action if obj is not None and obj.animation_data else None
+        layout.label(text=f"{obj.name} · {action.name}" if action else "Select an armature with an action",
+                     icon="ACTION" if action else "ERROR")
+        layout.prop(settings, "prompt", text="")
+        row = layout.row(align=True)
+        row.prop(settings, "span_start")
+        row.prop(settings, "span_end")
+        row.operator("motion_mamba.span_from_timeline", text="", icon="MARKER_HLT")
+        if settings.span_start == settings.span_end:
+            found = generation.timeline_span(context.scene)
+            layout.label(text=f"Timeline: frames {found[0]}–{found[1]}" if found else
+                         "Select two markers or set the preview range", icon="INFO")
+        if not context.window_manager.motion_mamba_status.running:
+            layout.operator("motion_mamba.generate", text="Regenerate span", icon="FILE_REFRESH").span = True
 
 
 class VIEW3D_PT_motion_mamba_results(MotionPanel):
@@ -184,4 +217,4 @@ def _wrap(text, width):
 
 
 classes = (MOTION_MAMBA_UL_results, MOTION_MAMBA_UL_segments, VIEW3D_PT_motion_mamba, VIEW3D_PT_motion_mamba_timeline,
-           VIEW3D_PT_motion_mamba_results, VIEW3D_PT_motion_mamba_bone_map)
+           VIEW3D_PT_motion_mamba_span, VIEW3D_PT_motion_mamba_results, VIEW3D_PT_motion_mamba_bone_map)

@@ -30,12 +30,11 @@ from motion_core.generator import GenerationCancelled, _cpu_threads, validate_se
 from motion_core.motion.clip import Motion
 from motion_core.motion.features import joints_to_features
 from motion_core.motion.foot_cleanup import clean_foot_contacts
-from motion_core.motion.splice import splice_after, splice_between
+from motion_core.motion.splice import CONTINUE_CONTEXT_FRAMES, check_span, splice_after, splice_between
 from motion_core.motion.timeline import check_segments, plan_windows, segment_bounds, token_owners
 
 OVERLAP_TOKENS = 10  # context per window: 2 s at 20 fps, about one action's worth of lead-in
 EDIT_CONTEXT_FRAMES = 80  # frames of the user's motion encoded on each side of an edited span (4 s)
-CONTINUE_CONTEXT_FRAMES = 40  # frames up to the current one that a continuation encodes (2 s)
 
 
 def _require_temporal(gen):
@@ -219,10 +218,7 @@ def edit_span(gen, joints, first, last, prompt, seed=None, steps=None, guidance=
     steps, guidance = gen.sampler_settings(steps, guidance)
     joints = _check_joints(joints, "the motion to edit", 4)
     T = len(joints)
-    if not (isinstance(first, (int, np.integer)) and isinstance(last, (int, np.integer))
-            and 1 <= first and first + 2 <= last <= T - 2):
-        raise MotionError(f"the kept frames must satisfy 1 <= first, first + 2 <= last <= {T - 2} (the motion has "
-                          f"{T} frames), got first={first!r}, last={last!r}")
+    check_span(T, first, last)
     if not isinstance(prompt, str) or not prompt.strip():
         raise MotionError("the prompt is empty: describe what happens in the edited span")
     seed = _prepare(gen, seed, steps, guidance, variations, device)

@@ -682,7 +682,7 @@ def test_panels_draw_existing_properties(scene):
         scene.motion_mamba.custom_map.add().joint = "pelvis"
         scene.motion_mamba.segments.add()
         for panel in (ui.VIEW3D_PT_motion_mamba, ui.VIEW3D_PT_motion_mamba_results, ui.VIEW3D_PT_motion_mamba_bone_map,
-                      ui.VIEW3D_PT_motion_mamba_timeline):
+                      ui.VIEW3D_PT_motion_mamba_timeline, ui.VIEW3D_PT_motion_mamba_span):
             calls = []
             holder = type("PanelSelf", (), {"layout": RecordingLayout(calls)})()
             panel.draw(holder, bpy.context)
@@ -707,7 +707,7 @@ def modal_driver():
 
     reports = []
     driver = type("ModalDriver", (), {name: getattr(op, name) for name in ("_start", "_finish", "_cleanup", "modal")})()
-    driver._run, driver._timer, driver.timeline = None, None, False
+    driver._run, driver._timer, driver.timeline, driver.span = None, None, False, False
     driver.report = lambda kinds, message: reports.append((set(kinds), message))
     return driver, reports
 

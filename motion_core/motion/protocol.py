@@ -30,6 +30,7 @@ from motion_core.errors import MotionError
 from motion_core.motion.clip import Motion
 from motion_core.motion.outputs import atomic_output
 from motion_core.motion.skeleton import JOINT_NAMES
+from motion_core.motion.splice import check_span
 from motion_core.motion.timeline import MAX_TIMELINE_SECONDS, MIN_SEGMENT_SECONDS, check_segments  # noqa: F401
 
 # MAX_TIMELINE_SECONDS is re-exported: the add-on's sliders read every limit from here.
@@ -143,6 +144,44 @@ class SequenceRequest:
         """The worker's JSON request; `start_path`: the .npz holding `start` (None when there is no start)."""
         return {"id": request_id, "type": "sequence", "start": start_path,
                 "segments": [{"prompt": p, "seconds": s} for p, s in self.segments], **_sampling_fields(self)}
+
+
+@dataclass
+class EditRequest:
+    """Regenerate frames first+1 .. last-1 of a motion with `prompt`, keeping the frames around them (span edits and
+    in-betweening). The fields of the worker's "edit" request, except that `joints` are the motion itself (the worker
+    reads it from an .npz: see `message`)."""
+
+    joints: np.ndarray  # (T, 22, 3) motion space, FPS frames per second
+    first: int  # the last kept frame before the span
+    last: int  # the first kept frame after it
+    prompt: str
+    seed: Optional[int] = None
+    steps: int = DEFAULT_STEPS
+    guidance: float = DEFAULT_GUIDANCE
+    variations: int = 1
+    foot_cleanup: bool = True
+    out: Optional[str] = None
+
+    def checked(self) -> "EditRequest":
+        """This request with its prompt stripped; MotionError (one line) if a field breaks a limit."""
+        validate_settings(self.seed, self.steps, self.guidance, self.variations)
+        prompt = self.prompt.strip() if isinstance(self.prompt, str) else ""
+        if not prompt:
+            raise MotionError("the prompt is empty: describe what happens in the edited span")
+        joints = np.asarray(self.joints)
+        if joints.ndim != 3 or joints.shape[1:] != (len(JOINT_NAMES), 3):
+            raise MotionError(f"the motion to edit must be joints of shape (frames, 22, 3), got {joints.shape}")
+        if len(joints) / FPS > MAX_TIMELINE_SECONDS:
+            raise MotionError(f"the motion to edit is {len(joints) / FPS:.0f} s long; edit motions of at most "
+                              f"{MAX_TIMELINE_SECONDS / 60:g} minutes")
+        check_span(len(joints), self.first, self.last)
+        return replace(self, prompt=prompt)
+
+    def message(self, request_id: str, motion_path: str) -> dict:
+        """The worker's JSON request; `motion_path`: the .npz holding `joints`."""
+        return {"id": request_id, "type": "edit", "motion": motion_path, "first": int(self.first),
+                "last": int(self.last), "prompt": self.prompt, **_sampling_fields(self)}
 
 
 def _sampling_fields(request) -> dict:

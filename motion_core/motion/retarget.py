@@ -47,6 +47,13 @@ PRIMARY_CHILD = {_NAMES[parent]: _NAMES[skeleton.HUMANML3D.branch_frames.get(par
                  for j, parent in enumerate(skeleton.PARENTS) if parent >= 0}
 
 
+# The model's body: HumanML3D's target skeleton, whose legs (hip -> knee -> ankle, mean of both sides) every clip is
+# re-targeted to before it becomes features. Motion read back from a rig is scaled to these legs.
+MODEL_LEG_LENGTH = float(np.mean([skeleton.T2M_BONE_LENGTHS[_NAMES.index(f"{side}_knee")]
+                                  + skeleton.T2M_BONE_LENGTHS[_NAMES.index(f"{side}_ankle")]
+                                  for side in ("left", "right")]))
+
+
 @dataclass
 class RigRest:
     """A target armature's rest pose in the motion frame (metres, Y-up).
@@ -187,7 +194,8 @@ def leg_length(points_by_joint: Dict[str, np.ndarray]) -> Optional[float]:
 
 def retarget(joints, rig: RigRest, bone_map: Dict[str, str], root_motion: bool = True, *,
              markers: Optional[Dict[str, str]] = None, followers: Optional[Dict[str, str]] = None,
-             root_bone: Optional[str] = None, match_feet: bool = True, follow_pelvis: bool = False) -> Retargeted:
+             root_bone: Optional[str] = None, match_feet: bool = True, follow_pelvis: bool = False,
+             scale: Optional[float] = None) -> Retargeted:
     """Rotations and locations that make `rig` follow the 22-joint clip.
 
     joints: (T, 22, 3) motion frame (metres, Y-up), HumanML3D order.
@@ -204,6 +212,8 @@ def retarget(joints, rig: RigRest, bone_map: Dict[str, str], root_motion: bool =
     follow_pelvis: place the pelvis joint on the clip's (scaled) pelvis instead of the hip centre on its hip centre:
         for a rig made from the clip's own skeleton (`smpl_rest_joints`), exact even where the clip's bone lengths
         drift (a model's output).
+    scale: the root path's scale (rig / motion), instead of the ratio of leg lengths: for joints read back from this
+        rig (blender_addon.readback), so the frames read from it land where they were whatever the new frames' legs.
     Returns Retargeted (see there). Rest poses the retargeting cannot use raise MotionError naming the bone.
     """
     joints = np.asarray(joints, dtype=np.float64)
@@ -248,7 +258,8 @@ def retarget(joints, rig: RigRest, bone_map: Dict[str, str], root_motion: bool =
     # pelvis; the pelvis is placed so the hip centre follows the clip's, scaled by leg length.
     motion_leg = _median_leg_length(joints)
     rig_leg = leg_length(rest_at)
-    scale = rig_leg / motion_leg if (rig_leg and motion_leg) else 1.0
+    if scale is None:
+        scale = rig_leg / motion_leg if (rig_leg and motion_leg) else 1.0
     offsets = _marker_offsets(rest_at, segment, frames)  # joint -> (T, 3) position relative to the pelvis marker
     pelvis = _place_pelvis(joints, scale, rest_at, {} if follow_pelvis else offsets, root_motion)
 

@@ -18,7 +18,20 @@ generated motion's own acceleration over one frame.
 
 import numpy as np
 
+from motion_core.errors import MotionError
+
 CONTINUE_BLEND_FRAMES = 20  # a continuation lets go of the given pose's residual over 1 s
+CONTINUE_CONTEXT_FRAMES = 40  # frames up to the current one that a continuation encodes (2 s)
+EDIT_MIN_GAP = 2  # last - first of an edited span: at least one new frame between the kept ones
+
+
+def check_span(frames, first, last):
+    """MotionError unless frames first+1 .. last-1 of a `frames`-long motion can be regenerated: each seam needs a
+    kept frame beyond it for its velocity, so 1 <= first, first + EDIT_MIN_GAP <= last <= frames - 2."""
+    if not (isinstance(first, (int, np.integer)) and isinstance(last, (int, np.integer))
+            and 1 <= first and first + EDIT_MIN_GAP <= last <= frames - 2):
+        raise MotionError(f"the kept frames must satisfy 1 <= first, first + {EDIT_MIN_GAP} <= last <= {frames - 2} "
+                          f"(the motion has {frames} frames), got first={first!r}, last={last!r}")
 
 
 def _xz(points):
