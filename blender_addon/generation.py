@@ -16,7 +16,7 @@ import bpy
 import numpy as np
 
 from . import backend as backend_module
-from . import bake, bone_maps, prefs, proportions, props, readback, rig, smpl_body, vendor
+from . import bake, bone_maps, prefs, props, readback, rig, smpl_body, vendor
 
 vendor.ensure_motion_core()
 from motion_core.errors import MotionError  # noqa: E402
@@ -473,11 +473,6 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
     keyed = set(target.bone_map.values()) | set(target.followers)
     switched_off = _below(obj, keyed) if settings.override_constraints else []
     rest_pose = rig.rig_rest(obj, constraints_off=switched_off)
-    proportion_keys: list = []  # 'Match motion proportions': constant stretches and offsets in the new action
-    if getattr(settings, "match_proportions", False) and not new_rig:
-        free = set(proportions.hanging_free(obj, keyed))
-        proportion_keys, rest_pose = proportions.match(context, obj, target, joints, rest_pose,
-                                                       _rest_keys(obj, keyed, free, set(switched_off)))
     # A motion read back from this rig goes back where it was read: its own scale and first frame, its path and feet
     # as read (the floor fit would move the frames an edit keeps), one key per scene frame like the action it came from.
     placed = item.placement if item.placement is not None and item.placement.rig == obj.name else None
@@ -497,7 +492,6 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
     constants += [(c.path_from_id("influence"), 0, 0.0) for name in switched_off
                   for c in pose.bones[name].constraints if c.influence > 0]
     constants += _rest_keys(obj, keyed, set(retargeted.location_bones), set(switched_off))
-    constants = proportions.merge_constants(constants, proportion_keys)
 
     anim = obj.animation_data
     previous = (anim.action, getattr(anim, "action_slot", None)) if anim is not None else (None, None)

@@ -122,13 +122,6 @@ class MOTION_MAMBA_PG_settings(bpy.types.PropertyGroup):
         description="Bake onto bones that constraints move (such as Rigify's deform bones): the new action switches "
                     "off the constraints of the keyed bones and the bones below them; the rig itself is not changed",
         default=False)
-    match_proportions: BoolProperty(
-        name="Match motion proportions",
-        description="Stretch and shift the rig's limb and spine controls in the new action so its bone lengths follow "
-                    "the motion's (scaled to the rig's legs): exact contacts such as claps, hands on hips and foot "
-                    "plants, at the cost of the character's own proportions while that action plays (the rig's rest "
-                    "pose and other actions are not changed)",
-        default=False)
     push_to_nla: BoolProperty(
         name="As NLA strip", description="Put each new action on its own NLA track instead of making it active",
         default=False)
