@@ -9,6 +9,7 @@ continuous, a continuation starting on the rig's pose, and errors that change no
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -66,9 +67,44 @@ def scene(blender):
 
 
 def use_backend(mode, weights):
+    """mode: a backend of the preferences, or "STAND_IN": in process with SplicingGenerator instead of a model."""
+    from blender_addon import backend, prefs
+
+    backend.shutdown_all()  # a fresh backend: an in-process one would keep the last test's generator
     p = bpy.context.preferences.addons[ADDON].preferences
-    p.backend, p.weights_dir, p.device = mode, str(weights), "cpu"
+    p.backend, p.weights_dir, p.device = "IN_PROCESS" if mode == "STAND_IN" else mode, str(weights), "cpu"
     p.python_path = sys.executable if mode == "EXTERNAL" else ""
+    if mode == "STAND_IN":
+        backend.get_backend(prefs.backend_config(bpy.context))._generator = SplicingGenerator()
+
+
+class SplicingGenerator:
+    """Stands in for MotionGenerator's edit_span and generate_sequence with smooth motion: a procedural clip of
+    jumping jacks spliced in by the engine's own splice (what the real methods do with the model's frames), so the
+    seams can be held to a walk's smoothness (a random model's frames are noise)."""
+
+    def __init__(self):
+        from motion_core.data.procedural.library import make_clip
+
+        self.clip = make_clip("jumping_jacks", np.random.default_rng(2)).joints.astype(np.float64)
+
+    def _frames(self, count):
+        return self.clip[np.arange(count) % len(self.clip)]
+
+    def edit_span(self, joints, first, last, prompt, variations=1, progress=None, **_):
+        from motion_core.motion.clip import Motion
+        from motion_core.motion.splice import splice_between
+
+        out = splice_between(joints, self._frames(len(joints)), first, last)
+        return Motion(joints=np.repeat(out[None], variations, 0).astype(np.float32), fps=20.0, prompt=prompt, seed=0)
+
+    def generate_sequence(self, segments, variations=1, start=None, **_):
+        from motion_core.motion.clip import Motion
+        from motion_core.motion.splice import splice_after
+
+        frames = int(round(sum(seconds for _, seconds in segments) * 20))
+        out = splice_after(start, self._frames(len(start) - 1 + frames))
+        return Motion(joints=np.repeat(out[None], variations, 0).astype(np.float32), fps=20.0, prompt="", seed=0)
 
 
 def select(obj):
@@ -174,3 +210,219 @@ def test_read_back_of_a_baked_motion_matches_it(scene):
     scene.render.fps = 20
     assert back24.frame_step == pytest.approx(1.2)
     np.testing.assert_allclose(back24.joints[::5], back.joints[:48:6], atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------------------- span edits
+
+def seam_jump(heads, frame, first):
+    """Largest change of velocity (m / frame) across scene frame `frame` of heads (F, K, 3) that start at `first`."""
+    i = frame - first
+    return float(np.abs((heads[i + 1] - heads[i]) - (heads[i] - heads[i - 1])).max())
+
+
+@pytest.mark.parametrize("rig_kind, mode", [("mixamo_by_hand", "STAND_IN"), ("mixamo_by_hand", "IN_PROCESS"),
+                                           ("smpl_ours", "EXTERNAL")])
+def test_regenerate_span_keeps_the_rest_and_joins_smoothly(scene, tiny_temporal_model, rig_kind, mode):
+    """Frames 20-40 of an action regenerated: a new action, the user's untouched, every frame up to 20 and from 40 on
+    within 1 cm of the old one, and no jump in speed at either seam beyond the take's own (smooth new frames from the
+    stand-in; the random model's are noise, so there the rule only catches a pasted, unspliced span)."""
+    from blender_addon import bake
+
+    use_backend(mode, tiny_temporal_model)
+    settings = scene.motion_mamba
+    if rig_kind == "mixamo_by_hand":
+        obj, names = mixamo_rig()
+        user_action = hand_keyed_action(obj, names)
+        settings.bone_map = "MIXAMO"
+        last_frame = 61
+    else:
+        joints, _ = walk_clip()
+        obj, _ = bake_joints(joints[:60], target=None)
+        names = {n: n for n in NAMES}
+        user_action = obj.animation_data.action
+        settings.bone_map = "SMPL"
+        last_frame = 60
+    select(obj)
+    markers = [names[n] for n in NAMES]
+    frames = range(1, last_frame + 1)
+    old = heads_over(obj, markers, frames)
+    old_keys = [(fc.data_path, fc.array_index, [tuple(k.co) for k in fc.keyframe_points])
+                for fc in bake.fcurves_for(obj, user_action)]
+    actions_before = set(bpy.data.actions)
+
+    settings.prompt, settings.steps, settings.seed = "a person jumps", 2, 4
+    settings.span_start, settings.span_end = 20, 40
+    assert bpy.ops.motion_mamba.generate(span=True) == {"FINISHED"}, \
+        bpy.context.window_manager.motion_mamba_status.last_error
+
+    new_action = obj.animation_data.action
+    assert new_action not in actions_before and set(bpy.data.actions) - actions_before == {new_action}
+    assert tuple(new_action.frame_range) == (1.0, float(last_frame))  # whole frames of the action it replaces
+    assert [(fc.data_path, fc.array_index, [tuple(k.co) for k in fc.keyframe_points])
+            for fc in bake.fcurves_for(obj, user_action)] == old_keys  # the user's action is untouched
+    bake.fcurves_for(obj, new_action)
+    new = heads_over(obj, markers, frames)
+    outside = [f - 1 for f in frames if f <= 20 or f >= 40]
+    inside = [f - 1 for f in frames if 20 < f < 40]
+    kept_error = np.abs(new[outside] - old[outside]).max()
+    changed = np.abs(new[inside] - old[inside]).max()
+    jumps = {f: (seam_jump(new, f, 1), seam_jump(old, f, 1)) for f in (20, 40)}
+    result = settings.results[settings.results_index]
+    print(f"{rig_kind}/{mode}: frames outside 20-40 moved {kept_error / CM:.3f} cm, inside up to {changed / CM:.1f} cm; "
+          f"velocity change at the seams (new, old) cm/frame: " +
+          ", ".join(f"{f}: {a / CM:.2f}, {b / CM:.2f}" for f, (a, b) in jumps.items()))
+    assert kept_error < 1 * CM
+    assert changed > 2 * CM  # the span really is new motion
+    # The issue's seam rule: the largest change of velocity at a seam <= 1.2x the 95th percentile of the take's own.
+    roughness = np.percentile([seam_jump(new, f, 1) for f in range(2, last_frame) if f not in (20, 40)], 95)
+    print(f"    the take's own velocity change, 95th percentile: {roughness / CM:.2f} cm/frame")
+    for frame, (new_jump, old_jump) in jumps.items():
+        assert new_jump <= 1.2 * roughness, f"a jump in speed at frame {frame}: {new_jump / CM:.2f} cm/frame"
+    assert result.placed_rig == obj.name and "20–40" in result.label
+    # Baking the stored result again puts it back in the same place on the same rig.
+    assert bpy.ops.motion_mamba.bake_result() == {"FINISHED"}
+    assert np.abs(heads_over(obj, markers, frames) - new).max() < 1e-4
+
+
+def test_in_between_two_keyed_poses(scene, tiny_temporal_model):
+    """Two poses keyed by hand (frames 1-10 and 41-50 held, nothing between but Blender's interpolation): the gap
+    11-40 is generated from the two selected markers; the poses stay where they were keyed."""
+    use_backend("IN_PROCESS", tiny_temporal_model)
+    settings = scene.motion_mamba
+    obj, names = mixamo_rig()
+    obj.animation_data_create()
+    for joint, values in (("left_hip", (0.4, -0.6)), ("right_shoulder", (-0.5, 0.7)), ("spine1", (0.0, 0.3))):
+        pb = obj.pose.bones[names[joint]]
+        pb.rotation_mode = "XYZ"
+        for frame, value in ((1, values[0]), (10, values[0]), (41, values[1]), (50, values[1])):
+            pb.rotation_euler = (value, 0.0, 0.0)
+            pb.keyframe_insert("rotation_euler", frame=frame)
+    select(obj)
+    settings.bone_map = "MIXAMO"
+    for frame in (10, 41):
+        scene.timeline_markers.new(f"pose {frame}", frame=frame).select = True
+    markers = [names[n] for n in NAMES]
+    old = heads_over(obj, markers, (10, 41))
+    settings.prompt, settings.steps = "a person steps to the side", 2
+    assert bpy.ops.motion_mamba.generate(span=True) == {"FINISHED"}, \
+        bpy.context.window_manager.motion_mamba_status.last_error
+    error = np.abs(heads_over(obj, markers, (10, 41)) - old).max()
+    print(f"in-between: keyed poses moved {error / CM:.3f} cm")
+    assert error < 1 * CM
+
+
+# ---------------------------------------------------------------------------------------------------------- continuation
+
+@pytest.mark.parametrize("timeline, mode", [(False, "STAND_IN"), (True, "IN_PROCESS")])
+def test_continue_from_current_frame(scene, tiny_temporal_model, timeline, mode):
+    """A new take from frame 30 of a walking rig: its action starts at frame 30 on the rig's pose there, moving on
+    as the rig was moving: the change of velocity there within the seam rule of the span edits."""
+    use_backend(mode, tiny_temporal_model)
+    settings = scene.motion_mamba
+    joints, _ = walk_clip()
+    obj, names = mixamo_rig()
+    bake_joints(joints[:60], target=obj, bone_map="MIXAMO")
+    select(obj)
+    markers = [names[n] for n in NAMES]
+    old = heads_over(obj, markers, (29, 30))
+    scene.frame_set(30)
+    settings.continue_from_frame, settings.target, settings.steps = True, "NEW_RIG", 2  # the selected rig continues
+    settings.prompt, settings.seconds = "a person waves", 1.5
+    if timeline:
+        settings.segments.clear()
+        for prompt in ("a person turns", "a person sits"):
+            item = settings.segments.add()
+            item.prompt, item.seconds = prompt, 1.0
+    objects = set(bpy.data.objects)
+    assert bpy.ops.motion_mamba.generate(timeline=timeline) == {"FINISHED"}, \
+        bpy.context.window_manager.motion_mamba_status.last_error
+    assert set(bpy.data.objects) == objects  # no new rig: the selected one continues
+    action = obj.animation_data.action
+    assert action.frame_range[0] == 30.0
+    assert action.frame_range[1] == pytest.approx(30 + (40 if timeline else 30) - 1, abs=1)
+    new = heads_over(obj, markers, range(30, int(action.frame_range[1]) + 1))
+    start_error = np.abs(new[0] - old[1]).max()
+    step_change = np.abs((new[1] - new[0]) - (old[1] - old[0])).max()
+    roughness = np.percentile([seam_jump(new, f, 0) for f in range(1, len(new) - 1)], 95)
+    print(f"continue ({mode}, timeline={timeline}): first frame {start_error / CM:.3f} cm from the rig's pose; "
+          f"change of velocity there {step_change / CM:.2f} cm/frame (the take's own, 95th percentile: "
+          f"{roughness / CM:.2f})")
+    assert start_error < 1 * CM
+    assert step_change <= 1.2 * roughness
+    if timeline:
+        assert sorted(m.frame for m in scene.timeline_markers) == [30, 50]  # segments start at the current frame
+
+
+# ---------------------------------------------------------------------------------------------------------- errors
+
+def test_errors_are_one_line_and_change_nothing(scene, tiny_temporal_model):
+    use_backend("IN_PROCESS", tiny_temporal_model)
+    settings = scene.motion_mamba
+    status = bpy.context.window_manager.motion_mamba_status
+    joints, _ = walk_clip()
+    smpl, _ = bake_joints(joints[:60], target=None)
+    settings.results.clear()
+    bpy.ops.object.armature_add()
+    odd = bpy.context.active_object  # one bone called "Bone": no bone map
+    odd.animation_data_create()
+    odd.pose.bones["Bone"].keyframe_insert("location", frame=1)
+    odd.pose.bones["Bone"].keyframe_insert("location", frame=60)
+    bpy.ops.object.armature_add()
+    still = bpy.context.active_object
+    still.name = "Still"
+    settings.prompt, settings.steps = "a person jumps", 2
+    before = snapshot()
+
+    def fails(expected, **operator):
+        with pytest.raises(RuntimeError, match=re.escape(expected)):  # bpy.ops raises the reported error
+            bpy.ops.motion_mamba.generate(**operator)
+        assert expected in status.last_error and "\n" not in status.last_error
+        assert snapshot() == before, expected
+
+    select(None)
+    fails("Select the armature whose action", span=True)
+    settings.continue_from_frame = True
+    fails("Select the armature to continue from")
+    select(odd)
+    fails("Could not recognise the bones")
+    settings.continue_from_frame = False
+    fails("Could not recognise the bones", span=True)
+    settings.bone_map = "SMPL"
+    select(still)
+    settings.bone_map = "AUTO"
+    fails("Could not recognise the bones", span=True)
+    select(smpl)
+    settings.span_start = settings.span_end = 0
+    fails("Set the frames to regenerate", span=True)
+    for (a, b), expected in (((30, 20), "ends before it starts"), ((1, 20), "not inside the action"),
+                             ((40, 60), "not inside the action"), ((-10, 20), "not inside the action"),
+                             ((20, 21), "too close together")):
+        settings.span_start, settings.span_end = a, b
+        fails(expected, span=True)
+    settings.span_start, settings.span_end = 20, 40
+    settings.prompt = "  "
+    fails("Type a prompt for the span", span=True)
+    settings.prompt = "a person jumps"
+    settings.bone_map = "CUSTOM"  # 21 joints: enough to bake onto, not to read a whole body back
+    for joint in NAMES:
+        if joint != "left_collar":
+            entry = settings.custom_map.add()
+            entry.joint, entry.bone = joint, joint
+    fails("needs all 22 joints in the bone map (missing left_collar)", span=True)
+    settings.continue_from_frame = True
+    fails("needs all 22 joints in the bone map (missing left_collar)")
+    settings.continue_from_frame, settings.bone_map = False, "SMPL"
+    action = smpl.animation_data.action
+    action.use_frame_range, action.frame_start, action.frame_end = True, 1, 12100  # 10 min 5 s at 20 fps
+    before = snapshot()
+    fails("10.1 minutes long", span=True)
+    action.use_frame_range = False
+    smpl.animation_data.action = None
+    before = snapshot()
+    fails("has no action to edit", span=True)
+    # The 'From Timeline' button: markers first, then the preview range.
+    with pytest.raises(RuntimeError, match="Select two timeline markers"):
+        bpy.ops.motion_mamba.span_from_timeline()
+    scene.use_preview_range, scene.frame_preview_start, scene.frame_preview_end = True, 12, 34
+    assert bpy.ops.motion_mamba.span_from_timeline() == {"FINISHED"}
+    assert (settings.span_start, settings.span_end) == (12, 34)
