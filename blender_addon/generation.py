@@ -311,6 +311,7 @@ class GenerationRun:
         if span:
             self.target = active_target(context, self.settings, "Select the armature whose action you want to edit")
             self.request, self.placement = read_edit_request(context, self.settings, self.target)
+            self.span_label = "{}–{}".format(*span_frames(context, self.settings))
         else:
             self.request = read_timeline_request(self.settings) if timeline else read_request(self.settings)
             if self.settings.continue_from_frame:
@@ -368,7 +369,7 @@ class GenerationRun:
             item.frames, item.fps, item.path = int(result.joints.shape[1]), float(result.fps), path
             item.label = f"{result.prompt[:40]} · seed {seed} · v{v + 1}"
             if isinstance(self.request, EditRequest):
-                item.label = f"{result.prompt[:30]} · frames {self._span_label()} · seed {seed} · v{v + 1}"
+                item.label = f"{result.prompt[:30]} · frames {self.span_label} · seed {seed} · v{v + 1}"
             if self.placement is not None:
                 item.placed_rig, item.placed_frame = self.placement.rig, self.placement.first_frame
                 item.placed_scale = self.placement.scale
@@ -379,12 +380,6 @@ class GenerationRun:
             at = self.placement.first_frame if self.placement is not None else self.settings.start_frame
             add_segment_markers(context.scene, result.segments, result.fps, at)
         return obj
-
-    def _span_label(self) -> str:
-        assert isinstance(self.request, EditRequest) and self.placement is not None
-        step = readback.frame_step(bpy.context.scene)
-        a, b = (self.placement.first_frame + k * step for k in (self.request.first, self.request.last))
-        return f"{a:g}–{b:g}"
 
 
 def add_segment_markers(scene, segments, fps: float, start_frame: float) -> None:
