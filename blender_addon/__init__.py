@@ -1,7 +1,8 @@
 """Motion Mamba for Blender: type a prompt, get a human animation baked onto your rig.
 
 Registration only; see ui.py (panel), operators.py (actions), generation.py (one run), backend.py (where the model
-runs), rig.py / bake.py (armatures and keys), prefs.py (machine settings).
+runs), rig.py / bake.py (armatures and keys), readback.py (a rig's motion back into motion space, for span edits and
+continuations), prefs.py (machine settings).
 """
 
 bl_info = {  # legacy add-on metadata, so the same zip also installs on Blender < 4.2

@@ -3,6 +3,8 @@
 `GenerationRun.start` checks every setting first (so bad input changes nothing), then starts a backend job; `poll`
 drains it; `apply` runs only on success and is the only step that touches the scene: it stores the variations in the
 results list and bakes the first onto the target. Cancel or failure before `apply` leaves the scene as it was.
+A span edit or a continuation first reads the rig's motion back (readback.py) and bakes the result onto that rig where
+it was read (`Placement`).
 """
 
 import itertools
