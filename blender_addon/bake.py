@@ -15,6 +15,7 @@ from . import vendor
 
 vendor.ensure_motion_core()
 from motion_core.motion import rotations as rot  # noqa: E402
+from motion_core.motion import splice  # noqa: E402
 
 _CONSTANT, _LINEAR = 0, 1  # Keyframe.interpolation enum values of 'CONSTANT', 'LINEAR' (foreach_set takes integers)
 
@@ -150,6 +151,193 @@ def bake(obj, retargeted, *, action_name: str, start_frame: float = 1.0, frame_s
         strip = track.strips.new(action.name, int(round(start_frame)), action)
         if slot is not None and hasattr(strip, "action_slot"):
             strip.action_slot = slot
+    return action
+
+
+# ------------------------------------------------------------------------------------------------ span edits
+
+# Keyframe properties copied key by key when a curve is spliced (all a key's shape depends on).
+_KEY_FLOATS = {"co": 2, "handle_left": 2, "handle_right": 2, "back": 1, "amplitude": 1, "period": 1}
+_KEY_ENUMS = ("interpolation", "handle_left_type", "handle_right_type", "easing", "type")
+
+
+def _channelbag_fcurves(obj, action):
+    """Assign `action` (a copy of the object's action) to `obj` on the slot the object used, and return the F-Curve
+    collection holding that slot's curves (4.2: the action's own)."""
+    anim = obj.animation_data
+    slot = getattr(anim, "action_slot", None)
+    identifier = slot.identifier if slot is not None else None
+    anim.action = action
+    if bpy.app.version < (4, 4, 0):
+        return action.fcurves
+    if identifier is not None and (anim.action_slot is None or anim.action_slot.identifier != identifier):
+        match = next((s for s in action.slots if s.identifier == identifier), None)
+        if match is not None:
+            anim.action_slot = match
+    return fcurves_for(obj, action)
+
+
+def _read_keys(fcurve) -> Dict[str, np.ndarray]:
+    n = len(fcurve.keyframe_points)
+    keys = {}
+    for name, width in _KEY_FLOATS.items():
+        keys[name] = np.empty(n * width, dtype=np.float32)
+        fcurve.keyframe_points.foreach_get(name, keys[name])
+        keys[name] = keys[name].reshape(n, width)
+    for name in _KEY_ENUMS:
+        keys[name] = np.empty(n, dtype=np.int32)
+        fcurve.keyframe_points.foreach_get(name, keys[name])
+    return keys
+
+
+def _new_keys(frames, values, like) -> Dict[str, np.ndarray]:
+    """Linear keys at frames (n,) with values (n,), handles on the key (what a Bezier neighbour reads)."""
+    co = np.stack([frames, values], axis=-1).astype(np.float32)
+    keys = {"co": co, "handle_left": co.copy(), "handle_right": co.copy()}
+    keys.update({name: np.zeros((len(co), 1), np.float32) for name in ("back", "amplitude", "period")})
+    keys.update({name: np.full(len(co), like[name], np.int32) for name in _KEY_ENUMS})
+    keys["interpolation"][:] = _LINEAR
+    return keys
+
+
+def _splice_curve(fcurve, frames, values, action_range) -> None:
+    """Replace the keys of `fcurve` strictly inside frames[0] .. frames[-1] (whole scene frames A .. B) with linear
+    keys of `values`, keeping the curve's value at every whole frame outside (A, B) exactly as it was.
+
+    values[0], values[-1] must be the curve's own values at A and B. The user's keys at or outside A and B are kept
+    with their handles; where the segment that crossed A (or B) was not linear or constant, its whole frames between
+    the kept key and A (B) get keys of their old values, so a Bezier that led into the span still reads the same there.
+    action_range: the action's frames, to fill up to when the curve extrapolates linearly past a span at its end."""
+    a, b = float(frames[0]), float(frames[-1])
+    old = _read_keys(fcurve)
+    at = old["co"][:, 0]
+    before, after = at <= a + 1e-4, at >= b - 1e-4
+    kept_a = before.nonzero()[0]
+    kept_b = after.nonzero()[0]
+    linear_ends = fcurve.extrapolation == "LINEAR"
+    hold = (_LINEAR, _CONSTANT)
+
+    fill_a: List[float] = []
+    if len(kept_a) and at[kept_a[-1]] < a - 1e-4 and old["interpolation"][kept_a[-1]] not in hold:
+        fill_a = list(np.arange(np.floor(at[kept_a[-1]]) + 1, a))
+    elif not len(kept_a) and linear_ends:
+        fill_a = list(np.arange(np.floor(min(action_range[0], a)), a))
+    fill_b: List[float] = []
+    crossing = kept_b[0] - 1 if len(kept_b) else len(at) - 1  # the key whose segment held B
+    if len(kept_b) and at[kept_b[0]] > b + 1e-4 and (crossing < 0 or old["interpolation"][crossing] not in hold):
+        fill_b = list(np.arange(b + 1, np.ceil(at[kept_b[0]])))
+    elif not len(kept_b) and linear_ends:
+        fill_b = list(np.arange(b + 1, np.ceil(max(action_range[1], b)) + 1))
+    fill_a = [f for f in fill_a if f > (at[kept_a[-1]] + 1e-4 if len(kept_a) else -np.inf)]
+    fill_b = [f for f in fill_b if f < (at[kept_b[0]] - 1e-4 if len(kept_b) else np.inf)]
+
+    own_a = len(kept_a) and abs(at[kept_a[-1]] - a) <= 1e-4  # a user key sits on A (B): it stays, with its handles
+    own_b = len(kept_b) and abs(at[kept_b[0]] - b) <= 1e-4
+    new_frames = np.concatenate([fill_a, frames[1 if own_a else 0:len(frames) - 1 if own_b else len(frames)], fill_b])
+    new_values = np.concatenate([[fcurve.evaluate(f) for f in fill_a],
+                                 values[1 if own_a else 0:len(values) - 1 if own_b else len(values)],
+                                 [fcurve.evaluate(f) for f in fill_b]])
+    like = {name: (old[name][0] if len(at) else 0) for name in _KEY_ENUMS}
+    like["handle_left_type"] = like["handle_right_type"] = 4  # AUTO_CLAMPED: smooth once the user edits the curve
+    like["easing"], like["type"] = 0, 0  # AUTO easing, 'KEYFRAME'
+    fresh = _new_keys(new_frames, new_values, like)
+    if own_a:
+        old["interpolation"][kept_a[-1]] = _LINEAR  # the segment from A on is the span's
+    parts = [{k: v[kept_a] for k, v in old.items()}, fresh, {k: v[kept_b] for k, v in old.items()}]
+    keys = {name: np.concatenate([part[name] for part in parts]) for name in old}
+    points = fcurve.keyframe_points
+    points.clear()
+    points.add(len(keys["interpolation"]))
+    for name, array in keys.items():
+        points.foreach_set(name, np.ascontiguousarray(array).ravel())
+
+
+def _user_values(fcurves, pose_bone, prop: str, width: int, frames) -> np.ndarray:
+    """(len(frames), width) what the user's action gives `prop` of `pose_bone` at `frames`: its curve, or the bone's
+    own value where no curve animates the channel."""
+    path = pose_bone.path_from_id(prop)
+    out = np.empty((len(frames), width))
+    for i in range(width):
+        curve = fcurves.find(path, index=i)
+        out[:, i] = [curve.evaluate(f) for f in frames] if curve is not None else getattr(pose_bone, prop)[i]
+    return out
+
+
+def _to_quaternions(values, mode: str) -> np.ndarray:
+    """The inverse of `rotation_keys`: a bone's channel values (..., n) in `mode` -> quaternions (..., 4)."""
+    if mode == "QUATERNION":
+        return rot.quat_normalize(values)
+    if mode == "AXIS_ANGLE":
+        axis = values[..., 1:] / np.maximum(np.linalg.norm(values[..., 1:], axis=-1, keepdims=True), 1e-12)
+        return rot.quat_from_axis_angle(axis, values[..., 0])
+    intrinsic = mode[::-1]
+    return rot.euler_to_quat(values[..., ["XYZ".index(axis) for axis in intrinsic]], intrinsic)
+
+
+def _match_euler(values, user, mode: str) -> np.ndarray:
+    """Euler channels (n, 3) of `mode` made to start on the user's own angles `user` (3,) (the same rotation, maybe
+    another branch: + 2π multiples or (a + π, π - b, c + π) in the mode's order), the whole series alike."""
+    middle = "XYZ".index(mode[1])
+    alternative = values + np.pi
+    alternative[:, middle] = np.pi - values[:, middle]
+    options = [option + 2 * np.pi * np.round((user - option[0]) / (2 * np.pi)) for option in (values, alternative)]
+    return min(options, key=lambda option: float(np.abs(option[0] - user).sum()))
+
+
+def bake_span(obj, retargeted, *, span, action_name: str, report: Callable[[str], None] = print):
+    """A copy of `obj`'s action in which the keyed bones of `retargeted` take its motion over the span, as a new
+    active action: everything else (other bones, other channels, keys outside the span) is the user's, exactly.
+
+    retargeted: keys at the whole scene frames A .. B (span = (A, B), the kept frames), one per frame. Each keyed
+    bone's rotation is the regenerated one turned by the user's difference at A fading into that at B
+    (motion.splice.splice_rotations), written in the bone's own rotation mode; location bones likewise
+    (splice_offsets). The keys at A and B keep the user's values, so the pose is the user's there.
+    The user's action is never modified; it gets a fake user when nothing else uses it. Returns the new action."""
+    anim = obj.animation_data
+    source = anim.action
+    a, b = span
+    frames = np.arange(a, b + 1, dtype=np.float64)
+    if retargeted.rotations.shape[0] != len(frames):
+        raise ValueError(f"need one key per frame {a}..{b}, got {retargeted.rotations.shape[0]}")
+    if source.users <= 1 and not source.use_fake_user:
+        source.use_fake_user = True
+        report(f"Kept your action '{source.name}' (fake user); the edit is '{action_name}'")
+    action = source.copy()
+    action.name = action_name
+    action.use_fake_user = False
+    fcurves = _channelbag_fcurves(obj, action)
+    action_range = tuple(source.frame_range)
+    ends = np.array([a, b], dtype=np.float64)
+
+    def write(pose_bone, prop, values):
+        path = pose_bone.path_from_id(prop)
+        for i in range(values.shape[-1]):
+            curve = fcurves.find(path, index=i)
+            if curve is None:  # not animated: a curve over the span alone holds the bone's value outside it
+                curve = _new_fcurve(fcurves, path, i, pose_bone.name)
+            _splice_curve(curve, frames, values[:, i], action_range)
+
+    for k, name in enumerate(retargeted.bone_names):
+        pose_bone = obj.pose.bones[name]
+        mode = pose_bone.rotation_mode
+        prop, width = {"QUATERNION": ("rotation_quaternion", 4), "AXIS_ANGLE": ("rotation_axis_angle", 4)}.get(
+            mode, ("rotation_euler", 3))
+        user = _user_values(fcurves, pose_bone, prop, width, ends)  # (2, width)
+        kept = _to_quaternions(user, mode)
+        turned = splice.splice_rotations(retargeted.rotations[:, k:k + 1].astype(np.float64), kept[0:1], kept[1:2])
+        _, values = rotation_keys(turned, mode)
+        values = values[:, 0]
+        if mode not in ("QUATERNION", "AXIS_ANGLE"):
+            values = _match_euler(values, user[0], mode)
+        values[0], values[-1] = user[0], user[1]
+        write(pose_bone, prop, values)
+    locations = retargeted.locations / rig_module.object_scale(obj)
+    for k, name in enumerate(retargeted.location_bones):
+        pose_bone = obj.pose.bones[name]
+        user = _user_values(fcurves, pose_bone, "location", 3, ends)
+        values = splice.splice_offsets(locations[:, k].astype(np.float64), user[0], user[1])
+        values[0], values[-1] = user[0], user[1]
+        write(pose_bone, "location", values)
     return action
 
 

@@ -4,7 +4,9 @@
 drains it; `apply` runs only on success and is the only step that touches the scene: it stores the variations in the
 results list and bakes the first onto the target. Cancel or failure before `apply` leaves the scene as it was.
 A span edit or a continuation first reads the rig's motion back (readback.py) and bakes the result onto that rig where
-it was read (`Placement`).
+it was read (`Placement`). A span edit reads only the frames the engine looks at (the span and its context,
+motion.splice.edit_window) and goes into a copy of the rig's action where only the keyed bones' keys inside the span
+change (bake.bake_span): twist, fingers, props and every key outside the span stay the user's.
 """
 
 import itertools
@@ -24,8 +26,10 @@ vendor.ensure_motion_core()
 from motion_core.errors import MotionError  # noqa: E402
 from motion_core.motion import protocol, skeleton  # noqa: E402
 from motion_core.motion.protocol import EditRequest, GenerateRequest, SequenceRequest  # noqa: E402
-from motion_core.motion.splice import CONTINUE_CONTEXT_FRAMES, EDIT_MIN_GAP  # noqa: E402
-from motion_core.motion.retarget import resample, retarget, smpl_rest_joints  # noqa: E402
+from motion_core.motion.splice import CONTINUE_CONTEXT_FRAMES, EDIT_MIN_GAP, edit_window  # noqa: E402
+from motion_core.motion.retarget import resample, retarget, sample, smpl_rest_joints  # noqa: E402
+
+Progress = Optional[Callable[[int, int], None]]  # (done, total): reading a rig's motion back
 
 
 @dataclass
@@ -174,10 +178,11 @@ def span_frames(context, settings) -> Tuple[int, int]:
     return a, b
 
 
-def read_edit_request(context, settings, target: Target) -> Tuple[EditRequest, "Placement"]:
-    """The span edit the panel asks for on `target`'s current action: its motion read back from the rig over the whole
-    action, frames A..B to regenerate. MotionError (nothing read, nothing changed) when the rig has no action, the span
-    is not inside it or too short, or the action is too long."""
+def read_edit_request(context, settings, target: Target,
+                      progress: Progress = None) -> Tuple[EditRequest, "Placement"]:
+    """The span edit the panel asks for on `target`'s current action: its motion read back from the rig over the span
+    and the context the engine encodes around it (`edit_window`), frames A..B to regenerate. MotionError (nothing
+    read, nothing changed) when the rig has no action, the span is not inside it or too short, or it is too long."""
     obj = target.obj
     assert obj is not None  # active_target gives an existing armature
     anim = obj.animation_data
@@ -191,9 +196,6 @@ def read_edit_request(context, settings, target: Target) -> Tuple[EditRequest, "
     start, end = float(action.frame_range[0]), float(action.frame_range[1])
     step = readback.frame_step(context.scene)
     count = int(np.floor((end - start) / step + 1e-6)) + 1  # motion frames (20 fps) over the action
-    if count / protocol.FPS > protocol.MAX_TIMELINE_SECONDS:
-        raise MotionError(f"The action '{action.name}' is {count / protocol.FPS / 60:.1f} minutes long; span edits "
-                          f"read at most {protocol.MAX_TIMELINE_SECONDS / 60:g}: shorten its frame range")
     # Motion frames kept at the seams, rounded inwards: every scene frame up to A and from B on is kept.
     first, last = int(np.ceil((a - start) / step - 1e-6)), int(np.floor((b - start) / step + 1e-6))
     if first < 1 or last > count - 2:
@@ -203,22 +205,26 @@ def read_edit_request(context, settings, target: Target) -> Tuple[EditRequest, "
         need = EDIT_MIN_GAP if step == 1.0 else int(np.ceil((EDIT_MIN_GAP + 1) * step))
         raise MotionError(f"Frames {a}–{b} are too close together to regenerate: make the span at least {need} "
                           "frames long")
-    read = readback.read_motion(context, target, start, count)
-    request = EditRequest(joints=read.joints, first=first, last=last, prompt=settings.prompt, seed=_seed(settings),
-                          steps=int(settings.steps), guidance=float(settings.guidance),
+    lo, hi = edit_window(count, first, last)
+    if (hi - lo) / protocol.FPS > protocol.MAX_TIMELINE_SECONDS:
+        raise MotionError(f"Frames {a}–{b} span {(b - a) / (step * protocol.FPS * 60):.1f} minutes; span edits "
+                          f"regenerate at most {protocol.MAX_TIMELINE_SECONDS / 60:g}: pick a shorter span")
+    read = readback.read_motion(context, target, start + lo * step, hi - lo, progress=progress)
+    request = EditRequest(joints=read.joints, first=first - lo, last=last - lo, prompt=settings.prompt,
+                          seed=_seed(settings), steps=int(settings.steps), guidance=float(settings.guidance),
                           variations=int(settings.variations), foot_cleanup=bool(settings.foot_cleanup)).checked()
-    return request, Placement.of(obj, read, start)
+    return request, Placement.of(obj, read, read.first_frame, span=(a, b))
 
 
-def read_continuation(context, request: Union[GenerateRequest, SequenceRequest],
-                      target: Target) -> Tuple[SequenceRequest, "Placement"]:
+def read_continuation(context, request: Union[GenerateRequest, SequenceRequest], target: Target,
+                      progress: Progress = None) -> Tuple[SequenceRequest, "Placement"]:
     """`request` continued from `target`'s pose and velocity at the current frame: the rig's last
     CONTINUE_CONTEXT_FRAMES motion frames up to it are read back and the result is placed to start on it."""
     scene = context.scene
     step = readback.frame_step(scene)
     current = float(scene.frame_current)
     read = readback.read_motion(context, target, current - (CONTINUE_CONTEXT_FRAMES - 1) * step,
-                                CONTINUE_CONTEXT_FRAMES)
+                                CONTINUE_CONTEXT_FRAMES, progress=progress)
     if isinstance(request, GenerateRequest):  # one segment: the continuation is a timeline of one
         request = SequenceRequest(segments=((request.prompt, request.seconds),), seed=request.seed,
                                   steps=request.steps, guidance=request.guidance, variations=request.variations,
@@ -268,7 +274,8 @@ class StoredMotion:
 
     @classmethod
     def from_item(cls, item) -> "StoredMotion":
-        placement = Placement(item.placed_rig, item.placed_frame, item.placed_scale) if item.placed_rig else None
+        span = (item.placed_span[0], item.placed_span[1]) if item.placed_span[0] < item.placed_span[1] else None
+        placement = Placement(item.placed_rig, item.placed_frame, item.placed_scale, span) if item.placed_rig else None
         return cls(path=item.path, variation=item.variation, prompt=item.prompt, seed=item.seed, fps=item.fps,
                    joints=packed_joints(item), placement=placement)
 
@@ -276,15 +283,17 @@ class StoredMotion:
 @dataclass
 class Placement:
     """Where a motion read back from a rig (an edit, a continuation) goes back on that rig: the scene frame of its
-    first motion frame and the read-back's root scale (readback.ReadBack). Other targets bake it as usual."""
+    first motion frame and the read-back's root scale (readback.ReadBack). Other targets bake it as usual.
+    span: a span edit's kept scene frames (A, B): only the keys between them change (bake.bake_span)."""
 
     rig: str
     first_frame: float
     scale: float
+    span: Optional[Tuple[int, int]] = None
 
     @classmethod
-    def of(cls, obj, read: readback.ReadBack, first: float) -> "Placement":
-        return cls(obj.name, first, read.scale)
+    def of(cls, obj, read: readback.ReadBack, first: float, span: Optional[Tuple[int, int]] = None) -> "Placement":
+        return cls(obj.name, first, read.scale, span)
 
 
 PACKED_KEY = "joints"  # custom property of a results-list entry: its joints, float32 (T * 22 * 3), saved in the .blend
@@ -306,20 +315,21 @@ def packed_joints(item) -> Optional[np.ndarray]:
 class GenerationRun:
     """Start → poll … → apply (success) | nothing (cancel, failure)."""
 
-    def __init__(self, context, timeline: bool = False, span: bool = False):
+    def __init__(self, context, timeline: bool = False, span: bool = False, progress: Progress = None):
+        """progress(done, total): frames of the rig read back so far (span edits, continuations)."""
         self.settings = context.scene.motion_mamba
         self.placement: Optional[Placement] = None
         self.request: Union[GenerateRequest, SequenceRequest, EditRequest]
         if span:
             self.target = active_target(context, self.settings, "Select the armature whose action you want to edit")
-            self.request, self.placement = read_edit_request(context, self.settings, self.target)
+            self.request, self.placement = read_edit_request(context, self.settings, self.target, progress)
             self.span_label = "{}–{}".format(*span_frames(context, self.settings))
         else:
             self.request = read_timeline_request(self.settings) if timeline else read_request(self.settings)
             if self.settings.continue_from_frame:
                 self.target = active_target(context, self.settings,
                                             "Select the armature to continue from (Continue from current frame)")
-                self.request, self.placement = read_continuation(context, self.request, self.target)
+                self.request, self.placement = read_continuation(context, self.request, self.target, progress)
             else:
                 self.target = resolve_target(context, self.settings)
         self.config = prefs.backend_config(context)
@@ -375,6 +385,7 @@ class GenerationRun:
             if self.placement is not None:
                 item.placed_rig, item.placed_frame = self.placement.rig, self.placement.first_frame
                 item.placed_scale = self.placement.scale
+                item.placed_span = self.placement.span or (0, 0)
             pack_joints(item, result.joints[v])
         self.settings.results[first].action = action.name
         self.settings.results_index = first
@@ -473,6 +484,8 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
     # A motion read back from this rig goes back where it was read: its own scale and first frame, its path and feet
     # as read (the floor fit would move the frames an edit keeps), one key per scene frame like the action it came from.
     placed = item.placement if item.placement is not None and item.placement.rig == obj.name else None
+    if placed is not None and placed.span is not None and obj.animation_data and obj.animation_data.action:
+        return obj, _bake_span(context, settings, item, target, joints, placed, report)
     start_frame = float(settings.start_frame) if placed is None else float(placed.first_frame)
     retargeted = retarget(joints, rest_pose, target.bone_map, root_motion=settings.root_motion or placed is not None,
                           markers=target.markers, followers=target.followers, root_bone=target.root,
@@ -511,6 +524,23 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
         raise
     bake.extend_scene_range(scene, start_frame, retargeted.rotations.shape[0], step)
     return obj, action
+
+
+def _bake_span(context, settings, item: StoredMotion, target: Target, joints, placed: Placement,
+               report: Callable[[str], None]):
+    """A span edit back onto the rig it was read from: the keyed bones' keys at the whole scene frames of the span,
+    merged into a copy of the rig's action (bake.bake_span). Returns the new action."""
+    obj = target.obj
+    assert obj is not None and placed.span is not None
+    keyed = set(target.bone_map.values()) | set(target.followers)
+    rest_pose = rig.rig_rest(obj, constraints_off=_below(obj, keyed) if settings.override_constraints else [])
+    retargeted = retarget(joints, rest_pose, target.bone_map, root_motion=True, markers=target.markers,
+                          followers=target.followers, root_bone=target.root, match_feet=False, scale=placed.scale)
+    a, b = placed.span
+    step = readback.frame_step(context.scene)
+    on_frames = sample(retargeted, (np.arange(a, b + 1) - placed.first_frame) / step)
+    return bake.bake_span(obj, on_frames, span=(a, b),
+                          action_name=bake.action_name_for(item.prompt, item.seed, item.variation), report=report)
 
 
 _REST_ROTATION = {"QUATERNION": ("rotation_quaternion", (1.0, 0.0, 0.0, 0.0)),

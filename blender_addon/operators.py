@@ -59,7 +59,8 @@ class MOTION_MAMBA_OT_generate(bpy.types.Operator):
         if properties.span:
             return ("Regenerate the frames between From and To of the selected armature's action with the prompt, "
                     "keeping the poses and movement at both ends; the rig's motion is read back through its bone map "
-                    "(world bone heads at 20 fps) and the result is a new action, your action is kept (Esc cancels)")
+                    "(world bone heads at 20 fps) and the result is a copy of your action where only the mapped "
+                    "bones' keys inside the span change; your action is kept (Esc cancels)")
         return cls.bl_description
 
     _run = None
@@ -72,7 +73,23 @@ class MOTION_MAMBA_OT_generate(bpy.types.Operator):
     def _start(self, context):
         status = _status(context)
         status.last_error, status.message, status.progress = "", "Starting the model…", 0.0
-        self._run = generation.GenerationRun(context, timeline=self.timeline, span=self.span).start()
+        wm = context.window_manager
+        shown = context.window is not None
+
+        def reading(done, total):  # span edits and continuations read the rig first (readback.read_motion)
+            status.message, status.progress = f"Reading the rig's motion… {done}/{total} frames", done / total
+            if shown:
+                wm.progress_update(int(100 * done / total))
+
+        if shown:
+            wm.progress_begin(0, 100)
+        try:
+            run = generation.GenerationRun(context, timeline=self.timeline, span=self.span, progress=reading)
+        finally:
+            if shown:
+                wm.progress_end()
+        status.message, status.progress = "Starting the model…", 0.0
+        self._run = run.start()
         status.running = True
 
     def _finish(self, context):

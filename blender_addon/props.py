@@ -4,8 +4,8 @@ Status lives on the window manager, not the scene, so a failed or cancelled gene
 """
 
 import bpy
-from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
-                       StringProperty)
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, IntVectorProperty,
+                       PointerProperty, StringProperty)
 
 from . import bone_maps, vendor
 
@@ -45,6 +45,7 @@ class MOTION_MAMBA_PG_result(bpy.types.PropertyGroup):
     placed_rig: StringProperty(name="Read from")
     placed_frame: FloatProperty(name="First frame")
     placed_scale: FloatProperty(name="Root scale", default=1.0)
+    placed_span: IntVectorProperty(name="Span", size=2)  # a span edit's kept frames A, B (0, 0: not a span edit)
 
 
 class MOTION_MAMBA_PG_segment(bpy.types.PropertyGroup):

@@ -30,11 +30,11 @@ from motion_core.generator import GenerationCancelled, _cpu_threads, validate_se
 from motion_core.motion.clip import Motion
 from motion_core.motion.features import joints_to_features
 from motion_core.motion.foot_cleanup import clean_foot_contacts
-from motion_core.motion.splice import CONTINUE_CONTEXT_FRAMES, check_span, splice_after, splice_between
+from motion_core.motion.splice import (CONTINUE_CONTEXT_FRAMES, check_span, edit_window, splice_after,
+                                      splice_between)
 from motion_core.motion.timeline import check_segments, plan_windows, segment_bounds, token_owners
 
 OVERLAP_TOKENS = 10  # context per window: 2 s at 20 fps, about one action's worth of lead-in
-EDIT_CONTEXT_FRAMES = 80  # frames of the user's motion encoded on each side of an edited span (4 s)
 
 
 def _require_temporal(gen):
@@ -223,7 +223,7 @@ def edit_span(gen, joints, first, last, prompt, seed=None, steps=None, guidance=
         raise MotionError("the prompt is empty: describe what happens in the edited span")
     seed = _prepare(gen, seed, steps, guidance, variations, device)
     factor = gen.config.vae.down_factor
-    lo, hi = max(0, first - EDIT_CONTEXT_FRAMES), min(T, last + 1 + EDIT_CONTEXT_FRAMES)
+    lo, hi = edit_window(T, first, last)
     clip, a, b = joints[lo:hi], first - lo, last - lo
     tokens = math.ceil(len(clip) / factor)
     known = np.ones(tokens, dtype=bool)

@@ -489,7 +489,15 @@ def resample(retargeted: Retargeted, source_fps: float, target_fps: float) -> Re
     count = retargeted.rotations.shape[0]
     duration = (count - 1) / source_fps
     times = np.arange(int(np.ceil(duration * target_fps - 1e-6)) + 1) / target_fps
-    position = np.minimum(times * source_fps, count - 1)
+    return sample(retargeted, times * source_fps)
+
+
+def sample(retargeted: Retargeted, positions) -> Retargeted:
+    """The keys at fractional frame positions (N,) of `retargeted` (slerp between neighbouring rotations, linear
+    between locations; positions outside 0 .. T-1 hold the first or last pose), e.g. the whole scene frames of a span
+    read at 20 fps from a 24 fps scene."""
+    count = retargeted.rotations.shape[0]
+    position = np.clip(np.asarray(positions, dtype=np.float64), 0, count - 1)
     before = np.minimum(np.floor(position).astype(int), max(count - 2, 0))
     after = np.minimum(before + 1, count - 1)
     t = (position - before)[:, None]  # (N, 1)

@@ -14,15 +14,44 @@ land somewhere else and a little off. Two corrections put them back:
      boundary into the span (and, for a continuation, down to zero).
 Result: positions equal the original at the boundary frames exactly, and velocities on both sides differ by the
 generated motion's own acceleration over one frame.
+
+A continuation also keeps the given motion's floor: a motion read back from a rig stands on that rig's floor (feet
+higher or lower than the model's body would put them), and the model's new frames drift to its own floor once the
+given pose's residual has faded, so their heights move from the given floor to the model's along the same blend.
+
+Rig side (the add-on merges an edit into the user's action, `splice_rotations` / `splice_offsets`): the regenerated
+keys of one bone between the kept scene frames A and B are turned by the difference between the user's key and the
+generated one at A, moving to that at B along the smoothstep. So the bone's twist, which joint positions do not
+carry, and any other difference the user's keys make go on into the span and the keys at A and B are the user's.
 """
 
 import numpy as np
 
 from motion_core.errors import MotionError
+from motion_core.motion import rotations as rot
 
 CONTINUE_BLEND_FRAMES = 20  # a continuation lets go of the given pose's residual over 1 s
 CONTINUE_CONTEXT_FRAMES = 40  # frames up to the current one that a continuation encodes (2 s)
 EDIT_MIN_GAP = 2  # last - first of an edited span: at least one new frame between the kept ones
+EDIT_CONTEXT_FRAMES = 80  # frames of the user's motion encoded on each side of an edited span (4 s)
+FLOOR_PERCENTILE = 10  # of the per-frame lowest foot joint: a motion's floor, kept by continuations
+FLOOR_TOLERANCE = 0.01  # metres of floor difference taken as the motions' own (a step's phase), not a floor to move
+_FOOT_JOINTS = (7, 8, 10, 11)  # left/right ankle, left/right foot (HumanML3D order)
+
+
+def edit_window(frames, first, last):
+    """The frames lo .. hi-1 of a `frames`-long motion that a span edit of first+1 .. last-1 reads: the span with
+    EDIT_CONTEXT_FRAMES on each side, cut to the motion. Frames outside it cannot change the result, so a caller may
+    pass only these (with first - lo, last - lo)."""
+    return max(0, first - EDIT_CONTEXT_FRAMES), min(frames, last + 1 + EDIT_CONTEXT_FRAMES)
+
+
+def floor_height(joints):
+    """The height a motion stands on: the FLOOR_PERCENTILE-th percentile over frames of the lowest ankle or foot
+    joint. joints: (T, 22, 3) metres, Y-up -> float. A low percentile, not the minimum: one frame of a foot through
+    the floor does not move it, and a jump's airborne frames do not count."""
+    lowest = np.asarray(joints, np.float64)[:, _FOOT_JOINTS, 1].min(axis=1)  # (T,)
+    return float(np.percentile(lowest, FLOOR_PERCENTILE))
 
 
 def check_span(frames, first, last):
@@ -113,7 +142,8 @@ def splice_after(given, generated, blend=CONTINUE_BLEND_FRAMES):
 
     given: (n, J, 3), n >= 2, the motion so far; generated: (T, J, 3), T > n, whose first n frames are the model's
     version of `given`. Returns (T - n + 1, J, 3) float64 whose frame 0 is given[-1] exactly; the residual of the
-    rigid fit fades to zero over `blend` frames.
+    rigid fit fades to zero over `blend` frames while the height moves to the given motion's floor (`floor_height`
+    of the new frames after the blend, J = 22 only).
     """
     given = np.asarray(given, np.float64)
     generated = np.asarray(generated, np.float64)
@@ -128,4 +158,43 @@ def splice_after(given, generated, blend=CONTINUE_BLEND_FRAMES):
     s = np.arange(length + 1) / length
     zero = np.zeros_like(r0)
     out[:length + 1] += _hermite(s, r0, m0, zero, zero, length)
+    if out.shape[1] == 22:
+        # The new frames' floor where the given frames had theirs: measured after the blend (the model's own frames),
+        # moved in along the same smoothstep the residual fades with, so frame 0 stays given[-1].
+        lift = floor_height(given) - floor_height(out[length:] if len(out) - length >= 2 else out[1:])
+        lift = np.sign(lift) * max(abs(lift) - FLOOR_TOLERANCE, 0.0)
+        ramp = np.ones(len(out))
+        ramp[:length + 1] = s * s * (3 - 2 * s)
+        out[..., 1] += lift * ramp[:, None]
     return out
+
+
+def _smoothstep(count):
+    s = np.arange(count) / max(count - 1, 1)
+    return s * s * (3 - 2 * s)
+
+
+def splice_rotations(generated, kept_first, kept_last):
+    """Generated rotations over the scene frames A .. B turned to meet the kept ones at both ends.
+
+    generated: (n, K, 4) pose-local quaternions (w, x, y, z) at frames A .. B (n >= 2); kept_first, kept_last: (K, 4)
+    the user's rotations at A and B. Returns (n, K, 4) unit, hemisphere-continuous from kept_first's sign:
+    generated[t] · slerp(D_A, D_B, smoothstep(t)), with D = generated^-1 · kept at each end (a turn in the bone's
+    own frame, such as a twist), so frame 0 is kept_first and frame n-1 kept_last up to sign.
+    """
+    generated = rot.quat_normalize(np.asarray(generated, np.float64))
+    d_first = rot.quat_mul(rot.quat_inv(generated[0]), rot.quat_normalize(kept_first))  # (K, 4)
+    d_last = rot.quat_mul(rot.quat_inv(generated[-1]), rot.quat_normalize(kept_last))
+    w = _smoothstep(len(generated))[:, None]  # (n, 1)
+    out = rot.quat_normalize(rot.quat_mul(generated, rot.quat_slerp(d_first[None], d_last[None], w)))
+    out = rot.quat_fix(out, axis=0)
+    flip = np.sum(out[0] * np.asarray(kept_first, np.float64), axis=-1) < 0  # (K,): start on the user's sign
+    return np.where(flip[None, :, None], -out, out)
+
+
+def splice_offsets(generated, kept_first, kept_last):
+    """Generated values over frames A .. B (n, ...) moved by the difference to the kept ones at A (kept_first, (...))
+    fading into that at B along the smoothstep: frame 0 is kept_first, frame n-1 kept_last (locations)."""
+    generated = np.asarray(generated, np.float64)
+    w = _smoothstep(len(generated)).reshape((-1,) + (1,) * (generated.ndim - 1))
+    return generated + (1 - w) * (kept_first - generated[0]) + w * (kept_last - generated[-1])
