@@ -4,8 +4,9 @@ span edits ("Regenerate span", in-betweening) and "Continue from current frame".
 Rigs: the add-on's own SMPL-22 rig and a Mixamo-style rig stored the FBX way (Y-up data in centimetres, A-pose arms,
 other proportions; tests/rig_gallery.py), animated by our bake or keyed by hand (Bezier keys, Euler bones). Sampling
 uses a tiny random temporal-latent model, in process and through the worker subprocess: its motion is noise, so the
-tests check what the add-on guarantees whatever the model makes: frames outside the span as they were, the seams
-continuous, a continuation starting on the rig's pose, and errors that change nothing.
+tests check what the add-on guarantees whatever the model makes: frames outside the span as they were (every channel
+of every bone bit for bit, twist and unmapped bones included), the seams continuous, a continuation starting on the
+rig's pose and standing on its floor, and errors that change nothing.
 """
 
 import os
@@ -433,3 +434,112 @@ def test_errors_are_one_line_and_change_nothing(scene, tiny_temporal_model):
     scene.use_preview_range, scene.frame_preview_start, scene.frame_preview_end = True, 12, 34
     assert bpy.ops.motion_mamba.span_from_timeline() == {"FINISHED"}
     assert (settings.span_start, settings.span_end) == (12, 34)
+
+
+def curve_table(obj, action):
+    """(data path, index) -> (every key's co, handles and interpolation, the F-curve) of `action`."""
+    from blender_addon import bake
+
+    return {(fc.data_path, fc.array_index): ([tuple(k.co) + tuple(k.handle_left) + tuple(k.handle_right)
+                                              + (k.interpolation,) for k in fc.keyframe_points], fc)
+            for fc in bake.fcurves_for(obj, action)}
+
+
+def test_span_edit_changes_only_the_mapped_bones_inside_the_span(scene):
+    """The user's detail survives a span edit: an unmapped finger's keys, a mapped forearm's twist (Euler Y about its
+    own axis, which joint positions cannot carry), a quaternion head turn and every other channel evaluate bit for bit
+    as before on every whole frame up to A and from B on; the user's action is untouched; the pose at A and B is the
+    user's exactly; inside the span the keyed bones move and the twist goes on (the user's at A fading into B's)."""
+    from blender_addon import bake
+
+    use_backend("STAND_IN", "")
+    settings = scene.motion_mamba
+    obj, names = mixamo_rig()
+    user_action = hand_keyed_action(obj, names)
+    finger, forearm, head = "mixamorig:LeftHandIndex1", obj.pose.bones[names["left_elbow"]], names["head"]
+    pb = obj.pose.bones[finger]
+    pb.rotation_mode = "XYZ"
+    for frame in range(1, 62, 6):  # a finger curling (Bezier) through the whole take
+        pb.rotation_euler = (0.6 * np.sin(frame / 4.0), 0.0, 0.2)
+        pb.keyframe_insert("rotation_euler", frame=frame)
+    forearm.rotation_mode = "XYZ"
+    for frame in range(1, 62, 10):  # the forearm twisting about its own axis (Y)
+        forearm.rotation_euler = (0.3, 0.9 * np.sin(frame / 7.0), 0.0)
+        forearm.keyframe_insert("rotation_euler", frame=frame)
+    hb = obj.pose.bones[head]
+    hb.rotation_mode = "QUATERNION"
+    for frame in (1, 30, 61):  # a head turn, keyed as quaternions
+        angle = 0.8 * np.sin(frame / 10.0)
+        hb.rotation_quaternion = (np.cos(angle / 2), 0.0, np.sin(angle / 2), 0.0)
+        hb.keyframe_insert("rotation_quaternion", frame=frame)
+    select(obj)
+    settings.bone_map = "MIXAMO"
+    a, b = 20, 40
+    frames = list(range(1, 62))
+    before = curve_table(obj, user_action)
+    old_values = {key: [fc.evaluate(f) for f in frames] for key, (_, fc) in before.items()}
+    all_bones = [p.name for p in obj.pose.bones]
+    old_pose = []
+    for f in frames:
+        scene.frame_set(f)
+        old_pose.append(np.array([np.asarray(obj.pose.bones[n].matrix) for n in all_bones]))
+
+    settings.prompt, settings.steps, settings.seed = "a person jumps", 2, 4
+    settings.span_start, settings.span_end = a, b
+    assert bpy.ops.motion_mamba.generate(span=True) == {"FINISHED"}, \
+        bpy.context.window_manager.motion_mamba_status.last_error
+    new_action = obj.animation_data.action
+    assert new_action != user_action
+    after = curve_table(obj, user_action)
+    assert {k: rows for k, (rows, _) in after.items()} == {k: rows for k, (rows, _) in before.items()}  # untouched
+    edited = curve_table(obj, new_action)
+    assert set(before) <= set(edited)
+    finger_path = f'pose.bones["{finger}"].rotation_euler'
+    for i in range(3):
+        assert edited[(finger_path, i)][0] == before[(finger_path, i)][0]  # the finger's keys, bit for bit
+    outside = [j for j, f in enumerate(frames) if f <= a or f >= b]
+    for key, values in old_values.items():
+        new_values = [edited[key][1].evaluate(f) for f in frames]
+        assert [new_values[j] for j in outside] == [values[j] for j in outside], key
+    moved, twist_inside = 0.0, []
+    twist_path = forearm.path_from_id("rotation_euler")
+    for j, f in enumerate(frames):
+        scene.frame_set(f)
+        pose = np.array([np.asarray(obj.pose.bones[n].matrix) for n in all_bones])
+        if f <= a or f >= b:
+            np.testing.assert_array_equal(pose, old_pose[j], err_msg=f"frame {f}")
+        else:
+            moved = max(moved, float(np.abs(pose[:, :3, 3] - old_pose[j][:, :3, 3]).max()))
+            twist_inside.append(edited[(twist_path, 1)][1].evaluate(f))
+    print(f"span edit on a hand-keyed rig: outside {a}-{b} bit-identical; inside the bones moved up to "
+          f"{moved:.1f} cm (armature units); forearm twist inside "
+          f"{min(twist_inside):.2f}..{max(twist_inside):.2f} rad (user's at A {old_values[(twist_path, 1)][a - 1]:.2f}, "
+          f"at B {old_values[(twist_path, 1)][b - 1]:.2f})")
+    assert moved > 2.0  # centimetres of armature space: the span is new motion
+    # The user's twist goes on into the span: each frame within the range of the user's at A and B and the new
+    # motion's own twist (the stand-in's is small), not reset to zero at the seams.
+    ends = (old_values[(twist_path, 1)][a - 1], old_values[(twist_path, 1)][b - 1])
+    assert abs(twist_inside[0] - ends[0]) < 0.2 and abs(twist_inside[-1] - ends[1]) < 0.2
+
+
+def test_continuation_keeps_the_rigs_floor(scene):
+    """A rig whose feet stand 15 cm above where the model's would (a SMPL rig made from a clip raised 15 cm): the
+    continued frames stand on the same floor as the frames read back (lowest foot joint, 10th percentile, within
+    2 cm), not on the model's, once the given pose has been let go of."""
+    use_backend("STAND_IN", "")
+    settings = scene.motion_mamba
+    joints, _ = walk_clip()
+    raised = joints + np.array([0.0, 0.15, 0.0])
+    obj, _ = bake_joints(raised[:60], target=None)
+    select(obj)
+    feet = [n for n in NAMES if n.endswith("_ankle") or n.endswith("_foot")]
+    old = heads_over(obj, feet, range(11, 31))[..., 2].min(axis=1)  # (F,) lowest foot joint, world Z
+    scene.frame_set(30)
+    settings.bone_map, settings.continue_from_frame, settings.target = "SMPL", True, "NEW_RIG"
+    settings.prompt, settings.seconds, settings.steps = "a person does jumping jacks", 4.0, 2
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}, bpy.context.window_manager.motion_mamba_status.last_error
+    action = obj.animation_data.action
+    new = heads_over(obj, feet, range(30 + 25, int(action.frame_range[1]) + 1))[..., 2].min(axis=1)
+    old_floor, new_floor = np.percentile(old, 10), np.percentile(new, 10)
+    print(f"continuation floor: read-back {old_floor / CM:.1f} cm, new frames {new_floor / CM:.1f} cm")
+    assert abs(new_floor - old_floor) < 2 * CM

@@ -64,3 +64,36 @@ def test_continuation_starts_at_the_last_given_pose(walk, jacks):
     joined = np.concatenate([given, out[1:]])
     accel = np.abs(np.diff(np.concatenate([walk, jacks]), n=2, axis=0)).max()
     assert _velocity_jump(joined, 39) <= 1.5 * accel
+
+
+def test_continuation_keeps_the_given_floor(walk, jacks):
+    """Given frames standing 12 cm higher than the generated ones (a rig with other feet): the new frames end up on
+    the given floor (within FLOOR_TOLERANCE), frame 0 stays the given pose, and a floor already shared is left alone."""
+    from motion_core.motion.splice import FLOOR_TOLERANCE, floor_height
+
+    given = walk[:40] + np.array([0.0, 0.12, 0.0])
+    out = splice_after(given, jacks[:120])
+    np.testing.assert_array_equal(out[0], given[-1])
+    assert abs(floor_height(out[20:]) - floor_height(given)) <= FLOOR_TOLERANCE + 1e-9
+    assert abs(floor_height(splice_after(walk[:40], jacks[:120])[20:]) - floor_height(jacks)) < 0.02
+
+
+def test_rotations_meet_the_kept_ones_and_carry_their_twist():
+    """splice_rotations: frame 0 and n-1 are the kept rotations (up to sign), a constant twist on the kept ones is
+    carried through the span unchanged, the series is hemisphere-continuous from the kept sign."""
+    from motion_core.motion import rotations as rot
+    from motion_core.motion.splice import splice_offsets, splice_rotations
+
+    rng = np.random.default_rng(0)
+    axis = rng.normal(size=(3, 3))
+    generated = rot.quat_from_axis_angle(axis[None], np.linspace(0, 1.5, 21)[:, None])  # (21, 3, 4)
+    twist = rot.quat_from_axis_angle(np.array([0.0, 1.0, 0.0]), 0.7)
+    kept_a, kept_b = -rot.quat_mul(generated[0], twist), rot.quat_mul(generated[-1], twist)  # A on the other sign
+    out = splice_rotations(generated, kept_a, kept_b)
+    np.testing.assert_allclose(out[0], kept_a, atol=1e-12)
+    np.testing.assert_allclose(np.abs(np.sum(out[-1] * kept_b, axis=-1)), 1.0, atol=1e-12)
+    np.testing.assert_allclose(np.abs(np.sum(out * rot.quat_mul(generated, twist), axis=-1)), 1.0, atol=1e-12)
+    assert (np.sum(out[1:] * out[:-1], axis=-1) > 0).all()
+    values = rng.normal(size=(11, 2, 3))
+    moved = splice_offsets(values, values[0] + 1.0, values[-1] - 2.0)
+    np.testing.assert_allclose(moved[[0, -1]], [values[0] + 1.0, values[-1] - 2.0], atol=1e-12)
