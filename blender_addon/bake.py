@@ -3,6 +3,8 @@
 Works on Blender 4.2 (legacy `Action.fcurves`), 4.4/4.5 (slotted actions beside the legacy proxy) and 5.0+ (slotted
 only: `Action.fcurves` is gone). Keys are written with `keyframe_points.foreach_set`, 40-55x faster than
 `keyframe_insert`. The calling operator carries the single undo step.
+A span edit (`bake_span`) is the one bake that starts from the user's keys: a copy of their action in which only the
+keyed bones' curves change, and only strictly between the span's kept frames.
 """
 
 from typing import Callable, Dict, List, Optional
