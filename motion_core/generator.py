@@ -41,7 +41,7 @@ import torch
 
 from motion_core.cuda_graphs import DecodeGraph, LoopGraphs
 from motion_core.device import resolve_device  # noqa: F401 (re-exported: generator.resolve_device)
-from motion_core.diffusion import DDIMScheduler, NoiseSchedule, guided_eps
+from motion_core.diffusion import NoiseSchedule, guided_eps, make_scheduler
 from motion_core.errors import MotionError
 from motion_core.models import build_denoiser, build_vae
 from motion_core.models.config import ConfigError, ModelConfig
@@ -53,6 +53,7 @@ from motion_core.motion.foot_cleanup import clean_foot_contacts
 from motion_core.motion.timeline import MIN_SEGMENT_SECONDS
 # The request's limits and checks; validate_settings is re-exported for inpainting.
 from motion_core.motion.protocol import validate_request, validate_settings  # noqa: F401
+from motion_core.motion.protocol import DEFAULT_SAMPLER, SAMPLERS
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights" / "default"
 CONFIG_FILE = "config.json"
@@ -90,6 +91,9 @@ class MotionGenerator:
         self._time_tokens = {}
         self._denoiser_call = None  # torch.compile'd forward_tokens, when compile_denoiser() was called
         self.cpu_loop_threads = 1  # threads for the CPU denoising loop; None keeps torch's setting (see _cpu_threads)
+        # "ddim" (the paper's and the default) or "dpmpp_2m" (DPM-Solver++(2M), for fewer steps); see diffusion.py.
+        # Every sampling path reads it (generate, sequences, edits, evaluation); generate(sampler=...) sets it per call.
+        self.sampler = DEFAULT_SAMPLER
 
     # ------------------------------------------------------------------ construction / persistence
     @classmethod
@@ -197,7 +201,7 @@ class MotionGenerator:
 
     # ------------------------------------------------------------------ generation
     def generate(self, prompt, seconds, seed=None, steps=None, guidance=None, variations=1, device="auto",
-                 progress=None, cancel=None, foot_cleanup=True, split_sequence=True):
+                 progress=None, cancel=None, foot_cleanup=True, split_sequence=True, sampler=None):
         """Generate `variations` motions for `prompt`, `seconds` long (1-9.8 s, 20 fps).
 
         steps, guidance: DDIM steps and classifier-free guidance scale (0: unconditional); None takes the model's
@@ -211,7 +215,14 @@ class MotionGenerator:
         a timeline of one segment per action, equal shares of `seconds` (temporal-latent models, each share >= 1 s;
         the Motion's `segments` then say where each starts). One prompt embedding for "A then B" mostly shows A or a
         blend: on the shipped model 5 of the suite's 8 sequence prompts pass this way against 1 of 8 whole.
+        sampler: None keeps `self.sampler` ("ddim" unless changed); "dpmpp_2m" samples with DPM-Solver++(2M), meant for
+        fewer steps (e.g. 10-20). Not the default: the shipped quality figures are DDIM 50.
         """
+        if sampler is not None and sampler != self.sampler:
+            with self._using_sampler(sampler):
+                return self.generate(prompt, seconds, seed=seed, steps=steps, guidance=guidance, variations=variations,
+                                     device=device, progress=progress, cancel=cancel, foot_cleanup=foot_cleanup,
+                                     split_sequence=split_sequence)
         steps, guidance = self.sampler_settings(steps, guidance)
         prompt = validate_request(prompt, seconds, seed, steps, guidance, variations)
         parts = sequence_parts(prompt) if split_sequence and self.temporal_latent else [prompt]
@@ -237,7 +248,8 @@ class MotionGenerator:
         info = {
             "steps": int(steps), "guidance": float(guidance), "device": str(self.device),
             "elapsed_s": elapsed, "model": self.config.name, "denoiser": self.config.denoiser_kind,
-            "cuda_graph": self._graphs_active(), "foot_cleanup": bool(foot_cleanup),
+            "cuda_graph": self._graphs_active() and self.sampler == DEFAULT_SAMPLER,
+            "foot_cleanup": bool(foot_cleanup), "sampler": self.sampler,
         }
         return Motion(joints=joints, fps=self.config.fps, prompt=prompt, seed=int(seed), features=features, info=info)
 
@@ -332,7 +344,8 @@ class MotionGenerator:
             if cancel is not None and cancel():
                 raise GenerationCancelled()
 
-        if graphs and self._graphs_active():
+        # CUDA graphs bake DDIM's stateless step; a multistep sampler (its previous x0 lives between steps) runs eagerly
+        if graphs and self._graphs_active() and self.sampler == DEFAULT_SAMPLER:
             chunk = PROGRESS_CHUNK if (progress is not None or cancel is not None) else steps
             key = ("loop", V, guidance != 0, steps, chunk, tokens)
             if key not in self._graphs:
@@ -353,18 +366,31 @@ class MotionGenerator:
         return self.use_cuda_graphs and self.device.type == "cuda"
 
     def _scheduler(self, steps):
-        scheduler = DDIMScheduler(self.schedule)
+        scheduler = make_scheduler(self.schedule, self.sampler)
         scheduler.set_timesteps(steps)
         return scheduler
 
+    @contextlib.contextmanager
+    def _using_sampler(self, sampler):
+        """`self.sampler` set to `sampler` (checked) for the duration of the block."""
+        if sampler not in SAMPLERS:
+            raise MotionError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+        previous, self.sampler = self.sampler, sampler
+        try:
+            yield
+        finally:
+            self.sampler = previous
+
     def _time_tokens_for(self, steps):
-        """(steps, 1, 1, d) time tokens: they depend only on the timestep, so all are computed once per step count."""
-        if steps not in self._time_tokens:
+        """(steps, 1, 1, d) time tokens and the sampler: tokens depend only on the timestep, so all are computed once
+        per (step count, sampler)."""
+        key = (steps, self.sampler)
+        if key not in self._time_tokens:
             scheduler = self._scheduler(steps)
             with torch.inference_mode():
                 tokens = self.denoiser.cond.time_token(scheduler.timesteps.to(self.device))  # (steps, 1, d)
-            self._time_tokens[steps] = (tokens[:, None], scheduler)
-        return self._time_tokens[steps]
+            self._time_tokens[key] = (tokens[:, None], scheduler)
+        return self._time_tokens[key]
 
     def _denoise(self, x, text_tok, time_tokens, scheduler, guidance, start, stop):
         """DDIM steps start..stop-1 on latents x (V, latent_size, d); text_tok: (2V or V, 1, d) condition tokens.

@@ -144,3 +144,18 @@ def test_every_help_page_renders(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(argv)
     assert exit_info.value.code == 0 and "usage:" in capsys.readouterr().out
+
+
+def test_sampler_flag_picks_dpmpp_and_defaults_to_ddim(weights, tmp_path, capsys):
+    summaries = {}
+    for extra in ([], ["--sampler", "dpmpp_2m"]):
+        out = tmp_path / f"walk{len(extra)}.npz"
+        code = cli.main(["generate", "a person walks forward", "--seconds", "1.5", "--seed", "7", "--steps", "4",
+                         "--device", "cpu", "--weights", str(weights), "--out", str(out), "--json", *extra])
+        assert code == 0
+        summaries[len(extra)] = json.loads(capsys.readouterr().out)
+    assert summaries[0]["sampler"] == "ddim" and summaries[2]["sampler"] == "dpmpp_2m"
+    with pytest.raises(SystemExit):  # argparse rejects a sampler outside the closed set
+        cli.main(["generate", "a person walks", "--seconds", "1.5", "--sampler", "euler", "--device", "cpu",
+                  "--weights", str(weights), "--out", str(tmp_path / "x.npz")])
+    assert "invalid choice: 'euler'" in capsys.readouterr().err

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from motion_core.diffusion import DDIMScheduler, NoiseSchedule, guided_eps
+from motion_core.diffusion import DDIMScheduler, DPMSolverMultistepScheduler, NoiseSchedule, guided_eps, make_scheduler
 from motion_core.models.config import DiffusionConfig
 
 
@@ -95,3 +95,88 @@ def test_training_loss_drops_text_for_guidance_and_backpropagates():
     assert denoiser.scale.grad is not None
     schedule.training_loss(denoiser, latents, text, uncond, uncond_prob=0.0)
     torch.testing.assert_close(denoiser.seen_text, text)
+
+
+# ----------------------------------------------------------------------------------------------- DPM-Solver++(2M)
+def _gaussian_oracle(schedule, mu, s):
+    """The exact eps-prediction for data x0 ~ N(mu, s^2) per element: E[eps | x_t] = sigma (x - alpha mu) / var_t."""
+    def eps(x, t):
+        abar = float(schedule.alphas_cumprod[t])
+        return (1 - abar) ** 0.5 * (x - abar ** 0.5 * mu) / (abar * s ** 2 + 1 - abar)
+    return eps
+
+
+def _sample(scheduler, steps, eps_fn, x):
+    scheduler.set_timesteps(steps)
+    for i in range(steps):
+        x = scheduler.step(eps_fn(x, int(scheduler.timesteps[i])), i, x)
+    return x
+
+
+def _ode_solution(schedule, mu, s, x_T, t_first):
+    """The probability-flow ODE from t_first to alpha_bar_0 for Gaussian data is affine: the standardised value
+    (x - alpha mu) / sqrt(alpha^2 s^2 + sigma^2) stays constant (a closed form both samplers converge to)."""
+    a_T, a_0 = float(schedule.alphas_cumprod[t_first]), float(schedule.alphas_cumprod[0])
+    z = (x_T - a_T ** 0.5 * mu) / (a_T * s ** 2 + 1 - a_T) ** 0.5
+    return a_0 ** 0.5 * mu + (a_0 * s ** 2 + 1 - a_0) ** 0.5 * z
+
+
+def test_make_scheduler_names_ddim_and_dpmpp_and_rejects_others():
+    schedule = NoiseSchedule()
+    assert type(make_scheduler(schedule)) is DDIMScheduler
+    assert isinstance(make_scheduler(schedule, "dpmpp_2m"), DPMSolverMultistepScheduler)
+    with pytest.raises(ValueError, match="ddim, dpmpp_2m"):
+        make_scheduler(schedule, "euler")
+
+
+def test_dpmpp_uses_ddim_timesteps_and_is_first_order_where_diffusers_is():
+    schedule = NoiseSchedule()
+    ddim, dpm = make_scheduler(schedule), make_scheduler(schedule, "dpmpp_2m")
+    assert torch.equal(ddim.set_timesteps(20), dpm.set_timesteps(20))
+    assert dpm.w_prev[0] == 0.0 and all(w != 0.0 for w in dpm.w_prev[1:])  # 20 >= 15: second order to the end
+    dpm.set_timesteps(10)
+    assert dpm.w_prev[0] == 0.0 and dpm.w_prev[-1] == 0.0 and all(w != 0.0 for w in dpm.w_prev[1:-1])
+
+
+def test_dpmpp_first_order_step_is_ddim():
+    """DPM-Solver++'s first-order update is DDIM (Lu et al. 2022, sec. 4): step 0 of both agrees."""
+    torch.manual_seed(1)
+    schedule = NoiseSchedule()
+    ddim, dpm = make_scheduler(schedule), make_scheduler(schedule, "dpmpp_2m")
+    ddim.set_timesteps(25)
+    dpm.set_timesteps(25)
+    x, eps = torch.randn(3, 5, 8, dtype=torch.float64), torch.randn(3, 5, 8, dtype=torch.float64)
+    torch.testing.assert_close(dpm.step(eps, 0, x), ddim.step(eps, 0, x), rtol=1e-12, atol=1e-12)
+
+
+def test_dpmpp_and_ddim_reach_the_exact_ode_solution_and_dpmpp_converges_faster():
+    """On Gaussian data (exact oracle, closed-form ODE solution), measured max errors: DDIM 0.31 / 0.17 / 0.020 /
+    0.0083 at 10 / 20 / 200 / 500 steps, DPM-Solver++(2M) 0.26 / 0.16 / 0.0061 / 0.0013 (second order: error x4.5
+    for 2.5x the steps, against DDIM's x2.4)."""
+    torch.manual_seed(0)
+    schedule = NoiseSchedule()
+    mu, s = 0.7, 0.5
+    eps_fn = _gaussian_oracle(schedule, mu, s)
+    x_T = torch.randn(64, dtype=torch.float64)
+    errors, results = {}, {}
+    for name in ("ddim", "dpmpp_2m"):
+        for steps in (10, 20, 200, 500):
+            scheduler = make_scheduler(schedule, name)
+            scheduler.set_timesteps(steps)
+            exact = _ode_solution(schedule, mu, s, x_T, int(scheduler.timesteps[0]))
+            results[name, steps] = _sample(scheduler, steps, eps_fn, x_T)
+            errors[name, steps] = float((results[name, steps] - exact).abs().max())
+    for steps in (10, 20, 200, 500):
+        assert errors["dpmpp_2m", steps] < errors["ddim", steps], errors
+    assert errors["dpmpp_2m", 200] < 0.5 * errors["ddim", 200] and errors["dpmpp_2m", 500] < 2e-3, errors
+    # many steps: the two samplers give the same motion (both on the ODE solution)
+    torch.testing.assert_close(results["dpmpp_2m", 500], results["ddim", 500], rtol=0, atol=1e-2)
+
+
+def test_dpmpp_steps_must_start_from_index_zero():
+    schedule = NoiseSchedule()
+    dpm = make_scheduler(schedule, "dpmpp_2m")
+    dpm.set_timesteps(20)
+    x = torch.randn(2, 3)
+    with pytest.raises(RuntimeError, match="in order"):
+        dpm.step(x, 1, x)

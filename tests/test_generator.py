@@ -212,3 +212,23 @@ def test_cuda_graph_matches_eager_on_gpu_and_is_deterministic(text_encoder):
     np.testing.assert_allclose(chunked.joints, graphed.joints, atol=1e-4)
     cpu = gen.generate("a person waves", 2.3, seed=4, steps=STEPS, device="cpu")
     np.testing.assert_allclose(cpu.joints, eager.joints, atol=1e-2)
+
+
+@pytest.mark.skipif(not (generator_module.DEFAULT_WEIGHTS_DIR / "config.json").is_file(),
+                    reason="no shipped weights in this checkout")
+def test_shipped_model_cpu_inference_path_matches_the_reference_path(monkeypatch):
+    """The CPU fast path (time-major blocks, scan_inference, cached constants) computes what the module path
+    computes, on the shipped weights in fp32 at the 9.8-s latent with the guidance batch: <= 1e-4 relative."""
+    from motion_core.ssm import blocks
+
+    gen = MotionGenerator.from_pretrained(with_text_encoder=False)
+    c = gen.config.denoiser
+    torch.manual_seed(0)
+    z = torch.randn(2, *gen.vae.latent_shape(196))
+    time_tok, text_tok = gen.denoiser.cond.time_token(torch.tensor([981, 981]))[:, None], torch.randn(2, 1, c.width)
+    with torch.inference_mode():
+        fast = gen.denoiser.forward_tokens(z, time_tok.reshape(2, 1, -1), text_tok)
+        monkeypatch.setattr(blocks._PathsBlock, "fast_inference", False)
+        reference = gen.denoiser.forward_tokens(z, time_tok.reshape(2, 1, -1), text_tok)
+    error = float((fast - reference).abs().max() / reference.abs().max())
+    assert error <= 1e-4, error

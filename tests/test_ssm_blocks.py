@@ -188,3 +188,20 @@ def test_inference_path_sees_updated_A_log():
         reference = block.forward(x) if not block._use_time_major(x) else None
     assert not torch.allclose(before, after)
     torch.testing.assert_close(after, reference, rtol=1e-10, atol=1e-10)
+
+
+def test_inference_path_sees_updated_conv_weight():
+    # The conv taps are cached contiguous for inference; an in-place update must show, as for A_log.
+    block = seeded(MultiBranchMamba, 8, branches=3, directions="alternate", keep_prefix=1)
+    x = torch.randn(2, 6, 8, dtype=torch.float64)
+    with torch.inference_mode():
+        before = block(x)
+    with torch.no_grad():
+        block.ssm.conv_weight.mul_(-0.5)
+    with torch.inference_mode():
+        after = block(x)
+        block.ssm.scan_backend = "ref"
+        assert not block._use_time_major(x)
+        reference = block(x)
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, reference, rtol=1e-10, atol=1e-10)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from motion_core.errors import MotionError
 from motion_core.motion.outputs import check_writable
-from motion_core.motion.protocol import FPS, MAX_SECONDS, MAX_VARIATIONS, MIN_SECONDS
+from motion_core.motion.protocol import DEFAULT_SAMPLER, FPS, MAX_SECONDS, MAX_VARIATIONS, MIN_SECONDS, SAMPLERS
 from motion_core.motion.timeline import read_timeline
 
 HELP = "generate motion from a text prompt"
@@ -39,6 +39,8 @@ def add_arguments(parser):
     parser.add_argument("--guidance", type=float, default=None,
                         help="classifier-free guidance scale (default: the model's diffusion.guidance, 7.5; "
                              "0 = unconditional)")
+    parser.add_argument("--sampler", default=DEFAULT_SAMPLER, choices=SAMPLERS,
+                        help="ddim (default, the paper's) or dpmpp_2m (DPM-Solver++(2M), for fewer --steps, e.g. 20)")
     parser.add_argument("--variations", type=int, default=1, help="how many different motions to generate")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run (default auto)")
     parser.add_argument("--weights", default=None,
@@ -104,6 +106,7 @@ def run(args):
     generator = MotionGenerator.from_pretrained(args.weights)
     # One generation per process: capturing CUDA graphs costs more than it saves (the worker keeps them instead).
     generator.use_cuda_graphs = False
+    generator.sampler = args.sampler  # sequences and timelines read it too
     settings = dict(seed=args.seed, steps=args.steps, guidance=args.guidance, variations=args.variations,
                     device=args.device, progress=ProgressBar(), foot_cleanup=args.foot_cleanup)
     if segments is None:
@@ -116,7 +119,7 @@ def run(args):
     summary = {
         "prompt": motion.prompt, "frames": motion.frames, "fps": motion.fps, "seconds": motion.seconds,
         "seed": motion.seed, "steps": motion.info["steps"], "guidance": motion.info["guidance"],
-        "variations": motion.variations,
+        "sampler": generator.sampler, "variations": motion.variations,
         "elapsed_s": round(motion.info["elapsed_s"], 4), "device": motion.info["device"],
         "foot_cleanup": motion.info["foot_cleanup"],
         "model": generator.describe(), "outputs": [str(p) for p in paths],
