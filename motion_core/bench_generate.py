@@ -41,10 +41,15 @@ def add_arguments(parser):
     parser.add_argument("--sections", default="eager,graph,throughput,cpu",
                         help="what to measure, comma-separated from: eager, graph, throughput, compiled (CUDA graphs "
                              "over a torch.compile'd denoiser; compiling takes minutes), cpu, cpu_paths (Motion "
-                             "Mamba's CPU code paths before/after, interleaved)")
+                             "Mamba's CPU code paths before/after, interleaved), cpu_samplers (Motion Mamba's CPU "
+                             "generate() per --samplers pair, interleaved)")
     parser.add_argument("--cpu-loop-threads", default="1,0",
                         help="threads for the CPU denoising loop, comma-separated, each its own CPU figure "
                              "(1: the generator's default; 0: all --cpu-threads)")
+    parser.add_argument("--weights", default=None,
+                        help="Motion Mamba weights folder ('default': the shipped model) instead of random weights")
+    parser.add_argument("--samplers", default="ddim:50,ddim:20,dpmpp_2m:20,ddim:10,dpmpp_2m:10",
+                        help="sampler:steps pairs timed by the cpu_samplers section")
     parser.add_argument("--tiny", action="store_true", help="tiny random models (checks the benchmark itself runs)")
     parser.add_argument("--preset", default="temporal", choices=["temporal", "paper"],
                         help="model shapes: the temporal latent (default, shipped) or the paper's [2, 256] latent")
@@ -127,7 +132,12 @@ def measure(args, log=lambda message: None):
             config = ModelConfig.default(kind)
         else:
             config = ModelConfig.temporal(kind)
-        gen = MotionGenerator.random(config, seed=0, text_encoder=text_encoder)
+        weights = getattr(args, "weights", None)
+        if kind == "motion_mamba" and weights:
+            gen = MotionGenerator.from_pretrained(None if weights == "default" else weights, text_encoder=text_encoder)
+            result["setup"]["weights"] = str(gen.weights_dir)
+        else:
+            gen = MotionGenerator.random(config, seed=0, text_encoder=text_encoder)
         generators[kind] = gen
         entry = result["models"][kind] = {"params": gen.parameter_counts()}
         gen.to(device)
@@ -205,6 +215,12 @@ def measure(args, log=lambda message: None):
             result["cpu_paths"] = _cpu_paths(generators["motion_mamba"], args, torch, log)
         except Exception as error:
             result["errors"]["cpu_paths"] = f"{type(error).__name__}: {error}"
+
+    if args.cpu_threads > 0 and "cpu_samplers" in sections and "motion_mamba" in generators:
+        try:
+            result["cpu_samplers"] = _cpu_samplers(generators["motion_mamba"], args, torch, log)
+        except Exception as error:
+            result["errors"]["cpu_samplers"] = f"{type(error).__name__}: {error}"
 
     mm, mld = result["models"].get("motion_mamba", {}), result["models"].get("mld", {})
     for label in ("eager", "graph", "graph_compiled"):
@@ -302,6 +318,36 @@ def _cpu_paths(gen, args, torch, log):
     return out
 
 
+def _cpu_samplers(gen, args, torch, log):
+    """Motion Mamba's CPU generate() of a 9.8-s clip per sampler:steps pair (guidance 7.5, foot cleanup on), each pair
+    timed in turn within every repeat (interleaved against load drift), for each loop-thread setting. Medians."""
+    pairs = [(name, int(steps)) for name, steps in (p.split(":") for p in args.samplers.split(",") if p.strip())]
+    gen.to("cpu")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(args.cpu_threads)
+    out = {"machine": _cpu_name(), "threads": args.cpu_threads, "repeats": args.cpu_repeats, "guidance": GUIDANCE,
+           "load_average_1min_before": _load_average()}
+    try:
+        gen.generate(_prompt(-1), 2.0, seed=0, steps=2, device="cpu")  # warm-up
+        for loop_threads in [int(t) for t in args.cpu_loop_threads.split(",")]:
+            gen.cpu_loop_threads = loop_threads or None
+            runs = {f"{name}_{steps}": [] for name, steps in pairs}
+            for i in range(args.cpu_repeats):
+                for name, steps in pairs:
+                    runs[f"{name}_{steps}"].append(_median_ms(
+                        lambda j: gen.generate(_prompt(i), FRAMES / 20, seed=i, steps=steps, guidance=GUIDANCE,
+                                               device="cpu", sampler=name), 1, lambda: None) / 1e3)
+            label = f"generate_s_loop_threads_{loop_threads or args.cpu_threads}"
+            out[label] = {key: statistics.median(times) for key, times in runs.items()}
+            log(f"cpu samplers, loop threads {loop_threads or args.cpu_threads} (s): "
+                + ", ".join(f"{k} {v:.2f}" for k, v in out[label].items()))
+        out["load_average_1min_after"] = _load_average()
+    finally:
+        gen.cpu_loop_threads = 1
+        torch.set_num_threads(previous)
+    return out
+
+
 def _save_partial(args, result):
     """Write what is measured so far, so a run cut short by a time limit still leaves numbers behind."""
     if getattr(args, "out", None):
@@ -351,6 +397,9 @@ def _table(result):
             lines.append(f"Motion Mamba vs MLD ({label}): {result[f'speedup_vs_mld_{label}']:.2f}x")
     if "cpu" in result:
         lines.append("cpu: " + ", ".join(f"{k} {v:.2f}" for k, v in result["cpu"].items() if "_s" in k))
+    for key, value in result.get("cpu_samplers", {}).items():
+        if key.startswith("generate_s"):
+            lines.append(f"cpu samplers, {key}: " + ", ".join(f"{name} {v:.3g}" for name, v in value.items()))
     for key, value in result.get("cpu_paths", {}).items():
         if key.startswith(("denoiser_call_ms", "generate_s")):
             lines.append(f"cpu paths, {key}: " + ", ".join(f"{name} {v:.3g}" for name, v in value.items()))
