@@ -4,7 +4,7 @@
 #   corpus  -> rebuilt from the CMU pack and seed 0 (~25 s on 16 cores), caption embeddings carried in .gpu/
 #   vae     -> temporal VAE (vae_t32.json) and the paper's VAE (vae_paper.json) side by side, VMIN minutes each;
 #              VAES="run:config ..." picks others (configs in tools/gpu/), INIT_VAE=dir warm-starts them all; without
-#              the den stage their round trips (and that of REF_VAE=dir, e.g. the shipped default) are measured here
+#              the den stage, or with REF_VAE=dir (e.g. the shipped default), their round trips are measured here
 #   den     -> (with vae: both round trips meanwhile) Motion Mamba and the MLD baseline on the temporal VAE (den.json), side by side, DMIN minutes each;
 #              VAE=dir uses a carried VAE (or generator folder) instead of this call's; INIT_MM=file and
 #              INIT_MLD=file warm-start the two from earlier exports (a second call continuing the first);
@@ -33,7 +33,7 @@ if has vae; then
   # only temporal VAEs' weights come back (at most 8 files per call); the paper's VAE is measured here
   for pair in $VAES; do r=${pair%%:*}; [ $r = vae_paper ] && continue
     for f in $RUNS/$r/model/vae*.safetensors; do cp $f $OUT/w/${r}__$(basename $f); done; cp $RUNS/$r/model/vae_config.json $OUT/w/${r}__vae_config.json; done
-  if ! has den; then
+  if ! has den || [ -n "$REF_VAE" ]; then  # measured now when the denoisers need the pick (VAE=auto)
     names=$(for pair in $VAES; do printf "%s " ${pair%%:*}; done)
     [ -n "$REF_VAE" ] && { cp -r $REF_VAE $RUNS/reference; names="$names reference"; }
     python3 tools/gpu/roundtrip.py $RUNS $DEVICE $names > $RUNS/res/roundtrip.log 2>&1; tail -5 $RUNS/res/roundtrip.log
@@ -50,7 +50,7 @@ if has den; then
   DENS=${DENS:-mm_t mld_t}  # DENS=mm_t trains Motion Mamba alone (the whole GPU)
   [[ " $DENS " == *" mm_t "* ]] && td denoiser mm_t "$INIT_MM" &
   [[ " $DENS " == *" mld_t "* ]] && td baseline mld_t "$INIT_MLD" &
-  has vae && { python3 tools/gpu/roundtrip.py $RUNS $DEVICE vae_t32 vae_paper > $RUNS/res/roundtrip.log 2>&1; }
+  has vae && [ ! -f $RUNS/res/roundtrip.json ] && { python3 tools/gpu/roundtrip.py $RUNS $DEVICE vae_t32 vae_paper > $RUNS/res/roundtrip.log 2>&1; }
   wait
   echo "denoisers done at $(( $(date +%s) - T0 )) s"; for r in $DENS; do tail -2 $RUNS/$r.log; tail -1 $RUNS/$r/loss.jsonl; done
   for r in $DENS; do for f in $RUNS/$r/model/denoiser*.safetensors; do cp $f $OUT/w/${r}__$(basename $f); done; done
