@@ -68,8 +68,7 @@ class TrainConfig:
     seed: int = 1234
     precision: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16" or "fp32"
     text_dropout: float = 0.1  # denoisers: fraction of captions replaced by "" (classifier-free guidance)
-    kl_weight: float = 1e-4  # VAE: λ_KL
-    joints_weight: float = 1.0  # VAE: λ_joints
+    decoder_only: bool = False  # VAE: train the decoder alone; the latent space (and a denoiser trained on it) stays
     min_frames: int = 40
     max_frames: int = MAX_FRAMES
     preset: str = "temporal"  # VAE and denoiser shapes: "temporal" (conv VAE, ceil(T/4) x 32 latent; the shipped
@@ -153,7 +152,7 @@ class VAETask(Task):
             raise ConfigError(f"bad VAE settings in the training config: {error}") from None
         model = build_vae_from(vae_config)
         model.set_normalizer(self.dataset.mean, self.dataset.std)  # the joint loss needs de-normalised features
-        return model
+        return model.freeze_encoder() if self.config.decoder_only else model
 
     def export(self, model, directory):
         model.save_pretrained(directory, dtype=getattr(torch, self.config.export_dtype))
@@ -356,7 +355,9 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
     model = task.build()
     if init is not None and not resume:
         load_initial_weights(model, init, "vae" if kind == "vae" else "denoiser")
-        if kind == "vae":  # the corpus statistics are this run's, not those stored with the initial weights
+        # the corpus statistics are this run's, not those stored with the initial weights; a decoder-only run keeps
+        # the initial ones, which its frozen encoder (and the denoiser fitted to its latent) were trained with
+        if kind == "vae" and not config.decoder_only:
             model.set_normalizer(dataset.mean, dataset.std)
     model = model.to(device)
     parameters = [p for p in model.parameters() if p.requires_grad]

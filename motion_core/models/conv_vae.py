@@ -66,6 +66,8 @@ class ResidualStack(nn.Module):
 
 
 class ConvMotionVAE(FeatureVAE):
+    ENCODER_PREFIXES = ("enc_",)
+
     def __init__(self, config: VAEConfig):
         super().__init__(config)
         c = config

@@ -48,11 +48,20 @@ class FeatureVAE(nn.Module):
     Subclasses give `encode(features, lengths, sample)`, `decode(z, lengths, frames)` and `latent_shape(frames)`.
     """
 
+    ENCODER_PREFIXES: tuple = ()  # parameter names of the encoder (what maps motion to the latent)
+
     def __init__(self, config: VAEConfig):
         super().__init__()
         self.config = config
         self.register_buffer("mean", torch.zeros(config.nfeats))
         self.register_buffer("std", torch.ones(config.nfeats))
+
+    def freeze_encoder(self):
+        """Train the decoder only: the encoder, and so the latent space a trained denoiser was fitted to, stays."""
+        for name, parameter in self.named_parameters():
+            if name.startswith(self.ENCODER_PREFIXES):
+                parameter.requires_grad_(False)
+        return self
 
     def latent_shape(self, frames):
         """(tokens, channels) of the latent of a `frames`-long motion."""
@@ -154,6 +163,8 @@ class FeatureVAE(nn.Module):
 
 class MotionVAE(FeatureVAE):
     """The paper's latent: `latent_size` tokens of width `latent_dim` for any length up to `max_frames`."""
+
+    ENCODER_PREFIXES = ("skel_embedding.", "dist_tokens", "encoder_pos", "encoder.")
 
     def __init__(self, config: VAEConfig):
         super().__init__(config)

@@ -32,7 +32,7 @@ if has vae; then
   echo "vaes done at $(( $(date +%s) - T0 )) s"; for pair in $VAES; do tail -1 $RUNS/${pair%%:*}/loss.jsonl; done
   # only temporal VAEs' weights come back (at most 8 files per call); the paper's VAE is measured here
   for pair in $VAES; do r=${pair%%:*}; [ $r = vae_paper ] && continue
-    for f in $RUNS/$r/model/vae*.safetensors; do cp $f $OUT/w/${r}__$(basename $f); done; cp $RUNS/$r/model/vae_config.json $OUT/w/${r}__vae_config.json; done
+    for f in $RUNS/$r/model/vae*.safetensors; do cp $f $OUT/w/${r}__$(basename $f); done; done  # configs: small.tgz
   if ! has den || [ -n "$REF_VAE" ]; then  # measured now when the denoisers need the pick (VAE=auto)
     names=$(for pair in $VAES; do printf "%s " ${pair%%:*}; done)
     [ -n "$REF_VAE" ] && { cp -r $REF_VAE $RUNS/reference; names="$names reference"; }
