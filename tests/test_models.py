@@ -1,5 +1,6 @@
 """Model pieces: configs, the differentiable feature->joint readout, VAE, both denoisers, the MiniLM text encoder."""
 
+import dataclasses
 import json
 import warnings
 
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from motion_core.models import build_denoiser, build_vae
-from motion_core.models.config import ConfigError, MambaDenoiserConfig, ModelConfig
+from motion_core.models import build_denoiser, build_vae, build_vae_from
+from motion_core.models.config import ConfigError, MambaDenoiserConfig, ModelConfig, temporal_vae_config
 from motion_core.models.feature_joints import features_to_joints
 
 
@@ -267,3 +268,41 @@ def test_mamba_denoiser_cpu_inference_path_matches_the_reference_path(monkeypatc
         monkeypatch.setenv("MOTION_CORE_SCAN_BACKEND", "ref")
         reference = denoiser.forward_tokens(z, time_tok, text_tok)
     assert (fast - reference).abs().max().item() <= 1e-4
+
+
+def test_velocity_and_planted_foot_losses_weigh_what_they_name():
+    """lambda_velocity compares joint velocities; lambda_foot_contact is the speed of feet the original says are
+    planted: a reconstruction whose planted foot slides costs more than one whose moving hand is off by the same."""
+    torch.manual_seed(3)
+    config = dataclasses.replace(ModelConfig.tiny().vae, lambda_velocity=1.0, lambda_foot_contact=1.0)
+    vae = build_vae_from(config).train()
+    vae.set_normalizer(np.zeros(263), np.ones(263))
+    motion = torch.randn(2, 16, 263) * 0.1
+    motion[..., -4:] = 1.0  # every foot planted
+    loss, parts = vae.training_loss({"motion": motion, "lengths": torch.tensor([16, 12])})
+    assert set(parts) == {"features", "joints", "kl", "velocity", "foot_contact"}
+    assert parts["velocity"] > 0 and parts["foot_contact"] > 0 and not parts["foot_contact"].requires_grad
+    loss.backward()
+    assert all(p.grad is not None for n, p in vae.named_parameters() if n.startswith("dec"))
+    motion[..., -4:] = 0.0  # no foot planted: nothing to pin
+    _, parts = vae.training_loss({"motion": motion, "lengths": torch.tensor([16, 12])})
+    assert float(parts["foot_contact"]) == 0.0
+    # off (MLD's recipe): the loss has only its three parts
+    plain = build_vae_from(ModelConfig.tiny().vae)
+    plain.set_normalizer(np.zeros(263), np.ones(263))
+    assert set(plain.training_loss({"motion": motion, "lengths": torch.tensor([16, 12])})[1]) == {
+        "features", "joints", "kl"}
+
+
+@pytest.mark.parametrize("preset", ["temporal", "paper"])
+def test_freeze_encoder_leaves_only_the_decoder_trainable(preset):
+    config = ModelConfig.tiny().vae if preset == "paper" else temporal_vae_config(latent_dim=8, conv_width=32,
+                                                                                   res_blocks=1)
+    vae = build_vae_from(config).freeze_encoder()
+    frozen = {n for n, p in vae.named_parameters() if not p.requires_grad}
+    trainable = {n for n, p in vae.named_parameters() if p.requires_grad}
+    assert frozen and trainable
+    # the encoder maps motion to the latent: with it frozen, mu does not depend on any trainable parameter
+    mu = vae.encode(torch.randn(1, 16, 263), torch.tensor([16]), sample=False)[1]
+    assert not mu.requires_grad
+    assert vae.decode(mu, torch.tensor([16])).requires_grad

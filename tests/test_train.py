@@ -228,3 +228,21 @@ def test_init_warm_starts_from_weights_and_refuses_other_models(corpus, tmp_path
     save_file({"weight": torch.zeros(2, 2)}, str(other))
     with pytest.raises(MotionError, match="does not match this model"):
         train("vae", corpus, tmp_path / "bad", tiny_config("vae", steps=1), init=other, progress=False)
+
+
+def test_decoder_only_keeps_the_encoder_and_its_normaliser(corpus, tmp_path):
+    """A decoder-only fine-tune must not move the latent space a trained denoiser was fitted to: the encoder's
+    weights and the normaliser of the initial weights come out bit-identical, and the decoder does learn."""
+    first = tmp_path / "first"
+    train("vae", corpus, first, tiny_config("vae", steps=2), progress=False)
+    initial = load_file(str(first / "model" / "vae.safetensors"))
+    initial["mean"] = initial["mean"] + 1.0  # as if trained on another corpus: must survive the fine-tune
+    from safetensors.torch import save_file
+    save_file(initial, str(tmp_path / "init.safetensors"))
+    model = dict(TINY["vae"], lambda_velocity=1.0, lambda_foot_contact=1.0)
+    train("vae", corpus, tmp_path / "dec", tiny_config("vae", steps=4, decoder_only=True, model=model),
+          init=tmp_path / "init.safetensors", progress=False)
+    tuned = load_file(str(tmp_path / "dec" / "model" / "vae.safetensors"))
+    encoder = [k for k in initial if k.startswith("enc_")]
+    assert encoder and all(torch.equal(initial[k], tuned[k]) for k in encoder + ["mean", "std"])
+    assert any(not torch.equal(initial[k], tuned[k]) for k in initial if k.startswith("dec_"))
