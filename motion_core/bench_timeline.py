@@ -14,6 +14,7 @@ Random weights time the real work (sizes, windows, decode) but say nothing of ho
 """
 
 import json
+import os
 import platform
 import time
 import zlib
@@ -42,7 +43,15 @@ def add_arguments(parser):
     parser.add_argument("--weights", default=None, help="a trained weights folder instead of --model")
     parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 2.0, 4.0],
                         help="timeline lengths to time (default 1 2 4)")
-    parser.add_argument("--steps", type=int, default=50, help="DDIM steps (default 50)")
+    parser.add_argument("--steps", type=int, default=50, help="sampler steps (default 50)")
+    parser.add_argument("--sampler", default="ddim", choices=["ddim", "dpmpp_2m"],
+                        help="sampler for every measure (default ddim, the shipped one)")
+    parser.add_argument("--windows", default="parallel", choices=["parallel", "sequential"],
+                        help="how timelines longer than one window are sampled (default parallel)")
+    parser.add_argument("--compare", nargs="*", default=[], metavar="MODE",
+                        help="also time the longest length with each of these, interleaved with the main setting "
+                             "in the same process: 'sequential' / 'parallel' (windows) or SAMPLER:STEPS, e.g. "
+                             "dpmpp_2m:10")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per length (default 3)")
     parser.add_argument("--seeds", type=int, default=8, help="seeds for the seam and edit measures (default 8)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to run (default cpu)")
@@ -79,23 +88,53 @@ def timeline(minutes, segment_seconds=5.0):
     return [(PROMPTS[i % len(PROMPTS)], segment_seconds) for i in range(count)]
 
 
+def _timed(gen, args, minutes, seed, windows=None, sampler=None, steps=None):
+    """One timeline of `minutes`, wall time in seconds; windows / sampler / steps override the run's settings."""
+    gen.timeline_windows = windows or args.windows
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    motion = gen.generate_sequence(timeline(minutes), seed=seed, steps=steps or args.steps, device=args.device,
+                                   sampler=sampler or args.sampler)
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+    gen.timeline_windows = args.windows
+    return time.perf_counter() - start, motion
+
+
+def _setting(mode):
+    """--compare entry -> (label, keyword overrides for _timed)."""
+    if mode in ("parallel", "sequential"):
+        return f"windows {mode}", {"windows": mode}
+    sampler, _, steps = mode.partition(":")
+    if sampler not in ("ddim", "dpmpp_2m") or not steps.isdigit():
+        raise SystemExit(f"--compare takes parallel, sequential or SAMPLER:STEPS (e.g. dpmpp_2m:10), got {mode!r}")
+    return f"{sampler} {steps} steps", {"sampler": sampler, "steps": int(steps)}
+
+
 def time_lengths(gen, args):
-    rows = []
+    """Median wall times per length; with --compare, the longest length also under each other setting, every repeat
+    running all settings one after another (the shared machine's load then falls on all alike)."""
+    rows, compared = [], {}
     gen.generate_sequence(timeline(0.25), seed=0, steps=args.steps, device=args.device)  # warm-up
+    settings = [_setting(m) for m in args.compare]
     for minutes in args.minutes:
         times, motion = [], None
+        extra = {label: [] for label, _ in settings} if minutes == args.minutes[-1] else {}
         for repeat in range(args.repeats):
-            if args.device == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            motion = gen.generate_sequence(timeline(minutes), seed=repeat, steps=args.steps, device=args.device)
-            times.append(time.perf_counter() - start)
+            elapsed, motion = _timed(gen, args, minutes, repeat)
+            times.append(elapsed)
+            for label, overrides in settings if extra else ():
+                extra[label].append(_timed(gen, args, minutes, repeat, **overrides)[0])
         median = float(np.median(times))
         rows.append({"minutes": minutes, "frames": motion.frames, "windows": motion.info["windows"],
                      "median_s": round(median, 3), "s_per_minute": round(median / minutes, 3),
                      "times_s": [round(t, 3) for t in times]})
+        for label, values in extra.items():
+            compared[label] = {"minutes": minutes, "median_s": round(float(np.median(values)), 3),
+                               "times_s": [round(t, 3) for t in values]}
     per_minute = [r["s_per_minute"] for r in rows]
-    return rows, round(per_minute[-1] / per_minute[0], 3)
+    return rows, round(per_minute[-1] / per_minute[0], 3), compared
 
 
 def graphs_against_eager(gen, args, minutes=1.0):
@@ -166,16 +205,27 @@ def actions(gen, args):
 def run(args):
     torch.set_num_threads(torch.get_num_threads())
     gen = load_generator(args)
-    lengths, linear = time_lengths(gen, args)
+    gen.sampler, gen.timeline_windows = args.sampler, args.windows  # every measure below samples this way
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    started = time.perf_counter()
+    lengths, linear, compared = time_lengths(gen, args)
     result = {
         "benchmark": "timeline", "model": args.weights or f"random {args.model}", "config": gen.config.name,
         "device": args.device, "machine": torch.cuda.get_device_name() if args.device == "cuda" else
-        platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "steps": args.steps,
-        "cuda_graphs": gen.use_cuda_graphs and args.device == "cuda",
-        "lengths": lengths, "linear": linear, "seams": seams(gen, args), "edits": edits(gen, args),
+        platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+        "loop_threads": gen.cpu_loop_threads, "sampler": args.sampler, "steps": args.steps,
+        "windows_mode": args.windows, "cuda_graphs": gen.use_cuda_graphs and args.device == "cuda",
+        "lengths": lengths, "linear": linear,
     }
+    if compared:
+        result["compared"] = compared
+    result["seams"] = seams(gen, args)
+    result["edits"] = edits(gen, args)
     if args.actions:
         result["actions"] = actions(gen, args)
+    result["load_average_1min"] = {"start": load_before, "end": os.getloadavg()[0] if load_before is not None
+                                   else None}
+    result["bench_wall_s"] = round(time.perf_counter() - started, 1)
     if args.device == "cuda":
         result["graphs_against_eager"] = graphs_against_eager(gen, args)
     text = json.dumps(result)

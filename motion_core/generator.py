@@ -94,6 +94,9 @@ class MotionGenerator:
         # "ddim" (the paper's and the default) or "dpmpp_2m" (DPM-Solver++(2M), for fewer steps); see diffusion.py.
         # Every sampling path reads it (generate, sequences, edits, evaluation); generate(sampler=...) sets it per call.
         self.sampler = DEFAULT_SAMPLER
+        # Timelines longer than one window: "parallel" denoises all windows at each step and blends their overlaps,
+        # "sequential" runs window after window (see motion_core.inpainting).
+        self.timeline_windows = "parallel"
 
     # ------------------------------------------------------------------ construction / persistence
     @classmethod
@@ -254,20 +257,21 @@ class MotionGenerator:
         return Motion(joints=joints, fps=self.config.fps, prompt=prompt, seed=int(seed), features=features, info=info)
 
     def generate_sequence(self, segments, seed=None, steps=None, guidance=None, variations=1, device="auto",
-                          progress=None, cancel=None, foot_cleanup=True, start=None):
+                          progress=None, cancel=None, foot_cleanup=True, start=None, sampler=None):
         """One continuous motion from a timeline of (prompt, seconds) segments, up to 10 minutes, 20 fps.
 
         segments: (prompt, seconds) pairs, {"prompt", "seconds"} dicts or `timeline.Segment`s, each >= 1 s.
         start: None, or joints (n, 22, 3) of the motion so far (metres, Y-up, 20 fps, e.g. the rig's last second),
         or one pose (22, 3): the result then begins with that last pose exactly and carries on with its velocity.
         Needs a model with a temporal latent. progress(step, total) counts steps over all windows. Returns a Motion
-        whose `segments` holds (prompt, first frame, end frame) per segment. See `motion_core.inpainting`.
+        whose `segments` holds (prompt, first frame, end frame) per segment. sampler: as in `generate`.
+        `timeline_windows` picks how windows longer timelines are cut into are sampled. See `motion_core.inpainting`.
         """
         from motion_core import inpainting  # it imports this module
 
         return inpainting.generate_sequence(self, segments, seed=seed, steps=steps, guidance=guidance,
                                             variations=variations, device=device, progress=progress, cancel=cancel,
-                                            foot_cleanup=foot_cleanup, start=start)
+                                            foot_cleanup=foot_cleanup, start=start, sampler=sampler)
 
     def edit_span(self, joints, first, last, prompt, seed=None, steps=None, guidance=None, variations=1,
                   device="auto", progress=None, cancel=None, foot_cleanup=True):

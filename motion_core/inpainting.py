@@ -15,6 +15,12 @@ The three are one procedure on the motion's latent tokens (ceil(T/4) x C, `model
   4. Edits and continuations splice the decoded frames back into the user's motion (`motion.splice`): positions
      equal at the boundary frames, velocities continuous.
 Cost is linear in length: every token is denoised once, plus the window overlaps (49 / (49 - 10) = 1.26x).
+
+Parallel windows (the default, `MotionGenerator.timeline_windows`): instead of window after window, every window
+is denoised at every step, the windows' noise predictions are averaged per token with weights that taper linearly
+across each overlap (`timeline.blend_weights`), and one sampler step moves the whole sequence. Windows of one length
+go through the denoiser as one batch (on CPU CPU_BATCH_ROWS rows a call, its cache-friendly size). A timeline of one
+window samples exactly as before; known tokens (continuations, edits) are replaced before every step as in 2.
 """
 
 import math
@@ -25,6 +31,7 @@ import numpy as np
 import torch
 
 from motion_core.cuda_graphs import capture
+from motion_core.diffusion import guided_eps
 from motion_core.errors import MotionError
 from motion_core.generator import GenerationCancelled, _cpu_threads, validate_settings
 from motion_core.motion.clip import Motion
@@ -32,9 +39,12 @@ from motion_core.motion.features import joints_to_features
 from motion_core.motion.foot_cleanup import clean_foot_contacts
 from motion_core.motion.splice import (CONTINUE_CONTEXT_FRAMES, check_span, edit_window, splice_after,
                                       splice_between)
-from motion_core.motion.timeline import check_segments, plan_windows, segment_bounds, token_owners
+from motion_core.motion.timeline import (blend_weights, check_segments, plan_windows, segment_bounds,
+                                        token_owners)
 
 OVERLAP_TOKENS = 10  # context per window: 2 s at 20 fps, about one action's worth of lead-in
+WINDOW_MODES = ("parallel", "sequential")
+CPU_BATCH_ROWS = 8  # denoiser rows per call on CPU (4 guided windows): the 2-core EPYC's fastest per token
 
 
 def _require_temporal(gen):
@@ -104,14 +114,95 @@ class _WindowGraph:
         return self.out
 
 
-def sample_tokens(gen, latents, known, owners, prompts, noise, steps, guidance, progress=None, cancel=None):
-    """Fill the unknown tokens of `latents` window by window; returns the completed latents (V, L, C).
+def _parallel_chunks(windows, rows_per_window, max_rows):
+    """Window indices grouped by length (one batched call needs one length), each group cut to <= max_rows rows."""
+    by_length = {}
+    for k, w in enumerate(windows):
+        by_length.setdefault(w.stop - w.start, []).append(k)
+    per_call = max(1, (max_rows or 1 << 30) // rows_per_window)
+    return [group[i:i + per_call] for group in by_length.values() for i in range(0, len(group), per_call)]
+
+
+def _sample_parallel(gen, z, known, windows, text_embs, noise, steps, guidance, tick, max_rows):
+    """All windows denoised together: at each step every window predicts noise for its tokens, the predictions are
+    averaged per token with `blend_weights`, and one sampler step moves the whole sequence. z, noise: (V, L, C);
+    known: (1, L, 1) bool. Both samplers' steps are linear in eps at a fixed x_t, so averaging eps averages the
+    windows' x_{t-1}: the same sequence state whichever sampler runs. One window is exactly `_inpaint_window`."""
+    V, L, C = noise.shape
+    device = noise.device
+    time_tokens, scheduler = gen._time_tokens_for(steps)
+    guided = guidance != 0
+    weights, total = blend_weights(windows, L)
+    inverse = torch.tensor(1.0 / np.maximum(total, 1e-12), dtype=noise.dtype, device=device)[None, :, None]
+    calls = []  # (token index (k * n,), weights (1, k * n, 1), text tokens (rows, 1, d)) per batched call
+    for chunk in _parallel_chunks(windows, 2 * V if guided else V, max_rows):
+        index = torch.cat([torch.arange(windows[k].start, windows[k].stop) for k in chunk]).to(device)
+        weight = torch.tensor(np.concatenate([weights[k] for k in chunk]), dtype=noise.dtype, device=device)
+        if guided:  # rows [uncond of every window; cond of every window], the order guided_eps splits
+            rows = [text_embs[windows[k].segment] for k in chunk]
+            emb = torch.cat([r[:V] for r in rows] + [r[V:] for r in rows])
+        else:
+            emb = torch.cat([text_embs[windows[k].segment] for k in chunk])
+        calls.append((index, len(chunk), weight[None, :, None], gen.denoiser.cond.text_token(emb)))
+    denoiser = gen._denoiser_call or gen.denoiser.forward_tokens
+    x = noise
+    for i in range(steps):
+        abar = float(scheduler.abar_t[i])
+        x = torch.where(known, abar ** 0.5 * z + (1.0 - abar) ** 0.5 * noise, x)
+        eps = torch.zeros_like(x)
+        for index, k, weight, text_tok in calls:
+            n = len(index) // k
+            xw = x[:, index].reshape(V, k, n, C).transpose(0, 1).reshape(k * V, n, C)  # window-major rows
+            rows = text_tok.shape[0]
+            e = denoiser(torch.cat([xw, xw]) if guided else xw, time_tokens[i].expand(rows, -1, -1), text_tok)
+            e = guided_eps(e, guidance) if guided else e  # (k V, n, C)
+            eps.index_add_(1, index, e.reshape(k, V, n, C).transpose(0, 1).reshape(V, k * n, C) * weight)
+        x = scheduler.step(eps * inverse, i, x)
+        tick()
+    return torch.where(known, z, x)
+
+
+def _sample_tokens_parallel(gen, latents, known, windows, prompts, noise, steps, guidance, progress, cancel):
+    """`sample_tokens` with parallel windows: progress counts `steps`, cancel is polled between steps. Runs eagerly
+    on CUDA too (one batched call per window length per step, instead of one graph replay per window)."""
+    V = latents.shape[0]
+    text_embs = [gen.text_embeddings(p, guidance, V) for p in prompts]
+    known_t = torch.tensor(np.asarray(known, dtype=bool), device=gen.device)[None, :, None]
+    done_steps = 0
+
+    def tick():
+        nonlocal done_steps
+        done_steps += 1
+        if progress is not None:
+            progress(done_steps, steps)
+        if cancel is not None and done_steps < steps and cancel():
+            raise GenerationCancelled()
+
+    if cancel is not None and cancel():
+        raise GenerationCancelled()
+    max_rows = CPU_BATCH_ROWS if gen.device.type == "cpu" else None
+    with _cpu_threads(gen.device, gen.cpu_loop_threads):
+        return _sample_parallel(gen, latents, known_t, windows, text_embs, noise, steps, float(guidance), tick,
+                                max_rows)
+
+
+def sample_tokens(gen, latents, known, owners, prompts, noise, steps, guidance, progress=None, cancel=None,
+                  windows_mode=None):
+    """Fill the unknown tokens of `latents`; returns the completed latents (V, L, C).
 
     latents: (V, L, C) diffusion latents (values at unknown tokens are ignored); known: (L,) bool; owners: (L,) int
-    index into `prompts` per token; noise: (V, L, C). progress(step, total) counts steps over all windows.
+    index into `prompts` per token; noise: (V, L, C). progress(step, total) counts denoising steps.
+    windows_mode: "parallel" (all windows at each step, predictions blended across overlaps; `gen.timeline_windows`
+    when None) or "sequential" (window after window, each inpainting the final tokens of the one before).
     """
     V = latents.shape[0]
+    windows_mode = windows_mode or gen.timeline_windows
+    if windows_mode not in WINDOW_MODES:
+        raise ValueError(f"windows_mode must be one of {WINDOW_MODES}, got {windows_mode!r}")
     windows = plan_windows(owners, known, gen.config.vae.latent_size, OVERLAP_TOKENS)
+    if windows_mode == "parallel" and len(windows) > 1:
+        return _sample_tokens_parallel(gen, latents, known, windows, prompts, noise, steps, guidance, progress,
+                                       cancel)
     total, done_steps = len(windows) * steps, 0
     text_embs = [gen.text_embeddings(p, guidance, V) for p in prompts]
     x = latents.clone()
@@ -169,8 +260,13 @@ def _decode(gen, latents, frames, foot_cleanup):
 
 
 def generate_sequence(gen, segments, seed=None, steps=None, guidance=None, variations=1, device="auto",
-                      progress=None, cancel=None, foot_cleanup=True, start=None):
+                      progress=None, cancel=None, foot_cleanup=True, start=None, sampler=None):
     """`MotionGenerator.generate_sequence`: see its docstring."""
+    if sampler is not None and sampler != gen.sampler:
+        with gen._using_sampler(sampler):
+            return generate_sequence(gen, segments, seed=seed, steps=steps, guidance=guidance, variations=variations,
+                                     device=device, progress=progress, cancel=cancel, foot_cleanup=foot_cleanup,
+                                     start=start)
     steps, guidance = gen.sampler_settings(steps, guidance)
     segments = check_segments(segments)
     seed = _prepare(gen, seed, steps, guidance, variations, device)
@@ -207,7 +303,7 @@ def generate_sequence(gen, segments, seed=None, steps=None, guidance=None, varia
             "denoiser": gen.config.denoiser_kind, "cuda_graph": gen._graphs_active(),
             "foot_cleanup": bool(foot_cleanup),
             "windows": len(plan_windows(owners, known, gen.config.vae.latent_size, OVERLAP_TOKENS)),
-            "continued": context is not None}
+            "windows_mode": gen.timeline_windows, "sampler": gen.sampler, "continued": context is not None}
     return Motion(joints=joints.astype(np.float32), fps=fps, prompt="; ".join(s.prompt for s in segments),
                   seed=seed, features=features, info=info, segments=spans)
 

@@ -31,9 +31,97 @@ def test_sequence_shape_segments_and_seed(gen):
     assert motion.joints.shape == (1, 330, 22, 3) and np.isfinite(motion.joints).all()
     assert motion.segments == [("a person walks forward", 0, 80), ("a person jumps", 80, 140),
                                ("a person sits down", 140, 250), ("a person waves", 250, 330)]
-    assert motion.info["windows"] == 4 and steps[-1] == (12, 12) and len(steps) == 12
+    assert motion.info["windows"] == 4 and motion.info["windows_mode"] == "parallel"
+    assert steps == [(1, 3), (2, 3), (3, 3)]  # parallel windows: one step moves every window
     again = gen.generate_sequence(SEGMENTS, seed=4, steps=3, device="cpu")
     np.testing.assert_array_equal(again.joints, motion.joints)
+    steps.clear()
+    gen.timeline_windows = "sequential"
+    try:
+        gen.generate_sequence(SEGMENTS, seed=4, steps=3, device="cpu", progress=lambda s, t: steps.append((s, t)))
+    finally:
+        gen.timeline_windows = "parallel"
+    assert steps[-1] == (12, 12) and len(steps) == 12  # window after window: steps x windows
+
+
+def _one_step_by_hand(gen, z, noise, windows, text_embs, guidance):
+    """Reference for one parallel step (steps=1): each window through the denoiser alone, its eps weighted by
+    `blend_weights` into a per-token average written out token by token, then one DDIM step."""
+    from motion_core.diffusion import guided_eps
+    from motion_core.motion.timeline import blend_weights
+
+    time_tokens, scheduler = gen._time_tokens_for(1)
+    V, L, C = noise.shape
+    weights, _ = blend_weights(windows, L)
+    num, den = torch.zeros_like(noise), torch.zeros(L)
+    for w, weight in zip(windows, weights):
+        x = noise[:, w.start:w.stop]
+        eps = guided_eps(gen.denoiser.forward_tokens(torch.cat([x, x]), time_tokens[0].expand(2 * V, -1, -1),
+                                                     gen.denoiser.cond.text_token(text_embs[w.segment])), guidance)
+        for j in range(w.stop - w.start):
+            num[:, w.start + j] += float(weight[j]) * eps[:, j]
+            den[w.start + j] += float(weight[j])
+    return scheduler.step(num / den[None, :, None], 0, noise)
+
+
+def test_parallel_windows_blend_each_windows_prediction(gen, monkeypatch):
+    """Batched windows of two lengths, two variations, across calls of several windows: the same as each window
+    run alone and its predictions blended by hand (catches a row order mixing windows with variations)."""
+    torch.manual_seed(3)
+    owners = np.repeat([0, 1, 2, 3], [20, 20, 20, 14])  # windows of 20, 30, 30, 24 tokens
+    L, C, V = len(owners), gen.config.vae.latent_dim, 2
+    windows = inpainting.plan_windows(owners, np.zeros(L, bool), gen.config.vae.latent_size,
+                                      inpainting.OVERLAP_TOKENS)
+    assert [w.stop - w.start for w in windows] == [20, 30, 30, 24]
+    noise = torch.randn(V, L, C)
+    prompts = ["walk", "jump", "sit", "wave"]
+    monkeypatch.setattr(inpainting, "CPU_BATCH_ROWS", 8)  # two guided windows of 2 variations per call
+    with torch.inference_mode():
+        embs = [gen.text_embeddings(p, 7.5, V) for p in prompts]
+        out = inpainting.sample_tokens(gen, torch.zeros_like(noise), np.zeros(L, bool), owners, prompts, noise, 1,
+                                       7.5)
+        expected = _one_step_by_hand(gen, torch.zeros_like(noise), noise, windows, embs, 7.5)
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_parallel_windows_one_window_per_call_gives_the_same(gen, monkeypatch):
+    owners = np.repeat([0, 1, 2], 20)
+    noise = torch.randn(1, 60, gen.config.vae.latent_dim, generator=torch.Generator().manual_seed(5))
+    runs = []
+    for rows in (1, 64):
+        monkeypatch.setattr(inpainting, "CPU_BATCH_ROWS", rows)
+        with torch.inference_mode():
+            runs.append(inpainting.sample_tokens(gen, torch.zeros_like(noise), np.zeros(60, bool), owners,
+                                                 ["walk", "jump", "sit"], noise, 3, 7.5))
+    torch.testing.assert_close(runs[0], runs[1], rtol=1e-4, atol=1e-4)
+
+
+def test_a_single_window_samples_the_same_in_both_modes(gen):
+    parallel = gen.generate_sequence([("a person walks", 6.0)], seed=2, steps=3, device="cpu")
+    gen.timeline_windows = "sequential"
+    try:
+        sequential = gen.generate_sequence([("a person walks", 6.0)], seed=2, steps=3, device="cpu")
+    finally:
+        gen.timeline_windows = "parallel"
+    np.testing.assert_array_equal(parallel.joints, sequential.joints)
+
+
+def test_parallel_windows_keep_known_tokens(gen):
+    torch.manual_seed(1)
+    L, C = 120, gen.config.vae.latent_dim
+    known = np.zeros(L, bool)
+    known[:12] = True
+    given, noise = torch.randn(1, L, C), torch.randn(1, L, C)
+    with torch.inference_mode():
+        out = inpainting.sample_tokens(gen, given, known, np.repeat([0, 1], 60), ["walk", "jump"], noise, 3, 7.5)
+    torch.testing.assert_close(out[:, :12], given[:, :12], rtol=0, atol=0)
+
+
+def test_timeline_takes_the_dpm_solver(gen):
+    ddim = gen.generate_sequence(SEGMENTS, seed=4, steps=3, device="cpu")
+    dpm = gen.generate_sequence(SEGMENTS, seed=4, steps=3, device="cpu", sampler="dpmpp_2m")
+    assert dpm.info["sampler"] == "dpmpp_2m" and gen.sampler == "ddim" and np.isfinite(dpm.joints).all()
+    assert not np.allclose(dpm.joints, ddim.joints)
 
 
 def test_long_segments_split_into_windows(gen):
@@ -110,7 +198,8 @@ def test_cancel_stops_between_steps(gen):
         return len(calls) > 3
 
     with pytest.raises(GenerationCancelled):
-        gen.generate_sequence(SEGMENTS, seed=0, steps=3, device="cpu", cancel=cancel)
+        gen.generate_sequence(SEGMENTS, seed=0, steps=6, device="cpu", cancel=cancel)
+    assert len(calls) == 4  # polled before the first step and after each, stopped on the first True
 
 
 @pytest.mark.parametrize("call, words", [

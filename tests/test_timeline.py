@@ -8,8 +8,8 @@ import pytest
 
 from motion_core.errors import MotionError
 from motion_core.motion.timeline import (
-    MAX_TIMELINE_SECONDS, Segment, check_segments, frame_jerk, load_timeline, parse_inline, plan_windows,
-    read_timeline, seam_smoothness, segment_bounds, token_owners)
+    MAX_TIMELINE_SECONDS, Segment, Window, blend_weights, check_segments, frame_jerk, load_timeline, parse_inline,
+    plan_windows, read_timeline, seam_smoothness, segment_bounds, token_owners)
 
 
 def test_segments_come_in_three_forms():
@@ -112,3 +112,15 @@ def test_seam_measure_finds_a_pop_and_passes_smooth_motion():
     popped[140:] += 0.05  # a 5 cm jump
     assert seam_smoothness(popped, [70, 140], 20.0)["ratio"] > 10
     assert frame_jerk(smooth, 20.0).shape == (197,)
+
+
+def test_blend_weights_taper_across_each_overlap():
+    windows = [Window(0, 30, 0), Window(20, 50, 1), Window(40, 60, 2)]
+    weights, total = blend_weights(windows, 70)
+    np.testing.assert_allclose(weights[1][:10], np.arange(1, 11) / 11)  # ramps up over its 10 shared tokens ...
+    np.testing.assert_allclose(weights[0][20:], 1 - np.arange(1, 11) / 11)  # ... as the window before ramps down
+    np.testing.assert_allclose(weights[1][20:], 1 - np.arange(1, 11) / 11)
+    np.testing.assert_allclose(weights[0][:20], 1.0)
+    assert all((w > 0).all() and (w <= 1).all() for w in weights)
+    np.testing.assert_allclose(total[:60], 1.0)  # a partition of unity wherever windows are ...
+    np.testing.assert_allclose(total[60:], 0.0)  # ... and nothing where none is

@@ -190,6 +190,30 @@ def plan_windows(owners, known, max_tokens, overlap):
     return windows
 
 
+def blend_weights(windows, length):
+    """Per-window token weights for denoising all windows at once (`inpainting`, parallel windows).
+
+    Where two windows in a row overlap by o tokens, the later one's weight ramps up over them, (j + 1) / (o + 1) at
+    overlap token j, and the earlier one's ramps down by the complement, so a token's prediction passes from one
+    prompt to the next across the overlap instead of jumping at its middle (the handshake of DoubleTake / PriorMDM,
+    MultiDiffusion's averaging with a linear taper). Returns (list of (n_w,) float64 arrays, one per window, every
+    value in (0, 1]; (length,) float64 sum of the weights over the windows at each token, 0 where none covers it).
+    """
+    weights = [np.ones(w.stop - w.start) for w in windows]
+    for k in range(1, len(windows)):
+        a, b = windows[k - 1], windows[k]
+        o = min(a.stop, b.stop) - b.start  # tokens [b.start, b.start + o) are in both
+        if o <= 0 or b.start < a.start:
+            continue
+        ramp = np.arange(1, o + 1) / (o + 1)
+        weights[k][:o] *= ramp
+        weights[k - 1][b.start - a.start:b.start - a.start + o] *= 1.0 - ramp
+    total = np.zeros(length)
+    for w, weight in zip(windows, weights):
+        total[w.start:w.stop] += weight
+    return weights, total
+
+
 # ------------------------------------------------------------------------------------------------------ measurement
 
 def frame_jerk(joints, fps):
