@@ -39,11 +39,12 @@ from motion_core.motion.features import joints_to_features
 from motion_core.motion.foot_cleanup import clean_foot_contacts
 from motion_core.motion.splice import (CONTINUE_CONTEXT_FRAMES, check_span, edit_window, splice_after,
                                       splice_between)
-from motion_core.motion.timeline import (blend_weights, check_segments, plan_windows, segment_bounds,
-                                        token_owners)
+from motion_core.motion.timeline import (blend_weights, check_segments, plan_parallel_windows, plan_windows,
+                                        segment_bounds, token_owners)
 
 OVERLAP_TOKENS = 10  # context per window: 2 s at 20 fps, about one action's worth of lead-in
 WINDOW_MODES = ("parallel", "sequential")
+PARALLEL_MARGIN_TOKENS = 5  # parallel windows reach this far past their segment's ends: 2 x 5 tokens (2 s) blended
 CPU_BATCH_ROWS = 8  # denoiser rows per call on CPU (4 guided windows): the 2-core EPYC's fastest per token
 
 
@@ -186,6 +187,18 @@ def _sample_tokens_parallel(gen, latents, known, windows, prompts, noise, steps,
                                 max_rows)
 
 
+def plan(gen, owners, known, windows_mode=None):
+    """(parallel?, windows) `sample_tokens` uses: parallel windows when the mode (None: `gen.timeline_windows`) says
+    so and the tokens need more than one window; what fits one window (edits, short takes) runs as it always did."""
+    windows_mode = windows_mode or gen.timeline_windows
+    if windows_mode not in WINDOW_MODES:
+        raise ValueError(f"windows_mode must be one of {WINDOW_MODES}, got {windows_mode!r}")
+    windows = plan_windows(owners, known, gen.config.vae.latent_size, OVERLAP_TOKENS)
+    if windows_mode == "parallel" and len(windows) > 1:
+        return True, plan_parallel_windows(owners, known, gen.config.vae.latent_size, PARALLEL_MARGIN_TOKENS)
+    return False, windows
+
+
 def sample_tokens(gen, latents, known, owners, prompts, noise, steps, guidance, progress=None, cancel=None,
                   windows_mode=None):
     """Fill the unknown tokens of `latents`; returns the completed latents (V, L, C).
@@ -196,11 +209,8 @@ def sample_tokens(gen, latents, known, owners, prompts, noise, steps, guidance, 
     when None) or "sequential" (window after window, each inpainting the final tokens of the one before).
     """
     V = latents.shape[0]
-    windows_mode = windows_mode or gen.timeline_windows
-    if windows_mode not in WINDOW_MODES:
-        raise ValueError(f"windows_mode must be one of {WINDOW_MODES}, got {windows_mode!r}")
-    windows = plan_windows(owners, known, gen.config.vae.latent_size, OVERLAP_TOKENS)
-    if windows_mode == "parallel" and len(windows) > 1:
+    parallel, windows = plan(gen, owners, known, windows_mode)
+    if parallel:
         return _sample_tokens_parallel(gen, latents, known, windows, prompts, noise, steps, guidance, progress,
                                        cancel)
     total, done_steps = len(windows) * steps, 0
@@ -302,7 +312,7 @@ def generate_sequence(gen, segments, seed=None, steps=None, guidance=None, varia
             "elapsed_s": time.perf_counter() - started, "model": gen.config.name,
             "denoiser": gen.config.denoiser_kind, "cuda_graph": gen._graphs_active(),
             "foot_cleanup": bool(foot_cleanup),
-            "windows": len(plan_windows(owners, known, gen.config.vae.latent_size, OVERLAP_TOKENS)),
+            "windows": len(plan(gen, owners, known)[1]),
             "windows_mode": gen.timeline_windows, "sampler": gen.sampler, "continued": context is not None}
     return Motion(joints=joints.astype(np.float32), fps=fps, prompt="; ".join(s.prompt for s in segments),
                   seed=seed, features=features, info=info, segments=spans)

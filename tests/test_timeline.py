@@ -9,7 +9,7 @@ import pytest
 from motion_core.errors import MotionError
 from motion_core.motion.timeline import (
     MAX_TIMELINE_SECONDS, Segment, Window, blend_weights, check_segments, frame_jerk, load_timeline, parse_inline,
-    plan_windows, read_timeline, seam_smoothness, segment_bounds, token_owners)
+    plan_parallel_windows, plan_windows, read_timeline, seam_smoothness, segment_bounds, token_owners)
 
 
 def test_segments_come_in_three_forms():
@@ -124,3 +124,16 @@ def test_blend_weights_taper_across_each_overlap():
     assert all((w > 0).all() and (w <= 1).all() for w in weights)
     np.testing.assert_allclose(total[:60], 1.0)  # a partition of unity wherever windows are ...
     np.testing.assert_allclose(total[60:], 0.0)  # ... and nothing where none is
+
+
+def test_parallel_windows_share_tokens_centred_on_each_seam():
+    owners = np.repeat([0, 1, 2], [25, 25, 120])  # the last segment is longer than one window
+    windows = plan_parallel_windows(owners, np.zeros(170, bool), 49, 5)
+    assert [(w.start, w.stop, w.segment) for w in windows[:3]] == [(0, 30, 0), (20, 55, 1), (45, 85, 2)]
+    assert all(w.stop - w.start <= 49 for w in windows) and windows[-1].stop == 170
+    for a, b in zip(windows, windows[1:]):
+        assert a.stop - b.start == 10  # 2 x margin shared, 5 each side of the seam
+    known = np.zeros(60, bool)
+    known[:20] = True  # a continuation's given tokens: context only
+    assert [(w.start, w.stop) for w in plan_parallel_windows(np.zeros(60, int), known, 49, 5)] == [(15, 60)]
+    assert plan_parallel_windows(np.zeros(30, int), np.zeros(30, bool), 49, 5) == [Window(0, 30, 0)]

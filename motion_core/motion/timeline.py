@@ -190,6 +190,36 @@ def plan_windows(owners, known, max_tokens, overlap):
     return windows
 
 
+def plan_parallel_windows(owners, known, max_tokens, margin):
+    """Windows for sampling all at once (`inpainting`, parallel windows): every run of one segment's unknown tokens
+    is split evenly into as few parts as fit, and each part is widened by `margin` tokens on both sides (clamped to
+    the sequence, at most `max_tokens` in all), so neighbouring windows share 2 x margin tokens centred on the seam
+    between them: each segment's prompt keeps its own tokens but their outer `margin` ones, where the two prompts'
+    predictions are blended (`blend_weights`). Tokens in `known` are never new, only context. Returns list[Window].
+    """
+    owners, known = np.asarray(owners), np.asarray(known, dtype=bool)
+    if max_tokens < 2 * margin + 1:
+        raise ValueError(f"max_tokens {max_tokens} leaves no room for new tokens beside 2 x margin {margin}")
+    L = len(owners)
+    windows = []
+    p = 0
+    while p < L:
+        if known[p]:
+            p += 1
+            continue
+        q = p
+        while q < L and not known[q] and owners[q] == owners[p]:
+            q += 1
+        for parts in range(1, q - p + 1):
+            starts = p + np.concatenate([[0], np.cumsum(_even_split(q - p, parts))]).astype(int)
+            spans = [(max(0, a - margin), min(L, b + margin)) for a, b in zip(starts[:-1], starts[1:])]
+            if all(b - a <= max_tokens for a, b in spans):
+                break
+        windows += [Window(start=int(a), stop=int(b), segment=int(owners[p])) for a, b in spans]
+        p = q
+    return windows
+
+
 def blend_weights(windows, length):
     """Per-window token weights for denoising all windows at once (`inpainting`, parallel windows).
 
