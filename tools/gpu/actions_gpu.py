@@ -25,6 +25,7 @@ device = sys.argv[3] if len(sys.argv) > 3 else "cuda"
 guidance = float(os.environ.get("GUIDANCE", 7.5))  # GUIDANCE / STEPS: sampler settings to compare
 steps = int(os.environ["STEPS"]) if os.environ.get("STEPS") else None
 gen = MotionGenerator.from_pretrained(weights, text_encoder=LookupTextEncoder(".gpu/prompt_embeddings.safetensors"))
+gen.sampler = os.environ.get("SAMPLER") or gen.sampler  # SAMPLER=dpmpp_2m compares the faster solver
 rows = load_suite()
 if os.environ.get('LIMIT'):
     rows = pick(rows, int(os.environ['LIMIT']))

@@ -62,9 +62,9 @@ if has eval; then
   BASELINE=${BASELINE:-$RUNS/mld_t/model}; base=(); [ -d $BASELINE ] && base=(--baseline $BASELINE)
   timeout ${ATO:-100} python3 tools/gpu/actions_gpu.py $RUNS/mm_t/model $RUNS/res/act_mm $DEVICE > $RUNS/res/act_mm.log 2>&1 &
   [ -d $BASELINE ] && timeout ${ATO:-100} python3 tools/gpu/actions_gpu.py $BASELINE $RUNS/res/act_mld $DEVICE > $RUNS/res/act_mld.log 2>&1 &
-  # VARIANTS="name:guidance:steps ...": the suite on this call's Motion Mamba with other sampler settings
-  for v in $VARIANTS; do IFS=: read n g st <<< "$v"
-    GUIDANCE=$g STEPS=$st timeout ${ATO:-100} python3 tools/gpu/actions_gpu.py $RUNS/mm_t/model $RUNS/res/act_$n $DEVICE > $RUNS/res/act_$n.log 2>&1 & done
+  # VARIANTS="name:guidance:steps[:sampler] ...": the suite on this call's Motion Mamba with other sampler settings
+  for v in $VARIANTS; do IFS=: read n g st sa <<< "$v"
+    GUIDANCE=$g STEPS=$st SAMPLER=$sa timeout ${ATO:-100} python3 tools/gpu/actions_gpu.py $RUNS/mm_t/model $RUNS/res/act_$n $DEVICE > $RUNS/res/act_$n.log 2>&1 & done
   [ -n "$REF_GEN" ] && timeout ${ATO:-100} python3 tools/gpu/actions_gpu.py $REF_GEN $RUNS/res/act_ref $DEVICE > $RUNS/res/act_ref.log 2>&1 &
   timeout $(( ${ATO:-100} + 20 )) python3 -m motion_core evaluate --weights $RUNS/mm_t/model "${base[@]}" --evaluator motion_core/weights/default --data $CORPUS \
     --repeats ${EREP:-3} --mm-texts 30 --mm-generations 5 --max-minutes $EMIN --json --out $RUNS/res/eval_temporal.json --device $DEVICE --no-progress > $RUNS/res/eval_t.log 2>&1 &
