@@ -3,7 +3,9 @@
 Measured, on one model (random weights of `--model tiny|temporal`, or trained ones with --weights):
 - time: `generate_sequence` over timelines of --minutes (5-s segments cycling over PROMPTS), median of --repeats
   wall times, with the windows count and seconds per minute of motion; "linear" compares the longest timeline's
-  time per minute with the shortest's (1.0 = exactly linear);
+  time per minute with the shortest's (1.0 = exactly linear); --sampler/--steps/--windows set how every measure
+  samples, and --compare times the longest length under other settings too (sequential or parallel windows,
+  SAMPLER:STEPS), each repeat running every setting in turn, so the shared machine's load falls on all alike;
 - seams: the issue-11 measure (largest jerk within 4 frames of a seam / 95th percentile of jerk inside segments,
   pass <= 1.2) per seed on a 4-segment timeline, and the same for the segments generated alone and pasted end to end;
 - edits: in-betweened spans of a procedural walk (frames kept: position error at the kept frames, cm; velocity
@@ -15,13 +17,13 @@ Random weights time the real work (sizes, windows, decode) but say nothing of ho
 
 import json
 import os
-import platform
 import time
 import zlib
 
 import numpy as np
 import torch
 
+from motion_core.bench_generate import _cpu_name
 from motion_core.data.procedural import generate_clip
 from motion_core.generator import MotionGenerator
 from motion_core.models.config import ModelConfig
@@ -211,8 +213,8 @@ def run(args):
     lengths, linear, compared = time_lengths(gen, args)
     result = {
         "benchmark": "timeline", "model": args.weights or f"random {args.model}", "config": gen.config.name,
-        "device": args.device, "machine": torch.cuda.get_device_name() if args.device == "cuda" else
-        platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+        "device": args.device, "machine": torch.cuda.get_device_name() if args.device == "cuda" else _cpu_name(),
+        "threads": torch.get_num_threads(),
         "loop_threads": gen.cpu_loop_threads, "sampler": args.sampler, "steps": args.steps,
         "windows_mode": args.windows, "cuda_graphs": gen.use_cuda_graphs and args.device == "cuda",
         "lengths": lengths, "linear": linear,
