@@ -18,9 +18,14 @@ Cost is linear in length: every token is denoised once, plus the window overlaps
 
 Parallel windows (the default, `MotionGenerator.timeline_windows`): instead of window after window, every window
 is denoised at every step, the windows' noise predictions are averaged per token with weights that taper linearly
-across each overlap (`timeline.blend_weights`), and one sampler step moves the whole sequence. Windows of one length
-go through the denoiser as one batch (on CPU CPU_BATCH_ROWS rows a call, its cache-friendly size). A timeline of one
-window samples exactly as before; known tokens (continuations, edits) are replaced before every step as in 2.
+across each overlap (`timeline.blend_weights`), and one sampler step moves the whole sequence. Each segment's window
+reaches PARALLEL_MARGIN_TOKENS past both its ends (`timeline.plan_parallel_windows`), so the blend is centred on the
+seam, and a 5-s segment costs 25 + 6 tokens instead of 25 + 10. Windows of one length go through the denoiser as one
+batch (on CPU CPU_BATCH_ROWS rows a call, its cache-friendly size). Tokens that fit one window (edits, takes up to
+9.8 s) sample exactly as before; known tokens (continuations) are replaced before every step as in 2.
+Why the denoiser is not simply run over the whole timeline: it is not length-free. Its learned positions cover
+latent_size + 2 tokens, and BSM scans the channels with the token slots as features, so a call sees at most 49
+tokens, conditioned by one text token.
 """
 
 import math
