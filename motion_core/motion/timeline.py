@@ -10,8 +10,10 @@ The inline form of the same: "a person walks to the door:4; sits down:3" (PROMPT
 Why windows: the denoiser sees at most `latent_size` (49) latent tokens (9.8 s), while a timeline runs up to 10
 minutes. The engine samples the latent sequence window by window; each window starts with up to `overlap` tokens that
 are already final (the previous window's end, or the user's motion) and inpaints them, so the new tokens continue
-them. All windows together decode at once (the conv VAE is length-free), so there is no seam in the decoder either.
-Cost is linear in length: every token is sampled once, plus the overlaps.
+them (`plan_windows`), or, the default, all windows are denoised together and blended across overlaps centred on
+each seam (`plan_parallel_windows`, `blend_weights`). All windows together decode at once (the conv VAE is
+length-free), so there is no seam in the decoder either. Cost is linear in length: every token is sampled once, plus
+the overlaps.
 """
 
 import json
