@@ -54,3 +54,15 @@ def humanml3d_sample_dir():
     if not path.is_dir():
         pytest.skip(f"HumanML3D parity sample not found at {path}")
     return path
+
+
+@pytest.fixture(scope="module")
+def tiny_temporal_model(tmp_path_factory):
+    """A random-weight generator folder of the tiny temporal-latent model (the add-on's timeline and span tests)."""
+    pytest.importorskip("torch")
+    from motion_core.generator import MotionGenerator
+    from motion_core.models.config import ModelConfig
+
+    folder = tmp_path_factory.mktemp("tiny_temporal_model")
+    MotionGenerator.random(ModelConfig.tiny_temporal(), seed=0).save_pretrained(folder)
+    return folder

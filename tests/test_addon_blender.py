@@ -752,16 +752,6 @@ def test_modal_progress_and_esc(scene, tiny_model):
 
 # ---------------------------------------------------------------------------------------------------------- timeline
 
-@pytest.fixture(scope="module")
-def tiny_temporal_model(tmp_path_factory):
-    pytest.importorskip("torch")
-    from motion_core.generator import MotionGenerator
-    from motion_core.models.config import ModelConfig
-
-    folder = tmp_path_factory.mktemp("tiny_temporal_model")
-    MotionGenerator.random(ModelConfig.tiny_temporal(), seed=0).save_pretrained(folder)
-    return folder
-
 
 def fill_timeline(settings, segments):
     """The segment list through its operators: add after the active row, then edit the new row."""

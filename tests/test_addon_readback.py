@@ -43,17 +43,6 @@ def blender(tmp_path_factory):
     os.environ.pop("MOTION_MAMBA_USER_DIR", None)
 
 
-@pytest.fixture(scope="module")
-def tiny_temporal_model(tmp_path_factory):
-    pytest.importorskip("torch")
-    from motion_core.generator import MotionGenerator
-    from motion_core.models.config import ModelConfig
-
-    folder = tmp_path_factory.mktemp("tiny_temporal_model")
-    MotionGenerator.random(ModelConfig.tiny_temporal(), seed=0).save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture
 def scene(blender):
     for collection in (bpy.data.objects, bpy.data.actions, bpy.data.armatures, bpy.data.meshes):

@@ -167,14 +167,7 @@ def plan_windows(owners, known, max_tokens, overlap):
         raise ValueError(f"max_tokens {max_tokens} leaves no room for new tokens beside 2 x overlap {overlap}")
     L = len(owners)
     windows = []
-    p = 0
-    while p < L:
-        if known[p]:
-            p += 1
-            continue
-        q = p  # the run of unknown tokens of one segment: [p, q)
-        while q < L and not known[q] and owners[q] == owners[p]:
-            q += 1
+    for p, q in _unknown_runs(owners, known):
         right = 0  # given tokens just after the run, read as context by its last window
         while q + right < L and known[q + right] and right < overlap:
             right += 1
@@ -188,7 +181,6 @@ def plan_windows(owners, known, max_tokens, overlap):
         for i, (s, n) in enumerate(zip(starts, sizes)):
             stop = s + n + (right if i == parts - 1 else 0)
             windows.append(Window(start=int(s - min(overlap, s)), stop=int(stop), segment=int(owners[p])))
-        p = q
     return windows
 
 
@@ -204,7 +196,19 @@ def plan_parallel_windows(owners, known, max_tokens, margin):
         raise ValueError(f"max_tokens {max_tokens} leaves no room for new tokens beside 2 x margin {margin}")
     L = len(owners)
     windows = []
-    p = 0
+    for p, q in _unknown_runs(owners, known):
+        for parts in range(1, q - p + 1):
+            starts = p + np.concatenate([[0], np.cumsum(_even_split(q - p, parts))]).astype(int)
+            spans = [(max(0, a - margin), min(L, b + margin)) for a, b in zip(starts[:-1], starts[1:])]
+            if all(b - a <= max_tokens for a, b in spans):
+                break
+        windows += [Window(start=int(a), stop=int(b), segment=int(owners[p])) for a, b in spans]
+    return windows
+
+
+def _unknown_runs(owners, known):
+    """(p, q) of every run [p, q) of unknown tokens that belong to one segment, in order."""
+    L, p = len(owners), 0
     while p < L:
         if known[p]:
             p += 1
@@ -212,14 +216,8 @@ def plan_parallel_windows(owners, known, max_tokens, margin):
         q = p
         while q < L and not known[q] and owners[q] == owners[p]:
             q += 1
-        for parts in range(1, q - p + 1):
-            starts = p + np.concatenate([[0], np.cumsum(_even_split(q - p, parts))]).astype(int)
-            spans = [(max(0, a - margin), min(L, b + margin)) for a, b in zip(starts[:-1], starts[1:])]
-            if all(b - a <= max_tokens for a, b in spans):
-                break
-        windows += [Window(start=int(a), stop=int(b), segment=int(owners[p])) for a, b in spans]
+        yield p, q
         p = q
-    return windows
 
 
 def blend_weights(windows, length):
