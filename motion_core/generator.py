@@ -476,7 +476,8 @@ def _cpu_threads(device, threads):
 
 
 # Config fields that change only training, never what the saved weights compute.
-TRAINING_ONLY = {"dropout", "lambda_features", "lambda_joints", "lambda_kl", "lambda_velocity", "lambda_foot_contact"}
+TRAINING_ONLY = {"dropout", "lambda_features", "lambda_joints", "lambda_kl", "lambda_velocity", "lambda_foot_contact",
+                 "lambda_root"}
 
 
 def _architecture(config, stem):

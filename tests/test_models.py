@@ -294,6 +294,31 @@ def test_velocity_and_planted_foot_losses_weigh_what_they_name():
         "features", "joints", "kl"}
 
 
+def test_root_loss_charges_a_lost_turn():
+    """lambda_root weighs the root channels and the heading they integrate to: a reconstruction that drops a turn
+    (angular velocity gone) costs it; one off by as much on a joint channel costs it nothing."""
+    vae = build_vae_from(dataclasses.replace(ModelConfig.tiny().vae, lambda_root=1.0))
+    vae.set_normalizer(np.zeros(263), np.full(263, 0.01))
+    motion = torch.zeros(1, 40, 263)
+    motion[..., 0] = 5.0  # 0.05 rad per frame in normalised units: a 2-rad turn over the clip
+    lengths = torch.tensor([40])
+    mu = torch.zeros(1, 10, vae.config.latent_dim)
+
+    def reconstructs(recon):
+        return lambda features, n: (recon, mu, torch.zeros_like(mu))
+
+    no_turn = motion.clone()
+    no_turn[..., 0] = 0.0
+    off_joint = motion.clone()
+    off_joint[..., 10] += 5.0
+    _, lost = vae.training_loss({"motion": motion, "lengths": lengths}, forward=reconstructs(no_turn))
+    _, other = vae.training_loss({"motion": motion, "lengths": lengths}, forward=reconstructs(off_joint))
+    assert float(other["root"]) == 0.0
+    # per frame 4.5 on one of the 4 root channels (1.125), plus the heading's mean error of ~1 rad (0.975)
+    assert float(lost["root"]) == pytest.approx(2.1, abs=0.05)
+    assert float(lost["features"]) == pytest.approx(float(other["features"]))
+
+
 @pytest.mark.parametrize("preset", ["temporal", "paper"])
 def test_freeze_encoder_leaves_only_the_decoder_trainable(preset):
     config = ModelConfig.tiny().vae if preset == "paper" else temporal_vae_config(latent_dim=8, conv_width=32,

@@ -71,6 +71,10 @@ class VAEConfig:
     # away; these weigh them directly (both in m/s, SmoothL1):
     lambda_velocity: float = 0.0  # joint velocities of the reconstruction vs the original's
     lambda_foot_contact: float = 0.0  # foot joints' speed on frames where the original foot is planted
+    # Turns are one channel of 263 (root angular velocity) and rare in the corpus: the two losses above let a VAE
+    # forget them (a 180-degree turn came back as 2 degrees). This weighs the root channels and the heading they
+    # integrate to (radians, SmoothL1):
+    lambda_root: float = 0.0
 
 
 @dataclass

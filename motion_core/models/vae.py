@@ -86,12 +86,13 @@ class FeatureVAE(nn.Module):
     # ----- training -----
     def training_loss(self, batch, forward=None):
         """SmoothL1 on normalised features + SmoothL1 on joints + 1e-4 KL (MLD's VAE losses), over real frames;
-        with lambda_velocity / lambda_foot_contact set, SmoothL1 on joint velocities and on planted feet's speed too.
+        with lambda_velocity / lambda_foot_contact / lambda_root set, SmoothL1 on joint velocities, on planted feet's
+        speed and on the root channels and heading too.
 
         batch: {"motion": (B, T, nfeats) normalised, "lengths": (B,) int} (a training batch). forward: what runs the
         VAE, default self; multi-GPU training passes its DistributedDataParallel wrapper, whose forward syncs the
-        gradients. Returns (loss scalar, {"features", "joints", "kl"[, "velocity", "foot_contact"]: detached scalar
-        tensors}): no float() here, a host sync on every step would stall the GPU queue.
+        gradients. Returns (loss scalar, {"features", "joints", "kl"[, "velocity", "foot_contact", "root"]: detached
+        scalar tensors}): no float() here, a host sync on every step would stall the GPU queue.
         """
         c = self.config
         features = batch["motion"]
@@ -108,7 +109,7 @@ class FeatureVAE(nn.Module):
         mu, logvar = mu.float(), logvar.float()
         kl = 0.5 * torch.mean(mu.pow(2) + logvar.exp() - 1.0 - logvar)
         loss = c.lambda_features * feature_loss + c.lambda_joints * joint_loss + c.lambda_kl * kl
-        parts = {"features": feature_loss.detach(), "joints": joint_loss.detach(), "kl": kl.detach()}
+        parts = {"features": feature_loss, "joints": joint_loss, "kl": kl}
         if c.lambda_velocity or c.lambda_foot_contact:
             pairs = mask[:, 1:] & mask[:, :-1]  # frame pairs inside the clip
             velocity = (joints[:, 1:] - joints[:, :-1]) * FPS  # (B, T-1, J, 3) m/s
@@ -120,7 +121,15 @@ class FeatureVAE(nn.Module):
             slide = F.smooth_l1_loss(feet_speed, torch.zeros_like(feet_speed), reduction="none").mean(-1)
             parts["foot_contact"] = (slide * planted).sum() / planted.sum().clamp(min=1)  # no host sync
             loss = loss + c.lambda_velocity * parts["velocity"] + c.lambda_foot_contact * parts["foot_contact"]
-            parts = {name: value.detach() for name, value in parts.items()}
+        if c.lambda_root:
+            # per frame: the normalised root channels (angular velocity, XZ velocity, height); over the clip: the
+            # heading angle they integrate to, in radians, so small per-frame biases cannot add up to a lost turn
+            heading = torch.cumsum(self.denormalize(recon)[..., 0], dim=1)
+            heading_true = torch.cumsum(original[..., 0], dim=1)
+            parts["root"] = (F.smooth_l1_loss(recon[mask][:, :4], features[mask][:, :4])
+                             + F.smooth_l1_loss(heading[mask], heading_true[mask], beta=0.1))
+            loss = loss + c.lambda_root * parts["root"]
+        parts = {name: value.detach() for name, value in parts.items()}
         return loss, parts
 
     # ----- on disk -----
