@@ -66,6 +66,19 @@ def _write_keys(fcurve, frames, values, linear) -> None:
     fcurve.keyframe_points.foreach_set("interpolation", linear)
 
 
+def hold_keys(fcurves, constants, frame: float) -> list:
+    """One constant key at `frame` per (data path, array index, value) of `constants`, each on a new F-Curve grouped
+    by its bone (or "Switches"). Returns the F-Curves in the order of `constants`."""
+    hold = np.full(1, _CONSTANT, dtype=np.int32)
+    curves = []
+    for path, index, value in constants:
+        group = path.split('"')[1] if path.startswith("pose.bones[") else "Switches"
+        curve = _new_fcurve(fcurves, path, index, group)
+        _write_keys(curve, np.array([frame]), np.array([value]), hold)
+        curves.append(curve)
+    return curves
+
+
 def rotation_keys(rotations, mode: str):
     """Pose-local quaternions (T, K, 4) (w, x, y, z), hemisphere-continuous -> (data path name, values (T, K, n)) in a
     bone's own rotation mode, so a bake never changes how the user's bones rotate:
@@ -138,10 +151,7 @@ def bake(obj, retargeted, *, action_name: str, start_frame: float = 1.0, frame_s
         path = pose_bone.path_from_id("location")
         for i in range(3):
             _write_keys(_new_fcurve(fcurves, path, i, pose_bone.name), frames, locations[:, k, i], linear)
-    hold = np.full(1, _CONSTANT, dtype=np.int32)
-    for path, index, value in constants:
-        group = path.split('"')[1] if path.startswith("pose.bones[") else "Switches"
-        _write_keys(_new_fcurve(fcurves, path, index, group), frames[:1], np.array([value]), hold)
+    hold_keys(fcurves, constants, start_frame)
 
     if push_to_nla:
         slot = getattr(anim, "action_slot", None)

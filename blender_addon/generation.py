@@ -14,13 +14,13 @@ import os
 import random
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, Optional, Set, Tuple, Union
+from typing import Callable, Dict, List, Optional, Set, Tuple, Union
 
 import bpy
 import numpy as np
 
 from . import backend as backend_module
-from . import bake, bone_maps, prefs, props, readback, rig, smpl_body, vendor
+from . import bake, bone_maps, prefs, proportions, props, readback, rig, smpl_body, vendor
 
 vendor.ensure_motion_core()
 from motion_core.errors import MotionError  # noqa: E402
@@ -451,7 +451,9 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
     """Retarget and bake one stored variation onto the target (a new SMPL rig when target.obj is None).
 
     Everything that can fail on user input (cache file, body model, bone map) is read before the scene changes; a
-    bake that turns out not to move the rig is taken back and reported. Returns (armature object, new action)."""
+    bake that turns out not to move the rig is taken back and reported. With settings.match_proportions the new
+    action also holds the stretch that puts an existing rig on the motion's proportions (proportions.match), and the
+    retargeting works on the rest pose that stretch makes. Returns (armature object, new action)."""
     joints = load_result_joints(item)
     scene = context.scene
     obj = target.obj
@@ -487,6 +489,16 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
     if placed is not None and placed.span is not None and obj.animation_data and obj.animation_data.action:
         return obj, _bake_span(context, settings, item, target, joints, placed, report)
     start_frame = float(settings.start_frame) if placed is None else float(placed.first_frame)
+    pose = obj.pose
+    assert pose is not None  # an armature: a new rig, or the one resolve_target picked
+    constants = [(pose.bones[b].path_from_id(f'["{prop}"]'), 0, value) for b, prop, value in target.switches]
+    constants += [(c.path_from_id("influence"), 0, 0.0) for name in switched_off
+                  for c in pose.bones[name].constraints if c.influence > 0]
+    stretch = None  # 'Match motion proportions': keys held for the whole action, and the rest they make
+    if settings.match_proportions and not new_rig:
+        stretch = proportions.match(context, obj, target, joints, rest_pose,
+                                    constants + _rest_keys(obj, keyed, set(), set(switched_off), whole=True))
+        rest_pose = stretch.rest
     retargeted = retarget(joints, rest_pose, target.bone_map, root_motion=settings.root_motion or placed is not None,
                           markers=target.markers, followers=target.followers, root_bone=target.root,
                           match_feet=not own_proportions and placed is None, follow_pelvis=own_proportions,
@@ -496,12 +508,10 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
         step = float(scene_fps / item.fps)
     else:  # one key per scene frame
         retargeted, step = resample(retargeted, item.fps, scene_fps), 1.0
-    pose = obj.pose
-    assert pose is not None  # an armature: a new rig, or the one resolve_target picked
-    constants = [(pose.bones[b].path_from_id(f'["{prop}"]'), 0, value) for b, prop, value in target.switches]
-    constants += [(c.path_from_id("influence"), 0, 0.0) for name in switched_off
-                  for c in pose.bones[name].constraints if c.influence > 0]
     constants += _rest_keys(obj, keyed, set(retargeted.location_bones), set(switched_off))
+    if stretch is not None:
+        constants = proportions.merge(constants, stretch.keys)
+        retargeted.locations[:, 0] += stretch.root_shift  # the root's place in the stretched rest pose
 
     anim = obj.animation_data
     previous = (anim.action, getattr(anim, "action_slot", None)) if anim is not None else (None, None)
@@ -523,6 +533,10 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
                 bpy.data.armatures.remove(data)
         raise
     bake.extend_scene_range(scene, start_frame, retargeted.rotations.shape[0], step)
+    if stretch is not None and stretch.residual > proportions.REPORT_RESIDUAL:
+        report(f"'Match motion proportions' brought the joints of '{obj.name}' within {stretch.residual * 100:.1f} "
+               "cm of the motion's body on average: some of its mapped bones can neither move nor stretch (connected, "
+               "or driven by constraints)")
     return obj, action
 
 
@@ -547,11 +561,12 @@ _REST_ROTATION = {"QUATERNION": ("rotation_quaternion", (1.0, 0.0, 0.0, 0.0)),
                   "AXIS_ANGLE": ("rotation_axis_angle", (0.0, 0.0, 1.0, 0.0))}
 
 
-def _rest_keys(obj, keyed, located, switched_off):
+def _rest_keys(obj, keyed, located, switched_off, *, whole: bool = False):
     """(data path, index, value) holding at rest, in the new action, everything the keyed bones hang from or copy
     (parents, constraint targets: Rigify's hips and chest controls, mechanism bones), and the keyed bones' own
     location (unless keyed) and scale. The retargeting assumes that rest pose; keying it means a pose left on the rig
-    by another action or by hand cannot bend the result."""
+    by another action or by hand cannot bend the result. whole: the keyed bones' rotations too (the rig wholly at
+    rest, as measuring its rest pose needs)."""
     pose = obj.pose.bones
     depends, stack = set(), list(keyed)
     while stack:
@@ -569,9 +584,9 @@ def _rest_keys(obj, keyed, located, switched_off):
     out = []
     for name in sorted(depends | set(keyed)):
         pb = pose[name]
-        channels = [("location", (0.0, 0.0, 0.0))] if name not in located else []
+        channels: List[Tuple[str, Tuple[float, ...]]] = [("location", (0.0, 0.0, 0.0))] if name not in located else []
         channels.append(("scale", (1.0, 1.0, 1.0)))
-        if name in depends:
+        if name in depends or whole:
             channels.append(_REST_ROTATION.get(pb.rotation_mode, ("rotation_euler", (0.0, 0.0, 0.0))))
         out += [(pb.path_from_id(prop), i, v) for prop, values in channels for i, v in enumerate(values)]
     return out

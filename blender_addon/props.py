@@ -123,6 +123,13 @@ class MOTION_MAMBA_PG_settings(bpy.types.PropertyGroup):
         description="Bake onto bones that constraints move (such as Rigify's deform bones): the new action switches "
                     "off the constraints of the keyed bones and the bones below them; the rig itself is not changed",
         default=False)
+    match_proportions: BoolProperty(
+        name="Match motion proportions",
+        description="Stretch the character to the motion's body while the new action plays (limb and spine lengths, "
+                    "hip and shoulder width), so hands and feet land where the motion puts them. Off keeps your "
+                    "character's own proportions. Only the new action holds the stretch: the rig, its rest pose and "
+                    "its other actions stay as they are",
+        default=False)
     push_to_nla: BoolProperty(
         name="As NLA strip", description="Put each new action on its own NLA track instead of making it active",
         default=False)

@@ -49,6 +49,7 @@ class VIEW3D_PT_motion_mamba(MotionPanel):
             if settings.bone_map == "CUSTOM":  # the table the choice refers to, right here
                 draw_custom_map(col.box(), settings, obj)
             col.prop(settings, "override_constraints")
+            col.prop(settings, "match_proportions")
         col.prop(settings, "continue_from_frame")
         if settings.continue_from_frame and settings.target == "NEW_RIG":  # it continues the selected rig
             obj = generation.rig.armature_from_context(context)

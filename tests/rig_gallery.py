@@ -21,6 +21,9 @@ from the scaled joints however well it is posed. Two more numbers tell the retar
   (`on_rig_proportions`: each segment of the rig's rest skeleton turned to the motion's direction, the hip centre on
   the motion's, scaled).
 
+With the bake option *Match motion proportions* (`match_proportions=True`) the new action also stretches the rig onto
+the motion's skeleton, so the leg-scaled comparison applies to any rig; its rows are marked "+ proportions".
+
 Run as a script for the table of all rigs: `.venv/bin/python tests/rig_gallery.py`.
 """
 
@@ -492,8 +495,8 @@ def _table():
     def row(label, obj, markers, **bake):
         if obj.animation_data:
             obj.animation_data.action = None
-        try:
-            bake_joints(joints, target=obj, **bake)
+        try:  # options a row does not name are off (the panel keeps the previous row's)
+            bake_joints(joints, target=obj, **{"match_proportions": False, "override_constraints": False, **bake})
             rows[label] = measure(obj, markers, joints, contact)
             rows[label].update(floor_cm=round(float(rigid_floor_of(obj, markers, joints).mean()), 2), **{
                 f"{key}_rig": value for key, value in measure(obj, markers, joints, contact, proportions="rig").items()
@@ -507,6 +510,7 @@ def _table():
     rows["SMPL-22 (new rig)"] = measure(smpl, {n: n for n in NAMES}, joints, contact, floor_heights=flat)
     mixamo, names = mixamo_rig()
     row("Mixamo-style (A-pose, cm, FBX)", mixamo, names, bone_map="AUTO")
+    row("Mixamo-style + proportions", mixamo, names, bone_map="AUTO", match_proportions=True)
     for label, preset, prefix, fbx, drop in (("Character Creator / iClone", "CC_ICLONE", "", True, 30.0),
                                              ("Unreal 5 mannequin names", "UE5_MANNEQUIN", "", False, 45.0)):
         names = preset_names(preset, prefix)
@@ -514,9 +518,12 @@ def _table():
     rigify = generate_rigify()
     row("Rigify, Auto-detect", rigify, RIGIFY_DEF, bone_map="AUTO")
     row("Rigify, FK-controls preset", rigify, RIGIFY_DEF, bone_map="RIGIFY_CONTROL")
+    row("Rigify, FK controls + proportions", rigify, RIGIFY_DEF, bone_map="RIGIFY_CONTROL", match_proportions=True)
     row("Rigify, deform preset", rigify, RIGIFY_DEF, bone_map="RIGIFY_DEFORM")
     row("Rigify, deform + Override constraints", rigify, RIGIFY_DEF, bone_map="RIGIFY_DEFORM",
         override_constraints=True)
+    row("Rigify, deform + Override + proportions", rigify, RIGIFY_DEF, bone_map="RIGIFY_DEFORM",
+        override_constraints=True, match_proportions=True)
     fitted = generate_rigify(fit=clip_body(joints))
     row("Rigify on the clip's skeleton, FK controls", fitted, RIGIFY_DEF, bone_map="RIGIFY_CONTROL")
     for label, values in rows.items():
