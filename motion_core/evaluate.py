@@ -318,13 +318,18 @@ def write_json(result, path):
 def corpus_action_check(dataset):
     """action_check(joints, row) for vae_round_trip: the action check of the first caption of segment `row` that
     names an action (None when none does)."""
-    def check(joints, row):
+    def expectation(row):
         for caption in dataset.segment_captions[row]:
-            expectation = expectation_for(dataset.captions.captions[caption])
-            if expectation.segments:
-                return check_motion(joints, expectation, fps=dataset.fps).passed
+            found = expectation_for(dataset.captions.captions[caption])
+            if found.segments:
+                return found
         return None
 
+    def check(joints, row):
+        found = expectation(row)
+        return None if found is None else check_motion(joints, found, fps=dataset.fps).passed
+
+    check.label = lambda row: expectation(row).label()  # what vae_round_trip groups its per-kind counts by
     return check
 
 
@@ -336,14 +341,15 @@ def vae_round_trip(vae, dataset, device="cpu", batch_size=64, action_check=None)
     position error) and root_drift_cm_per_s (root error at the last frame / clip duration, mean over clips);
     foot_skate of originals and reconstructions and their ratio; and, with `action_check(joints, row) -> bool or None`
     (e.g. `corpus_action_check(dataset)`), action_kept = the share of clips whose check passes on the reconstruction
-    among those where it passes on the original.
+    among those where it passes on the original, and, when the check has a `label(row)` (corpus_action_check's
+    does), action_kept_by_kind = {kind: [kept, checked]}.
     """
     vae = vae.to(device).eval()
     mean = torch.from_numpy(dataset.mean).to(device)
     std = torch.from_numpy(dataset.std).to(device)
     lengths = np.minimum(dataset.segment_length, vae.config.max_frames)
     order = np.argsort(lengths, kind="stable")
-    joint_err, root_err, drift, skate_true, skate_rec, kept, passed = [], [], [], [], [], 0, 0
+    joint_err, root_err, drift, skate_true, skate_rec, kept, passed, by_kind = [], [], [], [], [], 0, 0, {}
     for first in range(0, len(order), batch_size):
         rows = order[first:first + batch_size]
         frames = int(lengths[rows].max())
@@ -371,7 +377,12 @@ def vae_round_trip(vae, dataset, device="cpu", batch_size=64, action_check=None)
             skate_rec.append(metrics.foot_skate_ratio(b, dataset.fps))
             if action_check is not None and action_check(a, row):
                 passed += 1
-                kept += bool(action_check(b, row))
+                still = bool(action_check(b, row))
+                kept += still
+                if hasattr(action_check, "label"):
+                    counts = by_kind.setdefault(action_check.label(row), [0, 0])
+                    counts[0] += still
+                    counts[1] += 1
     result = {
         "clips": len(order),
         "joint_error_cm": float(np.mean(joint_err) * 100),
@@ -384,4 +395,6 @@ def vae_round_trip(vae, dataset, device="cpu", batch_size=64, action_check=None)
     if action_check is not None:
         result["action_checked"] = passed
         result["action_kept"] = kept / passed if passed else None
+        if by_kind:  # {kind: [kept, checked]}, worst first: which actions the latent loses
+            result["action_kept_by_kind"] = dict(sorted(by_kind.items(), key=lambda item: item[1][0] / item[1][1]))
     return result

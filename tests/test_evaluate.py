@@ -9,7 +9,7 @@ import torch
 
 from motion_core.cli import main as cli_main
 from motion_core.data.dataset import MotionTextDataset
-from motion_core.evaluate import CLEANED_NAMES, METRIC_NAMES, evaluate, sample_features
+from motion_core.evaluate import CLEANED_NAMES, METRIC_NAMES, evaluate, sample_features, vae_round_trip
 from motion_core.generator import MotionGenerator
 from motion_core.models.config import ModelConfig
 from motion_core.models.evaluator import EvaluatorConfig, MotionTextEvaluator
@@ -84,6 +84,28 @@ def test_generated_rows_have_the_issue_shape(setup, tmp_path, capsys):
     round_trip = result["vae_round_trip"]["motion_mamba"]
     assert round_trip["clips"] > 0 and np.isfinite(round_trip["joint_error_cm"]) and "action_kept" in round_trip
     json.dumps(result)  # serialisable as is
+
+
+def test_round_trip_counts_kept_actions_per_kind(setup):
+    """A check with a label(row) gets per-kind [kept, checked] counts that add up to the whole; worst kind first."""
+    corpus, _, weights = setup
+    dataset = MotionTextDataset(corpus, "test", encode=fake_encode)
+    vae = MotionGenerator.from_pretrained(weights["mld"], text_encoder=_FakeTextEncoder()).vae
+    originals = set()
+
+    def check(joints, row):  # the first call per row sees the original: passes; the reconstruction passes on odd rows
+        if row not in originals:
+            originals.add(row)
+            return True
+        return row % 2 == 1
+
+    check.label = lambda row: "odd" if row % 2 else "even"
+    result = vae_round_trip(vae, dataset, action_check=check)
+    rows = len(dataset.segment_start)
+    odd = rows // 2
+    assert result["action_checked"] == rows and result["action_kept"] == pytest.approx(odd / rows)
+    assert result["action_kept_by_kind"] == {"even": [0, rows - odd], "odd": [odd, odd]}
+    assert list(result["action_kept_by_kind"]) == ["even", "odd"]
 
 
 def test_sample_features_is_seeded_and_masked(setup):
