@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from motion_core.data.procedural import ACTION_KINDS, make_chain, make_clip, make_layered
-from motion_core.data.procedural.captions import SUBJECTS, fill
+from motion_core.data.procedural.captions import PLACES, SUBJECTS, TIMES, fill
 from motion_core.motion.action_check import RULES, ActionCheck, Expectation, Facts, check_motion
 from motion_core.motion.action_prompt import expectation_for
 from motion_core.motion.mocap import import_motion
@@ -256,6 +256,28 @@ def test_library_captions_read_as_their_kind(kind):
     assert len(wrong) <= 0.05 * len(seen), wrong
 
 
+@pytest.mark.parametrize("kind", sorted(ACTION_KINDS))
+def test_framed_library_captions_read_as_their_kind(kind):
+    """Contexts, places and times name no other action and no second step: every context of the kind, and every
+    place and time, after one of its phrases still reads as the kind."""
+    spec = ACTION_KINDS[kind]
+    seen, wrong = set(), []
+    for seed in range(4):
+        params = spec.sample(np.random.default_rng(seed))
+        phrases, words = spec.phrases(params)
+        tails = [fill(c, words) for c in (spec.contexts(params) if spec.contexts else [])]
+        tails += list(PLACES[spec.place]) + list(TIMES)
+        for i, tail in enumerate(tails):
+            caption = f"a person {fill(phrases[(seed + i) % len(phrases)], words)} {tail}"
+            if caption in seen:
+                continue
+            seen.add(caption)
+            e = expectation_for(caption)
+            if not (len(e.segments) == 1 and len(e.segments[0]) == 1 and _matches(e.segments[0][0], kind)):
+                wrong.append((caption, e.spec()))
+    assert len(wrong) <= 0.05 * len(seen), wrong
+
+
 def test_chain_and_layer_captions_read_as_sequences_and_layers():
     kinds = sorted(ACTION_KINDS)
     rng = np.random.default_rng(8)
@@ -343,40 +365,65 @@ def _norm_text(text):
 
 
 def test_suite_prompts_are_not_library_captions(suite):
-    """No suite prompt is a caption the procedural generator can write: single kinds (every phrase of every kind
-    over 300 parameter draws, any subject), chains ("X, then Y", "X and then Y", "X, after that Y") and layers
-    ("G while B-ing", "B and G at the same time", "B, and G along the way")."""
-    predicates, gerunds = set(), set()
+    """No suite prompt is a caption the procedural generator can write, whoever its subject is (a prompt that only
+    changes who moves is still a copy): single kinds (every phrase of every kind over 300 parameter draws, with or
+    without a context of any kind or a place, and a time), chains ("X, then Y", "X and then Y", "X, after that Y")
+    and layers ("G while B-ing", "B and G at the same time", "B, and G along the way")."""
+    predicates, gerunds, tails = set(), set(), set()
     for kind, spec in ACTION_KINDS.items():
         for seed in range(300):
             params = spec.sample(np.random.default_rng(seed))
             phrases, words = spec.phrases(params)
             predicates.update(_norm_text(fill(p, words)) for p in phrases)
+            if spec.contexts:
+                tails.update(_norm_text(fill(c, words)) for c in spec.contexts(params))
             if spec.gerunds:
                 gerunds.update(_norm_text(g) for g in spec.gerunds(params))
-    subjects = sorted((_norm_text(s) for s in SUBJECTS), key=len, reverse=True)
+    tails.update(_norm_text(p) for table in PLACES.values() for p in table)
+    times = [""] + [_norm_text(t) for t in TIMES]
+    subjects = [_norm_text(s) for s in SUBJECTS]
+    verbs = {p.split()[0] for p in predicates}  # "walks", "takes", "is": where a predicate starts
 
-    def is_caption(prompt):
-        text = _norm_text(prompt)
-        body = next((text[len(s) + 1:] for s in subjects if text.startswith(s + " ")), None)
-        if body is None:
-            return False
-        if body in predicates:
+    def cut(text, tail):
+        """text without ' tail' at its end, or None."""
+        return text[: -len(tail) - 1] if tail and text.endswith(" " + tail) else (text if not tail else None)
+
+    def is_part(text):
+        """predicate [context | place] [time]"""
+        for time in times:
+            core = cut(text, time)
+            if core is not None and (core in predicates or
+                                     any(cut(core, tail) in predicates for tail in tails if core.endswith(tail))):
+                return True
+        return False
+
+    def is_body(body):
+        if is_part(body):
             return True
         parts = re.split(r"\s*(?:,? and then|,? then|,? after that|,)\s+", body)
-        if len(parts) > 1 and all(p.strip() in predicates for p in parts):
+        if len(parts) > 1 and all(is_part(p.strip()) for p in parts):
             return True
         m = re.match(r"(.+) while (?:still )?(.+)$", body)
-        if m and m.group(1) in predicates and m.group(2) in gerunds:
+        if m and is_part(m.group(1)) and m.group(2) in gerunds:
             return True
         m = re.match(r"(.+?),? and (.+?)(?: at the same time| along the way)$", body)
-        return bool(m and m.group(1) in predicates and m.group(2) in predicates)
+        return bool(m and is_part(m.group(1)) and is_part(m.group(2)))
 
-    assert len(predicates) > 400
+    def is_caption(prompt):
+        """A library subject and a caption body, or a subject of up to three words ("a gym class") and a body."""
+        text = _norm_text(prompt)
+        words = text.split()
+        bodies = [text[len(s) + 1:] for s in subjects if text.startswith(s + " ")]
+        bodies += [" ".join(words[n:]) for n in range(1, 4) if n < len(words) and words[n] in verbs][:1]
+        return any(is_body(body) for body in bodies)
+
+    assert len(predicates) > 400 and len(tails) > 300
     captions = [row["prompt"] for row in suite if row["prompt"].strip() and is_caption(row["prompt"])]
     assert not captions, captions
-    # The check itself catches captions.
+    # The check itself catches captions, framed or not, with any subject.
     assert is_caption("A person walks forward slowly.") and is_caption("someone claps three times, then sits down")
+    assert is_caption("A nurse bows politely to a crowd in the morning.")
+    assert is_caption("an astronaut takes a bow at night") and not is_caption("a person takes a bow to the moon")
 
 
 # ---------------------------------------------------------------------------------------------------------------

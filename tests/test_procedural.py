@@ -1,14 +1,18 @@
 """Procedural motion library: every kind generates plausible motion, captions, chains, layers, determinism."""
 
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from motion_core.data.corpus import mirror_kind
 from motion_core.data.procedural import (ACTION_KINDS, caption_paraphrases, generate_chain, generate_clip,
                                          generate_layered, make_chain, make_clip, make_layered, sample_random_clip,
                                          swap_left_right)
+from motion_core.data.procedural.captions import PLACES, SUBJECTS, TIMES, fill
+from motion_core.data.procedural.library import CAPTIONS_PER_CLIP, clip_captions
 from motion_core.data.procedural.quality import (bone_length_spread, floor_penetration, foot_skate_ratio,
                                                  max_joint_speed, planted_foot_drift)
 from motion_core.motion.skeleton import PARENTS, T2M_OFFSETS
@@ -61,6 +65,60 @@ def test_twenty_paraphrases_per_kind(kind):
     phrases, _ = ACTION_KINDS[kind].phrases(ACTION_KINDS[kind].sample(np.random.default_rng(0)))
     assert len(set(phrases)) >= 8, "at least 8 distinct verb phrases before subject variation"
     assert all("{" not in v for v in variants), variants[:3]
+
+
+def _subjectless(caption):
+    """A caption without its subject (the longest subject it starts with) and its full stop."""
+    text = caption.rstrip(".")
+    subject = max((s for s in SUBJECTS if text.startswith(s + " ")), key=len)
+    return text[len(subject) + 1:]
+
+
+@pytest.mark.parametrize("kind", sorted(ACTION_KINDS))
+def test_captions_vary_across_clips(kind):
+    """The captions of 20 clips of one kind: >= 60 distinct, and >= 45 distinct once the subject is taken off (verbs
+    and framing vary, not only who moves), so a role or a reason in a prompt is something the model has seen."""
+    spec = ACTION_KINDS[kind]
+    captions = []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        captions += clip_captions(kind, spec.sample(rng), rng)
+    assert len(captions) == 20 * CAPTIONS_PER_CLIP
+    assert len(set(captions)) >= 60, len(set(captions))
+    assert len({_subjectless(c) for c in captions}) >= 45, sorted({_subjectless(c) for c in captions})
+    assert all("{" not in c and "  " not in c and c.endswith(".") for c in captions)
+
+
+def test_framing_names_no_side():
+    """Subjects, places and times are the same for a clip and its mirror: swapping sides must leave them alone."""
+    for text in SUBJECTS + TIMES + tuple(p for table in PLACES.values() for p in table):
+        assert swap_left_right(text) == text, text
+
+
+def _left_first(text):
+    """Naming both sides says the same in either order: "to the right and to the left" -> "to the left and ..."."""
+    return re.sub(r"\bright\b(.*)\bleft\b", r"left\1right", text)
+
+
+def _filled(spec, params):
+    """Every phrase and context of a clip, filled."""
+    phrases, words = spec.phrases(params)
+    contexts = spec.contexts(params) if spec.contexts else []
+    return {_left_first(fill(t, words)) for t in list(phrases) + list(contexts)}
+
+
+@pytest.mark.parametrize("kind", sorted(ACTION_KINDS))
+def test_mirrored_captions_are_captions_of_the_mirrored_clip(kind):
+    """swap_left_right over every phrase and context of a clip gives exactly those of its mirror: the mirrored kind
+    (wave_left -> wave_right) with the other side (side 0 <-> 1; punch's 2, both fists, stays)."""
+    mirrored_kind = mirror_kind(kind)
+    for seed in range(6):
+        params = ACTION_KINDS[kind].sample(np.random.default_rng(seed))
+        mirrored = dict(params)
+        if params.get("side") in (0, 1):
+            mirrored["side"] = 1 - params["side"]
+        swapped = {_left_first(swap_left_right(t)) for t in _filled(ACTION_KINDS[kind], params)}
+        assert swapped == _filled(ACTION_KINDS[mirrored_kind], mirrored), (kind, params)
 
 
 def test_same_seed_same_clip_and_different_seed_differs():

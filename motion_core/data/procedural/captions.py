@@ -1,9 +1,20 @@
 """Caption paraphrases in HumanML3D style (the count words and the left/right swap for mirrored clips come from
 motion_core.data.captions).
 
-Each action kind supplies verb phrases ("walks forward slowly") and, for locomotion, gerunds ("walking forward")
-so layered clips can say "waves while walking". Subjects and phrase templates are combined, so every kind has well
-over 20 distinct paraphrases; `caption_variants` lists them all and `sample_captions` draws a few per clip.
+A single-action caption is  subject + verb phrase [+ context | + place] [+ time]:
+- subject: "a person" most often, as in HumanML3D, else a plain one ("someone", "a woman") or one of many people
+  descriptions ("an old man", "a nurse", "a teenage girl");
+- verb phrase: one of the kind's phrases, synonyms of its main verb with its sides, counts and speeds filled in
+  ("bows politely", "takes a bow");
+- context: one of the kind's own purpose, object or style clauses ("to a crowd", "in a martial arts style");
+- place: a path for kinds that travel ("down the hallway"), a spot for the others ("in the kitchen");
+- time: when ("in the morning").
+Prompts name roles, places and reasons ("a nurse bows to a patient"); training on such framing teaches the text
+encoder's embedding to carry the verb through it. Framing words never name a side: a mirrored clip swaps every
+"left"/"right" in its captions (swap_left_right), so sides come only from the kind's own slots.
+
+Locomotion kinds also give gerunds ("walking forward") so layered clips can say "waves while walking".
+`caption_variants` lists every subject x phrase combination; `sample_captions` draws a few framed captions per clip.
 """
 
 import re
@@ -12,16 +23,57 @@ import numpy as np
 
 from motion_core.data.captions import COUNT_WORDS, NUMBER_WORDS, swap_left_right  # noqa: F401 (re-exported)
 
-SUBJECTS = ("a person", "someone", "a man", "a woman", "the person", "somebody", "a human", "the man", "the woman",
-            "a figure")
-# HumanML3D captions mostly open with "a person"; keep that the most common subject.
-_SUBJECT_CUMULATIVE = np.cumsum([0.40, 0.12, 0.12, 0.08, 0.10, 0.04, 0.04, 0.04, 0.03, 0.03])
+PLAIN_SUBJECTS = ("someone", "a man", "a woman", "the person", "somebody", "a human", "the man", "the woman",
+                  "a figure")
+# Who moves, said many ways. No word here names an action or a side, and none hints at one action more than another.
+PEOPLE = (
+    "a young man", "a young woman", "an old man", "an old woman", "an elderly man", "an elderly woman",
+    "an elderly person", "a middle-aged man", "a middle-aged woman", "a young person", "an older person", "an adult",
+    "a boy", "a girl", "a child", "a little boy", "a little girl", "a teenager", "a teenage boy", "a teenage girl",
+    "a young girl", "a young boy", "a lady", "a gentleman", "a guy", "a tall man", "a tall woman", "a short man",
+    "a short woman", "a slim woman", "a heavyset man", "a bearded man", "a woman with long hair", "a man in a suit",
+    "a woman in a dress", "a man wearing a hat", "a woman in sportswear", "a person in a hoodie", "a man in jeans",
+    "a woman in a uniform", "an athlete", "a dancer", "a soldier", "a worker", "a student", "a teacher", "a nurse",
+    "a doctor", "a police officer", "a firefighter", "a chef", "a waiter", "a businessman", "a businesswoman",
+    "an office worker", "a construction worker", "a farmer", "a coach", "a gymnast", "an actor", "an actress",
+    "a musician", "a mother", "a father", "a grandmother", "a grandfather", "a student athlete", "a volunteer",
+    "a character", "a game character", "a robot", "the athlete", "the dancer", "the child", "the old man",
+    "the old woman", "the boy", "the girl", "the young man", "the young woman",
+)
+SUBJECTS = ("a person",) + PLAIN_SUBJECTS + PEOPLE
+# HumanML3D captions mostly open with "a person": keep it the most common subject, then the plain ones.
+PERSON_SHARE, PLAIN_SHARE = 0.35, 0.35
+
+# Where an action happens: a path for kinds that travel, a spot for those that stay (ActionSpec.place).
+PLACES = {
+    "path": ("through the living room", "down the hallway", "through the park", "along the sidewalk", "across the yard",
+             "down a corridor", "along a path", "across an open field", "on a track", "along the beach",
+             "through the office", "across a parking lot", "down the road", "in the park", "through the forest",
+             "across the gym", "down a trail", "along the shore", "across a bridge", "on the grass",
+             "through the kitchen", "along a country road", "across the hall", "over the lawn"),
+    "spot": ("in the living room", "in a park", "on a stage", "in the gym", "in the kitchen", "outside", "indoors",
+             "in an empty room", "in the backyard", "at the beach", "in the middle of the room", "in front of a mirror",
+             "on the grass", "in the office", "on the sidewalk", "in a studio", "on a field", "in the street",
+             "by the window", "in the garden", "at home", "in a hallway", "on a rooftop", "in a classroom"),
+}
+TIMES = ("in the morning", "in the evening", "at night", "during a break", "on a sunny day", "at the end of the day",
+         "early in the morning", "late at night", "in the afternoon", "on a cold day", "on a rainy day", "at noon")
+# How often a caption gets each framing; most stay plain, as HumanML3D's do.
+CONTEXT_CHANCE, PLACE_CHANCE, TIME_CHANCE = 0.35, 0.2, 0.1
 
 
 def pick_subject(rng) -> str:
-    """A caption subject, "a person" most often."""
-    return SUBJECTS[min(int(np.searchsorted(_SUBJECT_CUMULATIVE, rng.random() * _SUBJECT_CUMULATIVE[-1])),
-                        len(SUBJECTS) - 1)]
+    """A caption subject: "a person" most often, then the plain ones, then people descriptions."""
+    roll = rng.random()
+    if roll < PERSON_SHARE:
+        return "a person"
+    pool = PLAIN_SUBJECTS if roll < PERSON_SHARE + PLAIN_SHARE else PEOPLE
+    return pool[int(rng.integers(len(pool)))]
+
+
+def _pick(rng, options):
+    return options[int(rng.integers(len(options)))]
+
 
 SPEED_WORDS = {
     "slow": ("slowly", "at a slow pace", "leisurely", "gently"),
@@ -42,7 +94,7 @@ def fill(template: str, words: dict) -> str:
 
 
 def caption_variants(phrases, words: dict) -> list[str]:
-    """Every subject x phrase combination for one clip's parameters (deduplicated, in a stable order)."""
+    """Every subject x phrase combination for one clip's parameters (deduplicated, in a stable order; no framing)."""
     out, seen = [], set()
     for phrase in phrases:
         body = fill(phrase, words)
@@ -54,13 +106,31 @@ def caption_variants(phrases, words: dict) -> list[str]:
     return out
 
 
-def sample_captions(rng, phrases, words: dict, count=3) -> list[str]:
-    """A few distinct captions for one clip: different phrases with different subjects."""
+def frame(rng, body: str, contexts=(), places=(), context_chance=CONTEXT_CHANCE, place_chance=PLACE_CHANCE,
+          time_chance=TIME_CHANCE) -> str:
+    """A filled verb phrase with, now and then, a context or a place (never both: "to the door in a park" reads
+    badly), then now and then a time. contexts: filled clauses of the kind; places: PLACES[spec.place] or ()."""
+    roll = rng.random()
+    if contexts and roll < context_chance:
+        body = f"{body} {_pick(rng, contexts)}"
+    elif places and roll < context_chance + place_chance:
+        body = f"{body} {_pick(rng, places)}"
+    if rng.random() < time_chance:
+        body = f"{body} {_pick(rng, TIMES)}"
+    return body
+
+
+def sample_captions(rng, phrases, words: dict, count=5, contexts=(), places=()) -> list[str]:
+    """A few captions for one clip: different phrases, each with its own subject and framing.
+
+    contexts: the kind's context templates (filled here with the same words); places: a PLACES table or ().
+    """
+    contexts = [fill(c, words) for c in contexts]
     order = rng.permutation(len(phrases))
     out = []
     for i in order[:count]:
         subject = pick_subject(rng)
-        out.append(tidy(f"{subject} {fill(phrases[i], words)}"))
+        out.append(tidy(f"{subject} {frame(rng, fill(phrases[i], words), contexts, places)}"))
     return out
 
 

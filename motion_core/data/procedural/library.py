@@ -13,9 +13,10 @@ from motion_core.motion.protocol import MAX_FRAMES  # 9.8 s, HumanML3D's longest
 from .actions import ACTION_KINDS
 from .animate import ease
 from .body import SIDED_TRACKS, FPS, PoseTracks, rotate_yaw, solve_pose
-from .captions import caption_variants, fill, pick_subject, sample_captions, tidy
+from .captions import CONTEXT_CHANCE, PLACES, caption_variants, fill, frame, pick_subject, sample_captions, tidy
 
 BLEND_FRAMES = 10         # cross-fade between chained actions (0.5 s)
+CAPTIONS_PER_CLIP = 5     # cheap (a text line, embedded once per corpus) and shows more ways to say one motion
 CONNECTORS = (", then ", " and then ", ", and then ", ", after that ")
 
 
@@ -49,6 +50,19 @@ def _phrase_words(kind, params):
     return list(phrases), dict(words)
 
 
+def _contexts(kind, params):
+    contexts = _spec(kind).contexts
+    return list(contexts(params)) if contexts else []
+
+
+def clip_captions(kind, params, rng, count=CAPTIONS_PER_CLIP) -> list[str]:
+    """Captions for one clip of `kind` with these parameters: distinct phrases, each with its own subject and framing
+    (a context of the kind, or a place, and now and then a time)."""
+    phrases, words = _phrase_words(kind, params)
+    return sample_captions(rng, phrases, words, count=count, contexts=_contexts(kind, params),
+                           places=PLACES[_spec(kind).place])
+
+
 def caption_paraphrases(kind, **params) -> list[str]:
     """Every caption paraphrase of a kind for the given parameters (defaults sampled with seed 0 fill the rest)."""
     merged = _params(kind, np.random.default_rng(0), params)
@@ -60,8 +74,7 @@ def make_clip(kind, rng, **params) -> Clip:
     """One action kind with sampled parameters (any given parameter overrides the sampled one)."""
     params = _params(kind, rng, params)
     tracks = _spec(kind).build(rng, params)
-    phrases, words = _phrase_words(kind, params)
-    captions = sample_captions(rng, phrases, words, count=3)
+    captions = clip_captions(kind, params, rng)
     return Clip(_finish(tracks), captions, [kind], [params], tracks.contact.copy())
 
 
@@ -175,15 +188,19 @@ def _chain_params(kinds, rng, max_frames):
     return params
 
 
-def _chain_captions(rng, kinds, params, count=3):
-    pieces = [_phrase_words(k, p) for k, p in zip(kinds, params)]
+def _chain_captions(rng, kinds, params, count=CAPTIONS_PER_CLIP):
+    pieces = [(*_phrase_words(k, p), _contexts(k, p)) for k, p in zip(kinds, params)]
     out = []
     for _ in range(count):
         parts = []
-        for phrases, words in pieces:
+        for phrases, words, contexts in pieces:
             # "then is clapping" reads badly: chains use the simple-present phrases only.
             simple = [p for p in phrases if not p.startswith("is ")] or phrases
-            parts.append(fill(simple[int(rng.integers(len(simple)))], words))
+            # Less framing than single actions (a sentence of two or three parts is long already); no places,
+            # which would read as belonging to the last part only.
+            body = frame(rng, fill(simple[int(rng.integers(len(simple)))], words), [fill(c, words) for c in contexts],
+                         context_chance=CONTEXT_CHANCE / 2, time_chance=0.0)
+            parts.append(body)
         subject = pick_subject(rng)
         if len(parts) == 1:
             text = parts[0]
@@ -250,7 +267,7 @@ def make_layered(base, gesture, rng, **base_params) -> Clip:
     captions = []
     g_phrases = [p for p in g_phrases if not p.startswith("is ")] or g_phrases
     b_phrases = [p for p in b_phrases if not p.startswith("is ")] or b_phrases
-    for _ in range(3):
+    for _ in range(CAPTIONS_PER_CLIP):
         template = LAYER_TEMPLATES[int(rng.integers(len(LAYER_TEMPLATES)))]
         text = template.format(g=fill(g_phrases[int(rng.integers(len(g_phrases)))], g_words),
                                b=fill(b_phrases[int(rng.integers(len(b_phrases)))], b_words),

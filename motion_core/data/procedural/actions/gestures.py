@@ -61,11 +61,21 @@ def _wave_phrases(side):
         if side == "both":
             return (["waves with both hands", "waves both arms above the head", "raises both hands and waves",
                      "waves hello with both hands", "waves both hands in the air", "is waving with both hands",
-                     "waves goodbye with both hands", "lifts both arms and waves them"], words)
+                     "waves goodbye with both hands", "lifts both arms and waves them", "waves both arms overhead",
+                     "gives a big two-handed wave", "waves both hands from side to side", "waves with both arms up",
+                     "waves both hands {count}"], words)
         return (["waves with the {hand}", "waves the {hand}", "raises the {hand} and waves",
                  "waves hello with the {hand}", "waves goodbye with the {side} hand", "is waving the {side} hand",
-                 "lifts the {side} arm and waves", "waves with the {side} hand {count}"], words)
+                 "lifts the {side} arm and waves", "waves with the {side} hand {count}", "gives a wave with the {hand}",
+                 "waves the {side} arm above the head", "holds up the {hand} and waves it",
+                 "waves using the {side} hand", "waves the {hand} from side to side"], words)
     return phrases
+
+
+def _wave_contexts(p):
+    return ["to a friend", "to get someone's notice", "at a neighbor", "toward the camera", "at a passing bus",
+            "to someone in the distance", "to a crowd", "at a child", "to someone on the other side of the road",
+            "from a window"]
 
 
 def _apply_wave(sides):
@@ -79,7 +89,8 @@ def _apply_wave(sides):
 
 
 for _name, _sides, _word in (("wave_right", (1,), "right"), ("wave_left", (0,), "left"), ("wave_both", (0, 1), "both")):
-    gesture(_name, lambda rng: _sample_gesture(rng, 2.5, 6.0, (2, 6)), _wave_phrases(_word))(_apply_wave(_sides))
+    gesture(_name, lambda rng: _sample_gesture(rng, 2.5, 6.0, (2, 6)), _wave_phrases(_word),
+            _wave_contexts)(_apply_wave(_sides))
 
 
 def clap_hands(tracks, rng, count, energy, start=None, freq=None):
@@ -109,11 +120,18 @@ def clap_hands(tracks, rng, count, energy, start=None, freq=None):
 
 def _clap_phrases(p):
     return (["claps the hands", "claps {count}", "claps their hands together", "applauds",
-             "claps hands in front of the chest", "is clapping", "claps {count} in a row", "gives a round of applause"],
+             "claps hands in front of the chest", "is clapping", "claps {count} in a row", "gives a round of applause",
+             "claps enthusiastically", "brings the hands together {count}", "claps steadily", "claps the hands {count}",
+             "applauds with both hands"],
             {"count": COUNT_WORDS.get(p["count"], "")})
 
 
-@gesture("clap", lambda rng: _sample_gesture(rng, 2.5, 6.0, (3, 8)), _clap_phrases)
+def _clap_contexts(p):
+    return ["for a friend", "to cheer someone on", "at the end of a show", "to a rhythm", "in excitement",
+            "to celebrate", "in approval", "to keep the beat", "for a speaker", "at a concert"]
+
+
+@gesture("clap", lambda rng: _sample_gesture(rng, 2.5, 6.0, (3, 8)), _clap_phrases, _clap_contexts)
 def apply_clap(rng, p, tracks):
     freq = rng.uniform(1.8, 3.0)
     _fit_repeats(p, tracks.n_frames, 1 / freq, 0.8)
@@ -142,10 +160,16 @@ def raise_arms(tracks, rng, energy, start=None, hold_s=None, both=True):
 def _raise_phrases(p):
     return (["raises both arms", "raises both arms above the head", "lifts the arms up high", "puts both hands up",
              "raises the arms over the head and lowers them", "holds both arms up in the air",
-             "lifts both hands into the air", "reaches both arms up"], {})
+             "lifts both hands into the air", "reaches both arms up", "holds both hands high", "lifts the arms skyward",
+             "puts the arms up above the head", "raises the hands high overhead", "throws the arms up"], {})
 
 
-@gesture("raise_arms", lambda rng: _sample_gesture(rng, 2.5, 6.0), _raise_phrases)
+def _raise_contexts(p):
+    return ["to celebrate", "in victory", "in triumph", "to cheer", "to signal someone", "as if surrendering",
+            "toward the sky", "in joy", "to show they are unarmed", "at a concert"]
+
+
+@gesture("raise_arms", lambda rng: _sample_gesture(rng, 2.5, 6.0), _raise_phrases, _raise_contexts)
 def apply_raise_arms(rng, p, tracks):
     raise_arms(tracks, rng, p["energy"])
 
@@ -173,12 +197,20 @@ def _point_phrases(p):
     where = {"forward": "straight ahead", "side": "to the {side}", "up": "upward"}[p["direction"]]
     return (["points " + where + " with the {side} hand", "points with the {side} arm", "points at something " + where,
              "extends the {side} arm and points " + where, "raises the {side} hand to point " + where,
-             "points " + where, "uses the {side} hand to point at something", "is pointing " + where],
+             "points " + where, "uses the {side} hand to point at something", "is pointing " + where,
+             "points the {side} index finger " + where, "points the {side} arm " + where,
+             "makes a pointing gesture " + where + " with the {side} hand", "points a finger " + where],
             {"side": SIDE_NAMES[p["side"]]})
 
 
+def _point_contexts(p):
+    return ["to show the way", "to give directions", "at something in the distance", "toward a building",
+            "for a friend to see", "to draw attention to something", "at a bird", "to show where to go"]
+
+
 @gesture("point", lambda rng: {**_sample_gesture(rng, 2.0, 5.0), "side": int(rng.integers(2)),
-                               "direction": str(rng.choice(["forward", "side", "up"]))}, _point_phrases)
+                               "direction": str(rng.choice(["forward", "side", "up"]))}, _point_phrases,
+         _point_contexts)
 def apply_point(rng, p, tracks):
     point_arm(tracks, rng, p["side"], p["energy"], direction=p["direction"])
 
@@ -188,11 +220,18 @@ def _punch_phrases(p):
     words = {"side": ("left", "right", "")[p["side"]], "count": COUNT_WORDS.get(p["count"], "")}
     return (["punches forward " + ("with " + hand if p["side"] < 2 else "alternating hands"),
              "throws punches", "punches the air {count}", "boxes with " + hand, "throws a series of punches",
-             "punches straight ahead", "jabs forward with " + hand, "is punching like a boxer"], words)
+             "punches straight ahead", "jabs forward with " + hand, "is punching like a boxer",
+             "throws quick jabs", "strikes forward with " + hand, "punches forward {count}", "does some shadow boxing",
+             "punches out with " + hand], words)
+
+
+def _punch_contexts(p):
+    return ["at a heavy bag", "in a fight", "as part of a workout", "in a martial arts drill",
+            "at an imaginary opponent", "during boxing practice", "to defend themselves", "with a tight guard"]
 
 
 @gesture("punch", lambda rng: {**_sample_gesture(rng, 2.0, 6.0, (1, 6)), "side": int(rng.integers(3))},
-         _punch_phrases)
+         _punch_phrases, _punch_contexts)
 def apply_punch(rng, p, tracks):
     n = tracks.n_frames
     interval = rng.uniform(0.35, 0.6) / p["energy"]
@@ -216,10 +255,19 @@ def apply_punch(rng, p, tracks):
 def _throw_phrases(p):
     return (["throws something with the {side} hand", "throws a ball overhand", "makes a throwing motion with the {side} arm",
              "winds up and throws", "throws an object forward", "pitches a ball with the {side} hand",
-             "throws something far", "tosses an object forward with the {side} arm"], {"side": SIDE_NAMES[p["side"]]})
+             "throws something far", "tosses an object forward with the {side} arm", "throws a rock",
+             "hurls a ball with the {side} arm", "flings something forward", "tosses a ball overhand",
+             "throws a frisbee with the {side} hand", "lobs an object forward", "hurls something far"],
+            {"side": SIDE_NAMES[p["side"]]})
 
 
-@gesture("throw", lambda rng: {**_sample_gesture(rng, 2.5, 5.0), "side": int(rng.integers(2))}, _throw_phrases)
+def _throw_contexts(p):
+    return ["to a friend", "at a target", "into a basket", "toward a teammate", "across the yard", "with great force",
+            "in a game of catch", "into a lake", "over a fence", "to a dog"]
+
+
+@gesture("throw", lambda rng: {**_sample_gesture(rng, 2.5, 5.0), "side": int(rng.integers(2))}, _throw_phrases,
+         _throw_contexts)
 def apply_throw(rng, p, tracks):
     n = tracks.n_frames
     side, sx = p["side"], SIDE_SIGN[p["side"]]
@@ -241,10 +289,17 @@ def apply_throw(rng, p, tracks):
 def _stretch_phrases(p):
     return (["stretches the arms above the head", "stretches", "reaches up and stretches", "does a full body stretch",
              "stretches both arms up and leans to the sides", "raises the arms and stretches the body",
-             "stretches after waking up", "reaches high and stretches"], {})
+             "stretches after waking up", "reaches high and stretches", "stretches out", "has a good stretch",
+             "stretches the whole body upward", "extends the arms overhead in a stretch", "stretches tall",
+             "does a standing stretch with the arms up", "stretches and yawns"], {})
 
 
-@gesture("stretch", lambda rng: _sample_gesture(rng, 3.5, 7.0), _stretch_phrases)
+def _stretch_contexts(p):
+    return ["to loosen up", "to wake up", "to relieve tension", "with a big yawn", "to get the blood flowing",
+            "upon getting out of bed", "to limber up", "at the start of the day", "to ease a stiff body"]
+
+
+@gesture("stretch", lambda rng: _sample_gesture(rng, 3.5, 7.0), _stretch_phrases, _stretch_contexts)
 def apply_stretch(rng, p, tracks):
     n = tracks.n_frames
     start, end = _gesture_window(n, rng, min(p["duration"] - 0.6, 5.0))
@@ -264,11 +319,18 @@ def _circles_phrases(p):
     way = "forward" if p["forward"] else "backward"
     return (["does arm circles", "circles the arms " + way, "rotates both arms in circles",
              "holds the arms out and makes circles", "makes " + way + " circles with both arms",
-             "swings the arms around in circles", "does arm circles " + way, "rotates the arms at the shoulders"], {})
+             "swings the arms around in circles", "does arm circles " + way, "rotates the arms at the shoulders",
+             "circles both arms " + way, "windmills the arms " + way, "makes big circles with the arms",
+             "spins the arms in circles at the sides"], {})
+
+
+def _circles_contexts(p):
+    return ["as a warm up", "to loosen the shoulders", "during a workout", "to warm up the shoulders",
+            "in a fitness class", "as part of an exercise routine", "to get the blood flowing"]
 
 
 @gesture("arm_circles", lambda rng: {**_sample_gesture(rng, 3.0, 7.0, (3, 8)), "forward": bool(rng.random() < 0.5)},
-         _circles_phrases)
+         _circles_phrases, _circles_contexts)
 def apply_arm_circles(rng, p, tracks):
     n = tracks.n_frames
     freq = rng.uniform(0.8, 1.6)

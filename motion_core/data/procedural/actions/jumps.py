@@ -117,11 +117,18 @@ def _flight_frames(height):
 
 def _jump_phrases(p):
     return (["jumps in place", "jumps up and down {count}", "jumps straight up", "hops in place {count}",
-             "jumps {count} on the spot", "does a vertical jump", "jumps up in place", "bounces up and down"],
+             "jumps {count} on the spot", "does a vertical jump", "jumps up in place", "bounces up and down",
+             "leaps straight up {count}", "springs into the air", "jumps up {count}", "does a jump in place",
+             "jumps high in place"],
             {"count": COUNT_WORDS.get(p["count"], "")})
 
 
-@action("jump_in_place", "jumps", _sample_jumps, _jump_phrases, lambda p: ["jumping"])
+def _jump_contexts(p):
+    return ["with excitement", "for joy", "to reach something high", "as if celebrating", "to warm up",
+            "like on a trampoline", "with both feet together", "to touch the ceiling", "with the arms swinging"]
+
+
+@action("jump_in_place", "jumps", _sample_jumps, _jump_phrases, lambda p: ["jumping"], contexts=_jump_contexts)
 def build_jump_in_place(rng, p):
     flight = _flight_frames(p["height"])
     n, starts = _jump_timing(rng, p, flight, seconds(rng.uniform(0.5, 0.8)))
@@ -131,12 +138,19 @@ def build_jump_in_place(rng, p):
 
 def _jump_forward_phrases(p):
     return (["jumps forward", "leaps forward", "jumps forward with both feet", "does a long jump forward",
-             "jumps ahead {count}", "hops forward with both legs", "jumps far forward", "takes a big jump forward"],
+             "jumps ahead {count}", "hops forward with both legs", "jumps far forward", "takes a big jump forward",
+             "leaps ahead", "does a broad jump", "springs forward", "makes a long leap ahead"],
             {"count": COUNT_WORDS.get(p["count"], "")})
 
 
+def _jump_forward_contexts(p):
+    return ["over a small obstacle", "across a gap", "over a line on the ground", "over a crack in the pavement",
+            "from a standing position", "with the arms swinging", "over a small stream", "onto a mat",
+            "as far as they can", "over a rope on the floor"]
+
+
 @action("jump_forward", "jumps", lambda rng: {**_sample_jumps(rng, (1, 3)), "distance": float(rng.uniform(0.4, 1.1))},
-        _jump_forward_phrases, lambda p: ["jumping forward"])
+        _jump_forward_phrases, lambda p: ["jumping forward"], contexts=_jump_forward_contexts)
 def build_jump_forward(rng, p):
     flight = _flight_frames(p["height"]) + 2
     n, starts = _jump_timing(rng, p, flight, seconds(rng.uniform(0.6, 0.9)))
@@ -147,13 +161,20 @@ def build_jump_forward(rng, p):
 def _hop_phrases(p):
     return (["hops on the {side} leg", "hops on one leg", "jumps on the {side} foot {count}",
              "hops on one foot", "balances on the {side} leg and hops", "hops {count} on the {side} foot",
-             "jumps on one leg", "hops forward on the {side} leg"],
+             "jumps on one leg", "hops forward on the {side} leg", "hops on the {side} foot {count}",
+             "hops up and down on the {side} leg", "keeps hopping on one foot",
+             "does one-legged hops on the {side} leg", "jumps on the {side} leg with the other foot raised"],
             {"side": SIDE_NAMES[p["side"]], "count": COUNT_WORDS.get(p["count"], "")})
+
+
+def _hop_contexts(p):
+    return ["as if playing hopscotch", "for fun", "as a balance exercise", "with the other foot off the ground",
+            "with the arms out for balance", "like a child playing", "to test the {side} ankle"]
 
 
 @action("hop_on_one_leg", "jumps", lambda rng: {**_sample_jumps(rng, (2, 6)), "side": int(rng.integers(2)),
                                                 "height": float(rng.uniform(0.06, 0.14))},
-        _hop_phrases, lambda p: ["hopping"])
+        _hop_phrases, lambda p: ["hopping"], contexts=_hop_contexts)
 def build_hop_on_one_leg(rng, p):
     flight = _flight_frames(p["height"])
     n, starts = _jump_timing(rng, p, flight, seconds(rng.uniform(0.25, 0.45)))
@@ -172,14 +193,21 @@ def build_hop_on_one_leg(rng, p):
 
 def _jacks_phrases(p):
     return (["does jumping jacks", "does {jacks}", "performs jumping jacks",
-             "jumps while spreading the arms and legs", "does star jumps", "is doing jumping jacks",
-             "does jumping jacks as a warm up", "jumps spreading legs and clapping hands above the head"],
+             "jumps while spreading the arms and legs", "is doing jumping jacks",
+             "does jumping jacks as a warm up", "jumps spreading legs and clapping hands above the head",
+             "does a set of jumping jacks", "does {jacks} in a row", "performs star jumps",
+             "does jumping jack exercises"],
             {"jacks": counted(p["count"], "jumping jack", "jumping jacks")})
+
+
+def _jacks_contexts(p):
+    return ["during a workout", "to get the heart rate up", "as part of an exercise routine", "at a steady rhythm",
+            "in a fitness class", "to stay fit", "in the morning routine"]
 
 
 @action("jumping_jacks", "jumps", lambda rng: {**_sample_jumps(rng, (2, 6), 3.0, 7.0),
                                                "height": float(rng.uniform(0.05, 0.1))}, _jacks_phrases,
-        lambda p: ["doing jumping jacks"])
+        lambda p: ["doing jumping jacks"], contexts=_jacks_contexts)
 def build_jumping_jacks(rng, p):
     flight = _flight_frames(p["height"]) + 1
     count = p["count"]

@@ -22,9 +22,19 @@ def _kick_phrases(side):
     def phrases(p):
         return (["kicks with the {side} leg", "kicks forward with the {side} foot", "does a {side} leg kick {count}",
                  "kicks the {side} leg out in front", "kicks something with the {side} foot", "kicks {count} with the {side} leg",
-                 "lifts the {side} leg and kicks", "performs a front kick with the {side} leg"],
+                 "lifts the {side} leg and kicks", "performs a front kick with the {side} leg",
+                 "swings the {side} leg forward in a kick", "does a front kick with the {side} foot",
+                 "gives a kick with the {side} leg", "kicks {count} using the {side} foot",
+                 "takes a {side}-footed kick", "kicks forward {count}", "throws a {side} front kick",
+                 "snaps the {side} foot forward in a kick"],
                 {"side": side, "count": COUNT_WORDS.get(p["count"], "")})
     return phrases
+
+
+def _kick_contexts(p):
+    return ["in a martial arts style", "at an imaginary target", "at a heavy bag", "to knock something over",
+            "at a ball on the ground", "as part of a workout", "with good balance", "at a door",
+            "like a fighter", "at a can on the floor", "to send a ball flying"]
 
 
 def _build_kick(side):
@@ -74,18 +84,25 @@ for _side in range(2):
     action(f"kick_{SIDE_NAMES[_side]}", "legs",
            lambda rng: {"count": int(rng.integers(1, 4)), "height": float(rng.uniform(0.3, 1.0)),
                         "energy": sample_energy(rng), "duration": sample_duration(rng, 2.0, 5.0)},
-           _kick_phrases(SIDE_NAMES[_side]))(_build_kick(_side))
+           _kick_phrases(SIDE_NAMES[_side]), contexts=_kick_contexts)(_build_kick(_side))
 
 
 def _squat_phrases(p):
     return (["squats down and stands back up", "does {squats}", "squats {count}", "bends the knees into a squat",
-             "performs squats", "crouches down and rises again", "squats down low", "does a deep squat"],
+             "performs squats", "crouches down and rises again", "squats down low", "does a deep squat",
+             "lowers the hips into a squat", "drops into a squat and comes up", "squats down {count}",
+             "does knee bends", "lowers into a squat"],
             {"squats": counted(p["count"], "squat", "squats"), "count": COUNT_WORDS.get(p["count"], "")})
+
+
+def _squat_contexts(p):
+    return ["as part of a workout", "to exercise the legs", "in a fitness class", "with a straight posture",
+            "to strengthen the legs", "as a warm up", "at the gym"]
 
 
 @action("squat", "legs", lambda rng: {"count": int(rng.integers(1, 5)), "depth": float(rng.uniform(0.2, 0.42)),
                                       "energy": sample_energy(rng), "duration": sample_duration(rng, 2.5, 6.0)},
-        _squat_phrases)
+        _squat_phrases, contexts=_squat_contexts)
 def build_squat(rng, p):
     rep = seconds(rng.uniform(1.6, 2.4))
     lead = seconds(rng.uniform(0.4, 0.8))
@@ -115,14 +132,18 @@ def build_squat(rng, p):
 def _lunge_phrases(p):
     return (["does a lunge with the {side} leg", "lunges forward with the {side} leg", "steps forward into a lunge",
              "does {lunges}", "lunges forward {count}", "steps the {side} foot forward and bends the knees",
-             "performs a lunge", "lunges forward and steps back"],
+             "performs a lunge", "lunges forward and steps back", "lunges with the {side} foot forward",
+             "takes a lunge step with the {side} leg", "steps into a lunge", "drops into a forward lunge",
+             "lunges {count}"],
             {"side": SIDE_NAMES[p["side"]], "lunges": counted(p["count"], "forward lunge", "forward lunges"),
              "count": COUNT_WORDS.get(p["count"], "")})
 
 
 @action("lunge", "legs", lambda rng: {"count": int(rng.integers(1, 3)), "side": int(rng.integers(2)),
                                       "depth": float(rng.uniform(0.22, 0.36)), "energy": sample_energy(rng),
-                                      "duration": sample_duration(rng, 3.0, 6.0)}, _lunge_phrases)
+                                      "duration": sample_duration(rng, 3.0, 6.0)}, _lunge_phrases,
+        contexts=lambda p: ["as part of a workout", "to build leg strength", "like a fencer", "in an exercise class",
+                            "keeping the chest up", "at the gym"])
 def build_lunge(rng, p):
     rep = seconds(rng.uniform(2.2, 3.0))
     lead = seconds(rng.uniform(0.4, 0.8))
@@ -168,13 +189,24 @@ def _kneel_phrases(p):
              "drops to one knee" + ("" if not p["stand_up"] else " and stands up again"),
              "kneels" + (" briefly" if p["stand_up"] else " on the ground"),
              "lowers onto the {side} knee" + ("" if not p["stand_up"] else " and rises"),
-             "steps back and kneels on one knee" + ("" if not p["stand_up"] else ", then stands")],
+             "steps back and kneels on one knee" + ("" if not p["stand_up"] else ", then stands"),
+             "sinks to the {side} knee" + ("" if not p["stand_up"] else " and gets up again"),
+             "kneels on one knee" + ("" if not p["stand_up"] else " for a moment and rises"),
+             "bends down onto the {side} knee" + ("" if not p["stand_up"] else " and stands back up")],
             {"side": SIDE_NAMES[p["side"]]})
+
+
+def _kneel_contexts(p):
+    # A purpose reads after the kneeling only when the clip ends kneeling ("kneels ... and gets back up to pray").
+    if p["stand_up"]:
+        return ["on the floor", "on the grass", "on a mat", "on the carpet"]
+    return ["to tie a shoelace", "to pick something up", "to check something on the floor", "to pet a dog",
+            "to talk to a small child", "to pray", "in respect", "to look at something on the ground"]
 
 
 @action("kneel", "legs", lambda rng: {"side": int(rng.integers(2)), "stand_up": bool(rng.random() < 0.6),
                                       "energy": sample_energy(rng), "duration": sample_duration(rng, 4.0, 8.0)},
-        _kneel_phrases)
+        _kneel_phrases, contexts=_kneel_contexts)
 def build_kneel(rng, p):
     n = seconds(p["duration"])
     tracks = idle_tracks(n, rng, life=0.3)
@@ -220,13 +252,24 @@ def _sit_phrases(p):
     if p["stand_up"]:
         return (["sits down and then stands up", "sits down on a chair and gets back up", "sits down and stands up again",
                  "takes a seat and then rises", "sits on something and stands back up", "lowers into a seat, then stands",
-                 "sits down briefly before standing up", "sits and then gets up"], {})
+                 "sits down briefly before standing up", "sits and then gets up", "takes a seat and gets up again",
+                 "sits on a chair for a moment and stands up", "sits down and rises again"], {})
     return (["sits down", "sits down on a chair", "takes a seat", "sits down slowly", "lowers themself into a chair",
-             "sits on a chair", "sits down on something behind them", "bends the knees and sits down"], {})
+             "sits on a chair", "sits down on something behind them", "bends the knees and sits down",
+             "has a seat", "sits down on a stool", "settles into a chair", "sits down and stays seated"], {})
+
+
+def _sit_contexts(p):
+    # Standing up again ends the clip: a purpose after it would read as the reason for standing.
+    if p["stand_up"]:
+        return []
+    return ["to rest", "to take a break", "to relax", "to catch their breath", "at a desk", "at the dinner table",
+            "to read", "to eat", "with a sigh"]
 
 
 @action("sit_down_stand_up", "legs", lambda rng: {"stand_up": bool(rng.random() < 0.6), "energy": sample_energy(rng),
-                                                  "duration": sample_duration(rng, 4.0, 9.0)}, _sit_phrases)
+                                                  "duration": sample_duration(rng, 4.0, 9.0)}, _sit_phrases,
+        contexts=_sit_contexts)
 def build_sit_down_stand_up(rng, p):
     n = seconds(p["duration"])
     tracks = idle_tracks(n, rng, life=0.3, stance_width=float(rng.uniform(0.0, 0.12)))

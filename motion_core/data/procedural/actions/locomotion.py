@@ -72,19 +72,37 @@ def _speed_slots(p, rng=None):
                                                                          "fast": "fast"}[speed]}
 
 
+# Other verbs for a walk at each speed ("strolls" is never brisk, "hurries" never slow).
+_WALK_VERBS = {
+    "slow": ["strolls forward", "ambles ahead", "wanders forward slowly", "walks along at a leisurely pace",
+             "takes a slow stroll forward"],
+    "normal": ["walks along", "heads forward on foot", "makes their way forward", "walks at an ordinary pace",
+               "strolls ahead"],
+    "fast": ["hurries forward on foot", "strides ahead quickly", "walks briskly forward", "power walks ahead",
+             "walks forward in a hurry"],
+}
+
+
 def _walk_phrases(p):
     return ([
         "walks forward {adv}", "walks straight ahead {adv2}", "is walking forward {adv3}", "walks in a straight line {adv}",
         "takes several steps forward {adv}", "walks ahead {adv2}", "moves forward at a {adj} walk",
         "walks forwards {adv3}", "goes for a {adj} walk forward", "walks {adv} toward the front",
-    ], _speed_slots(p))
+    ] + _WALK_VERBS[p.get("speed", "normal")], _speed_slots(p))
+
+
+def _walk_contexts(p):
+    return ["toward the door", "to the other side of the room", "toward a friend", "on the way to work",
+            "toward the exit", "to meet someone", "deep in thought", "with steady steps", "with the arms swinging",
+            "in a relaxed way", "as if going somewhere", "on an errand"]
 
 
 def _walk_gerunds(p):
     return ["walking forward", "walking", "walking ahead"]
 
 
-@action("walk", "locomotion", _sample_locomotion, _walk_phrases, _walk_gerunds)
+@action("walk", "locomotion", _sample_locomotion, _walk_phrases, _walk_gerunds, contexts=_walk_contexts,
+        place="path")
 def build_walk(rng, p):
     return _move(rng, p, "walk")
 
@@ -96,33 +114,52 @@ def _sample_speedless(rng, low=3.0, high=9.8):
 
 def _jog_phrases(p):
     return (["jogs forward", "is jogging forward", "jogs in a straight line", "jogs ahead at an easy pace",
-             "runs forward at a slow jog", "jogs straight ahead", "goes for a jog", "jogs forwards steadily"], {})
+             "runs forward at a slow jog", "jogs straight ahead", "goes for a jog", "jogs forwards steadily",
+             "trots along at an easy pace", "jogs along", "does an easy jog", "is out jogging",
+             "jogs at a comfortable pace"], {})
+
+
+def _jog_contexts(p):
+    return ["for exercise", "to stay in shape", "as a warm up", "with light springy steps", "with relaxed arms",
+            "to get some exercise", "around the block", "in a steady rhythm", "in workout clothes"]
 
 
 @action("jog", "locomotion", lambda rng: _sample_speedless(rng, 3.0, 9.8), _jog_phrases,
-        lambda p: ["jogging", "jogging forward"])
+        lambda p: ["jogging", "jogging forward"], contexts=_jog_contexts, place="path")
 def build_jog(rng, p):
     return _move(rng, p, "jog", ramp_s=1.2)
 
 
 def _run_phrases(p):
     return (["runs forward", "is running forward", "runs straight ahead", "runs in a straight line",
-             "runs forward quickly", "breaks into a run", "runs ahead", "runs forwards"], {})
+             "runs forward quickly", "breaks into a run", "runs ahead", "runs forwards", "runs along",
+             "takes off running", "is running ahead", "runs at a good pace", "goes for a run"], {})
+
+
+def _run_contexts(p):
+    return ["to catch up with someone", "to get away from something", "in a hurry", "as if being chased",
+            "to get somewhere quickly", "for exercise", "with long strides", "pumping the arms", "toward a friend"]
 
 
 @action("run", "locomotion", lambda rng: _sample_speedless(rng, 2.5, 8.0), _run_phrases,
-        lambda p: ["running", "running forward"])
+        lambda p: ["running", "running forward"], contexts=_run_contexts, place="path")
 def build_run(rng, p):
     return _move(rng, p, "run", ramp_s=1.4)
 
 
 def _sprint_phrases(p):
     return (["sprints forward", "sprints as fast as possible", "runs very fast", "dashes forward at full speed",
-             "is sprinting ahead", "races forward", "sprints straight ahead", "runs forward at top speed"], {})
+             "is sprinting ahead", "races forward", "sprints straight ahead", "runs forward at top speed",
+             "dashes ahead", "bolts forward", "runs flat out", "sprints at full speed", "runs as fast as they can"], {})
+
+
+def _sprint_contexts(p):
+    return ["in a race", "to win a race", "as if racing someone", "with all their strength", "to get away",
+            "pumping the arms hard", "to beat a rival", "in a short dash", "to reach something in time"]
 
 
 @action("sprint", "locomotion", lambda rng: {**_sample_speedless(rng, 2.5, 6.0), "start_moving": True},
-        _sprint_phrases, lambda p: ["sprinting"])
+        _sprint_phrases, lambda p: ["sprinting"], contexts=_sprint_contexts, place="path")
 def build_sprint(rng, p):
     return _move(rng, p, "sprint", ramp_s=2.0)
 
@@ -130,11 +167,17 @@ def build_sprint(rng, p):
 def _sneak_phrases(p):
     return (["sneaks forward", "tiptoes forward quietly", "creeps forward crouched", "sneaks ahead carefully",
              "walks forward stealthily", "is sneaking forward", "moves forward quietly while crouching",
-             "sneaks forward slowly"], {})
+             "sneaks forward slowly", "creeps ahead on tiptoe", "sneaks along", "walks forward on tiptoes",
+             "moves stealthily ahead", "steals forward quietly"], {})
+
+
+def _sneak_contexts(p):
+    return ["to avoid being heard", "so as not to wake anyone", "trying not to make a sound", "to surprise someone",
+            "like a cat", "to stay hidden", "like a spy", "without making a noise"]
 
 
 @action("sneak", "locomotion", lambda rng: _sample_speedless(rng, 3.0, 9.8), _sneak_phrases,
-        lambda p: ["sneaking", "sneaking forward"])
+        lambda p: ["sneaking", "sneaking forward"], contexts=_sneak_contexts, place="path")
 def build_sneak(rng, p):
     tracks = _move(rng, p, "sneak")
     # Hands held up in front, elbows out: the cautious sneaking posture.
@@ -148,11 +191,17 @@ def build_sneak(rng, p):
 def _march_phrases(p):
     return (["marches forward", "marches like a soldier", "marches with high knees", "is marching forward",
              "marches ahead swinging the arms", "walks forward in a march", "marches in a straight line",
-             "marches forward raising the knees"], {})
+             "marches forward raising the knees", "marches along", "marches ahead in step", "does a military march",
+             "walks forward with a marching step"], {})
+
+
+def _march_contexts(p):
+    return ["in a parade", "to a steady beat", "with a proud posture", "on parade", "with the arms swinging stiffly",
+            "in military style", "like a toy soldier", "to the sound of a drum"]
 
 
 @action("march", "locomotion", lambda rng: _sample_speedless(rng, 3.0, 9.8), _march_phrases,
-        lambda p: ["marching"])
+        lambda p: ["marching"], contexts=_march_contexts, place="path")
 def build_march(rng, p):
     return _move(rng, p, "march")
 
@@ -160,12 +209,19 @@ def build_march(rng, p):
 def _limp_phrases(p):
     return (["limps forward favoring the {side} leg", "walks with a limp on the {side} leg",
              "limps forward", "is limping with an injured {side} leg", "walks forward limping",
-             "hobbles forward on a hurt {side} leg", "limps slowly ahead", "walks unevenly, limping on the {side} leg"],
+             "hobbles forward on a hurt {side} leg", "limps slowly ahead", "walks unevenly, limping on the {side} leg",
+             "limps along on the {side} leg", "walks with a painful {side} leg", "hobbles ahead", "limps ahead"],
             {"side": SIDE_NAMES[p["side"]]})
 
 
+def _limp_contexts(p):
+    return ["in pain", "with a sprained {side} ankle", "with an injured {side} foot", "favoring the {side} side",
+            "because of a hurt {side} knee", "slowly and painfully", "dragging the {side} leg a little",
+            "with a sore {side} leg"]
+
+
 @action("limp", "locomotion", lambda rng: {**_sample_speedless(rng, 3.0, 9.8), "side": int(rng.integers(2))},
-        _limp_phrases, lambda p: ["limping"])
+        _limp_phrases, lambda p: ["limping"], contexts=_limp_contexts, place="path")
 def build_limp(rng, p):
     return _move(rng, p, "limp", limp_side=p["side"])
 
@@ -177,32 +233,47 @@ def _sample_side_step(rng):
 
 def _side_phrases(side):
     def phrases(p):
-        return (["side steps to the {dir}", "steps sideways to the {dir}", "shuffles to the {dir}",
+        return (["side steps to the {dir}", "steps sideways to the {dir}", "shuffles sideways toward the {dir}",
                  "moves sideways to the {dir}", "walks sideways to the {dir}", "sidesteps toward the {dir}",
-                 "takes side steps to the {dir}", "moves to the {dir} with side steps"], {"dir": side})
+                 "takes side steps to the {dir}", "moves to the {dir} with side steps", "steps to the {dir} sideways",
+                 "slides sideways to the {dir}", "side steps toward the {dir}", "crosses to the {dir} with side steps",
+                 "moves laterally to the {dir}"], {"dir": side})
     return phrases
 
 
+def _side_contexts(p):
+    return ["to make room for someone", "to get out of the way", "along a wall", "to avoid something",
+            "keeping the body facing forward", "in a defensive stance", "as a warm up drill", "to let someone pass"]
+
+
 @action("side_step_left", "locomotion", _sample_side_step, _side_phrases("left"),
-        lambda p: ["side stepping to the left", "stepping sideways"])
+        lambda p: ["side stepping to the left", "stepping sideways"], contexts=_side_contexts, place="path")
 def build_side_step_left(rng, p):
     return _move(rng, p, "side", travel=np.pi / 2)
 
 
 @action("side_step_right", "locomotion", _sample_side_step, _side_phrases("right"),
-        lambda p: ["side stepping to the right", "stepping sideways"])
+        lambda p: ["side stepping to the right", "stepping sideways"], contexts=_side_contexts, place="path")
 def build_side_step_right(rng, p):
     return _move(rng, p, "side", travel=-np.pi / 2)
 
 
 def _backward_phrases(p):
-    return (["walks backwards", "walks backward {adv}", "steps backwards", "backs up {adv2}",
-             "walks in reverse", "moves backwards step by step", "is walking backward", "retreats backwards"],
+    return (["walks backwards", "walks backward {adv}", "keeps stepping backwards", "backs up {adv2}",
+             "walks in reverse", "moves backwards step by step", "is walking backward", "retreats backwards",
+             "backs away step by step", "walks backward {adv2}", "takes several steps backward",
+             "moves backward {adv3}", "retreats step by step"],
             _speed_slots(p))
 
 
+def _backward_contexts(p):
+    return ["away from something", "to make some space", "with small cautious steps", "one step at a time",
+            "away from a wall", "keeping an eye on something in front", "to get a better view",
+            "away from a barking dog"]
+
+
 @action("walk_backwards", "locomotion", lambda rng: _sample_locomotion(rng, ("slow", "normal"), 2.5, 8.0),
-        _backward_phrases, lambda p: ["walking backwards"])
+        _backward_phrases, lambda p: ["walking backwards"], contexts=_backward_contexts, place="path")
 def build_walk_backwards(rng, p):
     return _move(rng, p, "backward", travel=np.pi)
 
@@ -222,8 +293,15 @@ def _turn_phrases(side):
     def phrases(p):
         return (["turns {amount}to the {dir}", "turns {dir}", "turns {amount}to the {dir} in place",
                  "pivots to the {dir}", "rotates {amount}to the {dir}", "turns the body to the {dir}",
-                 "steps around to face the {dir}", "turns toward the {dir} on the spot"], _turn_words(p, side))
+                 "steps around to face the {dir}", "turns toward the {dir} on the spot",
+                 "turns in place {amount}toward the {dir}", "rotates the body to the {dir}", "swivels to the {dir}",
+                 "changes direction to the {dir}", "pivots {amount}toward the {dir}"], _turn_words(p, side))
     return phrases
+
+
+def _turn_contexts(p):
+    return ["to face a friend", "to look at something", "toward a sound", "to face a new direction",
+            "to face the door", "to see who is calling", "to answer someone", "to face a window"]
 
 
 def turn_in_place(rng, p, total_angle):
@@ -241,12 +319,14 @@ def turn_in_place(rng, p, total_angle):
     return add_life(tracks, rng, 0.4)
 
 
-@action("turn_left", "locomotion", _sample_turn, _turn_phrases("left"), lambda p: ["turning left"])
+@action("turn_left", "locomotion", _sample_turn, _turn_phrases("left"), lambda p: ["turning left"],
+        contexts=_turn_contexts)
 def build_turn_left(rng, p):
     return turn_in_place(rng, p, p["angle"])
 
 
-@action("turn_right", "locomotion", _sample_turn, _turn_phrases("right"), lambda p: ["turning right"])
+@action("turn_right", "locomotion", _sample_turn, _turn_phrases("right"), lambda p: ["turning right"],
+        contexts=_turn_contexts)
 def build_turn_right(rng, p):
     return turn_in_place(rng, p, -p["angle"])
 
@@ -261,11 +341,19 @@ def _sample_curve(rng):
 def _curve_phrases(p):
     return (["walks in a curve to the {dir}", "walks forward while curving {dir}", "walks along a curved path to the {dir}",
              "walks and gradually turns {dir}", "follows a curve to the {dir} while walking",
-             "walks forward, bending to the {dir}", "walks in an arc toward the {dir}", "curves {dir} as they walk"],
+             "walks forward, bending to the {dir}", "walks in an arc toward the {dir}", "curves {dir} as they walk",
+             "veers to the {dir} while walking", "walks a curved route to the {dir}", "walks and bears {dir}",
+             "strolls along a bend to the {dir}"],
             {"dir": SIDE_NAMES[p["side"]]})
 
 
-@action("walk_curve", "locomotion", _sample_curve, _curve_phrases, lambda p: ["walking in a curve"])
+def _curve_contexts(p):
+    return ["along a winding path", "following the road", "along the edge of a pond", "to go past an obstacle",
+            "following a bend in the path", "along a curved wall", "to pass a parked car"]
+
+
+@action("walk_curve", "locomotion", _sample_curve, _curve_phrases, lambda p: ["walking in a curve"],
+        contexts=_curve_contexts, place="path")
 def build_walk_curve(rng, p):
     n = seconds(p["duration"])
     sign = SIDE_SIGN[p["side"]]
@@ -283,11 +371,19 @@ def _circle_phrases(p):
     turn = "counterclockwise" if p["side"] == 0 else "clockwise"
     return (["walks in a circle", "walks around in a circle to the {dir}", "walks in a full circle",
              "circles around {turn}", "walks in a circle {turn}", "walks a loop to the {dir}",
-             "walks around in a circle", "makes a circle walking to the {dir}"],
+             "walks around in a circle", "makes a circle walking to the {dir}",
+             "goes around in a circle", "walks round in a loop to the {dir}", "completes a circle on foot",
+             "paces in a circle"],
             {"dir": SIDE_NAMES[p["side"]], "turn": turn})
 
 
-@action("walk_circle", "locomotion", _sample_circle, _circle_phrases, lambda p: ["walking in a circle"])
+def _circle_contexts(p):
+    return ["around a table", "around a tree", "around an object on the floor", "deep in thought",
+            "around a fountain", "around a chair", "to look at something from every side"]
+
+
+@action("walk_circle", "locomotion", _sample_circle, _circle_phrases, lambda p: ["walking in a circle"],
+        contexts=_circle_contexts)
 def build_walk_circle(rng, p):
     speed = 1.05 * float(rng.uniform(0.9, 1.1))
     circle_s = 2 * np.pi * p["radius"] / speed
@@ -307,10 +403,18 @@ def _sample_start_stop(rng):
 def _start_stop_phrases(p):
     return (["starts walking and then stops", "walks forward and stops", "begins to walk, then comes to a stop",
              "walks a few steps and stops", "starts to walk forward, then halts", "takes a few steps forward and stops",
-             "stands, walks forward and stops", "walks forward then stands still"], _speed_slots(p))
+             "stands, walks forward and stops", "walks forward then stands still", "walks ahead {adv} and stops",
+             "walks a short way and halts", "sets off walking and then stops", "walks forward a little and stops",
+             "starts to walk {adv2} and stops"], _speed_slots(p))
 
 
-@action("start_stop", "locomotion", _sample_start_stop, _start_stop_phrases, lambda p: ["walking"])
+def _start_stop_contexts(p):
+    return ["at a crossing", "at a red light", "in front of a door", "at the edge of the road", "at a shop window",
+            "in front of a painting", "at the end of the hall", "at the top of the stairs"]
+
+
+@action("start_stop", "locomotion", _sample_start_stop, _start_stop_phrases, lambda p: ["walking"],
+        contexts=_start_stop_contexts, place="path")
 def build_start_stop(rng, p):
     p = {**p, "start_moving": False, "end_moving": False}
     return _move(rng, p, "walk")
@@ -324,11 +428,17 @@ def _spot(tracks, side, frame, forward=0.0, width=0.0):
 
 def _skip_phrases(p):
     return (["skips forward", "skips happily", "is skipping along", "skips ahead", "skips forward cheerfully",
-             "skips in a straight line", "does a skipping motion forward", "skips like a child"], {})
+             "skips in a straight line", "does a skipping motion forward", "skips like a child", "skips along",
+             "skips merrily ahead", "goes skipping forward", "skips forward lightly"], {})
+
+
+def _skip_contexts(p):
+    return ["for fun", "in a playful way", "with a spring in every step", "full of joy", "without a care",
+            "in a good mood", "to a tune in their head"]
 
 
 @action("skip", "locomotion", lambda rng: {"energy": sample_energy(rng), "duration": sample_duration(rng, 3.5, 9.0)},
-        _skip_phrases, lambda p: ["skipping"])
+        _skip_phrases, lambda p: ["skipping"], contexts=_skip_contexts, place="path")
 def build_skip(rng, p):
     n = seconds(p["duration"])
     period = seconds(rng.uniform(0.55, 0.7))

@@ -1,7 +1,9 @@
 """The registry of action kinds and the small sampling helpers every kind shares.
 
 Every kind is an `ActionSpec`: `sample(rng) -> params`, `build(rng, params) -> PoseTracks` (solved to joints by
-`body.solve_pose`), and `phrases(params) -> (verb phrases, slot words)` for captions. Kinds that move the arms only
+`body.solve_pose`), `phrases(params) -> (verb phrases, slot words)` for captions, and optionally
+`contexts(params) -> clause templates` (purposes, objects, styles that fit every phrase of the kind, filled with the
+same slot words) and `place`, the PLACES table of captions.py its captions may name. Kinds that move the arms only
 set `upper_body=True` and can be layered over locomotion; locomotion kinds give gerunds ("walking") for that.
 Conventions: metres, Y-up, +Z forward, 20 fps, radians; side 0 = left, 1 = right.
 """
@@ -29,22 +31,25 @@ class ActionSpec:
     gerunds: Callable | None = None
     upper_body: bool = False
     apply: Callable | None = None  # upper-body kinds: apply(rng, params, tracks) layers the gesture onto tracks
+    contexts: Callable | None = None  # contexts(params) -> clause templates appended to a phrase ("to a crowd")
+    place: str = "spot"  # "path" for kinds that travel ("across the room"), "spot" for the others ("in the gym")
 
 
 ACTION_KINDS: dict[str, ActionSpec] = {}
 
 
-def action(name, category, sample, phrases, gerunds=None, upper_body=False):
+def action(name, category, sample, phrases, gerunds=None, upper_body=False, contexts=None, place="spot"):
     """Register a build function as an action kind."""
 
     def register(build):
-        ACTION_KINDS[name] = ActionSpec(name, category, sample, build, phrases, gerunds, upper_body)
+        ACTION_KINDS[name] = ActionSpec(name, category, sample, build, phrases, gerunds, upper_body,
+                                        contexts=contexts, place=place)
         return build
 
     return register
 
 
-def gesture(name, sample, phrases):
+def gesture(name, sample, phrases, contexts=None):
     """Register an upper-body gesture from apply(rng, params, tracks); standing alone it plays over idle standing."""
 
     def register(apply):
@@ -53,7 +58,7 @@ def gesture(name, sample, phrases):
             apply(rng, p, tracks)
             return tracks
 
-        ACTION_KINDS[name] = ActionSpec(name, "arms", sample, build, phrases, None, True, apply)
+        ACTION_KINDS[name] = ActionSpec(name, "arms", sample, build, phrases, None, True, apply, contexts=contexts)
         return apply
 
     return register

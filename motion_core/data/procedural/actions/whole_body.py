@@ -18,10 +18,18 @@ def _sample_stand(rng):
 
 def _stand_phrases(p):
     return (["stands still", "is standing in place", "stands idle", "stands and waits", "stands without moving much",
-             "stays standing", "stands in one place", "is idle, standing"], {})
+             "stays standing", "stands in one place", "is idle, standing", "waits", "waits in place",
+             "remains standing", "stays put", "keeps still", "stands around", "waits without moving", "stands calmly",
+             "holds still"], {})
 
 
-@action("stand", "idle", _sample_stand, _stand_phrases, lambda p: ["standing"])
+def _stand_contexts(p):
+    return ["for a while", "for a few seconds", "lost in thought", "with the arms at the sides", "in a queue",
+            "at a bus stop", "with nothing to do", "in a relaxed pose", "at ease", "for a friend to arrive",
+            "in line at a shop"]
+
+
+@action("stand", "idle", _sample_stand, _stand_phrases, lambda p: ["standing"], contexts=_stand_contexts)
 def build_stand(rng, p):
     n = seconds(p["duration"])
     tracks = idle_tracks(n, rng, life=p["energy"])
@@ -52,12 +60,21 @@ def _bow_phrases(p):
     deep = "deeply " if p["depth"] > 0.8 else ""
     return (["bows " + deep + "forward", "bows {count}", "takes a bow", "bends forward at the waist in a bow",
              "bows politely", "bows down " + deep + "and straightens up", "gives a " + ("deep " if deep else "") + "bow",
-             "leans forward to bow and stands back up"], {"count": COUNT_WORDS.get(p["count"], "")})
+             "leans forward to bow and stands back up", "bows the head and upper body", "makes a bow",
+             "bends at the waist in greeting", "bows from the waist", "gives a polite bow",
+             "bows {count} from the hips", "bends over in a bow and rises again"],
+            {"count": COUNT_WORDS.get(p["count"], "")})
+
+
+def _bow_contexts(p):
+    return ["to a crowd", "in greeting", "to say thank you", "as a sign of respect", "to a guest", "to a teacher",
+            "to a partner", "at the end of a show", "to the people in front of them", "to thank the crowd",
+            "respectfully", "to welcome a visitor", "like a butler", "to an opponent", "at the end of a speech"]
 
 
 @action("bow", "whole_body", lambda rng: {"count": int(rng.integers(1, 3)), "depth": float(rng.uniform(0.45, 1.1)),
                                           "energy": sample_energy(rng), "duration": sample_duration(rng, 2.5, 5.0)},
-        _bow_phrases)
+        _bow_phrases, contexts=_bow_contexts)
 def build_bow(rng, p):
     rep = seconds(rng.uniform(1.6, 2.4))
     lead = seconds(rng.uniform(0.3, 0.8))
@@ -92,10 +109,19 @@ def _sample_turn_around(rng):
 def _turn_around_phrases(p):
     return (["turns around", "turns around to face the other way", "turns around to the {side}", "turns 180 degrees",
              "spins around to face backward", "turns their body all the way around", "does an about-face",
-             "turns back the way they came"], {"side": SIDE_NAMES[p["side"]]})
+             "turns back the way they came", "turns to face behind", "turns around on the spot", "turns back around",
+             "reverses direction", "does a half turn", "turns around to face backward",
+             "swings around to face the other way", "turns around over the {side} shoulder"],
+            {"side": SIDE_NAMES[p["side"]]})
 
 
-@action("turn_around", "whole_body", _sample_turn_around, _turn_around_phrases, lambda p: ["turning around"])
+def _turn_around_contexts(p):
+    return ["to look behind", "toward someone behind them", "when someone calls their name", "to check behind them",
+            "on hearing a noise from behind", "to go back", "to head the other way", "to leave"]
+
+
+@action("turn_around", "whole_body", _sample_turn_around, _turn_around_phrases, lambda p: ["turning around"],
+        contexts=_turn_around_contexts)
 def build_turn_around(rng, p):
     return turn_in_place(rng, p, p["angle"] * SIDE_SIGN[p["side"]])
 
@@ -103,13 +129,20 @@ def build_turn_around(rng, p):
 def _spin_phrases(p):
     turn = "counterclockwise" if p["side"] == 0 else "clockwise"
     return (["spins around", "spins in a circle", "spins around {count}", "turns around in a full circle",
-             "spins {turn}", "does a full spin", "twirls around", "spins on the spot to the {side}"],
+             "spins {turn}", "does a full spin", "twirls around", "spins on the spot to the {side}",
+             "turns a full circle on the spot", "does a spin {count}", "whirls around",
+             "rotates in place {count}", "spins all the way around"],
             {"count": {1: "once", 2: "twice"}[p["count"]], "turn": turn, "side": SIDE_NAMES[p["side"]]})
+
+
+def _spin_contexts(p):
+    return ["like a ballerina", "for fun", "with the arms out", "in a playful way", "with joy", "to show off a dress",
+            "with a big smile", "like a top"]
 
 
 @action("spin", "whole_body", lambda rng: {"side": int(rng.integers(2)), "count": int(rng.choice([1, 1, 2])),
                                            "energy": sample_energy(rng), "duration": sample_duration(rng, 2.5, 4.5)},
-        _spin_phrases, lambda p: ["spinning"])
+        _spin_phrases, lambda p: ["spinning"], contexts=_spin_contexts)
 def build_spin(rng, p):
     total = 360.0 * p["count"] * SIDE_SIGN[p["side"]]
     n = seconds(p["duration"])
@@ -136,12 +169,18 @@ def build_spin(rng, p):
 def _dance_phrases(p):
     return (["dances", "does some simple dance steps", "dances side to side", "dances to the music",
              "steps side to side in a dance", "grooves to a beat, stepping left and right", "does a little dance",
-             "is dancing happily"], {})
+             "is dancing happily", "does a little side to side dance", "dances in place", "bobs and sways to a beat",
+             "shows off some dance moves", "dances with simple steps", "moves to the beat"], {})
+
+
+def _dance_contexts(p):
+    return ["at a party", "at a wedding", "to a favorite song", "to the radio", "with joy", "for fun",
+            "to a catchy tune", "in celebration", "at a club", "with a partner watching"]
 
 
 @action("dance", "whole_body", lambda rng: {"tempo": float(rng.uniform(1.6, 2.3)), "energy": sample_energy(rng),
                                             "duration": sample_duration(rng, 4.0, 9.8), "arms": int(rng.integers(3))},
-        _dance_phrases, lambda p: ["dancing"])
+        _dance_phrases, lambda p: ["dancing"], contexts=_dance_contexts)
 def build_dance(rng, p):
     n = seconds(p["duration"])
     tracks = idle_tracks(n, rng, life=0.3)
@@ -197,12 +236,20 @@ def build_dance(rng, p):
 def _look_phrases(p):
     return (["looks around", "looks to the left and to the right", "turns the head to look around",
              "looks around curiously", "glances left and right", "scans the surroundings", "looks over both shoulders",
-             "stands and looks around"], {})
+             "stands and looks around", "looks all around", "glances around", "looks about", "peers around",
+             "turns the head from side to side", "looks this way and that", "checks the surroundings",
+             "surveys the surroundings"], {})
+
+
+def _look_contexts(p):
+    return ["for something", "to find a friend", "searching for something", "for a lost item", "to see who is there",
+            "to get their bearings", "warily", "to see what is going on", "for the source of a noise",
+            "to find the way", "for a place to go", "nervously", "with curiosity"]
 
 
 @action("look_around", "whole_body", lambda rng: {"count": int(rng.integers(2, 5)), "energy": sample_energy(rng),
                                                   "duration": sample_duration(rng, 3.0, 8.0)}, _look_phrases,
-        lambda p: ["looking around"])
+        lambda p: ["looking around"], contexts=_look_contexts)
 def build_look_around(rng, p):
     n = seconds(p["duration"])
     tracks = idle_tracks(n, rng, life=0.5)
@@ -231,13 +278,20 @@ def build_look_around(rng, p):
 def _stumble_phrases(p):
     return (["stumbles while walking", "trips and catches their balance", "walks and stumbles forward",
              "trips over something and recovers", "loses balance for a moment while walking", "stumbles and almost falls",
-             "walks forward, trips, and keeps going", "staggers forward after tripping"], {})
+             "walks forward, trips, and keeps going", "staggers forward after tripping", "trips while walking",
+             "walks and nearly falls", "loses footing and stumbles", "stumbles forward",
+             "catches a foot and lurches forward"], {})
+
+
+def _stumble_contexts(p):
+    return ["on uneven ground", "on a slippery floor", "clumsily", "in the dark", "with the eyes on a phone",
+            "on a loose stone", "on a rough path"]
 
 
 @action("stumble", "whole_body", lambda rng: {"energy": sample_energy(rng), "duration": sample_duration(rng, 4.0, 8.0),
                                               "speed": "normal", "start_moving": bool(rng.random() < 0.5),
                                               "end_moving": bool(rng.random() < 0.5)},
-        _stumble_phrases, lambda p: ["stumbling"])
+        _stumble_phrases, lambda p: ["stumbling"], contexts=_stumble_contexts, place="path")
 def build_stumble(rng, p):
     n = seconds(p["duration"])
     style = gait_style("walk", 1.0, rng, p["energy"])
