@@ -15,6 +15,7 @@ from tensors kept on the training device, with a numpy generator whose state is 
 sees exactly the batches it would have seen.
 """
 
+import functools
 import json
 from pathlib import Path
 
@@ -85,9 +86,14 @@ class CaptionEmbeddings:
                                  np.concatenate([self.embeddings, other.embeddings[new]]) if new else self.embeddings)
 
 
+@functools.lru_cache(maxsize=1)
+def _caption_encoder():
+    return TextEncoder()  # loaded once: a corpus embeds its captions in many batches
+
+
 def default_text_encode(texts):
     """Embed captions with the generator's text encoder (all-MiniLM-L6-v2). texts: list[str] -> (N, 384) float32."""
-    encoder = TextEncoder()
+    encoder = _caption_encoder()
     with torch.no_grad():
         return np.asarray(encoder.encode(list(texts)).float().cpu().numpy(), dtype=np.float32)
 
