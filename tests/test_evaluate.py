@@ -9,7 +9,8 @@ import torch
 
 from motion_core.cli import main as cli_main
 from motion_core.data.dataset import MotionTextDataset
-from motion_core.evaluate import CLEANED_NAMES, METRIC_NAMES, evaluate, sample_features, vae_round_trip
+from motion_core.evaluate import (CLEANED_NAMES, METRIC_NAMES, corpus_action_check, evaluate, sample_features,
+                                  vae_round_trip)
 from motion_core.generator import MotionGenerator
 from motion_core.models.config import ModelConfig
 from motion_core.models.evaluator import EvaluatorConfig, MotionTextEvaluator
@@ -106,6 +107,9 @@ def test_round_trip_counts_kept_actions_per_kind(setup):
     assert result["action_checked"] == rows and result["action_kept"] == pytest.approx(odd / rows)
     assert result["action_kept_by_kind"] == {"even": [0, rows - odd], "odd": [odd, odd]}
     assert list(result["action_kept_by_kind"]) == ["even", "odd"]
+    # the corpus check labels each clip by the kind its caption names
+    labels = {corpus_action_check(dataset).label(row) for row in range(rows)}
+    assert {"walk", "jump_in_place", "wave_right"} <= labels, labels
 
 
 def test_sample_features_is_seeded_and_masked(setup):
