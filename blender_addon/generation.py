@@ -27,7 +27,7 @@ from motion_core.errors import MotionError  # noqa: E402
 from motion_core.motion import protocol, skeleton  # noqa: E402
 from motion_core.motion.protocol import EditRequest, GenerateRequest, SequenceRequest  # noqa: E402
 from motion_core.motion.splice import CONTINUE_CONTEXT_FRAMES, EDIT_MIN_GAP, edit_window  # noqa: E402
-from motion_core.motion.retarget import resample, retarget, sample, smpl_rest_joints  # noqa: E402
+from motion_core.motion.retarget import leg_scale, resample_joints, retarget, sample, smpl_rest_joints  # noqa: E402
 
 Progress = Optional[Callable[[int, int], None]]  # (done, total): reading a rig's motion back
 
@@ -499,15 +499,18 @@ def bake_result(context, settings, item: StoredMotion, target: Target, report: C
         stretch = proportions.match(context, obj, target, joints, rest_pose,
                                     constants + _rest_keys(obj, keyed, set(), set(switched_off), whole=True))
         rest_pose = stretch.rest
-    retargeted = retarget(joints, rest_pose, target.bone_map, root_motion=settings.root_motion or placed is not None,
-                          markers=target.markers, followers=target.followers, root_bone=target.root,
-                          match_feet=not own_proportions and placed is None, follow_pelvis=own_proportions,
-                          scale=None if placed is None else placed.scale)
     scene_fps = scene.render.fps / scene.render.fps_base
     if settings.keep_motion_fps and placed is None:
-        step = float(scene_fps / item.fps)
-    else:  # one key per scene frame
-        retargeted, step = resample(retargeted, item.fps, scene_fps), 1.0
+        keyed_joints, step = joints, float(scene_fps / item.fps)
+        scale = None
+    else:  # one key per scene frame, each retargeted from the motion at its time, so the feet fit every key
+        keyed_joints, step = resample_joints(joints, item.fps, scene_fps), 1.0
+        scale = leg_scale(joints, rest_pose, target.markers or target.bone_map) if placed is None else placed.scale
+    retargeted = retarget(keyed_joints, rest_pose, target.bone_map,
+                          root_motion=settings.root_motion or placed is not None, markers=target.markers,
+                          followers=target.followers, root_bone=target.root,
+                          match_feet=not own_proportions and placed is None, follow_pelvis=own_proportions,
+                          scale=scale)
     constants += _rest_keys(obj, keyed, set(retargeted.location_bones), set(switched_off))
     if stretch is not None:
         constants = proportions.merge(constants, stretch.keys)

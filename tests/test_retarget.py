@@ -332,3 +332,38 @@ def test_resample_to_scene_rates():
     out = resample(result, 20.0, 24.0)
     np.testing.assert_allclose(out.rotations[::6], result.rotations[::5], atol=1e-6)  # 0.25 s steps coincide
     np.testing.assert_allclose(out.locations[3], (result.locations[2] + result.locations[3]) / 2, atol=1e-6)
+
+
+def test_resampled_clip_keeps_the_feet_on_the_floor_at_every_frame():
+    """The walk at 24 fps, its joint positions resampled and retargeted at that rate with the 20 fps clip's leg scale:
+    one frame per 1/24 s through the last pose, the 20 fps frames where the times coincide, the root path at the
+    clip's scale, and the rig's planted feet on its floor (within 1 cm) at every 24 fps frame, where slerping keys
+    retargeted at 20 fps sinks them between the clip's frames."""
+    from motion_core.motion.retarget import leg_scale, resample, resample_joints, resample_times
+
+    joints, contact = walk()
+    rig = build_rig(smpl_layout(standing_body()), np.random.default_rng(11))
+    bone_map = {n: n for n in NAMES}
+    times = resample_times(len(joints), 20.0, 24.0)
+    np.testing.assert_allclose(times, np.arange(len(times)) / 1.2)
+    assert 0 <= times[-1] - (len(joints) - 1) < 20.0 / 24.0
+    at_24 = resample_joints(joints, 20.0, 24.0)
+    assert at_24.shape == (len(times), 22, 3)
+    np.testing.assert_allclose(at_24[::6], joints[::5][:len(at_24[::6])])  # 0.25 s steps coincide
+    np.testing.assert_allclose(resample_joints(joints, 20.0, 20.0), joints)
+    scale = leg_scale(joints, rig, bone_map)
+    assert scale == pytest.approx(retarget(joints, rig, bone_map).scale)
+
+    around = np.clip(times, 0, len(joints) - 1)  # a foot is planted where it is at both 20 fps frames around
+    planted = contact[:, np.floor(around + 1e-6).astype(int)] & contact[:, np.ceil(around - 1e-6).astype(int)]
+
+    def feet(result):
+        posed = pose_rig(rig, result)
+        return np.concatenate([foot_errors(posed, at_24, rig, scale, side)[planted[s]]
+                               for s, side in enumerate(("left", "right"))])
+
+    result = retarget(at_24, rig, bone_map, scale=scale)
+    assert result.scale == scale
+    assert np.abs(feet(result)).max() < 0.01, np.abs(feet(result)).max()
+    slerped = resample(retarget(joints, rig, bone_map), 20.0, 24.0)
+    assert feet(slerped).min() < -0.003  # the planted foot below the floor between 20 fps frames
