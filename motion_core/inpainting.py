@@ -83,6 +83,24 @@ def encode_motion(gen, joints):
     return mu * gen.config.diffusion.latent_scale
 
 
+def _step_counter(total, progress, cancel):
+    """tick(count=1) for a sampling loop of `total` denoiser steps: reports progress(done, total) and raises
+    GenerationCancelled when `cancel()` says so (checked now, and after every tick but the last)."""
+    if cancel is not None and cancel():
+        raise GenerationCancelled()
+    done = 0
+
+    def tick(count=1):
+        nonlocal done
+        done += count
+        if progress is not None:
+            progress(done, total)
+        if cancel is not None and done < total and cancel():
+            raise GenerationCancelled()
+
+    return tick
+
+
 def _inpaint_window(gen, z, known, noise, text_tok, steps, guidance, tick):
     """DDIM over one window. z, noise: (V, n, C); known: (1, n, 1) bool; text_tok: condition tokens."""
     time_tokens, scheduler = gen._time_tokens_for(steps)
@@ -178,18 +196,7 @@ def _sample_tokens_parallel(gen, latents, known, windows, prompts, noise, steps,
     V = latents.shape[0]
     text_embs = [gen.text_embeddings(p, guidance, V) for p in prompts]
     known_t = torch.tensor(np.asarray(known, dtype=bool), device=gen.device)[None, :, None]
-    done_steps = 0
-
-    def tick():
-        nonlocal done_steps
-        done_steps += 1
-        if progress is not None:
-            progress(done_steps, steps)
-        if cancel is not None and done_steps < steps and cancel():
-            raise GenerationCancelled()
-
-    if cancel is not None and cancel():
-        raise GenerationCancelled()
+    tick = _step_counter(steps, progress, cancel)
     max_rows = CPU_BATCH_ROWS if gen.device.type == "cpu" else None
     with _cpu_threads(gen.device, gen.cpu_loop_threads):
         return _sample_parallel(gen, latents, known_t, windows, text_embs, noise, steps, float(guidance), tick,
@@ -222,21 +229,11 @@ def sample_tokens(gen, latents, known, owners, prompts, noise, steps, guidance, 
     if parallel:
         return _sample_tokens_parallel(gen, latents, known, windows, prompts, noise, steps, guidance, progress,
                                        cancel)
-    total, done_steps = len(windows) * steps, 0
     text_embs = [gen.text_embeddings(p, guidance, V) for p in prompts]
     x = latents.clone()
     done = torch.tensor(np.asarray(known, dtype=bool), device=gen.device)  # a copy: `known` stays as given
 
-    def tick(count=1):
-        nonlocal done_steps
-        done_steps += count
-        if progress is not None:
-            progress(done_steps, total)
-        if cancel is not None and done_steps < total and cancel():
-            raise GenerationCancelled()
-
-    if cancel is not None and cancel():
-        raise GenerationCancelled()
+    tick = _step_counter(len(windows) * steps, progress, cancel)
     with _cpu_threads(gen.device, gen.cpu_loop_threads):
         for w in windows:
             span = slice(w.start, w.stop)

@@ -30,10 +30,13 @@ import numpy as np
 from scipy.optimize import linprog
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+for folder in (REPO_ROOT, os.path.join(REPO_ROOT, "tests")):
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
 from motion_core.motion import skeleton  # noqa: E402
+# the rig gallery's definitions, so the bound is of the same measure the gallery reports (leg-length scale, Rigify)
+from rig_gallery import generate_rigify, leg_length, rest_world_heads  # noqa: E402
 
 NAMES = list(skeleton.JOINT_NAMES)
 TARGET_MEAN_CM = 3.0
@@ -82,15 +85,6 @@ def frame_bound(target, far, rigid, most=None):
     return float(result.fun) if result.status == 0 else None
 
 
-def leg_length(points):
-    """Mean hip -> knee -> ankle length of (22, 3) points, or the median over frames of (T, 22, 3)."""
-    legs = []
-    for side in ("left", "right"):
-        h, k, a = (points[..., NAMES.index(f"{side}_{j}"), :] for j in ("hip", "knee", "ankle"))
-        legs.append(np.linalg.norm(k - h, axis=-1) + np.linalg.norm(a - k, axis=-1))
-    return float(np.median(np.mean(legs, axis=0)))
-
-
 def bound(rest, joints):
     """Per-frame bounds (cm) of a rig with rest markers `rest` (22, 3) against `joints` (T, 22, 3) scaled by leg length:
     (least mean error (T,), least mean error with every joint within 10 cm (T,), NaN where that is impossible)."""
@@ -107,18 +101,14 @@ def _cm(values):
 
 def rigify_markers():
     """(22, 3) rest heads of a freshly generated Rigify rig's deform bones, Blender's world frame."""
-    import addon_utils
     import bpy
 
     from motion_core.motion.bone_maps import PRESETS, resolve_preset
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    addon_utils.enable("rigify", default_set=True)
-    bpy.ops.object.armature_human_metarig_add()
-    bpy.ops.pose.rigify_generate()
-    rig = bpy.context.active_object
+    rig = generate_rigify()
     names = resolve_preset(PRESETS["RIGIFY_DEFORM"], [b.name for b in rig.data.bones])
-    return np.array([np.asarray(rig.matrix_world @ rig.data.bones[names[n]].head_local) for n in NAMES])
+    return rest_world_heads(rig, [names[n] for n in NAMES])
 
 
 def summary(values):
