@@ -16,7 +16,8 @@ from motion_core.cli import main as cli_main
 from motion_core.data.procedural import generate_clip
 from motion_core.metrics import foot_skate_ratio, jitter
 from motion_core.motion.features import joints_to_features, recover_from_ric
-from motion_core.motion.foot_cleanup import (CONTACT_JOINTS, MAX_ROOT_SHIFT, clean_foot_contacts, contact_mask)
+from motion_core.motion.foot_cleanup import (CLEARANCE, CONTACT_JOINTS, MAX_ROOT_SHIFT, clean_foot_contacts,
+                                             contact_mask)
 from motion_core.motion.skeleton import PARENTS
 
 FEET = list(CONTACT_JOINTS)
@@ -64,9 +65,12 @@ def test_sliding_feet_are_pinned_with_bones_kept_and_no_pops(kind, seed):
 
     before, after = foot_skate_ratio(sliding), foot_skate_ratio(out)
     assert before > 0.3
-    # What is left is mostly take-off and landing frames (the toe below 5 cm and moving fast), which the clean clip
-    # has too (skate 0.01-0.09 on these clips).
-    assert after < 0.3 * before and after < 0.17, (before, after)
+    # Pinned feet catch up with the body through the air (the clearance step), not along the floor: measured 0.000 on
+    # these clips (before the clearance step 0.06-0.13, mostly take-off and landing frames; the clean clips 0.01-0.05).
+    assert after < 0.02, (before, after)
+    # The catch-up lifts a ball no higher than CLEARANCE (a ball already higher keeps its height; 1 cm of slack for
+    # the root correction, which a swinging foot follows).
+    assert (out[:, [10, 11], 1] <= np.maximum(sliding[:, [10, 11], 1], CLEARANCE) + 0.01).all()
     # Inside contact spans the balls of the feet stand still.
     planted = contact_mask(contacts)[:, [1, 3]]
     steady = planted[:-2] & planted[1:-1] & planted[2:]  # (T-2, 2) a contact frame with contact on both sides

@@ -23,9 +23,13 @@ The steps, each vectorised over frames (loops run over the 4 channels and the 2 
      peeling off the floor) lets go of its horizontal pin over RELEASE_RANGE of height.
   4. Foot targets: the ankle and the ball follow their own pins; a foot planted only on the ball moves its ankle with
      the ball (and the other way round), and the ball stays at its frame's distance from the ankle.
-  5. Root correction: where a pinned ankle is out of the leg's reach, the whole body moves toward it, at most
+  5. Clearance: a foot joint may touch the floor or move, not both. Where the pins moved the foot off its path
+     (blends, released heels) and the foot target moves faster than SKATE_SPEED, the whole foot is lifted so that its
+     ball clears CLEARANCE, eased over a few frames: the catch-up after a pin becomes a short step through the air instead
+     of a slide along the floor (generated walks slide most at exactly these take-off and landing frames).
+  6. Root correction: where a pinned ankle is out of the leg's reach, the whole body moves toward it, at most
      MAX_ROOT_SHIFT and eased in and out over a few frames; beyond that the foot stops short of its pin.
-  6. Leg IK (hip -> knee -> ankle, `motion_core.motion.ik`) with the frame's own thigh and shin lengths and the knee
+  7. Leg IK (hip -> knee -> ankle, `motion_core.motion.ik`) with the frame's own thigh and shin lengths and the knee
      bending where the original knee bent; the ball is placed at the frame's ankle-ball distance toward its target.
      Every bone keeps its length in every frame; frames no pin touches are returned as they came.
 """
@@ -51,6 +55,10 @@ MAX_PIN_DISTANCE = 0.15  # m: frames farther than this from their span's pin are
 GLIDE_SHARE = 1.0 / 3.0  # ... and a span with more such frames than this share is a glide, not a plant
 RELEASE_HOLD, RELEASE_RANGE = 0.01, 0.04  # a pinned joint lets go between 1 and 5 cm above its span's lowest point
 MAX_ROOT_SHIFT = 0.08  # m: the largest correction of the whole body toward out-of-reach pins
+# A foot moving faster than this is not planted (the speed `motion_core.metrics.foot_skate_ratio` calls a skate) ...
+SKATE_SPEED = 0.5  # m/s
+CLEARANCE = 0.07  # m: ... and its ball is lifted at least this high (above the metrics' 5-cm contact height) ...
+CATCH_UP = 0.03  # m: ... in full where the pins moved it this far or more from its path (less in proportion)
 REACH_MARGIN = 1e-4  # m: legs are never asked to be straighter than this short of full length
 
 
@@ -190,6 +198,24 @@ def _smooth_peaks(shift, radius=2, sigma=1.5):
     return gaussian_smooth(shift[widest], sigma, axis=0)
 
 
+def _clearance(ball, original, fps=20.0):
+    """Upward offset (T, 3) that lifts a foot whose ball target (T, 3) moves faster than SKATE_SPEED near the floor
+    where the pins moved it away from its original path (T, 3) (a catch-up after a pin); eased like the root
+    correction. A foot the pins did not move keeps its height: take-offs of clean motion stay as they are."""
+    step = np.linalg.norm(np.diff(ball[:, [0, 2]], axis=0), axis=-1) * fps  # (T-1,) horizontal speed per frame step
+    speed = np.maximum(np.concatenate([step, [0.0]]), np.concatenate([[0.0], step]))  # (T,) fastest step touching
+    moved = np.linalg.norm(ball[:, [0, 2]] - original[:, [0, 2]], axis=-1)  # (T,) horizontal correction
+    moved = np.maximum(moved, np.maximum(np.concatenate([moved[1:], [0.0]]), np.concatenate([[0.0], moved[:-1]])))
+    fast = np.clip((speed - 0.8 * SKATE_SPEED) / (0.4 * SKATE_SPEED), 0.0, 1.0)  # 0 below 0.4 m/s, 1 above 0.6
+    caught_up = np.clip(moved / CATCH_UP, 0.0, 1.0)
+    below = np.maximum(CLEARANCE - ball[:, 1], 0.0)  # (T,) how far the ball is under the clearance
+    lift = np.zeros((len(ball), 3))
+    lift[:, 1] = fast * caught_up * below
+    # Eased over the neighbouring frames, but never above the clearance (a ball already in the air stays as it is).
+    lift[:, 1] = np.minimum(_smooth_peaks(lift, radius=1, sigma=1.0)[:, 1], below)
+    return lift
+
+
 def _unit(v):
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
@@ -237,7 +263,12 @@ def _clean_clip(joints, contacts, on, off, blend):
         ball_target = x[:, ball] + c_f + _carried(c_a, w_f, h_f)
         targets.append((ankle_target, ball_target, np.maximum(w_a, w_f)))
 
-    # 5. Root correction: move the body toward pinned ankles that the legs cannot reach (a few Gauss-Seidel passes).
+    # 5. Clearance: foot targets that move fast near the floor, where the pins had a hand, are lifted into the air.
+    targets = [(ankle_target, ball_target, weight, _clearance(ball_target, x[:, leg[3]]))
+               for (ankle_target, ball_target, weight), leg in zip(targets, LEGS)]
+    targets = [(ankle_target + lift, ball_target + lift, weight) for ankle_target, ball_target, weight, lift in targets]
+
+    # 6. Root correction: move the body toward pinned ankles that the legs cannot reach (a few Gauss-Seidel passes).
     shift = np.zeros((len(x), 3))
     reach = [np.linalg.norm(x[:, knee] - x[:, hip], axis=-1) + np.linalg.norm(x[:, ankle] - x[:, knee], axis=-1)
              - REACH_MARGIN for hip, knee, ankle, _ in LEGS]
@@ -251,7 +282,7 @@ def _clean_clip(joints, contacts, on, off, blend):
         shift *= np.minimum(1.0, MAX_ROOT_SHIFT / np.maximum(size, 1e-12))
     shift = _smooth_peaks(shift)
 
-    # 6. Leg IK with the frame's own bone lengths; the knee bends where the original knee bent.
+    # 7. Leg IK with the frame's own bone lengths; the knee bends where the original knee bent.
     out = x + shift[:, None, :]
     forward = _unit(np.cross(x[:, LEGS[0][0]] - x[:, LEGS[1][0]], [0.0, 1.0, 0.0]))  # (T, 3) +Z when facing +Z
     for (hip, knee, ankle, ball), (ankle_target, ball_target, weight) in zip(LEGS, targets):
