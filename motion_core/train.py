@@ -171,9 +171,9 @@ class DenoiserTask(Task):
         if self.vae_dir is None:
             raise MotionError(f"training the {self.kind} needs a trained VAE: add --vae RUN_DIR")
         self.vae = FeatureVAE.from_pretrained(self.vae_dir, self.device).eval().requires_grad_(False)
-        if not np.allclose(self.vae.mean.cpu().numpy(), self.dataset.mean, atol=1e-5):
-            raise MotionError(f"the VAE in {self.vae_dir} was trained on another corpus (its Mean.npy differs); "
-                              "train the VAE on this --data first")
+        # A VAE fitted on other data (fine-tuning the shipped model on your own corpus, or a rebuilt corpus whose
+        # statistics moved) still sees features normalised as it was trained: the denoiser learns its latent space.
+        self.dataset.use_statistics(self.vae.mean.cpu().numpy(), self.vae.std.cpu().numpy())
         denoiser_kind = "motion_mamba" if self.kind == "denoiser" else "mld"
         denoiser = asdict(denoiser_config_for(self.vae.config, denoiser_kind))
         denoiser["text_dim"] = self.dataset.captions.dim
@@ -362,6 +362,10 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
     model = model.to(device)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    if resume:
+        state, rank_state = load_checkpoint(out, model, optimizer, rank)
+    if kind == "vae" and config.decoder_only:  # the frozen encoder sees features normalised as it was trained
+        dataset.use_statistics(model.mean.cpu().numpy(), model.std.cpu().numpy())
     sampler = BatchSampler(dataset, config.batch_size // world, device, seed=config.seed + 1000 * rank,
                            **task.sampler_options())
     torch.manual_seed(config.seed + 1000 * rank)  # noise/dropout streams differ per rank, fixed per run
@@ -370,7 +374,6 @@ def train(kind, data, out, config: TrainConfig = None, resume=False, vae=None, d
     interval = {"count": 0, "sums": {}}
     log_path = out / "loss.jsonl"
     if resume:
-        state, rank_state = load_checkpoint(out, model, optimizer, rank)
         step, log_lines = state["step"], state["log_lines"]
         restore_rng_state(rank_state, sampler, device)
         interval = rank_state.get("interval") or {"count": 0, "sums": {}}

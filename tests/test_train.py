@@ -246,3 +246,35 @@ def test_decoder_only_keeps_the_encoder_and_its_normaliser(corpus, tmp_path):
     encoder = [k for k in initial if k.startswith("enc_")]
     assert encoder and all(torch.equal(initial[k], tuned[k]) for k in encoder + ["mean", "std"])
     assert any(not torch.equal(initial[k], tuned[k]) for k in initial if k.startswith("dec_"))
+
+
+def test_a_vae_fitted_on_other_data_sees_this_corpus_normalised_its_way(corpus, tmp_path):
+    """Fine-tuning a trained model on your own corpus: the denoiser's VAE (and a decoder-only run's frozen encoder)
+    was fitted with other feature statistics, so the corpus is re-expressed in them instead of refused."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from motion_core.train import DenoiserTask
+
+    vae_run = tmp_path / "vae"
+    train("vae", corpus, vae_run, tiny_config("vae", steps=2), progress=False)
+    other = tmp_path / "other"
+    shutil.copytree(vae_run / "model", other)
+    weights = load_file(str(other / "vae.safetensors"))
+    weights["mean"], weights["std"] = weights["mean"] + 0.5, weights["std"] * 2.0  # as if fitted on other data
+    save_file(weights, str(other / "vae.safetensors"))
+
+    dataset = MotionTextDataset(corpus, "train", encode=fake_encode)
+    raw = dataset.features * dataset.std + dataset.mean
+    task = DenoiserTask(tiny_config("denoiser", steps=2), dataset, torch.device("cpu"), vae_dir=other)
+    task.build()
+    np.testing.assert_allclose(dataset.mean, weights["mean"].numpy())
+    np.testing.assert_allclose(dataset.features * dataset.std + dataset.mean, raw, atol=1e-5)  # same motions
+    assert train("denoiser", corpus, tmp_path / "den", tiny_config("denoiser", steps=2), vae=other,
+                 progress=False)["step"] == 2
+    # a decoder-only fine-tune from those weights trains too (and keeps their statistics)
+    train("vae", corpus, tmp_path / "dec", tiny_config("vae", steps=2, decoder_only=True),
+          init=other / "vae.safetensors", progress=False)
+    tuned = load_file(str(tmp_path / "dec" / "model" / "vae.safetensors"))
+    assert torch.equal(tuned["mean"], weights["mean"]) and torch.equal(tuned["std"], weights["std"])

@@ -197,6 +197,14 @@ class MotionTextDataset(torch.utils.data.Dataset):
         self.segment_names = names
         self.rng = np.random.default_rng(seed)
 
+    def use_statistics(self, mean, std):
+        """Re-express the features in another normaliser's statistics (mean, std: (263,)), e.g. those a trained VAE
+        was fitted with, so that fine-tuning on this corpus feeds the model what it expects."""
+        mean = np.asarray(mean, np.float32)
+        std = np.where(np.asarray(std, np.float32) < 1e-8, 1.0, np.asarray(std, np.float32)).astype(np.float32)
+        self.features = ((self.features * self.std + self.mean) - mean) / std
+        self.mean, self.std = mean, std
+
     def __len__(self):
         return len(self.segment_start)
 
