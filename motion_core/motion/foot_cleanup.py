@@ -23,12 +23,14 @@ The steps, each vectorised over frames (loops run over the 4 channels and the 2 
      peeling off the floor) lets go of its horizontal pin over RELEASE_RANGE of height.
   4. Foot targets: the ankle and the ball follow their own pins; a foot planted only on the ball moves its ankle with
      the ball (and the other way round), and the ball stays at its frame's distance from the ankle.
-  5. Clearance: a foot joint may touch the floor or move, not both. Where the pins moved the foot off its path
-     (blends, released heels) and the foot target moves faster than SKATE_SPEED, the whole foot is lifted so that its
-     ball clears CLEARANCE, eased over a few frames: the catch-up after a pin becomes a short step through the air instead
-     of a slide along the floor (generated walks slide most at exactly these take-off and landing frames).
-  6. Root correction: where a pinned ankle is out of the leg's reach, the whole body moves toward it, at most
+  5. Root correction: where a pinned ankle is out of the leg's reach, the whole body moves toward it, at most
      MAX_ROOT_SHIFT and eased in and out over a few frames; beyond that the foot stops short of its pin.
+  6. Clearance: a foot may touch the floor or move, not both. Where the cleanup moved a foot (a pinned foot catching
+     up with the body after its span, or a swinging foot lowered with the body) and its ball moves faster than
+     SKATE_SPEED, the whole foot is lifted: to CLEARANCE where the pins pulled it 3 cm or more off its path, and back
+     to its own height where only the body's correction lowered it; eased over neighbouring frames, never above
+     CLEARANCE. The catch-up becomes a short step through the air instead of a slide along the floor (generated walks
+     slid most at exactly these take-off and landing frames).
   7. Leg IK (hip -> knee -> ankle, `motion_core.motion.ik`) with the frame's own thigh and shin lengths and the knee
      bending where the original knee bent; the ball is placed at the frame's ankle-ball distance toward its target.
      Every bone keeps its length in every frame; frames no pin touches are returned as they came.
@@ -199,18 +201,18 @@ def _smooth_peaks(shift, radius=2, sigma=1.5):
 
 
 def _clearance(ball, original, fps=20.0):
-    """Upward offset (T, 3) that lifts a foot whose ball target (T, 3) moves faster than SKATE_SPEED near the floor
-    where the pins moved it away from its original path (T, 3) (a catch-up after a pin); eased like the root
-    correction. A foot the pins did not move keeps its height: take-offs of clean motion stay as they are."""
+    """Upward offset (T, 3) for a foot whose ball target (T, 3), the body's correction included, moves faster than
+    SKATE_SPEED near the floor where the cleanup moved it away from its decoded path `original` (T, 3)."""
     step = np.linalg.norm(np.diff(ball[:, [0, 2]], axis=0), axis=-1) * fps  # (T-1,) horizontal speed per frame step
     speed = np.maximum(np.concatenate([step, [0.0]]), np.concatenate([[0.0], step]))  # (T,) fastest step touching
+    fast = np.clip((speed - 0.8 * SKATE_SPEED) / (0.4 * SKATE_SPEED), 0.0, 1.0)  # 0 below 0.4 m/s, 1 above 0.6
     moved = np.linalg.norm(ball[:, [0, 2]] - original[:, [0, 2]], axis=-1)  # (T,) horizontal correction
     moved = np.maximum(moved, np.maximum(np.concatenate([moved[1:], [0.0]]), np.concatenate([[0.0], moved[:-1]])))
-    fast = np.clip((speed - 0.8 * SKATE_SPEED) / (0.4 * SKATE_SPEED), 0.0, 1.0)  # 0 below 0.4 m/s, 1 above 0.6
-    caught_up = np.clip(moved / CATCH_UP, 0.0, 1.0)
     below = np.maximum(CLEARANCE - ball[:, 1], 0.0)  # (T,) how far the ball is under the clearance
+    caught_up = np.clip(moved / CATCH_UP, 0.0, 1.0) * below  # pulled off its path: up to the clearance
+    lowered = np.clip(np.minimum(original[:, 1], CLEARANCE) - ball[:, 1], 0.0, None)  # lowered: back to its height
     lift = np.zeros((len(ball), 3))
-    lift[:, 1] = fast * caught_up * below
+    lift[:, 1] = fast * np.maximum(caught_up, lowered)
     # Eased over the neighbouring frames, but never above the clearance (a ball already in the air stays as it is).
     lift[:, 1] = np.minimum(_smooth_peaks(lift, radius=1, sigma=1.0)[:, 1], below)
     return lift
@@ -263,12 +265,7 @@ def _clean_clip(joints, contacts, on, off, blend):
         ball_target = x[:, ball] + c_f + _carried(c_a, w_f, h_f)
         targets.append((ankle_target, ball_target, np.maximum(w_a, w_f)))
 
-    # 5. Clearance: foot targets that move fast near the floor, where the pins had a hand, are lifted into the air.
-    targets = [(ankle_target, ball_target, weight, _clearance(ball_target, x[:, leg[3]]))
-               for (ankle_target, ball_target, weight), leg in zip(targets, LEGS)]
-    targets = [(ankle_target + lift, ball_target + lift, weight) for ankle_target, ball_target, weight, lift in targets]
-
-    # 6. Root correction: move the body toward pinned ankles that the legs cannot reach (a few Gauss-Seidel passes).
+    # 5. Root correction: move the body toward pinned ankles that the legs cannot reach (a few Gauss-Seidel passes).
     shift = np.zeros((len(x), 3))
     reach = [np.linalg.norm(x[:, knee] - x[:, hip], axis=-1) + np.linalg.norm(x[:, ankle] - x[:, knee], axis=-1)
              - REACH_MARGIN for hip, knee, ankle, _ in LEGS]
@@ -282,11 +279,17 @@ def _clean_clip(joints, contacts, on, off, blend):
         shift *= np.minimum(1.0, MAX_ROOT_SHIFT / np.maximum(size, 1e-12))
     shift = _smooth_peaks(shift)
 
+    # 6. Clearance, on the targets as the body's correction leaves them (an unpinned foot moves with the body).
+    final = []  # per leg: ankle and ball targets, and the frames the IK must pose
+    for (_, _, _, ball), (ankle_target, ball_target, weight) in zip(LEGS, targets):
+        follow = (1.0 - weight)[:, None] * shift
+        lift = _clearance(ball_target + follow, x[:, ball])
+        final.append((ankle_target + follow + lift, ball_target + follow + lift, (weight > 0.0) | (lift[:, 1] > 0.0)))
+
     # 7. Leg IK with the frame's own bone lengths; the knee bends where the original knee bent.
     out = x + shift[:, None, :]
     forward = _unit(np.cross(x[:, LEGS[0][0]] - x[:, LEGS[1][0]], [0.0, 1.0, 0.0]))  # (T, 3) +Z when facing +Z
-    for (hip, knee, ankle, ball), (ankle_target, ball_target, weight) in zip(LEGS, targets):
-        touched = weight > 0.0
+    for (hip, knee, ankle, ball), (ankle_target, ball_target, touched) in zip(LEGS, final):
         if not touched.any():
             continue
         thigh = np.linalg.norm(x[:, knee] - x[:, hip], axis=-1, keepdims=True)
@@ -295,9 +298,8 @@ def _clean_clip(joints, contacts, on, off, blend):
         leg = _unit(x[:, ankle] - x[:, hip])
         bend = (x[:, knee] - x[:, hip]) - ((x[:, knee] - x[:, hip]) * leg).sum(-1, keepdims=True) * leg
         pole = bend + 0.01 * forward  # a straight original leg has no bend: the knee then points forward
-        follow = (1.0 - weight)[:, None] * shift  # an unpinned foot moves with the body
-        new_knee, new_ankle = two_bone_ik(out[:, hip], ankle_target + follow, pole, thigh, shin)
-        new_ball = new_ankle + foot * _unit(ball_target + follow - new_ankle)
+        new_knee, new_ankle = two_bone_ik(out[:, hip], ankle_target, pole, thigh, shin)
+        new_ball = new_ankle + foot * _unit(ball_target - new_ankle)
         for j, value in ((knee, new_knee), (ankle, new_ankle), (ball, new_ball)):
             out[touched, j] = value[touched]
     return out
