@@ -68,10 +68,11 @@ def test_parallel_windows_blend_each_windows_prediction(gen, monkeypatch):
     """Batched windows of two lengths, two variations, across calls of several windows: the same as each window
     run alone and its predictions blended by hand (catches a row order mixing windows with variations)."""
     torch.manual_seed(3)
-    owners = np.repeat([0, 1, 2, 3], [20, 20, 20, 14])  # windows of 23, 26, 26, 17 tokens
+    m = inpainting.PARALLEL_MARGIN_TOKENS
+    owners = np.repeat([0, 1, 2, 3], [20, 20, 20, 14])  # windows of 20 + m, 20 + 2m, 20 + 2m, 14 + m tokens
     L, C, V = len(owners), gen.config.vae.latent_dim, 2
     parallel, windows = inpainting.plan(gen, owners, np.zeros(L, bool))
-    assert parallel and [w.stop - w.start for w in windows] == [23, 26, 26, 17]
+    assert parallel and [w.stop - w.start for w in windows] == [20 + m, 20 + 2 * m, 20 + 2 * m, 14 + m]
     noise = torch.randn(V, L, C)
     prompts = ["walk", "jump", "sit", "wave"]
     monkeypatch.setattr(inpainting, "CPU_BATCH_ROWS", 8)  # two guided windows of 2 variations per call
