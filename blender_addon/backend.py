@@ -426,7 +426,7 @@ class InProcessBackend:
                     seed=request.seed, steps=request.steps, guidance=request.guidance,
                     variations=request.variations, device=self.config.device,
                     progress=lambda step, total: job.events.put({"type": "progress", "step": step, "total": total}),
-                    cancel=lambda: job.cancel_requested, foot_cleanup=request.foot_cleanup)
+                    cancel=lambda: job.cancel_requested, foot_cleanup=request.foot_cleanup, sampler=request.sampler)
                 if isinstance(request, SequenceRequest):
                     motion = generator.generate_sequence(list(request.segments), start=request.start, **settings)
                 elif isinstance(request, EditRequest):

@@ -136,7 +136,8 @@ def read_request(settings) -> GenerateRequest:
     _check_variations(settings)
     return GenerateRequest(prompt=prompt, seconds=seconds, seed=_seed(settings), steps=int(settings.steps),
                            guidance=float(settings.guidance), variations=int(settings.variations),
-                           foot_cleanup=bool(settings.foot_cleanup)).checked()
+                           foot_cleanup=bool(settings.foot_cleanup),
+                           sampler=str(settings.sampler)).checked()
 
 
 def read_timeline_request(settings) -> SequenceRequest:
@@ -149,7 +150,8 @@ def read_timeline_request(settings) -> SequenceRequest:
     segments = tuple((s.prompt, round(float(s.seconds), 3)) for s in settings.segments)
     return SequenceRequest(segments=segments, seed=_seed(settings), steps=int(settings.steps),
                            guidance=float(settings.guidance), variations=int(settings.variations),
-                           foot_cleanup=bool(settings.foot_cleanup)).checked()
+                           foot_cleanup=bool(settings.foot_cleanup),
+                           sampler=str(settings.sampler)).checked()
 
 
 def timeline_span(scene) -> Optional[Tuple[int, int]]:
@@ -212,7 +214,8 @@ def read_edit_request(context, settings, target: Target,
     read = readback.read_motion(context, target, start + lo * step, hi - lo, progress=progress)
     request = EditRequest(joints=read.joints, first=first - lo, last=last - lo, prompt=settings.prompt,
                           seed=_seed(settings), steps=int(settings.steps), guidance=float(settings.guidance),
-                          variations=int(settings.variations), foot_cleanup=bool(settings.foot_cleanup)).checked()
+                          variations=int(settings.variations), foot_cleanup=bool(settings.foot_cleanup),
+                          sampler=str(settings.sampler)).checked()
     return request, Placement.of(obj, read, read.first_frame, span=(a, b))
 
 
@@ -228,7 +231,7 @@ def read_continuation(context, request: Union[GenerateRequest, SequenceRequest],
     if isinstance(request, GenerateRequest):  # one segment: the continuation is a timeline of one
         request = SequenceRequest(segments=((request.prompt, request.seconds),), seed=request.seed,
                                   steps=request.steps, guidance=request.guidance, variations=request.variations,
-                                  foot_cleanup=request.foot_cleanup)
+                                  foot_cleanup=request.foot_cleanup, sampler=request.sampler)
     return replace(request, start=read.joints).checked(), Placement.of(target.obj, read, current)
 
 

@@ -37,6 +37,7 @@ class VIEW3D_PT_motion_mamba(MotionPanel):
         row.prop(settings, "seed")
         row.prop(settings, "randomize_seed", text="", icon="FILE_REFRESH")
         col.prop(settings, "guidance")
+        col.prop(settings, "sampler")
         col.prop(settings, "steps")
         col.prop(settings, "variations")
         col.prop(settings, "foot_cleanup")

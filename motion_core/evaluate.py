@@ -196,13 +196,14 @@ def _summarise(per_repeat):
 def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test", repeats=20, mm_texts=100,
              mm_generations=30, steps=None, guidance=None, batch_size=512, device="auto", seed=0, cache_path=None,
              allow_missing_captions=False, progress=True, r_batch=32, diversity_pairs=300, generators=None,
-             max_minutes=None, partial_path=None):
+             max_minutes=None, partial_path=None, sampler=None):
     """Evaluate the real test motions and up to two models; returns {"rows": {...}, "protocol": {...}}.
 
     weights / baseline: generator folders (config.json + vae/denoiser safetensors); generators: optionally
     {row name: MotionGenerator} instead (tests). steps, guidance: None takes each model's config.diffusion values. evaluator: a folder with evaluator.safetensors (default: weights).
     max_minutes: stop starting new repeats after this long (at least 2 repeats run); the protocol records how many
-    repeats the intervals are over. partial_path: rewrite the result there after every repeat.
+    repeats the intervals are over. partial_path: rewrite the result there after every repeat. sampler: "ddim" or
+    "dpmpp_2m" for every model (None: each generator's own, DDIM unless changed).
     """
     started = time.time()
     device = resolve_device(device)
@@ -213,6 +214,9 @@ def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test
         models["motion_mamba"] = load_generator(weights)
     if baseline is not None:
         models["baseline"] = load_generator(baseline)
+    if sampler is not None:
+        for model in models.values():
+            model.sampler = sampler
     evaluator_dir = evaluator or weights
     if evaluator_dir is None:
         raise MotionError("no evaluator: pass --evaluator DIR (a `motion-mamba train evaluator` run's model/ folder)")
@@ -245,6 +249,7 @@ def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test
                 "diversity_pairs": run.diversity_pairs,
                 "mm_texts": mm_texts if mm_generations >= 2 else 0, "mm_generations": mm_generations,
                 "mm_pairs": run.mm_pairs, "ddim_steps": _sampler_setting(models, 0, steps),
+                "sampler": sampler or _shared({getattr(m, "sampler", None) for m in models.values()}),
                 "guidance": _sampler_setting(models, 1, guidance),
                 "evaluator": str(evaluator_dir), "device": str(device), "seed": seed,
                 "ci": "1.96 * std / sqrt(repeats)",
@@ -283,6 +288,11 @@ def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test
     if bar is not None:
         bar.close()
     return assemble()
+
+
+def _shared(values):
+    """The one value of a set, or None when the models differ."""
+    return values.pop() if len(values) == 1 else None
 
 
 def _sampler_setting(models, index, value):

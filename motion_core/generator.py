@@ -274,15 +274,20 @@ class MotionGenerator:
                                             foot_cleanup=foot_cleanup, start=start, sampler=sampler)
 
     def edit_span(self, joints, first, last, prompt, seed=None, steps=None, guidance=None, variations=1,
-                  device="auto", progress=None, cancel=None, foot_cleanup=True):
+                  device="auto", progress=None, cancel=None, foot_cleanup=True, sampler=None):
         """Regenerate frames first+1 .. last-1 of `joints` (T, 22, 3) (metres, Y-up, 20 fps) with `prompt`.
 
         Frames up to `first` and from `last` on come back unchanged, and the new frames meet them with the same
         position and velocity (in-betweening: key two poses, regenerate what lies between). Needs a model with a
-        temporal latent. Returns a Motion of T frames.
+        temporal latent. Returns a Motion of T frames. sampler: as for generate.
         """
         from motion_core import inpainting  # it imports this module
 
+        if sampler is not None and sampler != self.sampler:
+            with self._using_sampler(sampler):
+                return self.edit_span(joints, first, last, prompt, seed=seed, steps=steps, guidance=guidance,
+                                      variations=variations, device=device, progress=progress, cancel=cancel,
+                                      foot_cleanup=foot_cleanup)
         return inpainting.edit_span(self, joints, first, last, prompt, seed=seed, steps=steps, guidance=guidance,
                                     variations=variations, device=device, progress=progress, cancel=cancel,
                                     foot_cleanup=foot_cleanup)

@@ -11,20 +11,22 @@ not run. Unknown keys are ignored.
         Load a weights folder (null: the installed default model) and answer "ready". On CUDA the sampling graphs
         are captured here, so the first generation is as fast as the rest. A later load replaces the model.
     {"id": "r2", "type": "generate", "prompt": str, "seconds": float, "seed": int | null, "steps": int,
-     "guidance": float, "variations": int, "foot_cleanup": bool, "out": "/path/result.npz" | null}
+     "guidance": float, "variations": int, "foot_cleanup": bool, "sampler": "ddim" | "dpmpp_2m",
+     "out": "/path/result.npz" | null}
         Defaults: seed null (random; the result says which), steps 50, guidance 7.5, variations 1, foot_cleanup
-        true (pin the feet where the model's contact channels say they are planted), out null (a file in a
+        true (pin the feet where the model's contact channels say they are planted), sampler "ddim" ("dpmpp_2m":
+        DPM-Solver++(2M), for 10-20 steps), out null (a file in a
         temporary folder of this worker, named so that two requests never share one, and removed when the
         worker exits: read it before sending shutdown). Answers progress events,
         then "result" (or "cancelled" / "error"). An id already queued or running is an error.
     {"id": "r5", "type": "sequence", "segments": [{"prompt": str, "seconds": float}, ...], "start": "/path.npz" | null,
-     and seed, steps, guidance, variations, foot_cleanup, out as for generate}
+     and seed, steps, guidance, variations, foot_cleanup, sampler, out as for generate}
         One continuous motion from a timeline (each segment >= 1 s, up to 10 minutes in all; needs a model with a
         temporal latent). "start": an .npz whose "joints" (n, 22, 3) (metres, Y-up, 20 fps) is the motion so far:
         the result begins with its last pose and carries on with its velocity. The result event and file also give
         the segments' frames.
     {"id": "r6", "type": "edit", "motion": "/path.npz", "first": int, "last": int, "prompt": str,
-     and seed, steps, guidance, variations, foot_cleanup, out as for generate}
+     and seed, steps, guidance, variations, foot_cleanup, sampler, out as for generate}
         Regenerate frames first+1 .. last-1 of the .npz's "joints" (T, 22, 3) with the prompt; frames up to first
         and from last on come back unchanged and the new ones meet them in position and velocity.
     {"id": "r3", "type": "cancel", "target": "r2"}
@@ -81,7 +83,7 @@ import numpy as np
 
 from motion_core.errors import MotionError
 from motion_core.motion.outputs import check_writable
-from motion_core.motion.protocol import load_joints, save_result
+from motion_core.motion.protocol import DEFAULT_SAMPLER, SAMPLERS, load_joints, save_result
 
 REQUEST_TYPES = ("load", "generate", "sequence", "edit", "cancel", "shutdown")
 GENERATION_TYPES = ("generate", "sequence", "edit")  # requests that sample (queued, cancellable, one result file)
@@ -157,6 +159,7 @@ _SAMPLING = {
     "guidance": (False, _is_number, "a finite number"),
     "variations": (False, _is_int, "a whole number"),
     "foot_cleanup": (False, lambda v: isinstance(v, bool), "true or false"),
+    "sampler": (False, lambda v: v in SAMPLERS, " or ".join(f'"{name}"' for name in SAMPLERS)),
     "out": (False, lambda v: v is None or isinstance(v, str), "a path ending in .npz or null"),
 }
 
@@ -368,7 +371,8 @@ class Worker:
         settings = dict(seed=request.get("seed"), steps=request.get("steps", 50),
                         guidance=request.get("guidance", 7.5), variations=request.get("variations", 1),
                         device=self.generator.device, progress=progress,
-                        cancel=lambda: self._should_stop(request_id), foot_cleanup=request.get("foot_cleanup", True))
+                        cancel=lambda: self._should_stop(request_id), foot_cleanup=request.get("foot_cleanup", True),
+                        sampler=request.get("sampler", DEFAULT_SAMPLER))
         start = time.perf_counter()
         try:
             if request["type"] == "sequence":

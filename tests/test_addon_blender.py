@@ -137,8 +137,9 @@ class RigidWalkGenerator:
         self.joints, _ = generate_clip("walk", np.random.default_rng(7))
 
     def generate(self, prompt, seconds, seed=None, steps=50, guidance=7.5, variations=1, device="auto",
-                 progress=None, cancel=None, foot_cleanup=True):
+                 progress=None, cancel=None, foot_cleanup=True, sampler=None):
         self.foot_cleanup_calls = getattr(self, "foot_cleanup_calls", []) + [foot_cleanup]
+        self.sampler_calls = getattr(self, "sampler_calls", []) + [(sampler, steps)]
         for step in range(1, 4):
             if progress:
                 progress(step, 3)
@@ -423,6 +424,45 @@ def test_foot_cleanup_checkbox_reaches_both_backends(scene, tiny_model, tmp_path
         settings.foot_cleanup = value
         assert bpy.ops.motion_mamba.generate() == {"FINISHED"}, bpy.context.window_manager.motion_mamba_status.last_error
     assert [m["foot_cleanup"] for m in sent if m["type"] == "generate"] == [False, True]
+    del worker._send
+
+
+def test_sampler_choice_moves_the_steps_and_reaches_both_backends(scene, tiny_model, tmp_path):
+    """Standard (DDIM, 50 steps) by default; Fast switches to DPM-Solver++ and 10 steps (and back), unless the user
+    set another step count; the panel draws it; both backends are told."""
+    from blender_addon import backend, prefs, props, ui
+
+    settings = scene.motion_mamba
+    assert settings.sampler == "ddim" and settings.steps == 50
+    calls = []
+    ui.VIEW3D_PT_motion_mamba.draw(type("PanelSelf", (), {"layout": RecordingLayout(calls)})(), bpy.context)
+    assert (settings, "sampler") in calls
+    settings.sampler = "dpmpp_2m"
+    assert settings.steps == props.FAST_STEPS == 10
+    settings.sampler = "ddim"
+    assert settings.steps == 50
+    settings.steps = 30  # the user's own count stays
+    settings.sampler = "dpmpp_2m"
+    assert settings.steps == 30
+
+    use_backend("IN_PROCESS", tmp_path)
+    stand_in = RigidWalkGenerator()
+    install_stand_in(stand_in)
+    settings.prompt, settings.seconds = "a person walks forward", 1.0
+    for sampler in ("dpmpp_2m", "ddim"):
+        settings.sampler = sampler
+        assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    assert stand_in.sampler_calls == [("dpmpp_2m", 30), ("ddim", 30)]
+
+    use_backend("EXTERNAL", tiny_model, python=sys.executable)
+    worker = backend.get_backend(prefs.backend_config(bpy.context))
+    sent, send = [], worker._send
+    worker._send = lambda message, *args: (sent.append(message), send(message, *args))[1]
+    settings.steps = 2
+    for sampler in ("dpmpp_2m", "ddim"):
+        settings.sampler = sampler
+        assert bpy.ops.motion_mamba.generate() == {"FINISHED"}, bpy.context.window_manager.motion_mamba_status.last_error
+    assert [m["sampler"] for m in sent if m["type"] == "generate"] == ["dpmpp_2m", "ddim"]
     del worker._send
 
 

@@ -172,3 +172,13 @@ def test_physical_metrics_are_reported_with_and_without_the_foot_cleanup(setup):
     values = Evaluation.physical(stand_in, torch.from_numpy(features[None]).float(), torch.tensor([len(features)]))
     assert set(values) == {"foot_skate", "penetration", "jitter", *CLEANED_NAMES}
     assert values["foot_skate"] > 0.3 and values["foot_skate_cleaned"] < 0.3 * values["foot_skate"], values
+
+
+def test_the_sampler_applies_to_every_model_and_is_recorded(setup):
+    corpus, evaluator, weights = setup
+    runs = {sampler: evaluate(weights["motion_mamba"], corpus, baseline=weights["mld"], evaluator=evaluator,
+                              sampler=sampler, **SMALL) for sampler in (None, "dpmpp_2m")}
+    assert runs[None]["protocol"]["sampler"] == "ddim" and runs["dpmpp_2m"]["protocol"]["sampler"] == "dpmpp_2m"
+    assert runs[None]["rows"]["real"] == runs["dpmpp_2m"]["rows"]["real"]  # the same real motions and evaluator
+    for row in ("motion_mamba", "baseline"):  # each model sampled differently
+        assert runs[None]["rows"][row]["fid"]["mean"] != runs["dpmpp_2m"]["rows"][row]["fid"]["mean"]

@@ -13,6 +13,7 @@ import pytest
 
 from motion_core.generator import MotionGenerator
 from motion_core.models.config import ModelConfig
+from motion_core.motion.protocol import load_result
 from motion_core.worker import parse_request, serve
 
 
@@ -310,6 +311,38 @@ def test_foot_cleanup_field_reaches_the_generator_and_must_be_a_bool(weights, mo
         "on": "result", "off": "result", "bad": "error"}
     bad = next(e for e in events if e["id"] == "bad")
     assert "foot_cleanup" in bad["message"] and "traceback" not in bad
+
+
+def test_sampler_field_reaches_every_request_type_and_must_be_known(tmp_path, monkeypatch):
+    MotionGenerator.random(ModelConfig.tiny_temporal(), seed=0).save_pretrained(tmp_path)  # timelines need it
+    seen = []
+    for name in ("generate", "generate_sequence", "edit_span"):
+        original = getattr(MotionGenerator, name)
+
+        def spy(self, *args, _original=original, **kwargs):
+            if "sampler" in kwargs:  # the worker's call, not generate's own call back with the sampler set
+                seen.append(kwargs["sampler"])
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(MotionGenerator, name, spy)
+    code, events = run_worker([
+        {"id": "l", "type": "load", "weights": str(tmp_path), "device": "cpu"},
+        {"id": "g", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 2, "seed": 1,
+         "out": str(tmp_path / "g.npz")},
+        {"id": "f", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 2, "seed": 1, "sampler": "dpmpp_2m",
+         "out": str(tmp_path / "f.npz")},
+        {"id": "q", "type": "sequence", "segments": [{"prompt": "walk", "seconds": 1.0}], "steps": 2,
+         "sampler": "dpmpp_2m"},
+        {"id": "bad", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1, "sampler": "euler"},
+        {"id": "s", "type": "shutdown"},
+    ])
+    assert code == 0 and seen == ["ddim", "dpmpp_2m", "dpmpp_2m"]
+    done = {e["id"]: e for e in events if e["id"] in ("g", "f", "q", "bad") and e["type"] != "progress"}
+    assert {k: e["type"] for k, e in done.items()} == {"g": "result", "f": "result", "q": "result", "bad": "error"}
+    assert "sampler" in done["bad"]["message"] and "dpmpp_2m" in done["bad"]["message"]
+    # the sampler changes the motion (same seed): the request did not just pass through
+    g, f = (load_result(tmp_path / f"{k}.npz").joints for k in ("g", "f"))
+    assert not np.allclose(g, f)
 
 
 @pytest.fixture(scope="module")

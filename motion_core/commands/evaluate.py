@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from motion_core.errors import MotionError
 from motion_core.evaluate_actions import evaluate_actions, load_suite, pick
+from motion_core.motion.protocol import SAMPLERS
 
 HELP = "evaluate a model on a corpus test split, or on the action prompt suite (--actions)"
 
@@ -35,6 +36,9 @@ def add_arguments(parser):
     parser.add_argument("--mm-generations", type=int, default=30,
                         help="generations per MultiModality caption (T2M: 30; below 2 skips MultiModality)")
     parser.add_argument("--steps", type=int, default=None, help="DDIM steps (default: each model's config, 50)")
+    parser.add_argument("--sampler", choices=SAMPLERS, default=None,
+                        help="ddim or dpmpp_2m (DPM-Solver++(2M), meant for 10-20 steps) for every model (default: "
+                             "ddim)")
     parser.add_argument("--guidance", type=float, default=None,
                         help="classifier-free guidance scale (default: each model's config, 7.5)")
     parser.add_argument("--batch-size", type=int, default=512, help="motions generated per batch")
@@ -71,7 +75,7 @@ def run(args):
                       steps=args.steps, guidance=args.guidance, batch_size=args.batch_size, device=args.device,
                       seed=args.seed, cache_path=args.text_cache, allow_missing_captions=args.allow_missing_captions,
                       progress=not (args.no_progress or args.json), max_minutes=args.max_minutes,
-                      partial_path=args.out)
+                      partial_path=args.out, sampler=args.sampler)
     if args.out:
         write_json(result, args.out)
     if args.json:
@@ -80,7 +84,7 @@ def run(args):
         print(format_table(result))
         protocol = result["protocol"]
         print(f"{protocol['split']} split of {protocol['data']}: {protocol['clips']} clips, {protocol['repeats']} "
-              f"repeats, {protocol['ddim_steps']} DDIM steps, guidance {protocol['guidance']}; "
+              f"repeats, {protocol['ddim_steps']} {protocol['sampler'] or 'sampler'} steps, guidance {protocol['guidance']}; "
               f"{result['elapsed_s']} s on {protocol['device']}")
     return 0
 
@@ -93,6 +97,8 @@ def run_actions(args):
         raise MotionError(f"--steps must be at least 1, got {args.steps}")
     rows = pick(load_suite(args.suite), args.limit)
     generator = MotionGenerator.from_pretrained(args.weights)
+    if args.sampler:
+        generator.sampler = args.sampler
     progress = None
     if not args.no_progress:
         bar = tqdm(total=len(rows), desc="actions", unit="prompt", file=sys.stderr, dynamic_ncols=True)
