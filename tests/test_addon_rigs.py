@@ -549,7 +549,9 @@ def test_panel_speaks_plainly_and_opens_the_custom_table(scene, monkeypatch):
 
     props = scene.motion_mamba.bl_rna.properties
     assert props["guidance"].name == "Prompt strength" and "classifier-free guidance" in props["guidance"].description
-    assert props["steps"].name == "Quality steps" and "DDIM" in props["steps"].description
+    assert props["steps"].name == "Quality steps" and "denoising steps" in props["steps"].description
+    assert props["sampler"].name == "Sampler" and [item.name for item in props["sampler"].enum_items] == [
+        "Standard (DDIM)", "Fast (DPM-Solver++)"]
     # off by default: a bake keeps the character's own proportions unless asked
     assert props["match_proportions"].name == "Match motion proportions" and not props["match_proportions"].default
     assert "proportions" in props["match_proportions"].description
