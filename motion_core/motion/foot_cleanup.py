@@ -38,6 +38,7 @@ The steps, each vectorised over frames (loops run over the 4 channels and the 2 
 
 import numpy as np
 
+from motion_core.metrics import SKATE_SPEED
 from motion_core.motion.features import gaussian_smooth
 from motion_core.motion.ik import two_bone_ik
 from motion_core.motion.skeleton import FEET_LEFT, FEET_RIGHT, NUM_JOINTS, PARENTS
@@ -57,8 +58,7 @@ MAX_PIN_DISTANCE = 0.15  # m: frames farther than this from their span's pin are
 GLIDE_SHARE = 1.0 / 3.0  # ... and a span with more such frames than this share is a glide, not a plant
 RELEASE_HOLD, RELEASE_RANGE = 0.01, 0.04  # a pinned joint lets go between 1 and 5 cm above its span's lowest point
 MAX_ROOT_SHIFT = 0.08  # m: the largest correction of the whole body toward out-of-reach pins
-# A foot moving faster than this is not planted (the speed `motion_core.metrics.foot_skate_ratio` calls a skate) ...
-SKATE_SPEED = 0.5  # m/s
+# A foot moving faster than SKATE_SPEED (the speed `motion_core.metrics.foot_skate_ratio` calls a skate) is not planted
 CLEARANCE = 0.07  # m: ... and its ball is lifted at least this high (above the metrics' 5-cm contact height) ...
 CATCH_UP = 0.03  # m: ... in full where the pins moved it this far or more from its path (less in proportion)
 REACH_MARGIN = 1e-4  # m: legs are never asked to be straighter than this short of full length
