@@ -51,7 +51,7 @@ OVERLAP_TOKENS = 10  # context per window: 2 s at 20 fps, about one action's wor
 WINDOW_MODES = ("parallel", "sequential")
 # Parallel windows reach this far past their segment's ends: 2 x 5 tokens (2 s) blended across each seam. Seam ratios
 # (issue 11: largest jerk near a seam / 95th percentile inside, pass <= 1.2) on the bench's 4-segment timeline,
-# seeds 0-7: the default of 2026-12-07 (second day), which starts the next action at once (a jump's crouch and arm
+# seeds 0-7: the default of 2026-12-07 (08:13 UTC session), which starts the next action at once (a jump's crouch and arm
 # swing right at the seam), margin 3 -> median 1.61, 2 of 8 passing; 5 -> 1.04, 5 of 8; 7 -> 1.07, 4 of 8. The
 # evening's default, seeds 0-2: 5 -> 0.74, 3 -> 0.71, 2 -> 0.99 (sequential windows: 1.24). 5 costs 35 tokens a
 # 25-token segment (3: 31), as many as sequential windows.
