@@ -249,7 +249,7 @@ def evaluate(weights=None, data=None, baseline=None, evaluator=None, split="test
                 "diversity_pairs": run.diversity_pairs,
                 "mm_texts": mm_texts if mm_generations >= 2 else 0, "mm_generations": mm_generations,
                 "mm_pairs": run.mm_pairs, "ddim_steps": _sampler_setting(models, 0, steps),
-                "sampler": sampler or _shared({getattr(m, "sampler", None) for m in models.values()}),
+                "sampler": _shared({getattr(m, "sampler", None) for m in models.values()}),
                 "guidance": _sampler_setting(models, 1, guidance),
                 "evaluator": str(evaluator_dir), "device": str(device), "seed": seed,
                 "ci": "1.96 * std / sqrt(repeats)",
@@ -300,8 +300,7 @@ def _sampler_setting(models, index, value):
     one (None if they differ)."""
     if value is not None:
         return value
-    defaults = {model.sampler_settings()[index] for model in models.values() if hasattr(model, "sampler_settings")}
-    return defaults.pop() if len(defaults) == 1 else None
+    return _shared({model.sampler_settings()[index] for model in models.values() if hasattr(model, "sampler_settings")})
 
 
 def format_table(result):

@@ -53,7 +53,7 @@ from motion_core.motion.foot_cleanup import clean_foot_contacts
 from motion_core.motion.timeline import MIN_SEGMENT_SECONDS
 # The request's limits and checks; validate_settings is re-exported for inpainting.
 from motion_core.motion.protocol import validate_request, validate_settings  # noqa: F401
-from motion_core.motion.protocol import DEFAULT_SAMPLER, SAMPLERS
+from motion_core.motion.protocol import DEFAULT_SAMPLER, validate_sampler
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights" / "default"
 CONFIG_FILE = "config.json"
@@ -283,14 +283,10 @@ class MotionGenerator:
         """
         from motion_core import inpainting  # it imports this module
 
-        if sampler is not None and sampler != self.sampler:
-            with self._using_sampler(sampler):
-                return self.edit_span(joints, first, last, prompt, seed=seed, steps=steps, guidance=guidance,
-                                      variations=variations, device=device, progress=progress, cancel=cancel,
-                                      foot_cleanup=foot_cleanup)
-        return inpainting.edit_span(self, joints, first, last, prompt, seed=seed, steps=steps, guidance=guidance,
-                                    variations=variations, device=device, progress=progress, cancel=cancel,
-                                    foot_cleanup=foot_cleanup)
+        with self._using_sampler(sampler):
+            return inpainting.edit_span(self, joints, first, last, prompt, seed=seed, steps=steps, guidance=guidance,
+                                        variations=variations, device=device, progress=progress, cancel=cancel,
+                                        foot_cleanup=foot_cleanup)
 
     @property
     def temporal_latent(self):
@@ -381,9 +377,10 @@ class MotionGenerator:
 
     @contextlib.contextmanager
     def _using_sampler(self, sampler):
-        """`self.sampler` set to `sampler` (checked) for the duration of the block."""
-        if sampler not in SAMPLERS:
-            raise MotionError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+        """`self.sampler` set to `sampler` (checked) for the duration of the block; None keeps it as it is."""
+        if sampler is None:
+            sampler = self.sampler
+        validate_sampler(sampler)
         previous, self.sampler = self.sampler, sampler
         try:
             yield

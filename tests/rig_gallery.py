@@ -478,16 +478,10 @@ def on_rig_proportions(rest, joints, scale):
     return posed + (motion[:, hips].mean(axis=1) - posed[:, hips].mean(axis=1))[:, None]
 
 
-def rigid_floor(rest, joints, scale):
-    """A lower bound (cm, per frame: (T,)) on the mean joint error of any pose that keeps the rig's pieces rigid (see
-    _CHILDREN), against the motion's joints scaled by `scale`. rest: (22, 3) rest markers; joints: (T, 22, 3) motion
-    space.
-
-    A lower bound by the triangle inequality: two markers a, b of the posed rig are at most reach(a, b) apart, the
-    length of the path of rigid pieces between them (exactly their rest distance on one piece), so the errors at a
-    and b add up to at least |target_a - target_b| - reach(a, b). Pairs with no joint in common add up too: the
-    bound sums a greedy set of disjoint pairs, then divides by 22.
-    """
+def piece_reach(rest):
+    """(22, 22) how far apart two markers of a pose that keeps the rig's pieces rigid (see _CHILDREN) can be: the
+    shortest path between them through the pieces, exactly their rest distance on one piece; and (22, 22) bool
+    whether they share a piece. rest: (22, 3) rest markers. `tools/rig_error_bound.py` bounds with it too."""
     reach = np.full((22, 22), np.inf)
     np.fill_diagonal(reach, 0.0)
     same_piece = np.zeros((22, 22), dtype=bool)
@@ -499,6 +493,20 @@ def rigid_floor(rest, joints, scale):
                 same_piece[a, b] = True
     for k in range(22):  # shortest paths through the pieces (Floyd-Warshall)
         reach = np.minimum(reach, reach[:, k:k + 1] + reach[k:k + 1, :])
+    return reach, same_piece
+
+
+def rigid_floor(rest, joints, scale):
+    """A lower bound (cm, per frame: (T,)) on the mean joint error of any pose that keeps the rig's pieces rigid (see
+    _CHILDREN), against the motion's joints scaled by `scale`. rest: (22, 3) rest markers; joints: (T, 22, 3) motion
+    space.
+
+    A lower bound by the triangle inequality: two markers a, b of the posed rig are at most reach(a, b) apart, the
+    length of the path of rigid pieces between them (exactly their rest distance on one piece), so the errors at a
+    and b add up to at least |target_a - target_b| - reach(a, b). Pairs with no joint in common add up too: the
+    bound sums a greedy set of disjoint pairs, then divides by 22.
+    """
+    reach, same_piece = piece_reach(rest)
     target = to_blender(joints) * scale
     floors = []
     for points in target:

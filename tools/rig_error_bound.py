@@ -36,7 +36,7 @@ for folder in (REPO_ROOT, os.path.join(REPO_ROOT, "tests")):
 
 from motion_core.motion import skeleton  # noqa: E402
 # the rig gallery's definitions, so the bound is of the same measure the gallery reports (leg-length scale, Rigify)
-from rig_gallery import generate_rigify, leg_length, rest_world_heads  # noqa: E402
+from rig_gallery import generate_rigify, leg_length, piece_reach, rest_world_heads  # noqa: E402
 
 NAMES = list(skeleton.JOINT_NAMES)
 TARGET_MEAN_CM = 3.0
@@ -47,22 +47,6 @@ def pieces():
     """The rigid pieces of a proportion-keeping pose: each joint with its children, as joint-index lists."""
     return [[j] + [c for c in range(22) if skeleton.PARENTS[c] == j] for j in range(22)
             if any(skeleton.PARENTS[c] == j for c in range(22))]
-
-
-def reach(rest):
-    """(22, 22) the longest distance two markers of a posed rig can be apart, and (22, 22) bool whether they share a
-    piece (their distance is then fixed). rest: (22, 3) the rig's markers at rest, any frame."""
-    far = np.full((22, 22), np.inf)
-    np.fill_diagonal(far, 0.0)
-    rigid = np.zeros((22, 22), dtype=bool)
-    for piece in pieces():
-        for a in piece:
-            for b in piece:
-                far[a, b] = np.linalg.norm(rest[a] - rest[b])
-                rigid[a, b] = True
-    for k in range(22):  # shortest paths through the pieces (Floyd-Warshall)
-        far = np.minimum(far, far[:, k:k + 1] + far[k:k + 1, :])
-    return far, rigid
 
 
 def frame_bound(target, far, rigid, most=None):
@@ -88,7 +72,7 @@ def frame_bound(target, far, rigid, most=None):
 def bound(rest, joints):
     """Per-frame bounds (cm) of a rig with rest markers `rest` (22, 3) against `joints` (T, 22, 3) scaled by leg length:
     (least mean error (T,), least mean error with every joint within 10 cm (T,), NaN where that is impossible)."""
-    far, rigid = reach(rest)
+    far, rigid = piece_reach(rest)  # pairs a < b only: the leaf joints' own diagonal never enters
     target = joints * (leg_length(rest) / leg_length(joints))
     free = [frame_bound(t, far, rigid) for t in target]
     capped = [frame_bound(t, far, rigid, most=TARGET_MAX_CM / 100) for t in target]
