@@ -221,11 +221,12 @@ class MotionGenerator:
         sampler: None keeps `self.sampler` ("ddim" unless changed); "dpmpp_2m" samples with DPM-Solver++(2M), meant for
         fewer steps (e.g. 10-20). Not the default: the shipped quality figures are DDIM 50.
         """
-        if sampler is not None and sampler != self.sampler:
-            with self._using_sampler(sampler):
-                return self.generate(prompt, seconds, seed=seed, steps=steps, guidance=guidance, variations=variations,
-                                     device=device, progress=progress, cancel=cancel, foot_cleanup=foot_cleanup,
-                                     split_sequence=split_sequence)
+        with self._using_sampler(sampler):
+            return self._generate(prompt, seconds, seed, steps, guidance, variations, device, progress, cancel,
+                                  foot_cleanup, split_sequence)
+
+    def _generate(self, prompt, seconds, seed, steps, guidance, variations, device, progress, cancel, foot_cleanup,
+                  split_sequence):
         steps, guidance = self.sampler_settings(steps, guidance)
         prompt = validate_request(prompt, seconds, seed, steps, guidance, variations)
         parts = sequence_parts(prompt) if split_sequence and self.temporal_latent else [prompt]

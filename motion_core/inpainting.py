@@ -280,11 +280,13 @@ def _decode(gen, latents, frames, foot_cleanup):
 def generate_sequence(gen, segments, seed=None, steps=None, guidance=None, variations=1, device="auto",
                       progress=None, cancel=None, foot_cleanup=True, start=None, sampler=None):
     """`MotionGenerator.generate_sequence`: see its docstring."""
-    if sampler is not None and sampler != gen.sampler:
-        with gen._using_sampler(sampler):
-            return generate_sequence(gen, segments, seed=seed, steps=steps, guidance=guidance, variations=variations,
-                                     device=device, progress=progress, cancel=cancel, foot_cleanup=foot_cleanup,
-                                     start=start)
+    with gen._using_sampler(sampler):
+        return _generate_sequence(gen, segments, seed, steps, guidance, variations, device, progress, cancel,
+                                  foot_cleanup, start)
+
+
+def _generate_sequence(gen, segments, seed, steps, guidance, variations, device, progress, cancel, foot_cleanup,
+                       start):
     steps, guidance = gen.sampler_settings(steps, guidance)
     segments = check_segments(segments)
     seed = _prepare(gen, seed, steps, guidance, variations, device)

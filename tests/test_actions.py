@@ -493,3 +493,11 @@ def test_sequence_parts_in_time_order():
     assert sequence_parts("she sits down after walking in") == ["walking in", "she sits down"]
     assert sequence_parts("a person walks forward and waves") == ["a person walks forward and waves"]
     assert len(sequence_parts("walks forward, bending to the left")) == 1  # a manner, not a second action
+    # "and" between actions that cannot overlap is "and then"; the generator makes one segment of each
+    assert sequence_parts("someone walks to the table and takes a seat") == ["someone walks to the table",
+                                                                              "takes a seat"]
+    assert sequence_parts("she runs and jumps over a puddle and then sits") == ["she runs", "jumps over a puddle",
+                                                                                 "sits"]
+    # ... but not where one action contains the other
+    assert len(sequence_parts("a person sits down and stands up")) == 1
+    assert len(sequence_parts("a person stands and looks around")) == 1

@@ -343,9 +343,27 @@ def _groups(part_index, part):
 
 def sequence_parts(prompt) -> list[str]:
     """The parts of a prompt that happen one after another, in time order, lower-cased ("a man walks in, then sits
-    down" -> ["a man walks in", "sits down"]; "sits after walking" -> ["walking", "sits"]). Simultaneous actions stay in
-    one part; a prompt with no sequence gives one part."""
-    return [part.text.strip(" ,.;!?") for part in _split_sequence(_normalise(prompt))]
+    down" -> ["a man walks in", "sits down"]; "sits after walking" -> ["walking", "sits"]; "walks to the table and
+    takes a seat" -> ["walks to the table", "takes a seat"]). Simultaneous actions stay in one part ("walks and
+    waves"); a prompt with no sequence gives one part."""
+    return [text.strip(" ,.;!?") for part in _split_sequence(_normalise(prompt)) for text in _split_on_and(part)]
+
+
+def _split_on_and(part):
+    """A part's text cut at each "and" that the checks read as "and then" (`_groups`: two actions that cannot happen
+    at once, such as walking and sitting down); one text when its actions happen together, or when one contains the
+    other ("sits down and stands up" is one sit-down-stand-up, "stands and looks around" one look around)."""
+    groups = _groups(0, part)
+    texts, start = [], 0
+    for previous, group in zip(groups, groups[1:]):
+        kinds = [{check.kind for check, _, _ in g if check is not None} for g in (previous, group)]
+        if any(kinds[1 - i] <= set().union(*(_ABSORBS.get(k, set()) for k in kinds[i])) for i in (0, 1)):
+            continue
+        end = max(hit.end for _, hit, _ in previous)
+        joint = list(re.finditer(r"\band\b", part.text[end:group[0][1].start]))[-1]  # _groups split only at an "and"
+        texts.append(part.text[start:end + joint.start()])
+        start = end + joint.end()
+    return texts + [part.text[start:]]
 
 
 def expectation_for(prompt) -> Expectation:
