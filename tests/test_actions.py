@@ -501,3 +501,5 @@ def test_sequence_parts_in_time_order():
     # ... but not where one action contains the other
     assert len(sequence_parts("a person sits down and stands up")) == 1
     assert len(sequence_parts("a person stands and looks around")) == 1
+    assert len(sequence_parts("someone loses their footing and almost falls")) == 1  # one stumble
+    assert len(sequence_parts("someone begins walking forward and comes to a halt")) == 1  # one start-stop

@@ -351,13 +351,13 @@ def sequence_parts(prompt) -> list[str]:
 
 def _split_on_and(part):
     """A part's text cut at each "and" that the checks read as "and then" (`_groups`: two actions that cannot happen
-    at once, such as walking and sitting down); one text when its actions happen together, or when one contains the
-    other ("sits down and stands up" is one sit-down-stand-up, "stands and looks around" one look around)."""
+    at once, such as walking and sitting down); one text when its actions happen together, or when the checks make one
+    action of them ("sits down and stands up", "stands and looks around", "loses footing and almost falls", "walks
+    forward and comes to a halt")."""
     groups = _groups(0, part)
     texts, start = [], 0
     for previous, group in zip(groups, groups[1:]):
-        kinds = [{check.kind for check, _, _ in g if check is not None} for g in (previous, group)]
-        if any(kinds[1 - i] <= set().union(*(_ABSORBS.get(k, set()) for k in kinds[i])) for i in (0, 1)):
+        if len(_tidy([previous, group])) < 2:  # the checks read one action: a repeat, a contained kind, a stop
             continue
         end = max(hit.end for _, hit, _ in previous)
         joint = list(re.finditer(r"\band\b", part.text[end:group[0][1].start]))[-1]  # _groups split only at an "and"
