@@ -132,6 +132,12 @@ def ensure_caption_embeddings(captions, cache_path, encode=None, batch_size=512,
 # ------------------------------------------------------------------------------------------------------ dataset
 
 
+def _safe_std(std):
+    """Std as float32 with near-zero channels set to 1: a constant channel must not divide by 0."""
+    std = np.asarray(std, np.float32)
+    return np.where(std < 1e-8, 1.0, std).astype(np.float32)
+
+
 class MotionTextDataset(torch.utils.data.Dataset):
     """Segments of one split, each with its captions; features normalised and kept in memory, concatenated.
 
@@ -149,7 +155,7 @@ class MotionTextDataset(torch.utils.data.Dataset):
         self.split = split
         self.min_frames, self.max_frames, self.unit_frames, self.fps = min_frames, max_frames, unit_frames, fps
         self.mean, std = load_mean_std(self.root)
-        self.std = np.where(std < 1e-8, 1.0, std).astype(np.float32)  # a constant channel must not divide by 0
+        self.std = _safe_std(std)
         items = load_split(self.root, split)
         if not items:
             raise MotionError(f"split '{split}' of {self.root} is empty; check {split}.txt and new_joint_vecs/")
@@ -200,8 +206,7 @@ class MotionTextDataset(torch.utils.data.Dataset):
     def use_statistics(self, mean, std):
         """Re-express the features in another normaliser's statistics (mean, std: (263,)), e.g. those a trained VAE
         was fitted with, so that fine-tuning on this corpus feeds the model what it expects."""
-        mean = np.asarray(mean, np.float32)
-        std = np.where(np.asarray(std, np.float32) < 1e-8, 1.0, np.asarray(std, np.float32)).astype(np.float32)
+        mean, std = np.asarray(mean, np.float32), _safe_std(std)
         self.features = ((self.features * self.std + self.mean) - mean) / std
         self.mean, self.std = mean, std
 
