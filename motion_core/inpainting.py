@@ -12,6 +12,8 @@ The three are one procedure on the motion's latent tokens (ceil(T/4) x C, `model
   On CUDA (`use_cuda_graphs`) each window's whole loop replays as one CUDA graph per (variations, window length,
      guided, steps); progress and cancel then act between windows.
   3. The whole latent sequence decodes at once (the conv VAE is length-free), so no seam is left to the decoder.
+     A timeline's joints then get a light low-pass within 10 frames of each seam (`motion.seam_smoothing`): the
+     next action starts right at the seam, and that leaves a jerk there, not a step.
   4. Edits and continuations splice the decoded frames back into the user's motion (`motion.splice`): positions
      equal at the boundary frames, velocities continuous.
 Cost is linear in length: every token is denoised once, plus the window overlaps (49 / (49 - 10) = 1.26x).
@@ -42,6 +44,7 @@ from motion_core.generator import GenerationCancelled, _cpu_threads, validate_se
 from motion_core.motion.clip import Motion
 from motion_core.motion.features import joints_to_features
 from motion_core.motion.foot_cleanup import clean_foot_contacts
+from motion_core.motion.seam_smoothing import smooth_seams
 from motion_core.motion.splice import (CONTINUE_CONTEXT_FRAMES, check_span, edit_window, splice_after,
                                       splice_between)
 from motion_core.motion.timeline import (blend_weights, check_segments, plan_parallel_windows, plan_windows,
@@ -315,6 +318,8 @@ def _generate_sequence(gen, segments, seed, steps, guidance, variations, device,
         latents = sample_tokens(gen, latents, known, owners, [s.prompt for s in segments],
                                 _noise(gen, seed, variations, tokens), steps, guidance, progress, cancel)
         joints, features = _decode(gen, latents, frames, foot_cleanup)
+    seams = bounds[1:-1] + lead  # after the foot cleanup, whose pins would put the jerk back (seam_smoothing)
+    joints = np.stack([smooth_seams(j, seams) for j in joints])
     if context is not None:
         joints = np.stack([splice_after(context, j) for j in joints])
         features = features[:, lead:]
