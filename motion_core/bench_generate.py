@@ -22,6 +22,10 @@ from motion_core.motion.protocol import MAX_FRAMES
 
 HELP = "generation speed: Motion Mamba vs MLD (AITS eager/CUDA graph, clips/s batched, CPU 10-s clip)"
 KINDS = ("motion_mamba", "mld")
+# What is timed, in order: Motion Mamba with its fused CUDA blocks (the default), the same model on the reference
+# block path (CUDA only; the fused path's before), and MLD. name -> (denoiser kind, fused blocks on)
+VARIANTS = {"motion_mamba": ("motion_mamba", True), "motion_mamba_unfused": ("motion_mamba", False),
+            "mld": ("mld", True)}
 FRAMES = MAX_FRAMES  # the longest segment, 9.8 s
 STEPS = 50
 GUIDANCE = 7.5
@@ -71,6 +75,13 @@ def _prompt(i):
     return f"a person walks forward, turns left and waves {i}"
 
 
+def _timed_generate(gen, i, seed, device):
+    """One AITS call: the model's work from prompt to joints. The foot cleanup (host-side post-processing, off in
+    MLD's AITS too) and the splitting of "A, then B" prompts into timeline segments are left out."""
+    return gen.generate(_prompt(i), FRAMES / 20, seed=seed, steps=STEPS, guidance=GUIDANCE, device=device,
+                        foot_cleanup=False, split_sequence=False)
+
+
 def _kernels_per_call(gen, torch):
     """CUDA kernels one denoiser call (guidance batch of 2) launches, counted with the profiler."""
     from torch.profiler import ProfilerActivity, profile
@@ -95,6 +106,7 @@ def measure(args, log=lambda message: None):
     from motion_core.generator import MotionGenerator
     from motion_core.models.config import ModelConfig
     from motion_core.models.text_encoder import TextEncoder
+    from motion_core.ssm import fused_block
 
     device = resolve_device(args.device)
     cuda = device.type == "cuda"
@@ -125,7 +137,9 @@ def measure(args, log=lambda message: None):
     text_encoder = TextEncoder()
     batches = [int(b) for b in args.batches.split(",") if b.strip()]
     generators = {}
-    for kind in KINDS:
+    for name, (kind, fused) in VARIANTS.items():
+        if not fused and not cuda:
+            continue  # the fused blocks are CUDA-only: on CPU both would time the same path
         if args.tiny:
             config = ModelConfig.tiny(kind)
         elif getattr(args, "preset", "temporal") == "paper":
@@ -138,9 +152,11 @@ def measure(args, log=lambda message: None):
             result["setup"]["weights"] = str(gen.weights_dir)
         else:
             gen = MotionGenerator.random(config, seed=0, text_encoder=text_encoder)
-        generators[kind] = gen
-        entry = result["models"][kind] = {"params": gen.parameter_counts()}
+        if fused:
+            generators[kind] = gen
+        entry = result["models"][name] = {"params": gen.parameter_counts()}
         gen.to(device)
+        fused_block.enabled = fused
         try:
             if cuda:
                 try:
@@ -151,12 +167,11 @@ def measure(args, log=lambda message: None):
             for graphs in modes:
                 label = "graph" if graphs else "eager"
                 gen.use_cuda_graphs = graphs
-                gen.generate(_prompt(-1), FRAMES / 20, seed=0, steps=STEPS, guidance=GUIDANCE, device=device)  # warm-up
+                _timed_generate(gen, -1, 0, device)  # warm-up
                 repeats = args.repeats if graphs or not cuda else args.eager_repeats
                 entry[f"aits_ms_{label}"] = _median_ms(
-                    lambda i: gen.generate(_prompt(i), FRAMES / 20, seed=i, steps=STEPS, guidance=GUIDANCE,
-                                           device=device), repeats, sync)
-                log(f"{kind} {label}: AITS {entry[f'aits_ms_{label}']:.2f} ms")
+                    lambda i: _timed_generate(gen, i, i, device), repeats, sync)
+                log(f"{name} {label}: AITS {entry[f'aits_ms_{label}']:.2f} ms")
             if cuda and "graph" in sections:
                 entry["breakdown_ms_graph"] = _breakdown(gen, torch, args.repeats)
             if cuda and "throughput" in sections:
@@ -167,7 +182,7 @@ def measure(args, log=lambda message: None):
                     ms = _median_ms(lambda i: gen.sample(_prompt(0), FRAMES, seed=i, steps=STEPS, guidance=GUIDANCE,
                                                          variations=batch), max(3, args.repeats // 3), sync)
                     entry["clips_per_s"][str(batch)] = batch / (ms / 1e3)
-                    log(f"{kind} batch {batch}: {entry['clips_per_s'][str(batch)]:.0f} clips/s")
+                    log(f"{name} batch {batch}: {entry['clips_per_s'][str(batch)]:.0f} clips/s")
             if cuda:
                 gen._graphs.clear()
                 torch.cuda.empty_cache()
@@ -175,17 +190,21 @@ def measure(args, log=lambda message: None):
                     gen.use_cuda_graphs = True
                     start = time.perf_counter()
                     gen.compile_denoiser()
-                    gen.generate(_prompt(-1), FRAMES / 20, seed=0, steps=STEPS, guidance=GUIDANCE, device=device)
+                    _timed_generate(gen, -1, 0, device)
                     entry["compile_s"] = time.perf_counter() - start
                     entry["aits_ms_graph_compiled"] = _median_ms(
-                        lambda i: gen.generate(_prompt(i), FRAMES / 20, seed=i, steps=STEPS, guidance=GUIDANCE,
-                                               device=device), args.repeats, sync)
-                    log(f"{kind} graph+compile: AITS {entry['aits_ms_graph_compiled']:.2f} ms")
+                        lambda i: _timed_generate(gen, i, i, device), args.repeats, sync)
+                    log(f"{name} graph+compile: AITS {entry['aits_ms_graph_compiled']:.2f} ms")
                     gen._denoiser_call = None
                     gen._graphs.clear()
         except Exception as error:
-            result["errors"][kind] = f"{type(error).__name__}: {error}"
-            log(f"{kind}: {result['errors'][kind]}")
+            result["errors"][name] = f"{type(error).__name__}: {error}"
+            log(f"{name}: {result['errors'][name]}")
+        finally:
+            fused_block.enabled = True
+            if not fused:
+                gen.to("cpu")
+                gen._graphs.clear()
         _save_partial(args, result)
 
     if args.cpu_threads > 0 and "cpu" in sections:
@@ -223,10 +242,13 @@ def measure(args, log=lambda message: None):
             result["errors"]["cpu_samplers"] = f"{type(error).__name__}: {error}"
 
     mm, mld = result["models"].get("motion_mamba", {}), result["models"].get("mld", {})
+    unfused = result["models"].get("motion_mamba_unfused", {})
     for label in ("eager", "graph", "graph_compiled"):
         key = f"aits_ms_{label}"
         if key in mm and key in mld:
             result[f"speedup_vs_mld_{label}"] = mld[key] / mm[key]
+        if key in mm and key in unfused:
+            result[f"speedup_vs_unfused_{label}"] = unfused[key] / mm[key]
     return result
 
 
@@ -357,6 +379,11 @@ def _save_partial(args, result):
 
 def _breakdown(gen, torch, repeats):
     """Graph-mode time of each stage at batch 1: text encoding, the DDIM loop, decoding."""
+    with torch.inference_mode():  # the graphs' static buffers and the encoder's cache are inference tensors
+        return _breakdown_inference(gen, torch, repeats)
+
+
+def _breakdown_inference(gen, torch, repeats):
     cond_emb = gen.text_encoder.encode([_prompt(0)])
     text_emb = torch.cat([gen.text_encoder.encode([""]), cond_emb])
     noise = torch.randn(1, *gen.vae.latent_shape(FRAMES))
@@ -375,9 +402,8 @@ def _breakdown(gen, torch, repeats):
     def decode(i):
         gen._graphs[("decode", 1, bucket, tokens)].run(latents, FRAMES)
 
-    with torch.inference_mode():
-        out = {"text_encoding": _median_ms(encode, repeats, sync), "ddim_loop": _median_ms(loop, repeats, sync),
-               "decode_to_joints": _median_ms(decode, repeats, sync)}
+    out = {"text_encoding": _median_ms(encode, repeats, sync), "ddim_loop": _median_ms(loop, repeats, sync),
+           "decode_to_joints": _median_ms(decode, repeats, sync)}
     out["per_denoiser_step"] = out["ddim_loop"] / STEPS
     return out
 

@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from motion_core.ssm import fused_block
 from motion_core.ssm.backends import choose_backend, selective_scan
 from motion_core.ssm.scan_blocked import LOG2E, scan_inference, scan_time_major
 
@@ -226,6 +227,8 @@ class _PathsBlock(nn.Module):
         """x (batch, length, d_model) -> (batch, length, d_model)."""
         if self._use_time_major(x):
             return self.forward_time_major(x)
+        if fused_block.usable(self, x):
+            return fused_block.block_forward(self, x)
         xz = self.in_proj(x).transpose(1, 2)  # (batch, 2 * d_inner, length)
         x_in, z = xz.chunk(2, dim=1)
         y = self.path_outputs(self.ssm(self.path_inputs(x_in)))  # (batch, paths, d_inner, length)

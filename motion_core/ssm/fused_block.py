@@ -1,0 +1,161 @@
+"""Fused inference path of the SSM blocks on CUDA: a block is 4 kernels instead of ~30 small ones.
+
+At the denoiser's sizes (51 tokens x 256 channels, batch 2 for guidance) every kernel is tiny, so a step's time is
+its kernel count times launch-and-drain latency (issue 10). The reference path of a block (`_PathsBlock.forward`)
+launches one kernel per op: in_proj, chunk, the paths' reorderings, conv, silu, two projections, exp, the scan,
+the restore, the path sum, the gate, out_proj and the residual. Here it is:
+
+    in_proj              one cuBLAS GEMM (xz)
+    conv_proj_kernel     per (batch row, path, 16 rows): the depthwise causal conv in the path's scan order + silu,
+                         x_proj (-> dt_low | B | C) and dt_proj + bias + softplus (-> delta), written in sequence order
+    scan_gate_kernel     per (batch row, 16 channels): every path's scan from its own end, with its D term, summed
+                         over the paths in place, then scaled (mean) and gated by silu(z)
+    out_proj + residual  one cuBLAS GEMM with the residual as its addend
+
+Reversed paths (HTM's odd branches reading rows from `keep_prefix` on backwards, BSM's time-reversed path) are
+never materialised: the conv gathers its taps through the path's row map, and the scan walks the rows backwards.
+
+`level_htm` and `level_bsm` are the two halves of a Motion Mamba level (x + HTM(LN x), then x + BSM(LN x) over the
+channel axis) on this path; `block_forward` is any block in the (batch, length, d_model) layout. Same parameters and
+maths as the reference; GPU tests compare them (tests/test_fused_block.py). fp32 throughout, projections in IEEE
+fp32 (no TF32). Used only without gradients, on CUDA, where triton imports, for "sum" and "mean" aggregations.
+"""
+
+import functools
+
+import torch
+import torch.nn.functional as F
+
+from motion_core.ssm.scan_blocked import LOG2E
+from motion_core.ssm.scan_triton import triton_available
+
+enabled = True  # the benchmark and the tests switch it off to time / compare the reference path
+BLOCK_T = 16  # rows per conv_proj program (tl.dot needs >= 16)
+BLOCK_C = 64  # channels per conv_proj inner step
+MAX_CHUNK = 64  # scan rows per register tile
+NUM_WARPS = 4
+TILE_BUDGET = 2048 * NUM_WARPS  # CHUNK * STATE * BLOCK_D that fits the registers without spilling
+
+
+@functools.cache
+def _kernels():
+    from motion_core.ssm import fused_block_kernels
+
+    return fused_block_kernels.conv_proj_kernel, fused_block_kernels.scan_gate_kernel
+
+
+def _cdiv(a, b):
+    return -(-a // b)
+
+
+def _next_pow2(n):
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def usable(block, x):
+    """True when `block` can run fused on x: CUDA, no gradient, triton present, a summing aggregation."""
+    return (enabled and x.is_cuda and not torch.is_grad_enabled() and block.aggregation in ("sum", "mean")
+            and triton_available())
+
+
+def _scan_order(block):
+    """(alternate, prefix): whether odd paths read the rows from `prefix` on backwards."""
+    if type(block).__name__ == "BidirectionalMamba":
+        return 1, 0
+    return int(getattr(block, "alternate", False)), int(getattr(block, "keep_prefix", 0))
+
+
+def _constants(ssm):
+    """The kernels' parameter layouts, cached until a parameter changes (in-place update, load, .to())."""
+    params = (ssm.conv_weight, ssm.x_proj_weight, ssm.dt_proj_weight, ssm.dt_bias, ssm.A_log, ssm.D)
+    key = tuple((p._version, p.data_ptr(), p.device) for p in params)
+    cached = getattr(ssm, "_fused_cache", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    paths, d_inner, taps, state, rank = ssm.paths, ssm.d_inner, ssm.d_conv, ssm.d_state, ssm.dt_rank
+    proj = max(16, _next_pow2(rank + 2 * state))
+    STATE = _next_pow2(state)
+    f32 = {"dtype": torch.float32, "device": ssm.A_log.device}
+    with torch.no_grad():
+        x_proj = torch.zeros(paths, d_inner, proj, **f32)
+        x_proj[..., :rank + 2 * state] = ssm.x_proj_weight
+        dt_proj = torch.zeros(paths, proj, d_inner, **f32)
+        dt_proj[:, :rank] = ssm.dt_proj_weight
+        A2 = torch.zeros(paths, STATE, d_inner, **f32)
+        A2[:, :state] = (-torch.exp(ssm.A_log.float()) * LOG2E).view(paths, d_inner, state).transpose(1, 2)
+        conv_b = ssm.conv_bias if ssm.conv_bias is not None else torch.zeros(paths * d_inner, **f32)
+        constants = {
+            "conv_w": ssm.conv_weight.detach().view(paths, d_inner, taps).transpose(1, 2).float().contiguous(),
+            "conv_b": conv_b.detach().float().contiguous(),
+            "x_proj": x_proj, "dt_proj": dt_proj, "A2": A2,
+            "dt_bias": ssm.dt_bias.detach().float().contiguous(), "D": ssm.D.detach().float().contiguous(),
+            "proj": proj, "STATE": STATE,
+        }
+    ssm._fused_cache = (key, constants)
+    return constants
+
+
+def ssm_gate(block, x_in, z, y):
+    """The block's paths + aggregation + gate: x_in, z (batch, length, d_inner) views -> written into y (same shape,
+    any strides). Two kernel launches."""
+    conv_proj, scan_gate = _kernels()
+    ssm = block.ssm
+    k = _constants(ssm)
+    batch, length, d_inner = x_in.shape
+    paths = ssm.paths
+    alternate, prefix = _scan_order(block)
+    f32 = {"dtype": torch.float32, "device": x_in.device}
+    xc = torch.empty(paths, batch, length, d_inner, **f32)
+    delta = torch.empty_like(xc)
+    dbl = torch.empty(paths, batch, length, k["proj"], **f32)
+    conv_proj[(batch, paths, _cdiv(length, BLOCK_T))](
+        x_in, *x_in.stride(), k["conv_w"], k["conv_b"], k["x_proj"], k["dt_proj"], k["dt_bias"],
+        xc, dbl, delta, batch, length, d_inner, prefix, alternate,
+        TAPS=ssm.d_conv, PROJ=k["proj"], BLOCK_T=BLOCK_T, BLOCK_C=BLOCK_C, num_warps=NUM_WARPS)
+    chunk = min(MAX_CHUNK, _next_pow2(length))
+    block_d = max(1, min(_next_pow2(d_inner), TILE_BUDGET // (chunk * k["STATE"])))
+    scale = 1.0 / paths if block.aggregation == "mean" else 1.0
+    scan_gate[(batch, _cdiv(d_inner, block_d))](
+        xc, dbl, delta, k["A2"], k["D"], z, *z.stride(), y, *y.stride(),
+        batch, length, d_inner, prefix, alternate, paths, ssm.dt_rank, ssm.d_state, scale,
+        PROJ=k["proj"], STATE=k["STATE"], CHUNK=chunk, BLOCK_D=block_d, num_warps=NUM_WARPS)
+    return y
+
+
+def block_forward(block, x, residual=None):
+    """block(x) (+ residual) for x (batch, length, d_model), the block's own layout."""
+    batch, length, _ = x.shape
+    d_inner = block.d_inner
+    xz = F.linear(x, block.in_proj.weight, block.in_proj.bias)  # (batch, length, 2 * d_inner)
+    y = ssm_gate(block, xz[..., :d_inner], xz[..., d_inner:], x.new_empty(batch, length, d_inner))
+    out_proj = block.out_proj
+    if residual is None:
+        return F.linear(y, out_proj.weight, out_proj.bias)
+    addend = residual.reshape(batch * length, -1)
+    if out_proj.bias is not None:
+        addend = addend + out_proj.bias
+    return torch.addmm(addend, y.view(batch * length, d_inner), out_proj.weight.t()).view(residual.shape)
+
+
+def level_htm(norm, block, x):
+    """x + block(norm(x)), x (batch, tokens, d): HTM's half of a level."""
+    return block_forward(block, F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps), x)
+
+
+def level_bsm(norm, block, x):
+    """x + block(norm(x) with the d channels as the sequence and the tokens as features), x (batch, n, d).
+
+    The block's features are its `tokens` slots; the n <= tokens real ones are used, the rest are zero, which its
+    bias-free in_proj ignores: in_proj's first n columns and out_proj's first n rows are all that take part."""
+    batch, n, d = x.shape
+    d_inner = block.d_inner
+    if block.in_proj.bias is not None or block.out_proj.bias is not None:
+        raise ValueError("the fused BSM path needs bias-free projections")
+    h = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)  # (batch, n, d)
+    w_in = block.in_proj.weight[:, :n]  # (2 * d_inner, n)
+    xz = torch.bmm(w_in.expand(batch, -1, -1), h)  # (batch, 2 * d_inner, d): channels first, the sequence last
+    y = x.new_empty(batch, d_inner, d)
+    ssm_gate(block, xz[:, :d_inner].transpose(1, 2), xz[:, d_inner:].transpose(1, 2), y.transpose(1, 2))
+    w_out = block.out_proj.weight[:n]  # (n, d_inner)
+    return torch.baddbmm(x, w_out.expand(batch, -1, -1), y)  # (batch, n, d)
+

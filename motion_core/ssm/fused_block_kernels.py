@@ -1,0 +1,163 @@
+"""Triton kernels of the fused inference path of an SSM block (see fused_block.py for the design and the Python side).
+
+This module imports triton at the top; fused_block.py imports it only when a kernel is first launched.
+"""
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _combine(a_left, b_left, a_right, b_right):
+    # (a, b) pairs compose h -> a * h + b; left is earlier in scan order.
+    return a_left * a_right, b_left * a_right + b_right
+
+
+@triton.jit
+def _softplus(x):
+    # torch's softplus with threshold 20; exp(x) directly where 1 + exp(x) would round to 1
+    return tl.where(x > 20.0, x, tl.where(x < -15.0, tl.exp(x), tl.log(1.0 + tl.exp(x))))
+
+
+@triton.jit
+def _source_row(scan_pos, reversed_path, prefix, length):
+    """The sequence row a path reads at scan position scan_pos: rows from `prefix` on are read backwards."""
+    return tl.where(reversed_path & (scan_pos >= prefix), prefix + length - 1 - scan_pos, scan_pos)
+
+
+@triton.jit
+def conv_proj_kernel(
+    x_ptr, s_x_b, s_x_t, s_x_c,
+    conv_w_ptr, conv_b_ptr, x_proj_ptr, dt_proj_ptr, dt_bias_ptr,
+    xc_ptr, dbl_ptr, delta_ptr,
+    batch, length, d_inner, prefix, alternate,
+    TAPS: tl.constexpr, PROJ: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_C: tl.constexpr,
+):
+    """One path, one batch row, BLOCK_T rows: causal depthwise conv (in the path's scan order) + silu, then
+    x_proj (all d_inner channels -> dt_low | B | C, PROJ wide) and dt_proj + bias + softplus -> delta.
+
+    x: (batch, length, d_inner) through strides.  conv_w (paths, TAPS, d_inner), conv_b (paths, d_inner),
+    x_proj (paths, d_inner, PROJ) with zero columns past dt_rank + 2 * state, dt_proj (paths, PROJ, d_inner) with
+    zero rows past dt_rank (so B and C in the same tile add nothing), dt_bias (paths, d_inner).
+    Out, in sequence order: xc and delta (paths, batch, length, d_inner), dbl (paths, batch, length, PROJ).
+    """
+    b = tl.program_id(0)
+    path = tl.program_id(1)
+    offs_t = tl.program_id(2) * BLOCK_T + tl.arange(0, BLOCK_T)
+    offs_p = tl.arange(0, PROJ)
+    mask_t = offs_t < length
+    reversed_path = (alternate != 0) & (path % 2 == 1)
+    # scan position of each row (the source-row map is its own inverse)
+    scan_pos = _source_row(offs_t, reversed_path, prefix, length)
+    row = (path * batch + b) * length + offs_t  # row of the (paths, batch, length, ...) outputs
+
+    dbl = tl.zeros([BLOCK_T, PROJ], dtype=tl.float32)
+    for c0 in range(0, d_inner, BLOCK_C):
+        offs_c = c0 + tl.arange(0, BLOCK_C)
+        mask_c = offs_c < d_inner
+        acc = tl.zeros([BLOCK_T, BLOCK_C], dtype=tl.float32)
+        acc += tl.load(conv_b_ptr + path * d_inner + offs_c, mask=mask_c, other=0.0)[None, :]
+        for j in tl.static_range(TAPS):
+            tap_pos = scan_pos - (TAPS - 1 - j)  # tap j reads TAPS-1-j steps back in scan order
+            src = _source_row(tap_pos, reversed_path, prefix, length)
+            ok = mask_t & (tap_pos >= 0)
+            v = tl.load(x_ptr + b * s_x_b + src[:, None] * s_x_t + offs_c[None, :] * s_x_c,
+                        mask=ok[:, None] & mask_c[None, :], other=0.0).to(tl.float32)
+            w = tl.load(conv_w_ptr + (path * TAPS + j) * d_inner + offs_c, mask=mask_c, other=0.0)
+            acc += v * w[None, :]
+        xc = acc * tl.sigmoid(acc)
+        xc = tl.where(mask_t[:, None] & mask_c[None, :], xc, 0.0)
+        tl.store(xc_ptr + row[:, None] * d_inner + offs_c[None, :], xc, mask=mask_t[:, None] & mask_c[None, :])
+        w_x = tl.load(x_proj_ptr + (path * d_inner + offs_c[:, None]) * PROJ + offs_p[None, :],
+                      mask=mask_c[:, None], other=0.0)
+        dbl += tl.dot(xc, w_x, input_precision="ieee")
+    tl.store(dbl_ptr + row[:, None] * PROJ + offs_p[None, :], dbl, mask=mask_t[:, None])
+
+    for c0 in range(0, d_inner, BLOCK_C):
+        offs_c = c0 + tl.arange(0, BLOCK_C)
+        mask_c = offs_c < d_inner
+        w_dt = tl.load(dt_proj_ptr + (path * PROJ + offs_p[:, None]) * d_inner + offs_c[None, :],
+                       mask=mask_c[None, :], other=0.0)
+        bias = tl.load(dt_bias_ptr + path * d_inner + offs_c, mask=mask_c, other=0.0)
+        dt = _softplus(tl.dot(dbl, w_dt, input_precision="ieee") + bias[None, :])
+        tl.store(delta_ptr + row[:, None] * d_inner + offs_c[None, :], dt, mask=mask_t[:, None] & mask_c[None, :])
+
+
+@triton.jit
+def _scan_pass(h, xc_base, dbl_base, delta_base, y_base, s_y_t, A2, Dvec, offs_d, mask_d, offs_n,
+               start, step, count, accumulate, dt_rank, state, d_inner,
+               PROJ: tl.constexpr, CHUNK: tl.constexpr):
+    """Scan `count` rows from row `start`, moving by `step` (+1 or -1), from state h; add y (+ D * u) into the
+    output rows (or store it when not `accumulate`). Returns the state after the last row."""
+    offs_c = tl.arange(0, CHUNK)
+    mask_n = offs_n < state
+    for k in range(0, tl.cdiv(count, CHUNK)):
+        pos = k * CHUNK + offs_c
+        valid = pos < count
+        rows = start + step * pos
+        mask_td = valid[:, None] & mask_d[None, :]
+        mask_tn = valid[:, None] & mask_n[None, :]
+        u = tl.load(xc_base + rows[:, None] * d_inner + offs_d[None, :], mask=mask_td, other=0.0)
+        dt = tl.load(delta_base + rows[:, None] * d_inner + offs_d[None, :], mask=mask_td, other=0.0)
+        Bt = tl.load(dbl_base + rows[:, None] * PROJ + dt_rank + offs_n[None, :], mask=mask_tn, other=0.0)
+        Ct = tl.load(dbl_base + rows[:, None] * PROJ + dt_rank + state + offs_n[None, :], mask=mask_tn, other=0.0)
+        # rows past `count` have dt = 0: decay 1, input 0, so they keep the state
+        decay = tl.exp2(dt[:, None, :] * A2[None, :, :])  # (CHUNK, STATE, BLOCK_D)
+        inject = (dt * u)[:, None, :] * Bt[:, :, None]
+        decay, inject = tl.associative_scan((decay, inject), axis=0, combine_fn=_combine)
+        hs = inject + decay * h[None, :, :]
+        h = tl.sum(tl.where(offs_c[:, None, None] == CHUNK - 1, hs, 0.0), axis=0)
+        y = tl.sum(hs * Ct[:, :, None], axis=1) + Dvec[None, :] * u  # (CHUNK, BLOCK_D)
+        y_ptrs = y_base + rows[:, None] * s_y_t
+        if accumulate:
+            y += tl.load(y_ptrs, mask=mask_td, other=0.0)
+        tl.store(y_ptrs, y, mask=mask_td)
+    return h
+
+
+@triton.jit
+def scan_gate_kernel(
+    xc_ptr, dbl_ptr, delta_ptr, A2_ptr, D_ptr,
+    z_ptr, s_z_b, s_z_t, s_z_c,
+    y_ptr, s_y_b, s_y_t, s_y_c,
+    batch, length, d_inner, prefix, alternate, paths, dt_rank, state, scale,
+    PROJ: tl.constexpr, STATE: tl.constexpr, CHUNK: tl.constexpr, BLOCK_D: tl.constexpr,
+):
+    """BLOCK_D channels of one batch row: every path's selective scan (in its own scan order) with its D term,
+    summed over paths in sequence order, times `scale`, gated by silu(z): y (batch, length, d_inner) by strides.
+
+    A2 (paths, STATE, d_inner) is A * log2(e) (zero past `state`); D (paths, d_inner). The paths' partial sums
+    live in y itself: each path adds its rows in place, the last pass applies scale and the gate.
+    """
+    b = tl.program_id(0)
+    offs_d = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
+    offs_n = tl.arange(0, STATE)
+    mask_d = offs_d < d_inner
+    y_base = y_ptr + b * s_y_b + offs_d[None, :] * s_y_c
+    for path in range(0, paths):
+        reversed_path = (alternate != 0) & (path % 2 == 1)
+        A2 = tl.load(A2_ptr + (path * STATE + offs_n[:, None]) * d_inner + offs_d[None, :],
+                     mask=mask_d[None, :], other=0.0)
+        Dvec = tl.load(D_ptr + path * d_inner + offs_d, mask=mask_d, other=0.0)
+        first_row = (path * batch + b) * length
+        xc_base = xc_ptr + first_row * d_inner
+        delta_base = delta_ptr + first_row * d_inner
+        dbl_base = dbl_ptr + first_row * PROJ
+        h = tl.zeros([STATE, BLOCK_D], dtype=tl.float32)
+        forward_rows = tl.where(reversed_path, prefix, length)
+        # forward: the whole sequence, or only the prefix a reversed path reads first
+        h = _scan_pass(h, xc_base, dbl_base, delta_base, y_base, s_y_t, A2, Dvec, offs_d, mask_d, offs_n,
+                       0, 1, forward_rows, path > 0, dt_rank, state, d_inner, PROJ, CHUNK)
+        if reversed_path:  # then the rest from the last row back
+            h = _scan_pass(h, xc_base, dbl_base, delta_base, y_base, s_y_t, A2, Dvec, offs_d, mask_d, offs_n,
+                           length - 1, -1, length - prefix, path > 0, dt_rank, state, d_inner, PROJ, CHUNK)
+        tl.debug_barrier()  # this path's sums are visible to every thread before the next path reads them
+    offs_c = tl.arange(0, CHUNK)
+    for t0 in range(0, length, CHUNK):
+        rows = t0 + offs_c
+        mask_td = (rows < length)[:, None] & mask_d[None, :]
+        y_ptrs = y_base + rows[:, None] * s_y_t
+        y = tl.load(y_ptrs, mask=mask_td, other=0.0)
+        z = tl.load(z_ptr + b * s_z_b + rows[:, None] * s_z_t + offs_d[None, :] * s_z_c,
+                    mask=mask_td, other=0.0).to(tl.float32)
+        tl.store(y_ptrs, y * scale * (z * tl.sigmoid(z)), mask=mask_td)

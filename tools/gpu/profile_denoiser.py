@@ -1,0 +1,65 @@
+"""Where a denoiser call's GPU time goes: one guided call (batch 2, a 9.8-s latent) of the shipped Motion Mamba with
+fused blocks, with reference blocks, and of a random MLD baseline at the temporal preset. Per variant: kernels,
+replay time of the call captured as a CUDA graph (median of 200), and the top kernels by GPU time (profiler).
+Prints one JSON object. Run on the GPU machine: python3 tools/gpu/profile_denoiser.py > out.json
+"""
+
+import json
+import statistics
+import sys
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from motion_core.cuda_graphs import capture
+from motion_core.generator import MotionGenerator
+from motion_core.models.config import ModelConfig
+from motion_core.ssm import fused_block
+
+
+def measure(denoiser, fused, top=12):
+    fused_block.enabled = fused
+    c = denoiser.config
+    z = torch.randn(2, c.latent_size, c.latent_dim, device="cuda")
+    with torch.inference_mode():
+        time_tok = denoiser.cond.time_token(torch.full((2,), 500, device="cuda"))
+        text_tok = denoiser.cond.text_token(torch.randn(2, c.text_dim, device="cuda"))
+        call = lambda: denoiser.forward_tokens(z, time_tok, text_tok)  # noqa: E731
+        call()
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            call()
+            torch.cuda.synchronize()
+        graph, _ = capture(torch.device("cuda"), call)
+        times = []
+        for _ in range(200):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            graph.replay()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) * 1e3)
+    kernels = [e for e in prof.events() if e.device_type.name == "CUDA"]
+    by_name = {}
+    for e in kernels:
+        total, count = by_name.get(e.name, (0.0, 0))
+        by_name[e.name] = (total + e.device_time, count + 1)
+    ranked = sorted(by_name.items(), key=lambda kv: -kv[1][0])[:top]
+    fused_block.enabled = True
+    return {"kernels": len(kernels), "graph_replay_us_median": statistics.median(times),
+            "kernel_time_us_sum": sum(e.device_time for e in kernels),
+            "top_kernels": [{"name": n[:90], "us": round(t, 2), "count": k} for n, (t, k) in ranked]}
+
+
+def main():
+    gen = MotionGenerator.from_pretrained(with_text_encoder=False)
+    mm = gen.denoiser.to("cuda").eval()
+    mld = MotionGenerator.random(ModelConfig.temporal("mld"), seed=0, text_encoder=False).denoiser.to("cuda").eval()
+    out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "call": "batch 2, 49 latent tokens",
+           "motion_mamba_fused": measure(mm, True), "motion_mamba_reference": measure(mm, False),
+           "mld": measure(mld, True)}
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
