@@ -8,9 +8,10 @@ the restore, the path sum, the gate, out_proj and the residual. Here it is:
     in_proj              one cuBLAS GEMM (xz)
     conv_proj_kernel     per (batch row, path, 16 rows): the depthwise causal conv in the path's scan order + silu,
                          x_proj (-> dt_low | B | C) and dt_proj + bias + softplus (-> delta), written in sequence order
-    scan_gate_kernel     per (batch row, 16 channels): every path's scan from its own end, with its D term, summed
-                         over the paths in place, then scaled (mean) and gated by silu(z)
-    out_proj + residual  one cuBLAS GEMM with the residual as its addend
+    scan_gate_kernel     per (batch row, 16 channels, path): the path's scan from its own end with its D term, scaled
+                         (1/paths for "mean") and gated by silu(z): y_p (batch, length, paths * d_inner)
+    out_proj + residual  one cuBLAS GEMM over the paths' outputs side by side, against out_proj's weight repeated
+                         once per path (so the GEMM also sums the paths), with the residual as its addend
 
 Reversed paths (HTM's odd branches reading rows from `keep_prefix` on backwards, BSM's time-reversed path) are
 never materialised: the conv gathers its taps through the path's row map, and the scan walks the rows backwards.
@@ -65,11 +66,13 @@ def _scan_order(block):
     return int(getattr(block, "alternate", False)), int(getattr(block, "keep_prefix", 0))
 
 
-def _constants(ssm):
+def _constants(block):
     """The kernels' parameter layouts, cached until a parameter changes (in-place update, load, .to())."""
-    params = (ssm.conv_weight, ssm.x_proj_weight, ssm.dt_proj_weight, ssm.dt_bias, ssm.A_log, ssm.D)
+    ssm = block.ssm
+    params = (ssm.conv_weight, ssm.x_proj_weight, ssm.dt_proj_weight, ssm.dt_bias, ssm.A_log, ssm.D,
+              block.out_proj.weight)
     key = tuple((p._version, p.data_ptr(), p.device) for p in params)
-    cached = getattr(ssm, "_fused_cache", None)
+    cached = getattr(block, "_fused_cache", None)
     if cached is not None and cached[0] == key:
         return cached[1]
     paths, d_inner, taps, state, rank = ssm.paths, ssm.d_inner, ssm.d_conv, ssm.d_state, ssm.dt_rank
@@ -90,17 +93,20 @@ def _constants(ssm):
             "x_proj": x_proj, "dt_proj": dt_proj, "A2": A2,
             "dt_bias": ssm.dt_bias.detach().float().contiguous(), "D": ssm.D.detach().float().contiguous(),
             "proj": proj, "STATE": STATE,
+            # (d_model, paths * d_inner): y_p @ W summed over p is one GEMM over the paths side by side
+            "out_w": block.out_proj.weight.detach().float().repeat(1, paths),
         }
-    ssm._fused_cache = (key, constants)
+    block._fused_cache = (key, constants)
     return constants
 
 
 def ssm_gate(block, x_in, z, y):
-    """The block's paths + aggregation + gate: x_in, z (batch, length, d_inner) views -> written into y (same shape,
-    any strides). Two kernel launches."""
+    """The block's paths, each gated: x_in, z (batch, length, d_inner) views -> y (batch, length, paths * d_inner),
+    any strides, path p in channels p * d_inner.. (its sum over paths, times out_proj, is the block's output).
+    Two kernel launches."""
     conv_proj, scan_gate = _kernels()
     ssm = block.ssm
-    k = _constants(ssm)
+    k = _constants(block)
     batch, length, d_inner = x_in.shape
     paths = ssm.paths
     alternate, prefix = _scan_order(block)
@@ -115,9 +121,9 @@ def ssm_gate(block, x_in, z, y):
     chunk = min(MAX_CHUNK, _next_pow2(length))
     block_d = max(1, min(_next_pow2(d_inner), TILE_BUDGET // (chunk * k["STATE"])))
     scale = 1.0 / paths if block.aggregation == "mean" else 1.0
-    scan_gate[(batch, _cdiv(d_inner, block_d))](
+    scan_gate[(batch, _cdiv(d_inner, block_d), paths)](
         xc, dbl, delta, k["A2"], k["D"], z, *z.stride(), y, *y.stride(),
-        batch, length, d_inner, prefix, alternate, paths, ssm.dt_rank, ssm.d_state, scale,
+        batch, length, d_inner, prefix, alternate, ssm.dt_rank, ssm.d_state, scale,
         PROJ=k["proj"], STATE=k["STATE"], CHUNK=chunk, BLOCK_D=block_d, num_warps=NUM_WARPS)
     return y
 
@@ -125,16 +131,16 @@ def ssm_gate(block, x_in, z, y):
 def block_forward(block, x, residual=None):
     """block(x) (+ residual) for x (batch, length, d_model), the block's own layout."""
     batch, length, _ = x.shape
-    d_inner = block.d_inner
+    d_inner, paths = block.d_inner, block.ssm.paths
     xz = F.linear(x, block.in_proj.weight, block.in_proj.bias)  # (batch, length, 2 * d_inner)
-    y = ssm_gate(block, xz[..., :d_inner], xz[..., d_inner:], x.new_empty(batch, length, d_inner))
-    out_proj = block.out_proj
+    y = ssm_gate(block, xz[..., :d_inner], xz[..., d_inner:], x.new_empty(batch, length, paths * d_inner))
+    out_w, bias = _constants(block)["out_w"], block.out_proj.bias
     if residual is None:
-        return F.linear(y, out_proj.weight, out_proj.bias)
+        return F.linear(y, out_w, bias)
     addend = residual.reshape(batch * length, -1)
-    if out_proj.bias is not None:
-        addend = addend + out_proj.bias
-    return torch.addmm(addend, y.view(batch * length, d_inner), out_proj.weight.t()).view(residual.shape)
+    if bias is not None:
+        addend = addend + bias
+    return torch.addmm(addend, y.view(batch * length, -1), out_w.t()).view(residual.shape)
 
 
 def level_htm(norm, block, x):
@@ -148,14 +154,13 @@ def level_bsm(norm, block, x):
     The block's features are its `tokens` slots; the n <= tokens real ones are used, the rest are zero, which its
     bias-free in_proj ignores: in_proj's first n columns and out_proj's first n rows are all that take part."""
     batch, n, d = x.shape
-    d_inner = block.d_inner
+    d_inner, paths = block.d_inner, block.ssm.paths
     if block.in_proj.bias is not None or block.out_proj.bias is not None:
         raise ValueError("the fused BSM path needs bias-free projections")
     h = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)  # (batch, n, d)
     w_in = block.in_proj.weight[:, :n]  # (2 * d_inner, n)
     xz = torch.bmm(w_in.expand(batch, -1, -1), h)  # (batch, 2 * d_inner, d): channels first, the sequence last
-    y = x.new_empty(batch, d_inner, d)
+    y = x.new_empty(batch, paths * d_inner, d)
     ssm_gate(block, xz[:, :d_inner].transpose(1, 2), xz[:, d_inner:].transpose(1, 2), y.transpose(1, 2))
-    w_out = block.out_proj.weight[:n]  # (n, d_inner)
+    w_out = _constants(block)["out_w"][:n]  # (n, paths * d_inner)
     return torch.baddbmm(x, w_out.expand(batch, -1, -1), y)  # (batch, n, d)
-

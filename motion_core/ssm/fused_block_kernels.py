@@ -84,11 +84,10 @@ def conv_proj_kernel(
 
 
 @triton.jit
-def _scan_pass(h, xc_base, dbl_base, delta_base, y_base, s_y_t, A2, Dvec, offs_d, mask_d, offs_n,
-               start, step, count, accumulate, dt_rank, state, d_inner,
-               PROJ: tl.constexpr, CHUNK: tl.constexpr):
-    """Scan `count` rows from row `start`, moving by `step` (+1 or -1), from state h; add y (+ D * u) into the
-    output rows (or store it when not `accumulate`). Returns the state after the last row."""
+def _scan_pass(h, xc_base, dbl_base, delta_base, z_base, s_z_t, y_base, s_y_t, A2, Dvec, scale, offs_d, mask_d,
+               offs_n, start, step, count, dt_rank, state, d_inner, PROJ: tl.constexpr, CHUNK: tl.constexpr):
+    """Scan `count` rows from row `start`, moving by `step` (+1 or -1), from state h; store
+    (y + D * u) * scale * silu(z) in those rows. Returns the state after the last row."""
     offs_c = tl.arange(0, CHUNK)
     mask_n = offs_n < state
     for k in range(0, tl.cdiv(count, CHUNK)):
@@ -101,6 +100,7 @@ def _scan_pass(h, xc_base, dbl_base, delta_base, y_base, s_y_t, A2, Dvec, offs_d
         dt = tl.load(delta_base + rows[:, None] * d_inner + offs_d[None, :], mask=mask_td, other=0.0)
         Bt = tl.load(dbl_base + rows[:, None] * PROJ + dt_rank + offs_n[None, :], mask=mask_tn, other=0.0)
         Ct = tl.load(dbl_base + rows[:, None] * PROJ + dt_rank + state + offs_n[None, :], mask=mask_tn, other=0.0)
+        z = tl.load(z_base + rows[:, None] * s_z_t, mask=mask_td, other=0.0).to(tl.float32)
         # rows past `count` have dt = 0: decay 1, input 0, so they keep the state
         decay = tl.exp2(dt[:, None, :] * A2[None, :, :])  # (CHUNK, STATE, BLOCK_D)
         inject = (dt * u)[:, None, :] * Bt[:, :, None]
@@ -108,10 +108,7 @@ def _scan_pass(h, xc_base, dbl_base, delta_base, y_base, s_y_t, A2, Dvec, offs_d
         hs = inject + decay * h[None, :, :]
         h = tl.sum(tl.where(offs_c[:, None, None] == CHUNK - 1, hs, 0.0), axis=0)
         y = tl.sum(hs * Ct[:, :, None], axis=1) + Dvec[None, :] * u  # (CHUNK, BLOCK_D)
-        y_ptrs = y_base + rows[:, None] * s_y_t
-        if accumulate:
-            y += tl.load(y_ptrs, mask=mask_td, other=0.0)
-        tl.store(y_ptrs, y, mask=mask_td)
+        tl.store(y_base + rows[:, None] * s_y_t, y * scale * (z * tl.sigmoid(z)), mask=mask_td)
     return h
 
 
@@ -120,44 +117,36 @@ def scan_gate_kernel(
     xc_ptr, dbl_ptr, delta_ptr, A2_ptr, D_ptr,
     z_ptr, s_z_b, s_z_t, s_z_c,
     y_ptr, s_y_b, s_y_t, s_y_c,
-    batch, length, d_inner, prefix, alternate, paths, dt_rank, state, scale,
+    batch, length, d_inner, prefix, alternate, dt_rank, state, scale,
     PROJ: tl.constexpr, STATE: tl.constexpr, CHUNK: tl.constexpr, BLOCK_D: tl.constexpr,
 ):
-    """BLOCK_D channels of one batch row: every path's selective scan (in its own scan order) with its D term,
-    summed over paths in sequence order, times `scale`, gated by silu(z): y (batch, length, d_inner) by strides.
+    """BLOCK_D channels of one path and one batch row: the path's selective scan (in its own scan order) with its D
+    term, times `scale`, gated by silu(z), stored in sequence order as channels path * d_inner + c of
+    y (batch, length, paths * d_inner) (by strides). The gate is linear in y, so gating each path and summing them
+    afterwards (out_proj's GEMM does, over its paths-times-repeated weight) equals gating the sum.
 
-    A2 (paths, STATE, d_inner) is A * log2(e) (zero past `state`); D (paths, d_inner). The paths' partial sums
-    live in y itself: each path adds its rows in place, the last pass applies scale and the gate.
+    A2 (paths, STATE, d_inner) is A * log2(e) (zero past `state`); D (paths, d_inner).
     """
     b = tl.program_id(0)
     offs_d = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
+    path = tl.program_id(2)
     offs_n = tl.arange(0, STATE)
     mask_d = offs_d < d_inner
-    y_base = y_ptr + b * s_y_b + offs_d[None, :] * s_y_c
-    for path in range(0, paths):
-        reversed_path = (alternate != 0) & (path % 2 == 1)
-        A2 = tl.load(A2_ptr + (path * STATE + offs_n[:, None]) * d_inner + offs_d[None, :],
-                     mask=mask_d[None, :], other=0.0)
-        Dvec = tl.load(D_ptr + path * d_inner + offs_d, mask=mask_d, other=0.0)
-        first_row = (path * batch + b) * length
-        xc_base = xc_ptr + first_row * d_inner
-        delta_base = delta_ptr + first_row * d_inner
-        dbl_base = dbl_ptr + first_row * PROJ
-        h = tl.zeros([STATE, BLOCK_D], dtype=tl.float32)
-        forward_rows = tl.where(reversed_path, prefix, length)
-        # forward: the whole sequence, or only the prefix a reversed path reads first
-        h = _scan_pass(h, xc_base, dbl_base, delta_base, y_base, s_y_t, A2, Dvec, offs_d, mask_d, offs_n,
-                       0, 1, forward_rows, path > 0, dt_rank, state, d_inner, PROJ, CHUNK)
-        if reversed_path:  # then the rest from the last row back
-            h = _scan_pass(h, xc_base, dbl_base, delta_base, y_base, s_y_t, A2, Dvec, offs_d, mask_d, offs_n,
-                           length - 1, -1, length - prefix, path > 0, dt_rank, state, d_inner, PROJ, CHUNK)
-        tl.debug_barrier()  # this path's sums are visible to every thread before the next path reads them
-    offs_c = tl.arange(0, CHUNK)
-    for t0 in range(0, length, CHUNK):
-        rows = t0 + offs_c
-        mask_td = (rows < length)[:, None] & mask_d[None, :]
-        y_ptrs = y_base + rows[:, None] * s_y_t
-        y = tl.load(y_ptrs, mask=mask_td, other=0.0)
-        z = tl.load(z_ptr + b * s_z_b + rows[:, None] * s_z_t + offs_d[None, :] * s_z_c,
-                    mask=mask_td, other=0.0).to(tl.float32)
-        tl.store(y_ptrs, y * scale * (z * tl.sigmoid(z)), mask=mask_td)
+    reversed_path = (alternate != 0) & (path % 2 == 1)
+    A2 = tl.load(A2_ptr + (path * STATE + offs_n[:, None]) * d_inner + offs_d[None, :],
+                 mask=mask_d[None, :], other=0.0)
+    Dvec = tl.load(D_ptr + path * d_inner + offs_d, mask=mask_d, other=0.0)
+    first_row = (path * batch + b) * length
+    xc_base = xc_ptr + first_row * d_inner
+    delta_base = delta_ptr + first_row * d_inner
+    dbl_base = dbl_ptr + first_row * PROJ
+    z_base = z_ptr + b * s_z_b + offs_d[None, :] * s_z_c
+    y_base = y_ptr + b * s_y_b + (path * d_inner + offs_d[None, :]) * s_y_c
+    h = tl.zeros([STATE, BLOCK_D], dtype=tl.float32)
+    forward_rows = tl.where(reversed_path, prefix, length)
+    # forward: the whole sequence, or only the prefix a reversed path reads first
+    h = _scan_pass(h, xc_base, dbl_base, delta_base, z_base, s_z_t, y_base, s_y_t, A2, Dvec, scale, offs_d, mask_d,
+                   offs_n, 0, 1, forward_rows, dt_rank, state, d_inner, PROJ, CHUNK)
+    if reversed_path:  # then the rest from the last row back
+        h = _scan_pass(h, xc_base, dbl_base, delta_base, z_base, s_z_t, y_base, s_y_t, A2, Dvec, scale, offs_d,
+                       mask_d, offs_n, length - 1, -1, length - prefix, dt_rank, state, d_inner, PROJ, CHUNK)
