@@ -22,7 +22,7 @@ Parallel windows (the default, `MotionGenerator.timeline_windows`): instead of w
 is denoised at every step, the windows' noise predictions are averaged per token with weights that taper linearly
 across each overlap (`timeline.blend_weights`), and one sampler step moves the whole sequence. Each segment's window
 reaches PARALLEL_MARGIN_TOKENS past both its ends (`timeline.plan_parallel_windows`), so the blend is centred on the
-seam, and a 5-s segment costs 25 + 10 tokens, as many as with sequential windows. Windows of one length go through the denoiser as one
+seam, and a 5-s segment costs 25 + 8 tokens. Windows of one length go through the denoiser as one
 batch (on CPU CPU_BATCH_ROWS rows a call, its cache-friendly size). Tokens that fit one window (edits, takes up to
 9.8 s) sample exactly as before; known tokens (continuations) are replaced before every step as in 2.
 Why the denoiser is not simply run over the whole timeline: it is not length-free. Its learned positions cover
@@ -52,14 +52,15 @@ from motion_core.motion.timeline import (blend_weights, check_segments, plan_par
 
 OVERLAP_TOKENS = 10  # context per window: 2 s at 20 fps, about one action's worth of lead-in
 WINDOW_MODES = ("parallel", "sequential")
-# Parallel windows reach this far past their segment's ends: 2 x 5 tokens (2 s) blended across each seam. Seam ratios
-# (issue 11: largest jerk near a seam / 95th percentile inside, pass <= 1.2) on the bench's 4-segment timeline,
-# seeds 0-7: the default of 2026-12-07 (08:13 UTC session), which starts the next action at once (a jump's crouch and arm
-# swing right at the seam), margin 3 -> median 1.61, 2 of 8 passing; 5 -> 1.04, 5 of 8; 7 -> 1.07, 4 of 8. The
-# evening's default, seeds 0-2: 5 -> 0.74, 3 -> 0.71, 2 -> 0.99 (sequential windows: 1.24). 5 costs 35 tokens a
-# 25-token segment (3: 31), as many as sequential windows. The 10:19 UTC session's default, seeds 0-7: 3 -> 1.49,
-# 4 -> 1.41, 5 -> 1.27, 6 -> 1.19, 7 -> 1.65 (2-4 of 8 passing): the seeds spread more than the margins, so 5 stays.
-PARALLEL_MARGIN_TOKENS = 5
+# Parallel windows reach this far past their segment's ends: 2 x 4 tokens (1.6 s) blended across each seam. The
+# seams' jerk is taken off after decoding (`motion.seam_smoothing`), so the margin is chosen for the actions: the blend
+# lets the next prompt start its action before the seam (a jump's take-off in the walk before it, so the walk check
+# sees flight; jumping jacks' take-off at the end of a squat, so the squat check reads the dip as a jump's crouch).
+# The 10:19 UTC default, seeds 0-7, DDIM 50, with the seam low-pass: margin 5 -> seams median 0.47, 8 of 8 passing,
+# actions 41 of 48 segments; 4 -> 0.59, 8 of 8, 47 of 48 (seeds 8-15: 0.49, 8 of 8, 46 of 48); 3 -> 0.63, 7 of 8,
+# 47 of 48. Without it: 3 -> 1.49, 4 -> 1.41, 5 -> 1.27, 6 -> 1.19, 7 -> 1.65 (2-4 of 8): the seeds spread more than
+# the margins. 4 costs 33 tokens a 25-token segment, fewer than sequential windows (35).
+PARALLEL_MARGIN_TOKENS = 4
 CPU_BATCH_ROWS = 8  # denoiser rows per call on CPU (4 guided windows): the 2-core EPYC's fastest per token
 
 
