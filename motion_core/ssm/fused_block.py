@@ -27,6 +27,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
+from motion_core.ssm.backends import requested_backend
 from motion_core.ssm.scan_blocked import LOG2E
 from motion_core.ssm.scan_triton import triton_available
 
@@ -36,6 +37,8 @@ BLOCK_C = 64  # channels per conv_proj inner step
 MAX_CHUNK = 64  # scan rows per register tile
 NUM_WARPS = 4
 TILE_BUDGET = 2048 * NUM_WARPS  # CHUNK * STATE * BLOCK_D that fits the registers without spilling
+fuse_norms = True  # HTM's LayerNorm inside its in_proj (norm_linear_kernel) instead of a LayerNorm + a GEMM
+NORM_BLOCK_M, NORM_BLOCK_N, NORM_BLOCK_K = 16, 64, 64
 
 
 @functools.cache
@@ -43,6 +46,20 @@ def _kernels():
     from motion_core.ssm import fused_block_kernels
 
     return fused_block_kernels.conv_proj_kernel, fused_block_kernels.scan_gate_kernel
+
+
+def norm_linear(norm, weight, x):
+    """LayerNorm `norm` then a bias-free linear `weight` (N, K) on x (..., K) contiguous, as one kernel."""
+    from motion_core.ssm import fused_block_kernels
+
+    K, N = x.shape[-1], weight.shape[0]
+    rows = x.numel() // K
+    out = x.new_empty(*x.shape[:-1], N)
+    grid = (_cdiv(rows, NORM_BLOCK_M), _cdiv(N, NORM_BLOCK_N))
+    fused_block_kernels.norm_linear_kernel[grid](
+        x, norm.weight, norm.bias, weight, out, rows, K, N, norm.eps,
+        BLOCK_M=NORM_BLOCK_M, BLOCK_N=NORM_BLOCK_N, BLOCK_K=NORM_BLOCK_K, num_warps=NUM_WARPS)
+    return out
 
 
 def _cdiv(a, b):
@@ -54,9 +71,12 @@ def _next_pow2(n):
 
 
 def usable(block, x):
-    """True when `block` can run fused on x: CUDA, no gradient, triton present, a summing aggregation."""
-    return (enabled and x.is_cuda and not torch.is_grad_enabled() and block.aggregation in ("sum", "mean")
-            and triton_available())
+    """True when `block` can run fused on x: fp32 CUDA tensors, no gradient, triton present, a summing aggregation,
+    and the scan backend left to "auto" or "triton" (MOTION_CORE_SCAN_BACKEND=cuda or =chunked also turns the fused
+    blocks off, for a GPU where Triton misbehaves)."""
+    return (enabled and x.is_cuda and x.dtype == torch.float32 and not torch.is_grad_enabled()
+            and block.aggregation in ("sum", "mean") and triton_available()
+            and requested_backend() in ("auto", "triton"))
 
 
 def _scan_order(block):
@@ -128,11 +148,17 @@ def ssm_gate(block, x_in, z, y):
     return y
 
 
-def block_forward(block, x, residual=None):
-    """block(x) (+ residual) for x (batch, length, d_model), the block's own layout."""
+def block_forward(block, x, residual=None, norm=None):
+    """block(norm(x)) (+ residual) for x (batch, length, d_model), the block's own layout; norm: a LayerNorm or
+    None."""
     batch, length, _ = x.shape
     d_inner, paths = block.d_inner, block.ssm.paths
-    xz = F.linear(x, block.in_proj.weight, block.in_proj.bias)  # (batch, length, 2 * d_inner)
+    if norm is not None and fuse_norms and block.in_proj.bias is None and norm.weight is not None:
+        xz = norm_linear(norm, block.in_proj.weight, x.contiguous())  # (batch, length, 2 * d_inner)
+    else:
+        if norm is not None:
+            x = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        xz = F.linear(x, block.in_proj.weight, block.in_proj.bias)
     y = ssm_gate(block, xz[..., :d_inner], xz[..., d_inner:], x.new_empty(batch, length, paths * d_inner))
     out_w, bias = _constants(block)["out_w"], block.out_proj.bias
     if residual is None:
@@ -145,7 +171,7 @@ def block_forward(block, x, residual=None):
 
 def level_htm(norm, block, x):
     """x + block(norm(x)), x (batch, tokens, d): HTM's half of a level."""
-    return block_forward(block, F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps), x)
+    return block_forward(block, x, residual=x, norm=norm)
 
 
 def level_bsm(norm, block, x):

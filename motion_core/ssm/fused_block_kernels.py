@@ -150,3 +150,41 @@ def scan_gate_kernel(
     if reversed_path:  # then the rest from the last row back
         h = _scan_pass(h, xc_base, dbl_base, delta_base, z_base, s_z_t, y_base, s_y_t, A2, Dvec, scale, offs_d,
                        mask_d, offs_n, length - 1, -1, length - prefix, dt_rank, state, d_inner, PROJ, CHUNK)
+
+
+@triton.jit
+def norm_linear_kernel(x_ptr, gamma_ptr, beta_ptr, w_ptr, out_ptr, rows, K, N, eps,
+                       BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    """out = LayerNorm(x) @ W^T for x (rows, K), W (N, K), out (rows, N), all contiguous: the norm is applied to
+    each K-chunk as it is loaded for the product, from per-row statistics taken in two passes first."""
+    offs_m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+    mask_m = offs_m < rows
+    mask_n = offs_n < N
+    total = tl.zeros([BLOCK_M], dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        xk = tl.load(x_ptr + offs_m[:, None] * K + offs_k[None, :], mask=mask_m[:, None] & (offs_k < K)[None, :],
+                     other=0.0)
+        total += tl.sum(xk, axis=1)
+    mean = total / K
+    spread = tl.zeros([BLOCK_M], dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        mask = mask_m[:, None] & (offs_k < K)[None, :]
+        xk = tl.load(x_ptr + offs_m[:, None] * K + offs_k[None, :], mask=mask, other=0.0)
+        centred = tl.where(mask, xk - mean[:, None], 0.0)
+        spread += tl.sum(centred * centred, axis=1)
+    rstd = 1.0 / tl.sqrt(spread / K + eps)
+    acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        mask_k = offs_k < K
+        xk = tl.load(x_ptr + offs_m[:, None] * K + offs_k[None, :], mask=mask_m[:, None] & mask_k[None, :],
+                     other=0.0)
+        gamma = tl.load(gamma_ptr + offs_k, mask=mask_k, other=0.0)
+        beta = tl.load(beta_ptr + offs_k, mask=mask_k, other=0.0)
+        xn = (xk - mean[:, None]) * rstd[:, None] * gamma[None, :] + beta[None, :]
+        w = tl.load(w_ptr + offs_n[None, :] * K + offs_k[:, None], mask=mask_k[:, None] & mask_n[None, :], other=0.0)
+        acc += tl.dot(xn, w, input_precision="ieee")
+    tl.store(out_ptr + offs_m[:, None] * N + offs_n[None, :], acc, mask=mask_m[:, None] & mask_n[None, :])

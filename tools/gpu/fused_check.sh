@@ -14,3 +14,8 @@ timeout ${PROFILE_S:-90} python3 tools/gpu/profile_denoiser.py > $OUT/profile_de
 if [ -n "$ALL_GPU_TESTS" ]; then
   timeout ${ALL_S:-120} python3 -m pytest tests -q -m gpu -p no:cacheprovider 2>&1 | tee $OUT/gpu_tests.log | tail -15
 fi
+if [ -n "$TIMELINE" ]; then  # issue 11's GPU figure: seconds for 10 minutes of motion (seams need the real text encoder)
+  timeout ${TIMELINE_S:-200} python3 -m motion_core bench timeline --weights motion_core/weights/default --device cuda \
+    --minutes 1 10 --repeats 3 --seeds 1 --compare dpmpp_2m:10 --out $OUT/timeline_bench.json > $OUT/timeline.log 2>&1
+  tail -c 1500 $OUT/timeline_bench.json; tail -3 $OUT/timeline.log
+fi

@@ -1,5 +1,5 @@
 """Where a denoiser call's GPU time goes: one guided call (batch 2, a 9.8-s latent) of the shipped Motion Mamba with
-fused blocks, with reference blocks, and of a random MLD baseline at the temporal preset. Per variant: kernels,
+fused blocks (HTM's LayerNorm in its in_proj, or apart), with reference blocks, and of a random MLD baseline at the temporal preset. Per variant: kernels,
 replay time of the call captured as a CUDA graph (median of 200), and the top kernels by GPU time (profiler).
 Prints one JSON object. Run on the GPU machine: python3 tools/gpu/profile_denoiser.py > out.json
 """
@@ -17,8 +17,8 @@ from motion_core.models.config import ModelConfig
 from motion_core.ssm import fused_block
 
 
-def measure(denoiser, fused, top=12):
-    fused_block.enabled = fused
+def measure(denoiser, fused, norms=True, top=12):
+    fused_block.enabled, fused_block.fuse_norms = fused, norms
     c = denoiser.config
     z = torch.randn(2, c.latent_size, c.latent_dim, device="cuda")
     with torch.inference_mode():
@@ -45,7 +45,7 @@ def measure(denoiser, fused, top=12):
         total, count = by_name.get(e.name, (0.0, 0))
         by_name[e.name] = (total + e.device_time, count + 1)
     ranked = sorted(by_name.items(), key=lambda kv: -kv[1][0])[:top]
-    fused_block.enabled = True
+    fused_block.enabled, fused_block.fuse_norms = True, True
     return {"kernels": len(kernels), "graph_replay_us_median": statistics.median(times),
             "kernel_time_us_sum": sum(e.device_time for e in kernels),
             "top_kernels": [{"name": n[:90], "us": round(t, 2), "count": k} for n, (t, k) in ranked]}
@@ -56,7 +56,9 @@ def main():
     mm = gen.denoiser.to("cuda").eval()
     mld = MotionGenerator.random(ModelConfig.temporal("mld"), seed=0, text_encoder=False).denoiser.to("cuda").eval()
     out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "call": "batch 2, 49 latent tokens",
-           "motion_mamba_fused": measure(mm, True), "motion_mamba_reference": measure(mm, False),
+           "motion_mamba_fused": measure(mm, True),
+           "motion_mamba_fused_separate_norms": measure(mm, True, norms=False),
+           "motion_mamba_reference": measure(mm, False),
            "mld": measure(mld, True)}
     print(json.dumps(out, indent=1))
 
