@@ -19,3 +19,7 @@ if [ -n "$TIMELINE" ]; then  # issue 11's GPU figure: seconds for 10 minutes of 
     --minutes 1 10 --repeats 3 --seeds 1 --compare dpmpp_2m:10 --out $OUT/timeline_bench.json > $OUT/timeline.log 2>&1
   tail -c 1500 $OUT/timeline_bench.json; tail -3 $OUT/timeline.log
 fi
+if [ -n "$TUNE" ]; then  # launch settings swept by denoiser-call replay time, then bench generate with the best
+  timeout ${TUNE_S:-260} python3 tools/gpu/tune_fused.py > $OUT/tune_fused.json 2> $OUT/tune.log
+  tail -c 2500 $OUT/tune_fused.json; tail -12 $OUT/tune.log
+fi

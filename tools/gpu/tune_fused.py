@@ -1,0 +1,81 @@
+"""Tune the fused blocks' launch settings on the GPU, then time generation with the best, all in one process.
+
+1. For each setting (warps, scan rows per tile, the projections' dot precision), one guided denoiser call of the
+   shipped model (batch 2, a 9.8-s latent) captured as a CUDA graph: median replay time of 200, and the largest
+   difference from the reference blocks relative to the output's scale (kept only within 1e-4).
+2. The best setting's `bench generate` (Motion Mamba fused, reference blocks, MLD: AITS with CUDA graphs, clips/s).
+Prints one JSON object; run on the GPU machine with a text model (tools/gpu/stand_in_text_model.py).
+"""
+
+import argparse
+import itertools
+import json
+import statistics
+import sys
+
+import torch
+
+from motion_core import bench_generate
+from motion_core.cuda_graphs import capture
+from motion_core.generator import MotionGenerator
+from motion_core.ssm import fused_block
+
+GRID = {"NUM_WARPS": [2, 4], "SCAN_WARPS": [4, 8], "MAX_CHUNK": [64], "DOT_PRECISION": ["ieee", "tf32x3"]}
+
+
+def replay_us(call, repeats=200):
+    graph, out = capture(torch.device("cuda"), call)
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        graph.replay()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) * 1e3)
+    return statistics.median(times), out.clone()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args()
+    denoiser = MotionGenerator.from_pretrained(with_text_encoder=False).denoiser.to("cuda").eval()
+    c = denoiser.config
+    z = torch.randn(2, c.latent_size, c.latent_dim, device="cuda")
+    with torch.inference_mode():
+        time_tok = denoiser.cond.time_token(torch.full((2,), 500, device="cuda"))
+        text_tok = denoiser.cond.text_token(torch.randn(2, c.text_dim, device="cuda"))
+        call = lambda: denoiser.forward_tokens(z, time_tok, text_tok)  # noqa: E731
+        fused_block.enabled = False
+        reference_us, reference = replay_us(call)
+        fused_block.enabled = True
+        scale = reference.abs().max().item()
+        rows = []
+        for values in itertools.product(*GRID.values()):
+            setting = dict(zip(GRID, values))
+            for name, value in setting.items():
+                setattr(fused_block, name, value)
+            try:
+                us, out = replay_us(call)
+                error = (out - reference).abs().max().item() / scale
+                rows.append({**setting, "replay_us": us, "relative_error": error})
+            except Exception as problem:  # a setting the compiler rejects is reported, not fatal
+                rows.append({**setting, "error": f"{type(problem).__name__}: {str(problem)[:200]}"})
+            print(rows[-1], file=sys.stderr, flush=True)
+    good = [r for r in rows if "replay_us" in r and r["relative_error"] <= 1e-4]
+    best = min(good, key=lambda r: r["replay_us"])
+    for name in GRID:
+        setattr(fused_block, name, best[name])
+    result = {"device": torch.cuda.get_device_name(), "denoiser_call": "batch 2, 49 latent tokens, CUDA graph",
+              "reference_blocks_replay_us": reference_us, "settings": rows, "best": best}
+    bench_args = argparse.Namespace(device="cuda", json=True, repeats=args.repeats, eager_repeats=1,
+                                    batches="64,256", cpu_threads=0, cpu_repeats=1, out=None,
+                                    sections="graph,throughput", cpu_loop_threads="1", weights="default",
+                                    samplers="", tiny=False, preset="temporal")
+    result["generate"] = bench_generate.measure(bench_args, log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
