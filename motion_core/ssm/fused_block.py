@@ -33,6 +33,10 @@ from motion_core.ssm.scan_blocked import LOG2E
 from motion_core.ssm.scan_triton import triton_available
 
 enabled = True  # the benchmark and the tests switch it off to time / compare the reference path
+# Rows per call (guidance counts twice) up to which the fused path is used. It is made for batch-1 latency; at batch
+# 64 and 256 the reference blocks (cuBLAS + the triton scan backend) gave 1.6x its clips/s on an H100
+# (docs/results/generate_bench_h100_fused_shipped.json), so large batches (evaluation, throughput) keep them.
+MAX_BATCH = 32
 BLOCK_T = 16  # rows per conv_proj program (tl.dot needs >= 16)
 BLOCK_C = 64  # channels per conv_proj inner step
 MAX_CHUNK = 64  # scan rows per register tile
@@ -77,10 +81,12 @@ def _next_pow2(n):
 
 
 def usable(block, x):
-    """True when `block` can run fused on x: fp32 CUDA tensors, no gradient, triton present, a summing aggregation,
+    """True when `block` can run fused on x: fp32 CUDA tensors, at most MAX_BATCH rows, no gradient, triton present,
+    a summing aggregation,
     and the scan backend left to "auto" or "triton" (MOTION_CORE_SCAN_BACKEND=cuda or =chunked also turns the fused
     blocks off, for a GPU where Triton misbehaves)."""
     return (enabled and x.is_cuda and x.dtype == torch.float32 and not torch.is_grad_enabled()
+            and x.shape[0] <= MAX_BATCH
             and block.aggregation in ("sum", "mean") and triton_available()
             and requested_backend() in ("auto", "triton"))
 
