@@ -20,7 +20,7 @@ from motion_core.cuda_graphs import capture
 from motion_core.generator import MotionGenerator
 from motion_core.ssm import fused_block
 
-GRID = {"NUM_WARPS": [2, 4], "SCAN_WARPS": [4, 8], "MAX_CHUNK": [64], "DOT_PRECISION": ["ieee", "tf32x3"]}
+GRID = {"NUM_WARPS": [4], "SCAN_WARPS": [4, 8], "MAX_CHUNK": [64], "DOT_PRECISION": ["ieee", "tf32x3"]}
 
 
 def replay_us(call, repeats=200):
@@ -39,6 +39,7 @@ def replay_us(call, repeats=200):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--out", default=None, help="also write the JSON here, after the sweep and at the end")
     args = parser.parse_args()
     denoiser = MotionGenerator.from_pretrained(with_text_encoder=False).denoiser.to("cuda").eval()
     c = denoiser.config
@@ -69,11 +70,14 @@ def main():
         setattr(fused_block, name, best[name])
     result = {"device": torch.cuda.get_device_name(), "denoiser_call": "batch 2, 49 latent tokens, CUDA graph",
               "reference_blocks_replay_us": reference_us, "settings": rows, "best": best}
+    save = (lambda: open(args.out, "w").write(json.dumps(result, indent=1))) if args.out else (lambda: None)
+    save()
     bench_args = argparse.Namespace(device="cuda", json=True, repeats=args.repeats, eager_repeats=1,
-                                    batches="64,256", cpu_threads=0, cpu_repeats=1, out=None,
+                                    batches="64", cpu_threads=0, cpu_repeats=1, out=None,
                                     sections="graph,throughput", cpu_loop_threads="1", weights="default",
                                     samplers="", tiny=False, preset="temporal")
     result["generate"] = bench_generate.measure(bench_args, log=lambda m: print(m, file=sys.stderr, flush=True))
+    save()
     print(json.dumps(result, indent=1))
 
 
