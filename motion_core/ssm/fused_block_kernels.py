@@ -28,18 +28,18 @@ def _source_row(scan_pos, reversed_path, prefix, length):
 @triton.jit
 def conv_proj_kernel(
     x_ptr, s_x_b, s_x_t, s_x_c,
-    conv_w_ptr, conv_b_ptr, x_proj_ptr,
-    xc_ptr, dbl_ptr,
+    conv_w_ptr, conv_b_ptr, x_proj_ptr, dt_proj_ptr, dt_bias_ptr,
+    xc_ptr, dbl_ptr, delta_ptr,
     batch, length, d_inner, prefix, alternate,
     TAPS: tl.constexpr, PROJ: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_C: tl.constexpr,
-    PRECISION: tl.constexpr,
 ):
     """One path, one batch row, BLOCK_T rows: causal depthwise conv (in the path's scan order) + silu, then
-    x_proj (all d_inner channels -> dt_low | B | C, PROJ wide).
+    x_proj (all d_inner channels -> dt_low | B | C, PROJ wide) and dt_proj + bias + softplus -> delta.
 
     x: (batch, length, d_inner) through strides.  conv_w (paths, TAPS, d_inner), conv_b (paths, d_inner),
-    x_proj (paths, d_inner, PROJ) with zero columns past dt_rank + 2 * state.
-    Out, in sequence order: xc (paths, batch, length, d_inner), dbl (paths, batch, length, PROJ).
+    x_proj (paths, d_inner, PROJ) with zero columns past dt_rank + 2 * state, dt_proj (paths, PROJ, d_inner) with
+    zero rows past dt_rank (so B and C in the same tile add nothing), dt_bias (paths, d_inner).
+    Out, in sequence order: xc and delta (paths, batch, length, d_inner), dbl (paths, batch, length, PROJ).
     """
     b = tl.program_id(0)
     path = tl.program_id(1)
@@ -70,18 +70,25 @@ def conv_proj_kernel(
         tl.store(xc_ptr + row[:, None] * d_inner + offs_c[None, :], xc, mask=mask_t[:, None] & mask_c[None, :])
         w_x = tl.load(x_proj_ptr + (path * d_inner + offs_c[:, None]) * PROJ + offs_p[None, :],
                       mask=mask_c[:, None], other=0.0)
-        dbl += tl.dot(xc, w_x, input_precision=PRECISION)
+        dbl += tl.dot(xc, w_x, input_precision="ieee")
     tl.store(dbl_ptr + row[:, None] * PROJ + offs_p[None, :], dbl, mask=mask_t[:, None])
+
+    for c0 in range(0, d_inner, BLOCK_C):
+        offs_c = c0 + tl.arange(0, BLOCK_C)
+        mask_c = offs_c < d_inner
+        w_dt = tl.load(dt_proj_ptr + (path * PROJ + offs_p[:, None]) * d_inner + offs_c[None, :],
+                       mask=mask_c[None, :], other=0.0)
+        bias = tl.load(dt_bias_ptr + path * d_inner + offs_c, mask=mask_c, other=0.0)
+        dt = _softplus(tl.dot(dbl, w_dt, input_precision="ieee") + bias[None, :])
+        tl.store(delta_ptr + row[:, None] * d_inner + offs_c[None, :], dt, mask=mask_t[:, None] & mask_c[None, :])
 
 
 @triton.jit
-def _scan_pass(h, xc_base, dbl_base, z_base, s_z_t, y_base, s_y_t, A2, Dvec, w_dt, dt_bias, scale, offs_d, mask_d,
-               offs_n, start, step, count, dt_rank, state, d_inner,
-               PROJ: tl.constexpr, CHUNK: tl.constexpr, PRECISION: tl.constexpr):
+def _scan_pass(h, xc_base, dbl_base, delta_base, z_base, s_z_t, y_base, s_y_t, A2, Dvec, scale, offs_d, mask_d,
+               offs_n, start, step, count, dt_rank, state, d_inner, PROJ: tl.constexpr, CHUNK: tl.constexpr):
     """Scan `count` rows from row `start`, moving by `step` (+1 or -1), from state h; store
     (y + D * u) * scale * silu(z) in those rows. Returns the state after the last row."""
     offs_c = tl.arange(0, CHUNK)
-    offs_p = tl.arange(0, PROJ)
     mask_n = offs_n < state
     for k in range(0, tl.cdiv(count, CHUNK)):
         pos = k * CHUNK + offs_c
@@ -90,13 +97,11 @@ def _scan_pass(h, xc_base, dbl_base, z_base, s_z_t, y_base, s_y_t, A2, Dvec, w_d
         mask_td = valid[:, None] & mask_d[None, :]
         mask_tn = valid[:, None] & mask_n[None, :]
         u = tl.load(xc_base + rows[:, None] * d_inner + offs_d[None, :], mask=mask_td, other=0.0)
-        dbl = tl.load(dbl_base + rows[:, None] * PROJ + offs_p[None, :], mask=valid[:, None], other=0.0)
+        dt = tl.load(delta_base + rows[:, None] * d_inner + offs_d[None, :], mask=mask_td, other=0.0)
         Bt = tl.load(dbl_base + rows[:, None] * PROJ + dt_rank + offs_n[None, :], mask=mask_tn, other=0.0)
         Ct = tl.load(dbl_base + rows[:, None] * PROJ + dt_rank + state + offs_n[None, :], mask=mask_tn, other=0.0)
         z = tl.load(z_base + rows[:, None] * s_z_t, mask=mask_td, other=0.0).to(tl.float32)
-        # dt_proj (w_dt is zero past dt_rank, so B and C in the same rows add nothing) + bias + softplus;
-        # rows past `count` get dt = 0: decay 1, input 0, so they keep the state
-        dt = tl.where(mask_td, _softplus(tl.dot(dbl, w_dt, input_precision=PRECISION) + dt_bias[None, :]), 0.0)
+        # rows past `count` have dt = 0: decay 1, input 0, so they keep the state
         decay = tl.exp2(dt[:, None, :] * A2[None, :, :])  # (CHUNK, STATE, BLOCK_D)
         inject = (dt * u)[:, None, :] * Bt[:, :, None]
         decay, inject = tl.associative_scan((decay, inject), axis=0, combine_fn=_combine)
@@ -109,55 +114,47 @@ def _scan_pass(h, xc_base, dbl_base, z_base, s_z_t, y_base, s_y_t, A2, Dvec, w_d
 
 @triton.jit
 def scan_gate_kernel(
-    xc_ptr, dbl_ptr, dt_proj_ptr, dt_bias_ptr, A2_ptr, D_ptr,
+    xc_ptr, dbl_ptr, delta_ptr, A2_ptr, D_ptr,
     z_ptr, s_z_b, s_z_t, s_z_c,
     y_ptr, s_y_b, s_y_t, s_y_c,
     batch, length, d_inner, prefix, alternate, dt_rank, state, scale,
     PROJ: tl.constexpr, STATE: tl.constexpr, CHUNK: tl.constexpr, BLOCK_D: tl.constexpr,
-    PRECISION: tl.constexpr,
 ):
-    """BLOCK_D channels of one path and one batch row: dt_proj + bias + softplus (-> delta), the path's selective
-    scan (in its own scan order) with its D term, times `scale`, gated by silu(z), stored in sequence order as
-    channels path * d_inner + c of y (batch, length, paths * d_inner) (by strides). The gate is linear in y, so
-    gating each path and summing them afterwards (out_proj's GEMM does, over its paths-times-repeated weight)
-    equals gating the sum.
+    """BLOCK_D channels of one path and one batch row: the path's selective scan (in its own scan order) with its D
+    term, times `scale`, gated by silu(z), stored in sequence order as channels path * d_inner + c of
+    y (batch, length, paths * d_inner) (by strides). The gate is linear in y, so gating each path and summing them
+    afterwards (out_proj's GEMM does, over its paths-times-repeated weight) equals gating the sum.
 
-    dt_proj (paths, PROJ, d_inner) with zero rows past dt_rank, dt_bias (paths, d_inner), A2 (paths, STATE,
-    d_inner) is A * log2(e) (zero past `state`); D (paths, d_inner).
+    A2 (paths, STATE, d_inner) is A * log2(e) (zero past `state`); D (paths, d_inner).
     """
     b = tl.program_id(0)
     offs_d = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
     path = tl.program_id(2)
     offs_n = tl.arange(0, STATE)
-    offs_p = tl.arange(0, PROJ)
     mask_d = offs_d < d_inner
     reversed_path = (alternate != 0) & (path % 2 == 1)
     A2 = tl.load(A2_ptr + (path * STATE + offs_n[:, None]) * d_inner + offs_d[None, :],
                  mask=mask_d[None, :], other=0.0)
     Dvec = tl.load(D_ptr + path * d_inner + offs_d, mask=mask_d, other=0.0)
-    w_dt = tl.load(dt_proj_ptr + (path * PROJ + offs_p[:, None]) * d_inner + offs_d[None, :],
-                   mask=mask_d[None, :], other=0.0)
-    dt_bias = tl.load(dt_bias_ptr + path * d_inner + offs_d, mask=mask_d, other=0.0)
     first_row = (path * batch + b) * length
     xc_base = xc_ptr + first_row * d_inner
+    delta_base = delta_ptr + first_row * d_inner
     dbl_base = dbl_ptr + first_row * PROJ
     z_base = z_ptr + b * s_z_b + offs_d[None, :] * s_z_c
     y_base = y_ptr + b * s_y_b + (path * d_inner + offs_d[None, :]) * s_y_c
     h = tl.zeros([STATE, BLOCK_D], dtype=tl.float32)
     forward_rows = tl.where(reversed_path, prefix, length)
     # forward: the whole sequence, or only the prefix a reversed path reads first
-    h = _scan_pass(h, xc_base, dbl_base, z_base, s_z_t, y_base, s_y_t, A2, Dvec, w_dt, dt_bias, scale, offs_d,
-                   mask_d, offs_n, 0, 1, forward_rows, dt_rank, state, d_inner, PROJ, CHUNK, PRECISION)
+    h = _scan_pass(h, xc_base, dbl_base, delta_base, z_base, s_z_t, y_base, s_y_t, A2, Dvec, scale, offs_d, mask_d,
+                   offs_n, 0, 1, forward_rows, dt_rank, state, d_inner, PROJ, CHUNK)
     if reversed_path:  # then the rest from the last row back
-        h = _scan_pass(h, xc_base, dbl_base, z_base, s_z_t, y_base, s_y_t, A2, Dvec, w_dt, dt_bias, scale, offs_d,
-                       mask_d, offs_n, length - 1, -1, length - prefix, dt_rank, state, d_inner, PROJ, CHUNK,
-                       PRECISION)
+        h = _scan_pass(h, xc_base, dbl_base, delta_base, z_base, s_z_t, y_base, s_y_t, A2, Dvec, scale, offs_d,
+                       mask_d, offs_n, length - 1, -1, length - prefix, dt_rank, state, d_inner, PROJ, CHUNK)
 
 
 @triton.jit
 def norm_linear_kernel(x_ptr, gamma_ptr, beta_ptr, w_ptr, out_ptr, rows, K, N, eps,
-                       BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                       PRECISION: tl.constexpr):
+                       BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
     """out = LayerNorm(x) @ W^T for x (rows, K), W (N, K), out (rows, N), all contiguous: the norm is applied to
     each K-chunk as it is loaded for the product, from per-row statistics taken in two passes first."""
     offs_m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -189,5 +186,5 @@ def norm_linear_kernel(x_ptr, gamma_ptr, beta_ptr, w_ptr, out_ptr, rows, K, N, e
         beta = tl.load(beta_ptr + offs_k, mask=mask_k, other=0.0)
         xn = (xk - mean[:, None]) * rstd[:, None] * gamma[None, :] + beta[None, :]
         w = tl.load(w_ptr + offs_n[None, :] * K + offs_k[:, None], mask=mask_k[:, None] & mask_n[None, :], other=0.0)
-        acc += tl.dot(xn, w, input_precision=PRECISION)
+        acc += tl.dot(xn, w, input_precision="ieee")
     tl.store(out_ptr + offs_m[:, None] * N + offs_n[None, :], acc, mask=mask_m[:, None] & mask_n[None, :])

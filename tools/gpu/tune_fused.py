@@ -1,6 +1,6 @@
 """Tune the fused blocks' launch settings on the GPU, then time generation with the best, all in one process.
 
-1. For each setting (warps, scan rows per tile, the projections' dot precision), one guided denoiser call of the
+1. For each setting (warps, scan rows per register tile), one guided denoiser call of the
    shipped model (batch 2, a 9.8-s latent) captured as a CUDA graph: median replay time of 200, and the largest
    difference from the reference blocks relative to the output's scale (kept only within 1e-4).
 2. The best setting's `bench generate` (Motion Mamba fused, reference blocks, MLD: AITS with CUDA graphs, clips/s).
@@ -20,7 +20,7 @@ from motion_core.cuda_graphs import capture
 from motion_core.generator import MotionGenerator
 from motion_core.ssm import fused_block
 
-GRID = {"NUM_WARPS": [4], "SCAN_WARPS": [4, 8], "MAX_CHUNK": [64], "DOT_PRECISION": ["ieee", "tf32x3"]}
+GRID = {"NUM_WARPS": [2, 4, 8], "MAX_CHUNK": [32, 64]}
 
 
 def replay_us(call, repeats=200):
