@@ -5,7 +5,8 @@ its kernel count times launch-and-drain latency (issue 10). The reference path o
 launches one kernel per op: in_proj, chunk, the paths' reorderings, conv, silu, two projections, exp, the scan,
 the restore, the path sum, the gate, out_proj and the residual. Here it is:
 
-    in_proj              one cuBLAS GEMM (xz)
+    LayerNorm + in_proj  HTM: one kernel (norm_linear_kernel); BSM, whose norm runs along its sequence: a
+                         LayerNorm + one cuBLAS batched GEMM
     conv_proj_kernel     per (batch row, path, 16 rows): the depthwise causal conv in the path's scan order + silu,
                          x_proj (-> dt_low | B | C) and dt_proj + bias + softplus (-> delta), written in sequence order
     scan_gate_kernel     per (batch row, 16 channels, path): the path's scan from its own end with its D term, scaled
@@ -20,6 +21,11 @@ never materialised: the conv gathers its taps through the path's row map, and th
 channel axis) on this path; `block_forward` is any block in the (batch, length, d_model) layout. Same parameters and
 maths as the reference; GPU tests compare them (tests/test_fused_block.py). fp32 throughout, projections in IEEE
 fp32 (no TF32). Used only without gradients, on CUDA, where triton imports, for "sum" and "mean" aggregations.
+
+Measured on an H100, the shipped model, one guided call (docs/results/profile_denoiser_h100_fused.json): 105
+kernels and 928 us as a CUDA graph, against 305 and 1,201 us on the reference blocks and 132 and 729 us for MLD.
+The call is no longer launch-bound: the kernels' own time is 857 us, 261 of them in scan_gate (BSM scans its 256
+channels one after another) and 193 in conv_proj (fp32 FMA products on 40 programs).
 """
 
 import functools
