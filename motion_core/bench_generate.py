@@ -1,9 +1,12 @@
 """`motion-mamba bench generate`: how fast prompt -> motion is, Motion Mamba against the MLD baseline, one process.
 
-Measured (random weights at the default, paper-sized configs; speed does not depend on training):
+Measured (random weights at the temporal or paper preset, or Motion Mamba's trained weights with --weights; speed
+does not depend on training), for Motion Mamba on its fused CUDA blocks, the same model on the reference blocks
+(CUDA only), and MLD:
 - AITS (average inference time per sentence; MLD/MotionLCM's definition): batch 1, 196 frames (9.8 s), 50 DDIM steps,
   classifier-free guidance 7.5, text encoding (a new prompt each repeat) and VAE decoding to joints included, model
-  loading excluded. Median over repeats of `MotionGenerator.generate`, for each denoiser, eager and as CUDA graphs.
+  loading, the foot cleanup and prompt splitting excluded. Median over repeats of `MotionGenerator.generate`, for
+  each denoiser, eager and as CUDA graphs.
 - Where the time goes (CUDA graphs): text encoding, the 50-step loop, decoding; CUDA kernels per denoiser call.
 - Throughput: clips/s at batch 64 and 256 (CUDA graphs).
 - CPU: one 10-s clip (196 frames at 20 fps; 9.8 s is the longest segment) on 2 threads, each denoiser.
