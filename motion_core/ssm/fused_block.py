@@ -41,6 +41,7 @@ enabled = True  # the benchmark and the tests switch it off to time / compare th
 # Rows per call (guidance counts twice) up to which the fused path is used. It is made for batch-1 latency; at batch
 # 64 and 256 the reference blocks (cuBLAS + the triton scan backend) gave 1.6x its clips/s on an H100
 # (docs/results/generate_bench_h100_fused_shipped.json), so large batches (evaluation, throughput) keep them.
+# Where the two cross between 2 and 128 rows is not measured yet; 32 is a guess (tools/gpu/tune_fused.py can tell).
 MAX_BATCH = 32
 BLOCK_T = 16  # rows per conv_proj program (tl.dot needs >= 16)
 BLOCK_C = 64  # channels per conv_proj inner step
