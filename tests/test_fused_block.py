@@ -57,12 +57,12 @@ def reference_level(norm, block, x, bsm):
         fused_block.enabled = saved
 
 
-def check_block(name, d, length, device, n=None):
+def check_block(name, d, length, device, n=None, batch=2):
     torch.manual_seed(1)
     bsm = name == "bsm"
     block = perturbed(BLOCKS[name](length if bsm else d)).to(device)  # BSM: features = token slots
     norm = perturbed(torch.nn.LayerNorm(d)).to(device)
-    x = torch.randn(2, n or length, d, device=device)
+    x = torch.randn(batch, n or length, d, device=device)
     with torch.no_grad():
         expected = reference_level(norm, block, x, bsm)
         if bsm:
@@ -71,7 +71,7 @@ def check_block(name, d, length, device, n=None):
             actual = x + fused_block.block_forward(block, norm(x))
         else:
             actual = fused_block.level_htm(norm, block, x)
-    assert_close(actual, expected, f"{name} d={d} length={length} n={n}")
+    assert_close(actual, expected, f"{name} d={d} length={length} n={n} batch={batch}")
 
 
 gpu = pytest.mark.gpu
@@ -87,6 +87,13 @@ def test_fused_blocks_match_reference(name, d, length):
 @gpu
 def test_fused_bsm_with_fewer_tokens_than_slots():
     check_block("bsm", 256, 51, "cuda", n=12)
+
+
+@gpu
+@pytest.mark.parametrize("batch", [1, 5, 32])
+def test_fused_blocks_at_other_batch_sizes(batch):
+    for name in BLOCKS:
+        check_block(name, 256, 51, "cuda", batch=batch)
 
 
 def _denoisers(device):
@@ -154,5 +161,5 @@ def test_fused_kernels_in_the_interpreter(monkeypatch):
         pytest.skip("triton was imported before TRITON_INTERPRET could be set (triton caches it)")
     monkeypatch.setenv("TRITON_INTERPRET", "1")  # read by triton at import and at each @triton.jit
     for name in BLOCKS:
-        check_block(name, 24, 9, "cpu")
+        check_block(name, 24, 9, "cpu", batch=3)  # timeline windows batch several rows
         check_block(name, 16, 70, "cpu")  # two register tiles; a reversed path crosses from one to the other
