@@ -56,7 +56,7 @@ WINDOW_MODES = ("parallel", "sequential")
 # seams' jerk is taken off after decoding (`motion.seam_smoothing`), so the margin is chosen for the actions: the blend
 # lets the next prompt start its action before the seam (a jump's take-off in the walk before it, so the walk check
 # sees flight; jumping jacks' take-off at the end of a squat, so the squat check reads the dip as a jump's crouch).
-# The 10:19 UTC default, seeds 0-7, DDIM 50, with the seam low-pass: margin 5 -> seams median 0.47, 8 of 8 passing,
+# The 10:19 UTC default, seeds 0-7, DDIM 50, with the seam low-pass at sigma 1 frame: margin 5 -> seams median 0.47, 8 of 8 passing,
 # actions 41 of 48 segments; 4 -> 0.59, 8 of 8, 47 of 48 (seeds 8-15: 0.49, 8 of 8, 46 of 48); 3 -> 0.63, 7 of 8,
 # 47 of 48. Without it: 3 -> 1.49, 4 -> 1.41, 5 -> 1.27, 6 -> 1.19, 7 -> 1.65 (2-4 of 8): the seeds spread more than
 # the margins. 4 costs 33 tokens a 25-token segment, fewer than sequential windows (35).
