@@ -203,6 +203,11 @@ class _PathsBlock(nn.Module):
     # blocked backend; tests switch it off to compare against the reference path.
     fast_inference = True
 
+    # Scan order, read by the fused CUDA path (fused_block): when `alternate`, odd paths read the rows from
+    # `keep_prefix` on backwards; every path reads forwards otherwise.
+    alternate = False
+    keep_prefix = 0
+
     def _use_time_major(self, x):
         if not self.fast_inference or x.device.type != "cpu" or torch.is_grad_enabled():
             return False
@@ -316,6 +321,8 @@ class BidirectionalMamba(_PathsBlock):
     The reversed path's output is flipped back before the paths are combined ("mean" = Vim v2's (y_f + y_b) / 2).
     forward(x (batch, length, d_model)) -> (batch, length, d_model).
     """
+
+    alternate = True  # path 1 reads the whole sequence backwards (keep_prefix 0)
 
     def __init__(self, d_model, aggregation="mean", **options):
         super().__init__(d_model, 2, aggregation, **options)

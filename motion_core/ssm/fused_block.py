@@ -54,20 +54,19 @@ NORM_BLOCK_M, NORM_BLOCK_N, NORM_BLOCK_K = 16, 64, 64
 
 @functools.cache
 def _kernels():
+    """The kernels' module, imported on first use so that importing this one never imports triton."""
     from motion_core.ssm import fused_block_kernels
 
-    return fused_block_kernels.conv_proj_kernel, fused_block_kernels.scan_gate_kernel
+    return fused_block_kernels
 
 
 def norm_linear(norm, weight, x):
     """LayerNorm `norm` then a bias-free linear `weight` (N, K) on x (..., K) contiguous, as one kernel."""
-    from motion_core.ssm import fused_block_kernels
-
     K, N = x.shape[-1], weight.shape[0]
     rows = x.numel() // K
     out = x.new_empty(*x.shape[:-1], N)
     grid = (_cdiv(rows, NORM_BLOCK_M), _cdiv(N, NORM_BLOCK_N))
-    fused_block_kernels.norm_linear_kernel[grid](
+    _kernels().norm_linear_kernel[grid](
         x, norm.weight, norm.bias, weight, out, rows, K, N, norm.eps,
         BLOCK_M=NORM_BLOCK_M, BLOCK_N=NORM_BLOCK_N, BLOCK_K=NORM_BLOCK_K, num_warps=NUM_WARPS)
     return out
@@ -90,13 +89,6 @@ def usable(block, x):
             and x.shape[0] <= MAX_BATCH
             and block.aggregation in ("sum", "mean") and triton_available()
             and requested_backend() in ("auto", "triton"))
-
-
-def _scan_order(block):
-    """(alternate, prefix): whether odd paths read the rows from `prefix` on backwards."""
-    if type(block).__name__ == "BidirectionalMamba":
-        return 1, 0
-    return int(getattr(block, "alternate", False)), int(getattr(block, "keep_prefix", 0))
 
 
 def _constants(block):
@@ -133,28 +125,27 @@ def _constants(block):
     return constants
 
 
-def ssm_gate(block, x_in, z, y):
+def ssm_gate(block, k, x_in, z, y):
     """The block's paths, each gated: x_in, z (batch, length, d_inner) views -> y (batch, length, paths * d_inner),
     any strides, path p in channels p * d_inner.. (its sum over paths, times out_proj, is the block's output).
-    Two kernel launches."""
-    conv_proj, scan_gate = _kernels()
+    k: the block's `_constants`. Two kernel launches."""
+    kernels = _kernels()
     ssm = block.ssm
-    k = _constants(block)
     batch, length, d_inner = x_in.shape
     paths = ssm.paths
-    alternate, prefix = _scan_order(block)
+    alternate, prefix = int(block.alternate), int(block.keep_prefix)  # odd paths read rows from prefix on backwards
     f32 = {"dtype": torch.float32, "device": x_in.device}
     xc = torch.empty(paths, batch, length, d_inner, **f32)
     delta = torch.empty_like(xc)
     dbl = torch.empty(paths, batch, length, k["proj"], **f32)
-    conv_proj[(batch, paths, _cdiv(length, BLOCK_T))](
+    kernels.conv_proj_kernel[(batch, paths, _cdiv(length, BLOCK_T))](
         x_in, *x_in.stride(), k["conv_w"], k["conv_b"], k["x_proj"], k["dt_proj"], k["dt_bias"],
         xc, dbl, delta, batch, length, d_inner, prefix, alternate,
         TAPS=ssm.d_conv, PROJ=k["proj"], BLOCK_T=BLOCK_T, BLOCK_C=BLOCK_C, num_warps=NUM_WARPS)
     chunk = min(MAX_CHUNK, _next_pow2(length))
     block_d = max(1, min(_next_pow2(d_inner), TILE_PER_WARP * NUM_WARPS // (chunk * k["STATE"])))
     scale = 1.0 / paths if block.aggregation == "mean" else 1.0
-    scan_gate[(batch, _cdiv(d_inner, block_d), paths)](
+    kernels.scan_gate_kernel[(batch, _cdiv(d_inner, block_d), paths)](
         xc, dbl, delta, k["A2"], k["D"], z, *z.stride(), y, *y.stride(),
         batch, length, d_inner, prefix, alternate, ssm.dt_rank, ssm.d_state, scale,
         PROJ=k["proj"], STATE=k["STATE"], CHUNK=chunk, BLOCK_D=block_d, num_warps=NUM_WARPS)
@@ -172,8 +163,9 @@ def block_forward(block, x, residual=None, norm=None):
         if norm is not None:
             x = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
         xz = F.linear(x, block.in_proj.weight, block.in_proj.bias)
-    y = ssm_gate(block, xz[..., :d_inner], xz[..., d_inner:], x.new_empty(batch, length, paths * d_inner))
-    out_w, bias = _constants(block)["out_w"], block.out_proj.bias
+    k = _constants(block)
+    y = ssm_gate(block, k, xz[..., :d_inner], xz[..., d_inner:], x.new_empty(batch, length, paths * d_inner))
+    out_w, bias = k["out_w"], block.out_proj.bias
     if residual is None:
         return F.linear(y, out_w, bias)
     addend = residual.reshape(batch * length, -1)
@@ -200,6 +192,7 @@ def level_bsm(norm, block, x):
     w_in = block.in_proj.weight[:, :n]  # (2 * d_inner, n)
     xz = torch.bmm(w_in.expand(batch, -1, -1), h)  # (batch, 2 * d_inner, d): channels first, the sequence last
     y = x.new_empty(batch, paths * d_inner, d)
-    ssm_gate(block, xz[:, :d_inner].transpose(1, 2), xz[:, d_inner:].transpose(1, 2), y.transpose(1, 2))
-    w_out = _constants(block)["out_w"][:n]  # (n, paths * d_inner)
+    k = _constants(block)
+    ssm_gate(block, k, xz[:, :d_inner].transpose(1, 2), xz[:, d_inner:].transpose(1, 2), y.transpose(1, 2))
+    w_out = k["out_w"][:n]  # (n, paths * d_inner)
     return torch.baddbmm(x, w_out.expand(batch, -1, -1), y)  # (batch, n, d)

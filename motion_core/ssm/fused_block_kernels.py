@@ -6,17 +6,8 @@ This module imports triton at the top; fused_block.py imports it only when a ker
 import triton
 import triton.language as tl
 
-
-@triton.jit
-def _combine(a_left, b_left, a_right, b_right):
-    # (a, b) pairs compose h -> a * h + b; left is earlier in scan order.
-    return a_left * a_right, b_left * a_right + b_right
-
-
-@triton.jit
-def _softplus(x):
-    # torch's softplus with threshold 20; exp(x) directly where 1 + exp(x) would round to 1
-    return tl.where(x > 20.0, x, tl.where(x < -15.0, tl.exp(x), tl.log(1.0 + tl.exp(x))))
+# the scan backend's step composition ((a, b): h -> a * h + b, left earlier in scan order) and torch-exact softplus
+from motion_core.ssm.scan_triton_kernels import _combine, _softplus
 
 
 @triton.jit
