@@ -74,16 +74,21 @@ def _median_ms(fn, repeats, sync):
 
 
 def _prompt(i):
-    # a different prompt each repeat, so text encoding is really timed (the "" of guidance stays cached, as in use);
-    # every timed generate() passes split_sequence=False, so this one prompt is one 9.8-s clip, not a timeline
+    # a different prompt each repeat, so text encoding is really timed (the "" of guidance stays cached, as in use)
     return f"a person walks forward, turns left and waves {i}"
 
 
+def _generate_clip(gen, i, seed, device, steps=STEPS, **options):
+    """Prompt i as one 9.8-s clip: split_sequence=False, or generate() would make its "walks forward, turns left and
+    waves" a 3-segment timeline. options: more generate() arguments (sampler, foot_cleanup)."""
+    return gen.generate(_prompt(i), FRAMES / 20, seed=seed, steps=steps, guidance=GUIDANCE, device=device,
+                        split_sequence=False, **options)
+
+
 def _timed_generate(gen, i, seed, device):
-    """One AITS call: the model's work from prompt to joints. The foot cleanup (host-side post-processing, off in
-    MLD's AITS too) and the splitting of "A, then B" prompts into timeline segments are left out."""
-    return gen.generate(_prompt(i), FRAMES / 20, seed=seed, steps=STEPS, guidance=GUIDANCE, device=device,
-                        foot_cleanup=False, split_sequence=False)
+    """One AITS call: the model's work from prompt to joints, without the foot cleanup (host-side post-processing,
+    off in MLD's AITS too)."""
+    return _generate_clip(gen, i, seed, device, foot_cleanup=False)
 
 
 def _kernels_per_call(gen, torch):
@@ -207,8 +212,7 @@ def measure(args, log=lambda message: None):
         finally:
             fused_block.enabled = True
             if not fused:
-                gen.to("cpu")
-                gen._graphs.clear()
+                gen.to("cpu")  # frees its GPU memory (and drops its graphs) for the variants after it
         _save_partial(args, result)
 
     if args.cpu_threads > 0 and "cpu" in sections:
@@ -223,8 +227,7 @@ def measure(args, log=lambda message: None):
                     gen.cpu_loop_threads = loop_threads or None
                     suffix = "" if loop_threads == 1 else f"_loop_threads_{loop_threads or args.cpu_threads}"
                     result["cpu"][f"{kind}_s{suffix}"] = _median_ms(
-                        lambda i: gen.generate(_prompt(i), FRAMES / 20, seed=i, steps=STEPS, guidance=GUIDANCE,
-                                               device="cpu", split_sequence=False), args.cpu_repeats, lambda: None) / 1e3
+                        lambda i: _generate_clip(gen, i, i, "cpu"), args.cpu_repeats, lambda: None) / 1e3
                     log(f"{kind} cpu (loop threads {loop_threads or args.cpu_threads}): "
                         f"{result['cpu'][f'{kind}_s{suffix}']:.2f} s")
                 gen.cpu_loop_threads = 1
@@ -329,9 +332,7 @@ def _cpu_paths(gen, args, torch, log):
             for i in range(args.cpu_repeats):
                 for name in CPU_PATHS:
                     with _cpu_path(name):
-                        runs[name].append(_median_ms(
-                            lambda j: gen.generate(_prompt(i), FRAMES / 20, seed=i, steps=STEPS, guidance=GUIDANCE,
-                                                   device="cpu", split_sequence=False), 1, lambda: None) / 1e3)
+                        runs[name].append(_median_ms(lambda j: _generate_clip(gen, i, i, "cpu"), 1, lambda: None) / 1e3)
             out[label] = {name: statistics.median(times) for name, times in runs.items()}
             log(f"cpu generate, loop threads {loop_threads or args.cpu_threads} (s): "
                 + ", ".join(f"{k} {v:.2f}" for k, v in out[label].items()))
@@ -361,8 +362,7 @@ def _cpu_samplers(gen, args, torch, log):
             for i in range(args.cpu_repeats):
                 for name, steps in pairs:
                     runs[f"{name}_{steps}"].append(_median_ms(
-                        lambda j: gen.generate(_prompt(i), FRAMES / 20, seed=i, steps=steps, guidance=GUIDANCE,
-                                               device="cpu", sampler=name, split_sequence=False), 1, lambda: None) / 1e3)
+                        lambda j: _generate_clip(gen, i, i, "cpu", steps=steps, sampler=name), 1, lambda: None) / 1e3)
             label = f"generate_s_loop_threads_{loop_threads or args.cpu_threads}"
             out[label] = {key: statistics.median(times) for key, times in runs.items()}
             log(f"cpu samplers, loop threads {loop_threads or args.cpu_threads} (s): "
