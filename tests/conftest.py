@@ -40,6 +40,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_gpu)
 
 
+@pytest.fixture
+def triton_interpreter(monkeypatch):
+    """Triton's CPU interpreter for a test's kernels: skips where triton is not installed, or was imported already
+    (triton reads TRITON_INTERPRET at import and at each @triton.jit, so it must not be loaded yet)."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("triton") is None:
+        pytest.skip("triton is not installed")
+    if "triton" in sys.modules:
+        pytest.skip("triton was imported before TRITON_INTERPRET could be set (triton caches it)")
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+
+
 @pytest.fixture(scope="session")
 def cmu_dir():
     path = shared_data_dir() / "cmu"

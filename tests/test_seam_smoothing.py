@@ -44,7 +44,7 @@ def test_a_sharp_seam_loses_its_jerk_and_frames_away_from_seams_stay_bit_for_bit
 def test_smooth_motion_is_left_nearly_as_it_was():
     joints = _motion()
     out = smooth_seams(joints, SEAMS)
-    assert np.abs(out - joints).max() < 2e-3  # slow motion passes a 1-frame Gaussian almost unchanged
+    assert np.abs(out - joints).max() < 2e-3  # slow motion passes the seam Gaussian almost unchanged
     assert seam_smoothness(out, SEAMS, FPS)["ratio"] < 1.2
 
 

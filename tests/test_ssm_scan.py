@@ -305,16 +305,8 @@ def test_choice_is_logged_once(caplog, monkeypatch):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="GPU machines run the compiled kernels in test_ssm_gpu.py")
-def test_triton_kernels_in_the_interpreter(monkeypatch):
+def test_triton_kernels_in_the_interpreter(triton_interpreter):
     """Where triton is installed but no GPU is present, run the Triton kernels through Triton's CPU interpreter."""
-    import importlib.util
-    import sys
-
-    if importlib.util.find_spec("triton") is None:
-        pytest.skip("triton is not installed")
-    if "triton" in sys.modules:
-        pytest.skip("triton was imported before TRITON_INTERPRET could be set (triton caches it)")
-    monkeypatch.setenv("TRITON_INTERPRET", "1")  # read by triton at import and at each @triton.jit
     x = make_inputs(batch=2, channels=8, length=21, state=5, groups=2, dtype=torch.float32, seed=9)
     ref = selective_scan(**{k: v.double() for k, v in x.items()}, delta_softplus=True, backend="ref")
     leaves = {k: v.clone().requires_grad_(True) for k, v in x.items()}
