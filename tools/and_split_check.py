@@ -60,8 +60,8 @@ def main():
         row["split"] = judge(gen, prompt, True, args.seeds, args.sampler) if len(parts) > 1 else row["whole"]
         rows.append(row)
     summary = {name: sum(r[name]["passed"] for r in rows) for name in ("whole", "split")}
-    print(json.dumps({"benchmark": "and_split_check", "weights": args.weights or "motion_core/weights/default", "sampler": args.sampler,
-                      "seeds": args.seeds, "seconds": SEQUENCE_SECONDS, "prompts": len(rows), "passed": summary,
+    print(json.dumps({"benchmark": "and_split_check", "weights": args.weights or "motion_core/weights/default",
+                      "sampler": args.sampler, "seeds": args.seeds, "seconds": SEQUENCE_SECONDS, "prompts": len(rows), "passed": summary,
                       "machine": f"{platform.processor() or platform.machine()}, CPU",
                       "elapsed_s": round(time.perf_counter() - start, 1), "rows": rows}, indent=1))
 

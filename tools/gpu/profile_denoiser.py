@@ -1,6 +1,7 @@
 """Where a denoiser call's GPU time goes: one guided call (batch 2, a 9.8-s latent) of the shipped Motion Mamba with
-fused blocks (HTM's LayerNorm in its in_proj, or apart), with reference blocks, and of a random MLD baseline at the temporal preset. Per variant: kernels,
-replay time of the call captured as a CUDA graph (median of 200), and the top kernels by GPU time (profiler).
+fused blocks (HTM's LayerNorm in its in_proj, or apart), with reference blocks, and of a random MLD baseline at the
+temporal preset. Per variant: kernels, replay time of the call captured as a CUDA graph (median of 200), and the top
+kernels by GPU time (profiler).
 Prints one JSON object. Run on the GPU machine: python3 tools/gpu/profile_denoiser.py > out.json
 """
 
@@ -17,28 +18,40 @@ from motion_core.models.config import ModelConfig
 from motion_core.ssm import fused_block
 
 
-def measure(denoiser, fused, norms=True, top=12):
-    fused_block.enabled, fused_block.fuse_norms = fused, norms
+def guided_call(denoiser):
+    """One guided denoiser call (batch 2, the longest latent, t = 500) as a function of nothing; build and call it
+    under inference_mode."""
     c = denoiser.config
     z = torch.randn(2, c.latent_size, c.latent_dim, device="cuda")
+    time_tok = denoiser.cond.time_token(torch.full((2,), 500, device="cuda"))
+    text_tok = denoiser.cond.text_token(torch.randn(2, c.text_dim, device="cuda"))
+    return lambda: denoiser.forward_tokens(z, time_tok, text_tok)
+
+
+def replay_us(call, repeats=200):
+    """`call` captured as a CUDA graph: the median GPU time of a replay (us) and a copy of its output."""
+    graph, out = capture(torch.device("cuda"), call)
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        graph.replay()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) * 1e3)
+    return statistics.median(times), out.clone()
+
+
+def measure(denoiser, fused, norms=True, top=12):
+    fused_block.enabled, fused_block.fuse_norms = fused, norms
     with torch.inference_mode():
-        time_tok = denoiser.cond.time_token(torch.full((2,), 500, device="cuda"))
-        text_tok = denoiser.cond.text_token(torch.randn(2, c.text_dim, device="cuda"))
-        call = lambda: denoiser.forward_tokens(z, time_tok, text_tok)  # noqa: E731
+        call = guided_call(denoiser)
         call()
         torch.cuda.synchronize()
         with profile(activities=[ProfilerActivity.CUDA]) as prof:
             call()
             torch.cuda.synchronize()
-        graph, _ = capture(torch.device("cuda"), call)
-        times = []
-        for _ in range(200):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            graph.replay()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end) * 1e3)
+        replay, _ = replay_us(call)
     kernels = [e for e in prof.events() if e.device_type.name == "CUDA"]
     by_name = {}
     for e in kernels:
@@ -46,7 +59,7 @@ def measure(denoiser, fused, norms=True, top=12):
         by_name[e.name] = (total + e.device_time, count + 1)
     ranked = sorted(by_name.items(), key=lambda kv: -kv[1][0])[:top]
     fused_block.enabled, fused_block.fuse_norms = True, True
-    return {"kernels": len(kernels), "graph_replay_us_median": statistics.median(times),
+    return {"kernels": len(kernels), "graph_replay_us_median": replay,
             "kernel_time_us_sum": sum(e.device_time for e in kernels),
             "top_kernels": [{"name": n[:90], "us": round(t, 2), "count": k} for n, (t, k) in ranked]}
 

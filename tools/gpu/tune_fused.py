@@ -1,7 +1,7 @@
 """Tune the fused blocks' launch settings on the GPU, then time generation with the best, all in one process.
 
-1. For each setting (warps, scan rows per register tile), one guided denoiser call of the
-   shipped model (batch 2, a 9.8-s latent) captured as a CUDA graph: median replay time of 200, and the largest
+1. For each setting (warps, scan rows per register tile), one guided denoiser call of the shipped model (batch 2, a
+   9.8-s latent) captured as a CUDA graph: median replay time of 200, and the largest
    difference from the reference blocks relative to the output's scale (kept only within 1e-4).
 2. The best setting's `bench generate` (Motion Mamba fused, reference blocks, MLD: AITS with CUDA graphs, clips/s).
 Prints one JSON object; run on the GPU machine with a text model (tools/gpu/stand_in_text_model.py).
@@ -10,30 +10,16 @@ Prints one JSON object; run on the GPU machine with a text model (tools/gpu/stan
 import argparse
 import itertools
 import json
-import statistics
 import sys
 
 import torch
+from profile_denoiser import guided_call, replay_us  # tools/gpu/, this script's folder (run as a script)
 
 from motion_core import bench_generate
-from motion_core.cuda_graphs import capture
 from motion_core.generator import MotionGenerator
 from motion_core.ssm import fused_block
 
 GRID = {"NUM_WARPS": [2, 4, 8], "MAX_CHUNK": [32, 64]}
-
-
-def replay_us(call, repeats=200):
-    graph, out = capture(torch.device("cuda"), call)
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        graph.replay()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) * 1e3)
-    return statistics.median(times), out.clone()
 
 
 def main():
@@ -42,12 +28,8 @@ def main():
     parser.add_argument("--out", default=None, help="also write the JSON here, after the sweep and at the end")
     args = parser.parse_args()
     denoiser = MotionGenerator.from_pretrained(with_text_encoder=False).denoiser.to("cuda").eval()
-    c = denoiser.config
-    z = torch.randn(2, c.latent_size, c.latent_dim, device="cuda")
     with torch.inference_mode():
-        time_tok = denoiser.cond.time_token(torch.full((2,), 500, device="cuda"))
-        text_tok = denoiser.cond.text_token(torch.randn(2, c.text_dim, device="cuda"))
-        call = lambda: denoiser.forward_tokens(z, time_tok, text_tok)  # noqa: E731
+        call = guided_call(denoiser)
         fused_block.enabled = False
         reference_us, reference = replay_us(call)
         fused_block.enabled = True
