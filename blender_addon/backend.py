@@ -433,7 +433,8 @@ class InProcessBackend:
                     motion = generator.edit_span(request.joints, request.first, request.last, request.prompt,
                                                  **settings)
                 else:
-                    motion = generator.generate(request.prompt, request.seconds, **settings)
+                    motion = generator.generate(request.prompt, request.seconds, candidates=request.candidates,
+                                                **settings)
             event = _finished(motion, request, time.perf_counter() - started)
             if request.out is not None:
                 save_result(request.out, motion)  # as the worker would: the result's file is where it was asked

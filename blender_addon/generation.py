@@ -136,8 +136,8 @@ def read_request(settings) -> GenerateRequest:
     _check_variations(settings)
     return GenerateRequest(prompt=prompt, seconds=seconds, seed=_seed(settings), steps=int(settings.steps),
                            guidance=float(settings.guidance), variations=int(settings.variations),
-                           foot_cleanup=bool(settings.foot_cleanup),
-                           sampler=str(settings.sampler)).checked()
+                           foot_cleanup=bool(settings.foot_cleanup), sampler=str(settings.sampler),
+                           candidates=int(settings.candidates)).checked()
 
 
 def read_timeline_request(settings) -> SequenceRequest:

@@ -40,6 +40,7 @@ class VIEW3D_PT_motion_mamba(MotionPanel):
         col.prop(settings, "sampler")
         col.prop(settings, "steps")
         col.prop(settings, "variations")
+        col.prop(settings, "candidates")
         col.prop(settings, "foot_cleanup")
         col = layout.column(align=True)
         col.prop(settings, "target", text="")

@@ -140,12 +140,14 @@ def _sheet_name(index, prompt):
 
 
 def evaluate_actions(generator, rows, seeds=3, device="auto", out=None, steps=None, guidance=None, reference=True,
-                     progress=None, seed=0):
+                     progress=None, seed=0, candidates=1):
     """Run the suite rows on a generator. Returns the result dict printed as JSON by the command.
 
     generator: a MotionGenerator; rows: suite entries (see load_suite); seeds: variations per prompt (majority vote),
     generated in one batch from noise seed `seed`; out: folder for results.json and a contact sheet of each failing
-    prompt (None: neither); progress(done, total, prompt) is called after each prompt.
+    prompt (None: neither); progress(done, total, prompt) is called after each prompt. candidates: takes drawn per
+    variation, the best kept (`motion_core.candidates`); above 1 the action check that scores a take also chose it,
+    so the rate says what users get with that setting, not what the model alone does.
     """
     if seeds < 1:
         raise MotionError(f"--seeds must be at least 1, got {seeds}")
@@ -169,7 +171,7 @@ def evaluate_actions(generator, rows, seeds=3, device="auto", out=None, steps=No
             continue
         seconds = seconds_for(row, expectation)
         motion = generator.generate(prompt, seconds=seconds, seed=seed, steps=steps, guidance=guidance,
-                                    variations=seeds, device=device)
+                                    variations=seeds, device=device, candidates=candidates)
         verdicts = [check_motion(j, expectation, fps=motion.fps) for j in motion.joints]
         passed = _majority([bool(v) for v in verdicts])
         ref = None
@@ -198,6 +200,7 @@ def evaluate_actions(generator, rows, seeds=3, device="auto", out=None, steps=No
             progress(index + 1, len(rows), prompt)
     steps, guidance = generator.sampler_settings(steps, guidance)  # the values used, for the record
     result = _summary(per_kind, failures, graceful, seeds, steps, guidance, generator, start, out)
+    result["candidates"] = candidates
     if out is not None:
         (out / "results.json").write_text(json.dumps(result | {"results": records}, indent=1) + "\n")
     return result

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from motion_core.candidates import CandidateJudge, pick
 from motion_core.cuda_graphs import DecodeGraph, LoopGraphs
 from motion_core.device import resolve_device  # noqa: F401 (re-exported: generator.resolve_device)
 from motion_core.diffusion import NoiseSchedule, guided_eps, make_scheduler
@@ -53,7 +54,7 @@ from motion_core.motion.foot_cleanup import clean_foot_contacts
 from motion_core.motion.timeline import MIN_SEGMENT_SECONDS
 # The request's limits and checks; validate_settings is re-exported for inpainting.
 from motion_core.motion.protocol import validate_request, validate_settings  # noqa: F401
-from motion_core.motion.protocol import DEFAULT_SAMPLER, validate_sampler
+from motion_core.motion.protocol import DEFAULT_SAMPLER, validate_candidates, validate_sampler
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights" / "default"
 CONFIG_FILE = "config.json"
@@ -97,6 +98,7 @@ class MotionGenerator:
         # Timelines longer than one window: "parallel" denoises all windows at each step and blends their overlaps,
         # "sequential" runs window after window (see motion_core.inpainting).
         self.timeline_windows = "parallel"
+        self._candidate_judge = None  # built on the first generate(candidates > 1): loads the evaluator
 
     # ------------------------------------------------------------------ construction / persistence
     @classmethod
@@ -204,7 +206,7 @@ class MotionGenerator:
 
     # ------------------------------------------------------------------ generation
     def generate(self, prompt, seconds, seed=None, steps=None, guidance=None, variations=1, device="auto",
-                 progress=None, cancel=None, foot_cleanup=True, split_sequence=True, sampler=None):
+                 progress=None, cancel=None, foot_cleanup=True, split_sequence=True, sampler=None, candidates=1):
         """Generate `variations` motions for `prompt`, `seconds` long (1-9.8 s, 20 fps).
 
         steps, guidance: DDIM steps and classifier-free guidance scale (0: unconditional); None takes the model's
@@ -220,10 +222,21 @@ class MotionGenerator:
         blend: on the shipped model 5 of the suite's 8 sequence prompts pass this way against 1 of 8 whole.
         sampler: None keeps `self.sampler` ("ddim" unless changed); "dpmpp_2m" samples with DPM-Solver++(2M), meant for
         fewer steps (e.g. 10-20). Not the default: the shipped quality figures are DDIM 50.
+        candidates: takes drawn per variation, all in one batch; each variation is the best of its own takes (the
+        prompt's action check, then the text-motion evaluator: `motion_core.candidates`), and info["candidates"]
+        says how each take was judged and which were kept. 1 (default) returns the takes as sampled.
         """
+        validate_candidates(candidates, variations)
         with self._using_sampler(sampler):
-            return self._generate(prompt, seconds, seed, steps, guidance, variations, device, progress, cancel,
-                                  foot_cleanup, split_sequence)
+            motion = self._generate(prompt, seconds, seed, steps, guidance, variations * candidates, device, progress,
+                                    cancel, foot_cleanup, split_sequence)
+        if candidates > 1:
+            start = time.perf_counter()
+            if self._candidate_judge is None:
+                self._candidate_judge = CandidateJudge.for_generator(self)
+            motion = pick(motion, self._candidate_judge, variations)
+            motion.info["candidates"]["judge_s"] = round(time.perf_counter() - start, 3)
+        return motion
 
     def _generate(self, prompt, seconds, seed, steps, guidance, variations, device, progress, cancel, foot_cleanup,
                   split_sequence):

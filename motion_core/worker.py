@@ -11,9 +11,10 @@ not run. Unknown keys are ignored.
         Load a weights folder (null: the installed default model) and answer "ready". On CUDA the sampling graphs
         are captured here, so the first generation is as fast as the rest. A later load replaces the model.
     {"id": "r2", "type": "generate", "prompt": str, "seconds": float, "seed": int | null, "steps": int,
-     "guidance": float, "variations": int, "foot_cleanup": bool, "sampler": "ddim" | "dpmpp_2m",
+     "guidance": float, "variations": int, "candidates": int, "foot_cleanup": bool, "sampler": "ddim" | "dpmpp_2m",
      "out": "/path/result.npz" | null}
-        Defaults: seed null (random; the result says which), steps 50, guidance 7.5, variations 1, foot_cleanup
+        Defaults: seed null (random; the result says which), steps 50, guidance 7.5, variations 1, candidates 1
+        (N > 1: N takes drawn per variation, the best kept; `motion_core.candidates`), foot_cleanup
         true (pin the feet where the model's contact channels say they are planted), sampler "ddim" ("dpmpp_2m":
         DPM-Solver++(2M), for 10-20 steps), out null (a file in a
         temporary folder of this worker, named so that two requests never share one, and removed when the
@@ -172,6 +173,7 @@ _FIELDS = {
     "generate": {
         "prompt": (True, lambda v: isinstance(v, str), "a string"),
         "seconds": (True, _is_number, "a finite number"),
+        "candidates": (False, _is_int, "a whole number"),
         **_SAMPLING,
     },
     "sequence": {
@@ -383,7 +385,8 @@ class Worker:
                 motion = self.generator.edit_span(read_joints(request["motion"], "motion"), request["first"],
                                                   request["last"], request["prompt"], **settings)
             else:
-                motion = self.generator.generate(request["prompt"], request["seconds"], **settings)
+                motion = self.generator.generate(request["prompt"], request["seconds"],
+                                                 candidates=request.get("candidates", 1), **settings)
         except GenerationCancelled:
             self.protocol.emit(request_id, "cancelled")
             return

@@ -137,8 +137,9 @@ class RigidWalkGenerator:
         self.joints, _ = generate_clip("walk", np.random.default_rng(7))
 
     def generate(self, prompt, seconds, seed=None, steps=50, guidance=7.5, variations=1, device="auto",
-                 progress=None, cancel=None, foot_cleanup=True, sampler=None):
+                 progress=None, cancel=None, foot_cleanup=True, sampler=None, candidates=1):
         self.foot_cleanup_calls = getattr(self, "foot_cleanup_calls", []) + [foot_cleanup]
+        self.candidates_calls = getattr(self, "candidates_calls", []) + [candidates]
         self.sampler_calls = getattr(self, "sampler_calls", []) + [(sampler, steps)]
         for step in range(1, 4):
             if progress:
@@ -424,6 +425,37 @@ def test_foot_cleanup_checkbox_reaches_both_backends(scene, tiny_model, tmp_path
         settings.foot_cleanup = value
         assert bpy.ops.motion_mamba.generate() == {"FINISHED"}, bpy.context.window_manager.motion_mamba_status.last_error
     assert [m["foot_cleanup"] for m in sent if m["type"] == "generate"] == [False, True]
+    del worker._send
+
+
+def test_takes_to_choose_from_is_drawn_and_reaches_both_backends(scene, tiny_model, tmp_path):
+    """The panel's "Takes to choose from" (candidates, default props.DEFAULT_CANDIDATES) goes to the in-process
+    generator and into the worker's request; the worker answers with the variations asked for."""
+    from blender_addon import backend, prefs, props, ui
+
+    settings = scene.motion_mamba
+    assert settings.candidates == props.DEFAULT_CANDIDATES
+    calls = []
+    ui.VIEW3D_PT_motion_mamba.draw(type("PanelSelf", (), {"layout": RecordingLayout(calls)})(), bpy.context)
+    assert (settings, "candidates") in calls
+
+    use_backend("IN_PROCESS", tmp_path)
+    stand_in = RigidWalkGenerator()
+    install_stand_in(stand_in)
+    settings.prompt, settings.seconds = "a person walks forward", 1.0
+    for value in (1, 4):
+        settings.candidates = value
+        assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    assert stand_in.candidates_calls == [1, 4]
+
+    use_backend("EXTERNAL", tiny_model, python=sys.executable)
+    worker = backend.get_backend(prefs.backend_config(bpy.context))
+    sent, send = [], worker._send
+    worker._send = lambda message, *args: (sent.append(message), send(message, *args))[1]
+    settings.steps, settings.candidates, settings.variations = 2, 2, 2
+    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}, bpy.context.window_manager.motion_mamba_status.last_error
+    assert [m["candidates"] for m in sent if m["type"] == "generate"] == [2]
+    assert len(settings.results) >= 2 and settings.results[-1].frames == 20
     del worker._send
 
 

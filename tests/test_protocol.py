@@ -45,6 +45,9 @@ def test_a_request_at_and_inside_the_limits_passes_with_its_prompt_stripped(seco
     ({"seed": -1}, "seed"),
     ({"seed": 2 ** 63}, "seed"),
     ({"sampler": "euler"}, "sampler must be one of ddim, dpmpp_2m"),
+    ({"candidates": 0}, "candidates must be a whole number between 1 and 8"),
+    ({"candidates": 3.0}, "candidates"),
+    ({"candidates": 8, "variations": 9}, "at most 64 takes"),
 ])
 def test_bad_requests_raise_one_line_motion_errors(fields, words):
     request = GenerateRequest(**{"prompt": "walk", "seconds": 2.0, **fields})
@@ -69,11 +72,13 @@ def test_sequence_requests_check_their_segments_and_settings():
 
 
 def test_messages_are_the_workers_requests():
-    generate = GenerateRequest(prompt="walk", seconds=2.0, seed=3, out="/tmp/r.npz", sampler="dpmpp_2m").message("g1")
+    generate = GenerateRequest(prompt="walk", seconds=2.0, seed=3, out="/tmp/r.npz", sampler="dpmpp_2m",
+                               candidates=3).message("g1")
     sequence = SequenceRequest(segments=(("walk", 2.0),), variations=2).message("s1", start_path="/tmp/s.npz")
     for message in (generate, sequence):
         assert parse_request(json.dumps(message)) == message  # every field is one the worker accepts
     assert generate["type"] == "generate" and generate["out"] == "/tmp/r.npz" and generate["sampler"] == "dpmpp_2m"
+    assert generate["candidates"] == 3
     assert sequence["sampler"] == "ddim"
     assert sequence["segments"] == [{"prompt": "walk", "seconds": 2.0}] and sequence["start"] == "/tmp/s.npz"
 

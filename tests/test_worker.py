@@ -313,6 +313,22 @@ def test_foot_cleanup_field_reaches_the_generator_and_must_be_a_bool(weights, mo
     assert "foot_cleanup" in bad["message"] and "traceback" not in bad
 
 
+def test_candidates_field_keeps_the_best_takes_and_bad_values_are_errors(weights, tmp_path):
+    code, events = run_worker([
+        {"id": "l", "type": "load", "weights": str(weights), "device": "cpu"},
+        {"id": "best", "type": "generate", "prompt": "a person walks forward", "seconds": 1.0, "steps": 1,
+         "variations": 2, "candidates": 3, "out": str(tmp_path / "best.npz")},
+        {"id": "zero", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1, "candidates": 0},
+        {"id": "text", "type": "generate", "prompt": "walk", "seconds": 1.0, "steps": 1, "candidates": "3"},
+        {"id": "s", "type": "shutdown"},
+    ])
+    final = {e["id"]: e for e in events if e["type"] != "progress"}
+    assert code == 0 and final["best"]["type"] == "result" and final["best"]["variations"] == 2
+    assert load_result(tmp_path / "best.npz").joints.shape[0] == 2  # 6 takes drawn, the 2 best kept
+    assert final["zero"]["type"] == "error" and "between 1 and 8" in final["zero"]["message"]
+    assert final["text"]["type"] == "error" and "candidates" in final["text"]["message"]
+
+
 def test_sampler_field_reaches_every_request_type_and_must_be_known(tmp_path, monkeypatch):
     MotionGenerator.random(ModelConfig.tiny_temporal(), seed=0).save_pretrained(tmp_path)  # timelines need it
     seen = []

@@ -26,6 +26,9 @@ def add_arguments(parser):
     parser.add_argument("--suite", help="--actions: prompt suite JSON (default motion_core/data/prompt_suite.json)")
     parser.add_argument("--limit", type=int, help="--actions: only N prompts, spread evenly over the suite")
     parser.add_argument("--seeds", type=int, default=3, help="--actions: variations per prompt (default 3)")
+    parser.add_argument("--candidates", type=int, default=1,
+                        help="--actions: takes drawn per variation, the best kept, as `generate --candidates` does "
+                             "(default 1: the model alone; with more, the action check that scores also chooses)")
     parser.add_argument("--no-reference", action="store_true",
                         help="--actions: skip the reference row on procedural clips of the same kinds")
     parser.add_argument("--baseline", help="second generator folder (row baseline), e.g. an MLD run's model/")
@@ -107,7 +110,7 @@ def run_actions(args):
             bar.update(1)
     result = evaluate_actions(generator, rows, seeds=args.seeds, device=args.device, out=args.out or "action_eval",
                               steps=args.steps, guidance=args.guidance, reference=not args.no_reference,
-                              progress=progress, seed=args.seed)
+                              progress=progress, seed=args.seed, candidates=args.candidates)
     if progress is not None:
         bar.close()
     print(json.dumps(result))

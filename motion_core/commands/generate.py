@@ -18,7 +18,8 @@ from pathlib import Path
 
 from motion_core.errors import MotionError
 from motion_core.motion.outputs import check_writable
-from motion_core.motion.protocol import DEFAULT_SAMPLER, FPS, MAX_SECONDS, MAX_VARIATIONS, MIN_SECONDS, SAMPLERS
+from motion_core.motion.protocol import (DEFAULT_SAMPLER, FPS, MAX_CANDIDATES, MAX_SECONDS, MAX_VARIATIONS, MIN_SECONDS,
+                                         SAMPLERS, validate_candidates)
 from motion_core.motion.timeline import read_timeline
 
 HELP = "generate motion from a text prompt"
@@ -42,6 +43,10 @@ def add_arguments(parser):
     parser.add_argument("--sampler", default=DEFAULT_SAMPLER, choices=SAMPLERS,
                         help="ddim (default, the paper's) or dpmpp_2m (DPM-Solver++(2M), for fewer --steps, e.g. 20)")
     parser.add_argument("--variations", type=int, default=1, help="how many different motions to generate")
+    parser.add_argument("--candidates", type=int, default=1,
+                        help="takes drawn per variation, the best kept: the one showing the actions the prompt names, "
+                             "then the closest to the prompt by the text-motion evaluator (default 1: no choice; "
+                             f"up to {MAX_CANDIDATES}; costs candidates x the sampling time on a CPU)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run (default auto)")
     parser.add_argument("--weights", default=None,
                         help="weights folder (config.json + *.safetensors); default: the installed model")
@@ -100,6 +105,9 @@ def run(args):
 
     if not 1 <= args.variations <= MAX_VARIATIONS:  # checked here too, to name every output file
         raise MotionError(f"--variations must be between 1 and {MAX_VARIATIONS}, got {args.variations}")
+    validate_candidates(args.candidates, args.variations)
+    if segments is not None and args.candidates != 1:
+        raise MotionError("--candidates works with a PROMPT, not with --timeline")
     for path in output_paths(out, args.variations):  # before any work: an unwritable file fails in a second
         check_writable(path, "--out")
 
@@ -110,7 +118,8 @@ def run(args):
     settings = dict(seed=args.seed, steps=args.steps, guidance=args.guidance, variations=args.variations,
                     device=args.device, progress=ProgressBar(), foot_cleanup=args.foot_cleanup)
     if segments is None:
-        motion = generator.generate(args.prompt, args.seconds, split_sequence=args.split_sequence, **settings)
+        motion = generator.generate(args.prompt, args.seconds, split_sequence=args.split_sequence,
+                                    candidates=args.candidates, **settings)
     else:
         motion = generator.generate_sequence(segments, **settings)
     paths = output_paths(out, motion.variations)
@@ -121,7 +130,7 @@ def run(args):
         "seed": motion.seed, "steps": motion.info["steps"], "guidance": motion.info["guidance"],
         "sampler": generator.sampler, "variations": motion.variations,
         "elapsed_s": round(motion.info["elapsed_s"], 4), "device": motion.info["device"],
-        "foot_cleanup": motion.info["foot_cleanup"],
+        "foot_cleanup": motion.info["foot_cleanup"], "candidates": args.candidates,
         "model": generator.describe(), "outputs": [str(p) for p in paths],
     }
     if motion.segments:  # a timeline, or a sequence prompt split into its parts

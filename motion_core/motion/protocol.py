@@ -47,6 +47,7 @@ SAMPLERS = ("ddim", "dpmpp_2m")  # DDIM (the paper's, default) or DPM-Solver++(2
 DEFAULT_SAMPLER = "ddim"
 MAX_GUIDANCE = 50.0
 MAX_VARIATIONS = 64
+MAX_CANDIDATES = 8  # takes drawn per kept variation (motion_core.candidates keeps the best)
 MAX_SEED = 2 ** 63 - 1  # seeds are stored as int64
 
 _FIX = "use a motion-mamba .npz whose \"joints\" is (frames, 22, 3)"  # the end of every file error
@@ -76,6 +77,16 @@ def validate_settings(seed, steps, guidance, variations):
                           f"got {steps!r}")
     if not _is_int(variations) or not 1 <= variations <= MAX_VARIATIONS:
         raise MotionError(f"variations must be a whole number between 1 and {MAX_VARIATIONS}, got {variations!r}")
+
+
+def validate_candidates(candidates, variations):
+    """Check a request's candidates (takes drawn per kept variation); MotionError if wrong."""
+    if not _is_int(candidates) or not 1 <= candidates <= MAX_CANDIDATES:
+        raise MotionError(f"candidates must be a whole number between 1 and {MAX_CANDIDATES} (1 keeps every take), "
+                          f"got {candidates!r}")
+    if _is_int(variations) and candidates * variations > MAX_VARIATIONS:
+        raise MotionError(f"candidates x variations must be at most {MAX_VARIATIONS} takes, got {candidates} x "
+                          f"{variations}; ask for fewer")
 
 
 def validate_sampler(sampler):
@@ -113,17 +124,19 @@ class GenerateRequest:
     foot_cleanup: bool = True  # pin the feet where the model's contact channels say they are planted
     out: Optional[str] = None  # where the result .npz goes (None: the worker's own temporary folder)
     sampler: str = DEFAULT_SAMPLER  # "dpmpp_2m": DPM-Solver++(2M), as good at 10 steps as DDIM at 50 on the shipped model
+    candidates: int = 1  # takes drawn per variation; the best are kept (motion_core.candidates)
 
     def checked(self) -> "GenerateRequest":
         """This request with its prompt stripped; MotionError (one line) if any field breaks a limit."""
         prompt = validate_request(self.prompt, self.seconds, self.seed, self.steps, self.guidance, self.variations)
         validate_sampler(self.sampler)
+        validate_candidates(self.candidates, self.variations)
         return replace(self, prompt=prompt)
 
     def message(self, request_id: str) -> dict:
         """The worker's JSON request."""
         return {"id": request_id, "type": "generate", "prompt": self.prompt, "seconds": self.seconds,
-                **_sampling_fields(self)}
+                "candidates": self.candidates, **_sampling_fields(self)}
 
 
 @dataclass
