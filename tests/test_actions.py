@@ -314,13 +314,16 @@ def test_chain_and_layer_captions_read_as_sequences_and_layers():
     ("a person kicks high with the right leg", "kick_right"),
     ("a person turns counterclockwise", "turn_left"),
     ("a man walks briskly", "walk[fast]"),
+    ("a man runs in place, then jumps in place", "jump_in_place"),  # running without travel has no check
+    ("a dancer spins on the spot", "spin"),
 ])
 def test_paraphrases(prompt, spec):
     assert _normalised(expectation_for(prompt).spec()) == _normalised(spec)
 
 
 @pytest.mark.parametrize("prompt", ["", "   ", "the sky is blue", "a person swims laps", "a person does not walk",
-                                    "zzzz", None, "a car drives away"])
+                                    "zzzz", None, "a car drives away", "a soldier marches in place",
+                                    "someone jogs on a treadmill"])
 def test_unknown_or_negated_prompts_give_no_check(prompt):
     assert not expectation_for(prompt)
 

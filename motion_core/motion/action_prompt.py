@@ -186,6 +186,11 @@ _ABSORBS = {
 }
 _FAMILIES = ("wave", "kick", "turn", "side_step", "jump")
 _SPEED_KINDS = {k for k, spec in RULES.items() if spec.speeds}
+# Kinds whose rules ask for travel, and the words that say there is none
+_TRAVELLING = {"walk", "jog", "run", "sprint", "sneak", "march", "limp", "walk_backwards", "walk_curve", "walk_circle",
+               "start_stop", "skip", "side_step", "side_step_left", "side_step_right", "stumble"}
+_IN_PLACE = re.compile(r"\bin place\b|\bon the spot\b|\bin the same (?:place|spot)\b|\bon a treadmill\b|"
+                       r"\bwithout (?:moving|going) (?:forward|anywhere)\b")
 
 
 @dataclass
@@ -261,6 +266,8 @@ def _check(hit, context, part):
         elif re.search(r"\bin place\b|\bon the spot\b|\bup and down\b|\bstraight up\b|\bvertical\w*|\bin the same "
                        r"(?:place|spot)\b|\bupwards?\b|\binto the air\b|\bin the air\b", context):
             kind = "jump_in_place"
+    if kind in _TRAVELLING and _IN_PLACE.search(context):
+        return None  # "jogs in place", "walks on a treadmill": its rule wants travel; no check rather than a wrong one
     spec = RULES[kind]
     speed = _speed(context) if kind in _SPEED_KINDS else None
     return ActionCheck(kind, side if spec.sides else None, speed)
