@@ -51,6 +51,7 @@ from motion_core.models.weights_file import cast_state, load_weights, save_weigh
 from motion_core.motion.action_prompt import sequence_parts
 from motion_core.motion.clip import Motion
 from motion_core.motion.foot_cleanup import clean_foot_contacts
+from motion_core.motion.jitter import remove_jitter
 from motion_core.motion.timeline import MIN_SEGMENT_SECONDS
 # The request's limits and checks; validate_settings is re-exported for inpainting.
 from motion_core.motion.protocol import validate_request, validate_settings  # noqa: F401
@@ -259,8 +260,8 @@ class MotionGenerator:
         start = time.perf_counter()
         joints, features = self.sample(prompt, frames, seed=int(seed), steps=int(steps), guidance=float(guidance),
                                        variations=int(variations), progress=progress, cancel=cancel)
-        if foot_cleanup:  # post-processing on the host: the last 4 feature channels are the foot contacts
-            joints = clean_foot_contacts(joints, features[..., -4:])
+        if foot_cleanup:  # post-processing on the host: feet pinned by the contact channels, then the tremor off
+            joints = remove_jitter(clean_foot_contacts(joints, features[..., -4:]))
         elapsed = time.perf_counter() - start
         info = {
             "steps": int(steps), "guidance": float(guidance), "device": str(self.device),

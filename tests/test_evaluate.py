@@ -155,11 +155,13 @@ def test_physical_metrics_are_reported_with_and_without_the_foot_cleanup(setup):
     from motion_core.evaluate import Evaluation
     from motion_core.motion.features import feature_slices, joints_to_features
 
-    # The tiny corpus's smooth random features have no contact channel near 1: the cleanup leaves them alone.
+    # The tiny corpus's smooth random features have no contact channel near 1: the cleanup leaves them alone, and the
+    # jitter low-pass after it only takes their jerk down.
     corpus, evaluator, _ = setup
     real = evaluate(data=corpus, evaluator=evaluator, generators={"oracle": _oracle}, **SMALL)["rows"]["real"]
-    for name in ("foot_skate", "penetration", "jitter"):
-        assert real[f"{name}_cleaned"] == real[name]
+    for name in ("foot_skate", "penetration"):
+        assert real[f"{name}_cleaned"]["mean"] == pytest.approx(real[name]["mean"], rel=0.02, abs=1e-6), name
+    assert real["jitter_cleaned"]["mean"] < real["jitter"]["mean"]
 
     # A procedural walk whose feet slide under the body (root-relative positions of ankles and balls moved along z).
     walk, _ = generate_clip("walk", np.random.default_rng(0))
