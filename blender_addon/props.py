@@ -114,7 +114,8 @@ class MOTION_MAMBA_PG_settings(bpy.types.PropertyGroup):
         default=DEFAULT_CANDIDATES, min=1, max=protocol.MAX_CANDIDATES)
     foot_cleanup: BoolProperty(
         name="Clean foot contacts", description="Pin each foot to the floor while the model says it is planted "
-        "(leg IK, a small pelvis correction, short blends); off: keep the generated joints as they are",
+        "(leg IK, a small pelvis correction, short blends), then filter off the frame-to-frame tremor; off: keep "
+        "the generated joints as they are",
         default=True)
     target: EnumProperty(
         name="Target", description="Which armature receives the motion",
