@@ -4,8 +4,8 @@ Conventions: joints (..., T, 22, 3) metres, 20 fps, time on axis -3.
 
 Why: generated motion jerks more than the motion it learned from. Mean jerk (`metrics.jitter`, m/s^3) on the shipped
 model, DDIM 50, 8 action prompts x 3 seeds (walk, clap, wave, jump, run, jumping jacks, kick, punch) after the foot
-cleanup: 139 (140 as decoded), against 101 for procedural clips of the same kinds; on the validation split 103 against
-72 for the real clips. The excess is tremor (hands and feet buzzing on the rig), not the action: a Gaussian of sigma
+cleanup: 139 (140 as decoded), against 109 for procedural clips of the same kinds; on the validation split 103 against
+72 for the real clips (`tools/jitter_check.py`, docs/results/jitter_check_2core_cpu.json). The excess is tremor (hands and feet buzzing on the rig), not the action: a Gaussian of sigma
 0.5 frames takes the same generations to 104 and still passes the action check on 24 of 24, as without it.
 
 The filter: a Gaussian of JITTER_SIGMA_FRAMES along time on every joint's global position (root trajectory and pose
