@@ -6,6 +6,10 @@ fp32 tolerance: 1e-4 of the reference's largest magnitude. Without a GPU, the ke
 when triton is installed (small shapes; the interpreter is slow).
 """
 
+import contextlib
+import json
+import os
+
 import pytest
 import torch
 
@@ -14,6 +18,28 @@ from motion_core.ssm import fused_block
 from motion_core.ssm.blocks import BidirectionalMamba, MambaBlock, MultiBranchMamba
 
 RTOL = 1e-4
+
+
+@contextlib.contextmanager
+def launch_settings(**values):
+    """fused_block's launch settings changed for a block of code, then restored."""
+    saved = fused_block.settings()
+    fused_block.configure(**values)
+    try:
+        yield
+    finally:
+        fused_block.configure(**saved)
+
+
+@pytest.fixture(autouse=True)
+def settings_from_environment():
+    """FUSED_SETTINGS=file.json (tools/gpu/fused_check.sh, with tune_fused.py's best): run under those settings."""
+    values = {}
+    if os.environ.get("FUSED_SETTINGS"):
+        with open(os.environ["FUSED_SETTINGS"]) as f:
+            values = json.load(f)
+    with launch_settings(**values):
+        yield
 
 
 def assert_close(actual, expected, what):
@@ -79,6 +105,14 @@ gpu = pytest.mark.gpu
 @pytest.mark.parametrize("d,length", [(256, 51), (256, 3), (64, 130), (96, 2)])
 def test_fused_blocks_match_reference(name, d, length):
     check_block(name, d, length, "cuda")
+
+
+@gpu
+def test_fused_blocks_match_reference_over_short_chunks():
+    """Several chunks per scan for every block kind (BSM's 64-row sequence too), a reversed path crossing them."""
+    with launch_settings(MAX_CHUNK=16):
+        for name in BLOCKS:
+            check_block(name, 64, 130, "cuda")
 
 
 @gpu
@@ -153,5 +187,10 @@ def test_fused_path_stays_off_on_cpu_and_for_concat_aggregation():
 def test_fused_kernels_in_the_interpreter(triton_interpreter):
     """Where triton is installed but no GPU is present, run the kernels through Triton's CPU interpreter."""
     for name in BLOCKS:
-        check_block(name, 24, 9, "cpu", batch=3)  # timeline windows batch several rows
-        check_block(name, 16, 70, "cpu")  # two register tiles; a reversed path crosses from one to the other
+        check_block(name, 24, 9, "cpu", batch=3)  # timeline windows batch several rows; x_proj's sum in 2 splits
+    with launch_settings(MAX_CHUNK=32):  # 3 chunks for 70 rows
+        for name in BLOCKS:
+            check_block(name, 16, 70, "cpu")  # a reversed path crosses from one register tile to the next
+    with launch_settings(**fused_block.FIRST_LAYOUT):  # delta from conv_proj, x_proj by tl.dot
+        check_block("htm_alternate", 16, 70, "cpu")
+        check_block("bsm", 70, 9, "cpu")  # BSM's sequence is the 70 channels

@@ -7,25 +7,40 @@ the restore, the path sum, the gate, out_proj and the residual. Here it is:
 
     LayerNorm + in_proj  HTM: one kernel (norm_linear_kernel); BSM, whose norm runs along its sequence: a
                          LayerNorm + one cuBLAS batched GEMM
-    conv_proj_kernel     per (batch row, path, 16 rows): the depthwise causal conv in the path's scan order + silu,
-                         x_proj (-> dt_low | B | C) and dt_proj + bias + softplus (-> delta), written in sequence order
-    scan_gate_kernel     per (batch row, 16 channels, path): the path's scan from its own end with its D term, scaled
-                         (1/paths for "mean") and gated by silu(z): y_p (batch, length, paths * d_inner)
+    conv_proj_kernel     per (batch row, path, CONV_BLOCK_T rows, channel split): the depthwise causal conv in the
+                         path's scan order + silu (-> xc), and the split's share of x_proj (-> dt_low | B | C)
+    scan_gate_kernel     per (BLOCK_D channels, batch row, path): dt_proj + bias + softplus from the splits' sum, the
+                         path's scan from its own end with its D term, scaled (1/paths for "mean") and gated by
+                         silu(z): y_p (batch, length, paths * d_inner)
     out_proj + residual  one cuBLAS GEMM over the paths' outputs side by side, against out_proj's weight repeated
                          once per path (so the GEMM also sums the paths), with the residual as its addend
 
 Reversed paths (HTM's odd branches reading rows from `keep_prefix` on backwards, BSM's time-reversed path) are
 never materialised: the conv gathers its taps through the path's row map, and the scan walks the rows backwards.
 
+Each kernel is sized to fill the GPU (132 SMs) although a block is small. The scan takes a whole sequence as one
+register tile where it fits (BSM's 256 rows: two chunks of 128 at the defaults), as many channels as the tile then
+holds, fewer (down to 2) until the grid has MIN_PROGRAMS programs, and 4 warps, so that each thread scans about 16
+steps in registers before the lanes and warps combine their parts. It first computes dt for its channels and every
+row into `delta` (parallel work, kept off the scan's serial path; inside the scan loop it also cost registers, 128
+against 96 per thread at 64 rows x 4 channels, sm_90 compile), then scans reading it back. conv_proj takes 4-row
+blocks and splits x_proj's sum over channels in up to 4 parts, which the scan adds up as it reads them (no reduction
+kernel, no atomics, so results stay bitwise repeatable). The first layout (FIRST_LAYOUT: 16 channels, 4 warps and
+64-row chunks per scan program, 64 tile elements per thread; delta from conv_proj over 16-row blocks) launched 28
+programs for BSM's scan and 40 for HTM's conv_proj.
+
 `level_htm` and `level_bsm` are the two halves of a Motion Mamba level (x + HTM(LN x), then x + BSM(LN x) over the
 channel axis) on this path; `block_forward` is any block in the (batch, length, d_model) layout. Same parameters and
-maths as the reference; GPU tests compare them (tests/test_fused_block.py). fp32 throughout, projections in IEEE
-fp32 (no TF32). Used only without gradients, on CUDA, where triton imports, for "sum" and "mean" aggregations.
+maths as the reference; GPU tests compare them (tests/test_fused_block.py). fp32 throughout; the Triton kernels'
+products in 3xTF32 (DOT_PRECISION, about fp32's accuracy), cuBLAS's in IEEE fp32 (no TF32). Used only without
+gradients, on CUDA, where triton imports, for "sum" and "mean" aggregations.
 
-Measured on an H100, the shipped model, one guided call (docs/results/profile_denoiser_h100_fused.json): 105
-kernels and 928 us as a CUDA graph, against 305 and 1,201 us on the reference blocks and 132 and 729 us for MLD.
-The call is no longer launch-bound: the kernels' own time is 857 us, 261 of them in scan_gate (BSM scans its 256
-channels one after another) and 193 in conv_proj (fp32 FMA products on 40 programs).
+Measured on an H100, the shipped model, one guided call as a CUDA graph (docs/results/tune_fused_h100_sweep2.json,
+all in one process): 636 us at the defaults below, against 888 us in the first layout, 1,068 us on the reference
+blocks; in the profile's own process (profile_denoiser_h100_fused_tuned.json) 671 us and 105 kernels, against 687 us
+and 132 kernels for MLD. Of its 614 us of kernel time: scan_gate 188 (first layout 261), conv_proj 66 (193),
+norm_linear 42 (84); most of the rest is cuBLAS's fp32 GEMMs (about 240) and LayerNorms. AITS 34.9 ms against MLD's
+35.0 ms (generate_bench_h100_fused_tuned.json).
 """
 
 import functools
@@ -43,13 +58,56 @@ enabled = True  # the benchmark and the tests switch it off to time / compare th
 # (docs/results/generate_bench_h100_fused_shipped.json), so large batches (evaluation, throughput) keep them.
 # Where the two cross between 2 and 128 rows is not measured yet; 32 is a guess (tools/gpu/tune_fused.py can tell).
 MAX_BATCH = 32
-BLOCK_T = 16  # rows per conv_proj program (tl.dot needs >= 16)
-BLOCK_C = 64  # channels per conv_proj inner step
-MAX_CHUNK = 64  # scan rows per register tile
-NUM_WARPS = 4
-TILE_PER_WARP = 2048  # CHUNK * STATE * BLOCK_D per warp that fits the registers without spilling
+
+# Launch settings, module-level so that tools/gpu/tune_fused.py can sweep them (`configure`). The GPU has 132 SMs
+# and the kernels are small, so each one should run at least a few programs per SM.
+# scan_gate_kernel: BLOCK_D channels of one path and batch row per program, the sequence in chunks of CHUNK rows.
+MIN_PROGRAMS = 264  # scan programs wanted: the channel block narrows (to MIN_BLOCK_D) until the grid has this many
+MAX_BLOCK_D = 16  # widest channel block
+MIN_BLOCK_D = 2  # narrowest: Triton lays out a one-channel tile badly (sm_90: 245 registers at 64 rows, against 72
+# for two channels; 1,788 bytes of spills at 256 rows)
+SCAN_WARPS = 4
+# CHUNK * STATE * BLOCK_D per warp: 512 leaves each thread 16 steps of the chunk to scan in registers, the lanes and
+# warps then combine their parts (the first layout: 64 tile elements per thread)
+TILE_PER_WARP = 512
+MAX_CHUNK = 256  # BSM's 256-row sequence as one tile: no serial chain of chunks
+dt_in_scan = True  # dt_proj + bias + softplus in the scan kernel: conv_proj's work halves and its sum can split
+# conv_proj_kernel: BLOCK_T rows of one path and batch row per program, x_proj's sum over channels split in parts.
+CONV_BLOCK_T = 4  # >= 16: x_proj by tl.dot; fewer rows: a product in registers, and more programs
+CONV_BLOCK_C = 32  # channels per inner step
+CONV_MIN_PROGRAMS = 264  # the channel sum splits (up to CONV_MAX_SPLITS parts, summed by the scan) until this many
+CONV_MAX_SPLITS = 4  # needs dt_in_scan (delta needs the whole sum)
+CONV_WARPS = 2  # H100 sweep: 2 warps 636 us a call, 4 warps 654, 8 warps 962
+XC_FOLLOWS_INPUT = True  # conv output time-contiguous where the block's input is (BSM): the scan reads along time
 fuse_norms = True  # HTM's LayerNorm inside its in_proj (norm_linear_kernel) instead of a LayerNorm + a GEMM
 NORM_BLOCK_M, NORM_BLOCK_N, NORM_BLOCK_K = 16, 64, 64
+NORM_WARPS = 4
+# tl.dot's precision: "tf32x3" (three TF32 tensor-core products, about fp32's accuracy: 3e-7 of the reference on the
+# denoiser, every GPU parity test passed) took 53 us off a call against "ieee" (fp32 FMA); "tf32" alone is too
+# coarse for the 1e-4 parity the tests ask for.
+DOT_PRECISION = "tf32x3"
+SETTINGS = ("MIN_PROGRAMS", "MAX_BLOCK_D", "MIN_BLOCK_D", "SCAN_WARPS", "TILE_PER_WARP", "MAX_CHUNK", "dt_in_scan",
+            "CONV_BLOCK_T", "CONV_BLOCK_C", "CONV_MIN_PROGRAMS", "CONV_MAX_SPLITS", "CONV_WARPS", "XC_FOLLOWS_INPUT",
+            "fuse_norms", "NORM_BLOCK_M", "NORM_BLOCK_N", "NORM_BLOCK_K", "NORM_WARPS", "DOT_PRECISION")
+# The first kernels' launch layout (H100-tested at 4077370: 16 channels and 4 warps per scan program, 64-row
+# chunks, dt_proj in conv_proj over 16-row blocks): tune_fused's "before" row.
+FIRST_LAYOUT = {"MIN_PROGRAMS": 0, "MAX_BLOCK_D": 16, "MIN_BLOCK_D": 1, "SCAN_WARPS": 4, "TILE_PER_WARP": 2048,
+                "MAX_CHUNK": 64, "dt_in_scan": False, "CONV_BLOCK_T": 16, "CONV_BLOCK_C": 64, "CONV_MAX_SPLITS": 1,
+                "CONV_WARPS": 4, "XC_FOLLOWS_INPUT": False, "NORM_BLOCK_N": 64, "NORM_WARPS": 4,
+                "DOT_PRECISION": "ieee"}
+
+
+def settings():
+    """The current launch settings, name -> value."""
+    return {name: globals()[name] for name in SETTINGS}
+
+
+def configure(**values):
+    """Set launch settings by name (see SETTINGS); an unknown name is a ValueError."""
+    unknown = sorted(set(values) - set(SETTINGS))
+    if unknown:
+        raise ValueError(f"unknown fused_block settings {unknown}; known: {', '.join(SETTINGS)}")
+    globals().update(values)
 
 
 @functools.cache
@@ -68,7 +126,8 @@ def norm_linear(norm, weight, x):
     grid = (_cdiv(rows, NORM_BLOCK_M), _cdiv(N, NORM_BLOCK_N))
     _kernels().norm_linear_kernel[grid](
         x, norm.weight, norm.bias, weight, out, rows, K, N, norm.eps,
-        BLOCK_M=NORM_BLOCK_M, BLOCK_N=NORM_BLOCK_N, BLOCK_K=NORM_BLOCK_K, num_warps=NUM_WARPS)
+        BLOCK_M=NORM_BLOCK_M, BLOCK_N=NORM_BLOCK_N, BLOCK_K=NORM_BLOCK_K, PRECISION=DOT_PRECISION,
+        num_warps=NORM_WARPS)
     return out
 
 
@@ -125,6 +184,31 @@ def _constants(block):
     return constants
 
 
+def scan_config(batch, paths, d_inner, length, state_p):
+    """(BLOCK_D, CHUNK) of scan_gate_kernel: the whole sequence as one chunk where the tile allows (up to MAX_CHUNK
+    rows), as many channels as the tile then holds (MIN_BLOCK_D to MAX_BLOCK_D), fewer while the grid has under
+    MIN_PROGRAMS programs (only programs run in parallel; each walks its chunks serially)."""
+    tile = TILE_PER_WARP * SCAN_WARPS
+    chunk = max(1, min(MAX_CHUNK, _next_pow2(length), tile // (state_p * MIN_BLOCK_D)))
+    block_d = max(MIN_BLOCK_D, min(MAX_BLOCK_D, _next_pow2(d_inner), tile // (state_p * chunk)))
+    while block_d > MIN_BLOCK_D and batch * paths * _cdiv(d_inner, block_d) < MIN_PROGRAMS:
+        block_d //= 2
+    return block_d, chunk
+
+
+def conv_config(batch, paths, d_inner, length):
+    """(splits, channels per split) of conv_proj_kernel: x_proj's channel sum split in parts (powers of two, whole
+    CONV_BLOCK_C steps) until the grid has CONV_MIN_PROGRAMS programs."""
+    steps = _cdiv(d_inner, CONV_BLOCK_C)
+    programs = batch * paths * _cdiv(length, CONV_BLOCK_T)
+    splits = 1
+    if dt_in_scan:
+        while splits * 2 <= min(CONV_MAX_SPLITS, steps) and programs * splits < CONV_MIN_PROGRAMS:
+            splits *= 2
+    span = _cdiv(steps, splits) * CONV_BLOCK_C
+    return _cdiv(d_inner, span), span
+
+
 def ssm_gate(block, k, x_in, z, y):
     """The block's paths, each gated: x_in, z (batch, length, d_inner) views -> y (batch, length, paths * d_inner),
     any strides, path p in channels p * d_inner.. (its sum over paths, times out_proj, is the block's output).
@@ -135,20 +219,25 @@ def ssm_gate(block, k, x_in, z, y):
     paths = ssm.paths
     alternate, prefix = int(block.alternate), int(block.keep_prefix)  # odd paths read rows from prefix on backwards
     f32 = {"dtype": torch.float32, "device": x_in.device}
-    xc = torch.empty(paths, batch, length, d_inner, **f32)
+    # xc (and delta): per (path, batch row) a (length, d_inner) block, time-contiguous when x_in is (BSM)
+    time_major = XC_FOLLOWS_INPUT and x_in.stride(1) == 1
+    xc = torch.empty(paths, batch, length * d_inner, **f32)
+    s_xc_t, s_xc_c = (1, length) if time_major else (d_inner, 1)
     delta = torch.empty_like(xc)
-    dbl = torch.empty(paths, batch, length, k["proj"], **f32)
-    kernels.conv_proj_kernel[(batch, paths, _cdiv(length, BLOCK_T))](
+    splits, span = conv_config(batch, paths, d_inner, length)
+    dbl = torch.empty(splits, paths, batch, length, k["proj"], **f32)
+    kernels.conv_proj_kernel[(paths * batch, _cdiv(length, CONV_BLOCK_T), splits)](
         x_in, *x_in.stride(), k["conv_w"], k["conv_b"], k["x_proj"], k["dt_proj"], k["dt_bias"],
-        xc, dbl, delta, batch, length, d_inner, prefix, alternate,
-        TAPS=ssm.d_conv, PROJ=k["proj"], BLOCK_T=BLOCK_T, BLOCK_C=BLOCK_C, num_warps=NUM_WARPS)
-    chunk = min(MAX_CHUNK, _next_pow2(length))
-    block_d = max(1, min(_next_pow2(d_inner), TILE_PER_WARP * NUM_WARPS // (chunk * k["STATE"])))
+        xc, s_xc_t, s_xc_c, dbl, delta, batch, length, d_inner, prefix, alternate, span,
+        TAPS=ssm.d_conv, PROJ=k["proj"], BLOCK_T=CONV_BLOCK_T, BLOCK_C=CONV_BLOCK_C, DT_IN_SCAN=dt_in_scan,
+        PRECISION=DOT_PRECISION, num_warps=CONV_WARPS)
+    block_d, chunk = scan_config(batch, paths, d_inner, length, k["STATE"])
     scale = 1.0 / paths if block.aggregation == "mean" else 1.0
-    kernels.scan_gate_kernel[(batch, _cdiv(d_inner, block_d), paths)](
-        xc, dbl, delta, k["A2"], k["D"], z, *z.stride(), y, *y.stride(),
+    kernels.scan_gate_kernel[(_cdiv(d_inner, block_d), paths * batch)](
+        xc, s_xc_t, s_xc_c, dbl, delta, k["dt_proj"], k["dt_bias"], k["A2"], k["D"], z, *z.stride(), y, *y.stride(),
         batch, length, d_inner, prefix, alternate, ssm.dt_rank, ssm.d_state, scale,
-        PROJ=k["proj"], STATE=k["STATE"], CHUNK=chunk, BLOCK_D=block_d, num_warps=NUM_WARPS)
+        PROJ=k["proj"], RANK=_next_pow2(ssm.dt_rank), STATE=k["STATE"], CHUNK=chunk, BLOCK_D=block_d, SPLITS=splits,
+        DT_IN_SCAN=dt_in_scan, num_warps=SCAN_WARPS)
     return y
 
 

@@ -3,9 +3,11 @@ fused blocks (HTM's LayerNorm in its in_proj, or apart), with reference blocks, 
 temporal preset. Per variant: kernels, replay time of the call captured as a CUDA graph (median of 200), and the top
 kernels by GPU time (profiler).
 Prints one JSON object. Run on the GPU machine: python3 tools/gpu/profile_denoiser.py > out.json
+FUSED_SETTINGS=file.json (tools/gpu/tune_fused.py's best) sets the fused blocks' launch settings first.
 """
 
 import json
+import os
 import statistics
 import sys
 
@@ -43,7 +45,9 @@ def replay_us(call, repeats=200):
 
 
 def measure(denoiser, fused, norms=True, top=12):
-    fused_block.enabled, fused_block.fuse_norms = fused, norms
+    saved = fused_block.settings()
+    fused_block.enabled = fused
+    fused_block.configure(fuse_norms=norms)
     with torch.inference_mode():
         call = guided_call(denoiser)
         call()
@@ -58,17 +62,22 @@ def measure(denoiser, fused, norms=True, top=12):
         total, count = by_name.get(e.name, (0.0, 0))
         by_name[e.name] = (total + e.device_time, count + 1)
     ranked = sorted(by_name.items(), key=lambda kv: -kv[1][0])[:top]
-    fused_block.enabled, fused_block.fuse_norms = True, True
+    fused_block.enabled = True
+    fused_block.configure(**saved)
     return {"kernels": len(kernels), "graph_replay_us_median": replay,
             "kernel_time_us_sum": sum(e.device_time for e in kernels),
             "top_kernels": [{"name": n[:90], "us": round(t, 2), "count": k} for n, (t, k) in ranked]}
 
 
 def main():
+    if os.environ.get("FUSED_SETTINGS"):
+        with open(os.environ["FUSED_SETTINGS"]) as f:
+            fused_block.configure(**json.load(f))
     gen = MotionGenerator.from_pretrained(with_text_encoder=False)
     mm = gen.denoiser.to("cuda").eval()
     mld = MotionGenerator.random(ModelConfig.temporal("mld"), seed=0, text_encoder=False).denoiser.to("cuda").eval()
     out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "call": "batch 2, 49 latent tokens",
+           "fused_settings": fused_block.settings(),
            "motion_mamba_fused": measure(mm, True),
            "motion_mamba_fused_separate_norms": measure(mm, True, norms=False),
            "motion_mamba_reference": measure(mm, False),
