@@ -197,7 +197,7 @@ def test_the_float32_maximum_duration_is_accepted():
     slider = float(np.float32(protocol.MAX_SECONDS))  # what a FloatProperty set to 9.8 reads back
     assert slider > protocol.MAX_SECONDS
     settings = SimpleNamespace(prompt="a person walks", seconds=slider, variations=1, randomize_seed=False, seed=3,
-                               steps=2, guidance=7.5, foot_cleanup=True, sampler="ddim")
+                               steps=2, guidance=7.5, foot_cleanup=True, sampler="ddim", candidates=1)
     request = generation.read_request(settings)
     assert request.seconds == protocol.MAX_SECONDS
     settings.seconds = float(np.float32(protocol.MIN_SECONDS - 0.01))
