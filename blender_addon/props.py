@@ -110,7 +110,8 @@ class MOTION_MAMBA_PG_settings(bpy.types.PropertyGroup):
         name="Takes to choose from",
         description="How many takes to draw for each variation, keeping the one that best shows the prompt (the "
                     "actions it names, then the closest match by the text-motion evaluator). 1 keeps the first take; "
-                    "more costs that many times the time on a CPU",
+                    "more costs that many times the time on a CPU. Applies to a prompt; timelines and span edits "
+                    "draw one take",
         default=DEFAULT_CANDIDATES, min=1, max=protocol.MAX_CANDIDATES)
     foot_cleanup: BoolProperty(
         name="Clean foot contacts", description="Pin each foot to the floor while the model says it is planted "
