@@ -24,8 +24,8 @@ ADDON_DIR = ROOT / "blender_addon"
 ENGINE_DIR = ROOT / "motion_core"
 # Development-only files that stay out of the zip.
 EXCLUDE = ["__pycache__", "*.pyc", ".*", "*.zip", "lib"]
-ENGINE_EXCLUDE = ["__pycache__", "*.pyc", ".*", "*.ckpt", "*.pt", "*.pth", "*.pkl",
-                  "evaluator.safetensors", "evaluator_config.json"]  # the metric model: evaluation only, not Blender
+# The evaluator (7 MB) travels: it is also the judge that picks the best of several takes (motion_core.candidates).
+ENGINE_EXCLUDE = ["__pycache__", "*.pyc", ".*", "*.ckpt", "*.pt", "*.pth", "*.pkl"]
 SKIP_REQUIREMENTS = {"numpy", "matplotlib"}  # Blender ships numpy; previews are not needed by the worker
 
 

@@ -31,10 +31,12 @@ def test_zip_layout(built):
         assert f"{top}/{required}" in names, required
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".whl", ".so", ".pt", ".pkl"))]
     assert f"{top}/demo.py" not in names and f"{top}/bench_bake.py" not in names
-    assert not [n for n in names if n.endswith("evaluator.safetensors")]  # evaluation-only weights stay out
     weights = (REPO_ROOT / "motion_core" / "weights" / "default")
-    shipped = [p.name for p in weights.glob("*") if p.name == "config.json" or p.name.startswith(("vae", "denoiser"))]
-    for name in shipped:  # the generator's files (one file or shards each) travel with the add-on when they exist
+    shipped = [p.name for p in weights.glob("*")
+               if p.name == "config.json" or p.name.startswith(("vae", "denoiser", "evaluator"))]
+    # the generator's files (one file or shards each) and the evaluator, which judges takes (--candidates), travel
+    # with the add-on when they exist
+    for name in shipped:
         assert f"{top}/lib/motion_core/weights/default/{name}" in names
     requirements = zipfile.ZipFile(built).read(f"{top}/backend_requirements.txt").decode()
     assert "torch==" in requirements and "numpy" not in requirements  # pinned torch; Blender's own numpy
