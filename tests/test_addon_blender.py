@@ -158,6 +158,48 @@ def install_stand_in(generator):
     return instance
 
 
+def panel_draws(settings, prop):
+    """Whether the generate panel draws `settings.<prop>`."""
+    from blender_addon import ui
+
+    calls = []
+    ui.VIEW3D_PT_motion_mamba.draw(type("PanelSelf", (), {"layout": RecordingLayout(calls)})(), bpy.context)
+    return (settings, prop) in calls
+
+
+def generate_in_process_with(settings, tmp_path, prop, values):
+    """One generation per value of `settings.<prop>` on the in-process backend, into a RigidWalkGenerator stand-in,
+    which is returned (it records what each call was given)."""
+    use_backend("IN_PROCESS", tmp_path)
+    stand_in = RigidWalkGenerator()
+    install_stand_in(stand_in)
+    settings.prompt, settings.seconds = "a person walks forward", 1.0
+    for value in values:
+        setattr(settings, prop, value)
+        assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    return stand_in
+
+
+def worker_requests_with(settings, model, prop, values):
+    """One 2-step generation per value of `settings.<prop>` through the worker on `model`; returns the generate
+    requests the worker was sent."""
+    from blender_addon import backend, prefs
+
+    use_backend("EXTERNAL", model, python=sys.executable)
+    worker = backend.get_backend(prefs.backend_config(bpy.context))
+    sent, send = [], worker._send
+    worker._send = lambda message, *args: (sent.append(message), send(message, *args))[1]
+    settings.steps = 2
+    try:
+        for value in values:
+            setattr(settings, prop, value)
+            assert bpy.ops.motion_mamba.generate() == {"FINISHED"}, \
+                bpy.context.window_manager.motion_mamba_status.last_error
+    finally:
+        del worker._send
+    return [m for m in sent if m["type"] == "generate"]
+
+
 def build_mixamo_rig(joints, name="Mixamo"):
     """A Mixamo-named armature (prefix `mixamorig:`) with the clip's proportions but another rest pose: A-pose arms
     (40° down), feet flat, all rolls different from ours, an extra end bone and finger; stored the way FBX imports
@@ -399,76 +441,39 @@ def test_joints_match_within_1cm_on_smpl_and_mixamo_rigs(scene, tmp_path):
 
 def test_foot_cleanup_checkbox_reaches_both_backends(scene, tiny_model, tmp_path):
     """On by default; the panel draws it; unticked, the in-process generator and the worker are told so."""
-    from blender_addon import backend, prefs, ui
-
     settings = scene.motion_mamba
     assert settings.foot_cleanup is True
-    calls = []
-    ui.VIEW3D_PT_motion_mamba.draw(type("PanelSelf", (), {"layout": RecordingLayout(calls)})(), bpy.context)
-    assert (settings, "foot_cleanup") in calls
-
-    use_backend("IN_PROCESS", tmp_path)
-    stand_in = RigidWalkGenerator()
-    install_stand_in(stand_in)
-    settings.prompt, settings.seconds = "a person walks forward", 1.0
-    for value in (True, False):
-        settings.foot_cleanup = value
-        assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    assert panel_draws(settings, "foot_cleanup")
+    stand_in = generate_in_process_with(settings, tmp_path, "foot_cleanup", (True, False))
     assert stand_in.foot_cleanup_calls == [True, False]
-
-    use_backend("EXTERNAL", tiny_model, python=sys.executable)
-    worker = backend.get_backend(prefs.backend_config(bpy.context))
-    sent, send = [], worker._send
-    worker._send = lambda message, *args: (sent.append(message), send(message, *args))[1]
-    settings.steps = 2
-    for value in (False, True):
-        settings.foot_cleanup = value
-        assert bpy.ops.motion_mamba.generate() == {"FINISHED"}, bpy.context.window_manager.motion_mamba_status.last_error
-    assert [m["foot_cleanup"] for m in sent if m["type"] == "generate"] == [False, True]
-    del worker._send
+    sent = worker_requests_with(settings, tiny_model, "foot_cleanup", (False, True))
+    assert [m["foot_cleanup"] for m in sent] == [False, True]
 
 
 def test_takes_to_choose_from_is_drawn_and_reaches_both_backends(scene, tiny_model, tmp_path):
     """The panel's "Takes to choose from" (candidates, default props.DEFAULT_CANDIDATES) goes to the in-process
     generator and into the worker's request; the worker answers with the variations asked for."""
-    from blender_addon import backend, prefs, props, ui
+    from blender_addon import props
 
     settings = scene.motion_mamba
     assert settings.candidates == props.DEFAULT_CANDIDATES
-    calls = []
-    ui.VIEW3D_PT_motion_mamba.draw(type("PanelSelf", (), {"layout": RecordingLayout(calls)})(), bpy.context)
-    assert (settings, "candidates") in calls
-
-    use_backend("IN_PROCESS", tmp_path)
-    stand_in = RigidWalkGenerator()
-    install_stand_in(stand_in)
-    settings.prompt, settings.seconds = "a person walks forward", 1.0
-    for value in (1, 4):
-        settings.candidates = value
-        assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    assert panel_draws(settings, "candidates")
+    stand_in = generate_in_process_with(settings, tmp_path, "candidates", (1, 4))
     assert stand_in.candidates_calls == [1, 4]
-
-    use_backend("EXTERNAL", tiny_model, python=sys.executable)
-    worker = backend.get_backend(prefs.backend_config(bpy.context))
-    sent, send = [], worker._send
-    worker._send = lambda message, *args: (sent.append(message), send(message, *args))[1]
-    settings.steps, settings.candidates, settings.variations = 2, 2, 2
-    assert bpy.ops.motion_mamba.generate() == {"FINISHED"}, bpy.context.window_manager.motion_mamba_status.last_error
-    assert [m["candidates"] for m in sent if m["type"] == "generate"] == [2]
+    settings.variations = 2
+    sent = worker_requests_with(settings, tiny_model, "candidates", (2,))
+    assert [m["candidates"] for m in sent] == [2]
     assert len(settings.results) >= 2 and settings.results[-1].frames == 20
-    del worker._send
 
 
 def test_sampler_choice_moves_the_steps_and_reaches_both_backends(scene, tiny_model, tmp_path):
     """Standard (DDIM, 50 steps) by default; Fast switches to DPM-Solver++ and 10 steps (and back), unless the user
     set another step count; the panel draws it; both backends are told."""
-    from blender_addon import backend, prefs, props, ui
+    from blender_addon import props
 
     settings = scene.motion_mamba
     assert settings.sampler == "ddim" and settings.steps == 50
-    calls = []
-    ui.VIEW3D_PT_motion_mamba.draw(type("PanelSelf", (), {"layout": RecordingLayout(calls)})(), bpy.context)
-    assert (settings, "sampler") in calls
+    assert panel_draws(settings, "sampler")
     settings.sampler = "dpmpp_2m"
     assert settings.steps == props.FAST_STEPS == 10
     settings.sampler = "ddim"
@@ -476,26 +481,10 @@ def test_sampler_choice_moves_the_steps_and_reaches_both_backends(scene, tiny_mo
     settings.steps = 30  # the user's own count stays
     settings.sampler = "dpmpp_2m"
     assert settings.steps == 30
-
-    use_backend("IN_PROCESS", tmp_path)
-    stand_in = RigidWalkGenerator()
-    install_stand_in(stand_in)
-    settings.prompt, settings.seconds = "a person walks forward", 1.0
-    for sampler in ("dpmpp_2m", "ddim"):
-        settings.sampler = sampler
-        assert bpy.ops.motion_mamba.generate() == {"FINISHED"}
+    stand_in = generate_in_process_with(settings, tmp_path, "sampler", ("dpmpp_2m", "ddim"))
     assert stand_in.sampler_calls == [("dpmpp_2m", 30), ("ddim", 30)]
-
-    use_backend("EXTERNAL", tiny_model, python=sys.executable)
-    worker = backend.get_backend(prefs.backend_config(bpy.context))
-    sent, send = [], worker._send
-    worker._send = lambda message, *args: (sent.append(message), send(message, *args))[1]
-    settings.steps = 2
-    for sampler in ("dpmpp_2m", "ddim"):
-        settings.sampler = sampler
-        assert bpy.ops.motion_mamba.generate() == {"FINISHED"}, bpy.context.window_manager.motion_mamba_status.last_error
-    assert [m["sampler"] for m in sent if m["type"] == "generate"] == ["dpmpp_2m", "ddim"]
-    del worker._send
+    sent = worker_requests_with(settings, tiny_model, "sampler", ("dpmpp_2m", "ddim"))
+    assert [m["sampler"] for m in sent] == ["dpmpp_2m", "ddim"]
 
 
 def test_cancel_in_process_leaves_scene_unchanged(scene, tiny_model):
