@@ -33,8 +33,7 @@ from motion_core.models.feature_joints import features_to_joints
 from motion_core.models.weights_file import model_folder
 from motion_core.motion.action_check import check_motion
 from motion_core.motion.action_prompt import expectation_for
-from motion_core.motion.foot_cleanup import clean_foot_contacts
-from motion_core.motion.jitter import remove_jitter
+from motion_core.motion.jitter import clean_generated
 
 PHYSICAL_NAMES = ("foot_skate", "penetration", "jitter")
 CLEANED_NAMES = tuple(f"{name}_cleaned" for name in PHYSICAL_NAMES)  # the same after the foot cleanup
@@ -163,7 +162,7 @@ class Evaluation:
         joints = features_to_joints(features.float()).cpu().numpy()  # (N, T, 22, 3)
         contacts = features[..., -4:].float().cpu().numpy()  # (N, T, 4) the foot-contact channels
         clips = [joints[i, :int(n)] for i, n in enumerate(lengths.cpu())]
-        cleaned = [remove_jitter(clean_foot_contacts(clip, contacts[i, :len(clip)])) for i, clip in enumerate(clips)]
+        cleaned = [clean_generated(clip, contacts[i, :len(clip)]) for i, clip in enumerate(clips)]
         values = metrics.physical_metrics(clips, fps=self.dataset.fps)
         values.update({f"{name}_cleaned": value
                        for name, value in metrics.physical_metrics(cleaned, fps=self.dataset.fps).items()})

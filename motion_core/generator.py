@@ -50,8 +50,7 @@ from motion_core.models.feature_joints import features_to_joints
 from motion_core.models.weights_file import cast_state, load_weights, save_weights, weight_header
 from motion_core.motion.action_prompt import sequence_parts
 from motion_core.motion.clip import Motion
-from motion_core.motion.foot_cleanup import clean_foot_contacts
-from motion_core.motion.jitter import remove_jitter
+from motion_core.motion.jitter import clean_generated
 from motion_core.motion.timeline import MIN_SEGMENT_SECONDS
 # The request's limits and checks; validate_settings is re-exported for inpainting.
 from motion_core.motion.protocol import validate_request, validate_settings  # noqa: F401
@@ -261,7 +260,7 @@ class MotionGenerator:
         joints, features = self.sample(prompt, frames, seed=int(seed), steps=int(steps), guidance=float(guidance),
                                        variations=int(variations), progress=progress, cancel=cancel)
         if foot_cleanup:  # post-processing on the host: feet pinned by the contact channels, then the tremor off
-            joints = remove_jitter(clean_foot_contacts(joints, features[..., -4:]))
+            joints = clean_generated(joints, features[..., -4:])
         elapsed = time.perf_counter() - start
         info = {
             "steps": int(steps), "guidance": float(guidance), "device": str(self.device),

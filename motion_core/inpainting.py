@@ -43,8 +43,7 @@ from motion_core.errors import MotionError
 from motion_core.generator import GenerationCancelled, _cpu_threads, validate_settings
 from motion_core.motion.clip import Motion
 from motion_core.motion.features import joints_to_features
-from motion_core.motion.foot_cleanup import clean_foot_contacts
-from motion_core.motion.jitter import remove_jitter
+from motion_core.motion.jitter import clean_generated
 from motion_core.motion.seam_smoothing import smooth_seams
 from motion_core.motion.splice import (CONTINUE_CONTEXT_FRAMES, check_span, edit_window, splice_after,
                                       splice_between)
@@ -279,7 +278,7 @@ def _decode(gen, latents, frames, foot_cleanup):
     joints = joints[:, :frames].double().cpu().numpy()
     features = features[:, :frames].float().cpu().numpy()
     if foot_cleanup:  # as generate: feet pinned, then the tremor off
-        joints = remove_jitter(clean_foot_contacts(joints, features[..., -4:]))
+        joints = clean_generated(joints, features[..., -4:])
     return joints, features
 
 

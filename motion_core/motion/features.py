@@ -87,15 +87,27 @@ def _check_joints(joints, layout):
 # Processing steps
 
 
-def gaussian_smooth(x, sigma, axis=0):
-    """Gaussian smoothing along one axis with edge replication (scipy's gaussian_filter1d, mode "nearest",
-    truncate 4.0) written in numpy so Blender's Python needs nothing else. x: (..., T, ...) -> same shape."""
+def gaussian_smooth(x, sigma, axis=0, ends="hold"):
+    """Gaussian smoothing along one axis (truncated at 4 sigma) written in numpy so Blender's Python needs nothing
+    else. x: (..., T, ...) -> same shape, float64.
+
+    ends: "hold" repeats the first and last values past the ends (scipy's gaussian_filter1d, mode "nearest");
+    "extend" point-reflects them (2 x0 - x_k), so a value changing steadily at an end keeps changing so (a joint
+    moving at constant velocity comes back unchanged, where held ends would bend its path); the kernel is then cut to
+    the length of the axis."""
     x = np.moveaxis(np.asarray(x, dtype=np.float64), axis, 0)
     radius = int(4.0 * sigma + 0.5)
+    if ends == "extend":
+        radius = min(radius, len(x) - 1)
+        head, tail = 2 * x[:1] - x[radius:0:-1], 2 * x[-1:] - x[-2:-radius - 2:-1]
+    elif ends == "hold":
+        head, tail = np.repeat(x[:1], radius, axis=0), np.repeat(x[-1:], radius, axis=0)
+    else:
+        raise ValueError(f"ends must be \"hold\" or \"extend\", got {ends!r}")
     offsets = np.arange(-radius, radius + 1)
     kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
     kernel /= kernel.sum()
-    padded = np.concatenate([np.repeat(x[:1], radius, axis=0), x, np.repeat(x[-1:], radius, axis=0)], axis=0)
+    padded = np.concatenate([head, x, tail], axis=0)
     out = np.zeros_like(x)
     for k, weight in enumerate(kernel):
         out += weight * padded[k : k + x.shape[0]]
