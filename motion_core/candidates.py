@@ -83,10 +83,10 @@ class CandidateJudge:
         sims = self.similarities(prompt, joints)
         report = {"count": len(joints), "action_check": checks,
                   "similarity": [round(s, 4) for s in sims] if sims else None}
-        return sorted(range(len(joints)), key=lambda i: _rank_key(report, i)), report
+        return sorted(range(len(joints)), key=lambda i: rank_key(report, i)), report
 
 
-def _rank_key(report, i):
+def rank_key(report, i):
     """Sort key of take i (smaller is better): shows the named actions, then evaluator similarity, then sampling
     order."""
     checks, sims = report["action_check"], report["similarity"]
@@ -111,7 +111,7 @@ def pick(motion, judge, variations):
     keep = []
     for v in range(variations):
         group = range(v * per_variation, (v + 1) * per_variation)
-        keep.append(min(group, key=lambda i: _rank_key(report, i)))
+        keep.append(min(group, key=lambda i: rank_key(report, i)))
     motion.joints = motion.joints[keep]
     if motion.features is not None:
         motion.features = motion.features[keep]

@@ -20,21 +20,19 @@ import time
 import numpy as np
 import torch
 
-from motion_core.candidates import CandidateJudge
+from motion_core.candidates import CandidateJudge, rank_key
 from motion_core.evaluate_actions import load_suite, seconds_for
 from motion_core.generator import MotionGenerator
 from motion_core.motion.action_prompt import expectation_for
 
 
-def best_of(passes, sims, k, use_check):
-    """Mean pass over the disjoint groups of k takes, each group's pick made as the judge makes it."""
-    picks = []
-    for first in range(0, len(passes) - k + 1, k):
-        group = range(first, first + k)
-        if use_check and any(passes[i] for i in group):
-            picks.append(True)
-            continue
-        picks.append(passes[max(group, key=lambda i: (sims[i], -i))])
+def best_of(report, k, use_check):
+    """Mean pass over the disjoint groups of k takes, each group's pick made by the judge's own ranking (`rank_key`),
+    with the action check or (use_check False) by the evaluator alone."""
+    passes = report["action_check"]
+    judged = report if use_check else report | {"action_check": None}
+    picks = [passes[min(range(first, first + k), key=lambda i: rank_key(judged, i))]
+             for first in range(0, len(passes) - k + 1, k)]
     return float(np.mean(picks))
 
 
@@ -57,15 +55,13 @@ def main():
         motion = generator.generate(row["prompt"], seconds_for(row, expectation), seed=0, steps=args.steps,
                                     variations=args.takes, device="cpu", sampler=args.sampler)
         _, report = judge.rank(motion.prompt, motion.joints, motion.fps)
-        takes.append({"prompt": row["prompt"], "expect": expectation.spec(), "passes": report["action_check"],
-                      "similarity": report["similarity"]})
+        takes.append({"prompt": row["prompt"], "expect": expectation.spec(), **report})
         print(index, row["prompt"], report["action_check"], file=sys.stderr, flush=True)
-    summary = {"one_take": float(np.mean([np.mean(t["passes"]) for t in takes]))}
+    summary = {"one_take": float(np.mean([np.mean(t["action_check"]) for t in takes]))}
     for k in range(2, args.takes + 1):
-        summary[f"best_of_{k}"] = float(np.mean([best_of(t["passes"], t["similarity"], k, True) for t in takes]))
-        summary[f"best_of_{k}_evaluator_alone"] = float(
-            np.mean([best_of(t["passes"], t["similarity"], k, False) for t in takes]))
-    summary["any_of_all"] = float(np.mean([any(t["passes"]) for t in takes]))
+        summary[f"best_of_{k}"] = float(np.mean([best_of(t, k, True) for t in takes]))
+        summary[f"best_of_{k}_evaluator_alone"] = float(np.mean([best_of(t, k, False) for t in takes]))
+    summary["any_of_all"] = float(np.mean([any(t["action_check"]) for t in takes]))
     result = {"command": " ".join(sys.argv), "prompts": len(takes), "takes": args.takes, "sampler": args.sampler,
               "steps": generator.sampler_settings(args.steps, None)[0], "pass_rates": summary,
               "elapsed_s": round(time.perf_counter() - start, 1), "per_prompt": takes}
