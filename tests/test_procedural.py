@@ -11,7 +11,7 @@ from motion_core.data.corpus import mirror_kind
 from motion_core.data.procedural import (ACTION_KINDS, caption_paraphrases, generate_chain, generate_clip,
                                          generate_layered, make_chain, make_clip, make_layered, sample_random_clip,
                                          swap_left_right)
-from motion_core.data.procedural.captions import PLACES, SUBJECTS, TIMES, fill
+from motion_core.data.procedural.captions import PLACES, SPEED_WORDS, SUBJECTS, TIMES, caption_variants, fill
 from motion_core.data.procedural.library import CAPTIONS_PER_CLIP, clip_captions
 from motion_core.data.procedural.quality import (bone_length_spread, floor_penetration, foot_skate_ratio,
                                                  max_joint_speed, planted_foot_drift)
@@ -305,3 +305,20 @@ def test_side_parameters_move_the_named_side():
     point, _ = generate_clip("point", rng(0), side=1, direction="forward")
     reach = lambda w: np.linalg.norm(point[:, w] - point[:, 0], axis=-1).max()  # noqa: E731
     assert point[:, 21, 2].max() - point[:, 0, 2].max() > 0.3 and reach(21) > reach(20) + 0.1
+
+
+def test_slot_alternatives_are_drawn_per_caption_and_all_listed():
+    words = {"adv": ("slowly", "at a relaxed pace"), "dir": "left"}
+    assert fill("walks {dir} {adv}", words) == "walks left slowly"  # no rng: the first alternative
+    rng = np.random.default_rng(0)
+    drawn = {fill("walks {dir} {adv}", words, rng) for _ in range(40)}
+    assert drawn == {"walks left slowly", "walks left at a relaxed pace"}
+    variants = caption_variants(["walks {dir} {adv}", "turns {dir}"], words)
+    assert "a person walks left at a relaxed pace." in variants and "a person turns left." in variants
+    assert len(variants) == 3 * len(SUBJECTS)  # two fills of the first phrase, one of the second
+
+
+def test_fast_backward_walks_are_said_fast():
+    clip = make_clip("walk_backwards", np.random.default_rng(3), speed="fast")
+    fast = set(SPEED_WORDS["fast"])
+    assert any(word in caption for caption in clip.captions for word in fast), clip.captions

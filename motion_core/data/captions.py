@@ -136,14 +136,31 @@ NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 
 MAX_COUNTED_JUMPS = 5
 
 
+# How a gait's speed is said, per speed class. Every slow / fast adverb here is one the prompt reader
+# (motion.action_prompt) reads as that speed, so what the model is taught is what the action check asks for; the
+# families are wide because users say speed many ways ("at a relaxed pace", "in a hurry"). "" (said most often for
+# a normal pace) leaves the speed unsaid, as most HumanML3D captions do.
+SPEED_WORDS = {
+    "slow": ("slowly", "very slowly", "at a slow pace", "leisurely", "at a leisurely pace", "at a relaxed pace",
+             "at an easy pace", "at a gentle pace", "unhurriedly", "in no hurry", "lazily", "calmly", "gently",
+             "taking their time"),
+    "normal": ("", "", "", "", "at a normal pace", "steadily", "at a steady pace", "at an ordinary pace",
+               "at a moderate pace", "at a regular pace"),
+    "fast": ("quickly", "very quickly", "fast", "briskly", "at a brisk pace", "at a quick pace", "at a rapid pace",
+             "rapidly", "hurriedly", "in a hurry", "swiftly", "speedily", "hastily"),
+}
+# The same as adjectives ("goes for a brisk walk"); "" for a normal pace.
+SPEED_ADJECTIVES = {"slow": ("slow", "leisurely", "unhurried", "relaxed", "gentle"),
+                    "normal": ("", "", "steady", "normal", "regular"),
+                    "fast": ("fast", "brisk", "quick", "hurried", "rapid")}
+RUNNING_SPEED_WORDS = ("very fast", "rapidly", "at high speed")
+
+
 def _speed_adverb(speed, rng):
-    if speed < SLOW_SPEED:
-        return str(rng.choice(["slowly", "at a slow pace", "leisurely"]))
-    if speed < BRISK_SPEED:
-        return str(rng.choice(["", "at a normal pace", "steadily"]))
-    if speed < RUN_SPEED:
-        return str(rng.choice(["quickly", "briskly", "at a fast pace"]))
-    return str(rng.choice(["very fast", "rapidly", "at high speed"]))
+    if speed >= RUN_SPEED:
+        return str(rng.choice(RUNNING_SPEED_WORDS))
+    speed_class = "slow" if speed < SLOW_SPEED else ("normal" if speed < BRISK_SPEED else "fast")
+    return str(rng.choice(SPEED_WORDS[speed_class]))
 
 
 def _travel_clause(traits, rng, participle):

@@ -22,9 +22,10 @@ from motion_core.motion.action_check import RULES, ActionCheck, Expectation
 
 SLOW_WORDS = ("slowly", "slow", "leisurely", "unhurried", "unhurriedly", "gently", "lazily", "calmly", "casually",
               "sluggishly", "at a slow pace", "at a relaxed pace", "taking (?:his|her|their|its) time", "in no hurry",
-              "at an easy pace", "easy pace", "at a gentle pace")
+              "at an easy pace", "easy pace", "at a gentle pace", "gentle", "relaxed")
 FAST_WORDS = ("quickly", "fast", "briskly", "rapidly", "hurriedly", "speedily", "swiftly", "quick", "brisk",
-              "at a brisk pace", "at a quick pace", "in a hurry", "at speed", "hastily", "at a rapid pace")
+              "at a brisk pace", "at a quick pace", "in a hurry", "at speed", "hastily", "at a rapid pace", "hurried",
+              "rapid")
 NEGATION = re.compile(r"\b(?:not|never|no longer|refuses? to|instead of|neither|nor|cannot|can't|doesn't|don't|"
                       r"won't|isn't)\b")
 
@@ -113,7 +114,8 @@ _PATTERNS = [
     ("limp", r"\blimp\w*|\bhobbl\w*|\b(?:injured|hurt|sore|bad|wounded|painful|lame) (?:left |right )?(?:leg|foot|"
              r"ankle|knee)\b|\bfavou?ring (?:the |his |her |their |one )?(?:left |right )?(?:leg|foot)\b", True, False),
     ("march", r"\bmarch\w*|\bhigh knees\b|\b(?:raising|lifting) (?:the |his |her |their )?knees(?: high)?\b|"
-              r"\bparades?\b|\blike a soldier\b", True, False),
+              r"\bparades?\b|\blike a soldier\b|\bsoldierly\b|\bmilitary (?:step|walk|style|fashion)\b|"
+              r"\bknees high\b", True, False),
     ("sneak", r"\bsneak\w*|\bsnuck\b|\btiptoe\w*|\bcreep\w*|\bcrept\b|\bprowl\w*|\bstealth\w*|\bon (?:his|her|their) "
               r"toes\b|\bsilently\b|\bquietly\b", True, False),
     ("sprint", r"\bsprint(?:s|ed|ing)?\b|\bdash\w*|\bbolt\w*|\b(?:at|with) (?:full|top|maximum|max) speed\b|"

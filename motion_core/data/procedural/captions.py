@@ -17,11 +17,13 @@ Locomotion kinds also give gerunds ("walking forward") so layered clips can say 
 `caption_variants` lists every subject x phrase combination; `sample_captions` draws a few framed captions per clip.
 """
 
+import itertools
 import re
 
 import numpy as np
 
-from motion_core.data.captions import COUNT_WORDS, NUMBER_WORDS, swap_left_right  # noqa: F401 (re-exported)
+from motion_core.data.captions import (COUNT_WORDS, NUMBER_WORDS, SPEED_ADJECTIVES, SPEED_WORDS,  # noqa: F401
+                                    swap_left_right)  # (re-exported)
 
 PLAIN_SUBJECTS = ("someone", "a man", "a woman", "the person", "somebody", "a human", "the man", "the woman",
                   "a figure")
@@ -75,12 +77,6 @@ def _pick(rng, options):
     return options[int(rng.integers(len(options)))]
 
 
-SPEED_WORDS = {
-    "slow": ("slowly", "at a slow pace", "leisurely", "gently"),
-    "normal": ("", "", "at a normal pace", "steadily"),
-    "fast": ("quickly", "fast", "briskly", "at a quick pace"),
-}
-
 def tidy(text: str) -> str:
     """Collapse double spaces / stray spaces before punctuation and end with a full stop."""
     text = re.sub(r"\s+", " ", text).strip()
@@ -88,21 +84,40 @@ def tidy(text: str) -> str:
     return text.rstrip(".,") + "."
 
 
-def fill(template: str, words: dict) -> str:
-    """Fill {slots} of a phrase template; missing slots become empty."""
-    return re.sub(r"\{(\w+)\}", lambda m: str(words.get(m.group(1), "")), template)
+def fill(template: str, words: dict, rng=None) -> str:
+    """Fill {slots} of a phrase template; missing slots become empty.
+
+    A slot's value is a word or a tuple of alternatives ("slowly", "at a relaxed pace", ...): with `rng` each slot
+    of this template draws one of them, without it the first is taken."""
+    def word(match):
+        value = words.get(match.group(1), "")
+        if isinstance(value, tuple):
+            value = value[int(rng.integers(len(value)))] if rng is not None else value[0]
+        return str(value)
+
+    return re.sub(r"\{(\w+)\}", word, template)
+
+
+def _spelled_out(words: dict):
+    """Every way to fill `words`: one dict of plain words per combination of the alternatives."""
+    names = [name for name, value in words.items() if isinstance(value, tuple)]
+    for choice in itertools.product(*(words[name] for name in names)):
+        yield {**words, **dict(zip(names, choice))}
 
 
 def caption_variants(phrases, words: dict) -> list[str]:
-    """Every subject x phrase combination for one clip's parameters (deduplicated, in a stable order; no framing)."""
+    """Every subject x phrase x alternative-word combination for one clip's parameters (deduplicated, in a stable
+    order; no framing)."""
     out, seen = [], set()
     for phrase in phrases:
-        body = fill(phrase, words)
-        for subject in SUBJECTS:
-            text = tidy(f"{subject} {body}")
-            if text not in seen:
-                seen.add(text)
-                out.append(text)
+        slots = set(re.findall(r"\{(\w+)\}", phrase))
+        for plain in _spelled_out({name: value for name, value in words.items() if name in slots}):
+            body = fill(phrase, plain)
+            for subject in SUBJECTS:
+                text = tidy(f"{subject} {body}")
+                if text not in seen:
+                    seen.add(text)
+                    out.append(text)
     return out
 
 
@@ -125,14 +140,11 @@ def sample_captions(rng, phrases, words: dict, count=5, contexts=(), places=()) 
 
     contexts: the kind's context templates (filled here with the same words); places: a PLACES table or ().
     """
-    contexts = [fill(c, words) for c in contexts]
+    contexts = [fill(c, words, rng) for c in contexts]
     order = rng.permutation(len(phrases))
     out = []
     for i in order[:count]:
         subject = pick_subject(rng)
-        out.append(tidy(f"{subject} {frame(rng, fill(phrases[i], words), contexts, places)}"))
+        out.append(tidy(f"{subject} {frame(rng, fill(phrases[i], words, rng), contexts, places)}"))
     return out
 
-
-def speed_word(rng, speed_class: str) -> str:
-    return SPEED_WORDS[speed_class][int(rng.integers(len(SPEED_WORDS[speed_class])))]

@@ -198,7 +198,8 @@ def _chain_captions(rng, kinds, params, count=CAPTIONS_PER_CLIP):
             simple = [p for p in phrases if not p.startswith("is ")] or phrases
             # Less framing than single actions (a sentence of two or three parts is long already); no places,
             # which would read as belonging to the last part only.
-            body = frame(rng, fill(simple[int(rng.integers(len(simple)))], words), [fill(c, words) for c in contexts],
+            body = frame(rng, fill(simple[int(rng.integers(len(simple)))], words, rng),
+                         [fill(c, words, rng) for c in contexts],
                          context_chance=CONTEXT_CHANCE / 2, time_chance=0.0)
             parts.append(body)
         subject = pick_subject(rng)
@@ -269,8 +270,8 @@ def make_layered(base, gesture, rng, **base_params) -> Clip:
     b_phrases = [p for p in b_phrases if not p.startswith("is ")] or b_phrases
     for _ in range(CAPTIONS_PER_CLIP):
         template = LAYER_TEMPLATES[int(rng.integers(len(LAYER_TEMPLATES)))]
-        text = template.format(g=fill(g_phrases[int(rng.integers(len(g_phrases)))], g_words),
-                               b=fill(b_phrases[int(rng.integers(len(b_phrases)))], b_words),
+        text = template.format(g=fill(g_phrases[int(rng.integers(len(g_phrases)))], g_words, rng),
+                               b=fill(b_phrases[int(rng.integers(len(b_phrases)))], b_words, rng),
                                b_ing=gerunds[int(rng.integers(len(gerunds)))])
         captions.append(tidy(f"{pick_subject(rng)} {text}"))
     return Clip(_finish(tracks), captions, [base, gesture], [bp, gp], tracks.contact.copy(), mode="layered")

@@ -11,6 +11,7 @@ import numpy as np
 from .. import gait
 from ..animate import add_life, blend_hand, ease, idle_tracks, mirror_x, seconds
 from ..body import ELBOW_POLE_REST, FPS, SIDE_SIGN, neutral_foot_position
+from ..captions import SPEED_ADJECTIVES, SPEED_WORDS
 from .registry import SIDE_NAMES, action, sample_duration, sample_energy
 
 
@@ -44,6 +45,8 @@ def gait_style(name, speed_scale, rng, energy):
 
 
 SPEED_SCALE = {"slow": 0.72, "normal": 1.0, "fast": 1.28}
+# Walking backwards is slow (0.7 m/s), but a quick backpedal covers over 1 m/s: "backs up quickly" must mean that.
+BACKWARD_SPEED_SCALE = {**SPEED_SCALE, "fast": 1.6}
 
 
 def _sample_locomotion(rng, speeds=("slow", "normal", "fast"), low=3.0, high=9.8):
@@ -51,9 +54,9 @@ def _sample_locomotion(rng, speeds=("slow", "normal", "fast"), low=3.0, high=9.8
             "start_moving": bool(rng.random() < 0.5), "end_moving": bool(rng.random() < 0.5)}
 
 
-def _move(rng, p, style_name, travel=0.0, turn=None, ramp_s=0.9, limp_side=None):
+def _move(rng, p, style_name, travel=0.0, turn=None, ramp_s=0.9, limp_side=None, speed_scale=SPEED_SCALE):
     n = seconds(p["duration"])
-    scale = SPEED_SCALE[p.get("speed", "normal")] * float(rng.uniform(0.92, 1.08))
+    scale = speed_scale[p.get("speed", "normal")] * float(rng.uniform(0.92, 1.08))
     style = gait_style(style_name, scale, rng, p["energy"])
     speed = speed_profile(n, style.speed, rng, p.get("start_moving", False), p.get("end_moving", False), ramp_s)
     turn_rate = np.zeros(n) if turn is None else turn
@@ -64,22 +67,24 @@ def _move(rng, p, style_name, travel=0.0, turn=None, ramp_s=0.9, limp_side=None)
     return add_life(tracks, rng, 0.4)
 
 
-def _speed_slots(p, rng=None):
+def _speed_slots(p):
+    """Speed words for a clip's speed class; each caption draws its own ({adv}, {adv2}, {adv3}: adverbs, {adj}: an
+    adjective), so one clip is said at its pace many ways."""
     speed = p.get("speed", "normal")
-    words = {"slow": ("slowly", "at a slow pace", "leisurely"), "normal": ("", "", "at a normal pace"),
-             "fast": ("quickly", "fast", "at a brisk pace")}[speed]
-    return {"adv": words[0], "adv2": words[1], "adv3": words[2], "adj": {"slow": "slow", "normal": "",
-                                                                         "fast": "fast"}[speed]}
+    adverbs = SPEED_WORDS[speed]
+    return {"adv": adverbs, "adv2": adverbs, "adv3": adverbs, "adj": SPEED_ADJECTIVES[speed]}
 
 
 # Other verbs for a walk at each speed ("strolls" is never brisk, "hurries" never slow).
 _WALK_VERBS = {
     "slow": ["strolls forward", "ambles ahead", "wanders forward slowly", "walks along at a leisurely pace",
-             "takes a slow stroll forward"],
+             "takes a slow stroll forward", "saunters forward", "plods along slowly", "trudges forward",
+             "strolls along {adv}", "walks forward with slow steps"],
     "normal": ["walks along", "heads forward on foot", "makes their way forward", "walks at an ordinary pace",
-               "strolls ahead"],
+               "strolls ahead", "paces forward", "stomps forward", "treads forward", "walks on ahead"],
     "fast": ["hurries forward on foot", "strides ahead quickly", "walks briskly forward", "power walks ahead",
-             "walks forward in a hurry"],
+             "walks forward in a hurry", "stomps forward quickly", "rushes ahead on foot", "speed walks forward",
+             "walks forward with quick steps"],
 }
 
 
@@ -92,9 +97,13 @@ def _walk_phrases(p):
 
 
 def _walk_contexts(p):
+    # Some reasons imply a pace: they go only with clips of that pace.
+    by_speed = {"slow": ["in a relaxed way", "enjoying the view", "with nowhere to be", "lost in thought"],
+                "normal": ["with steady steps", "as if going somewhere"],
+                "fast": ["as if late for a meeting", "to catch a bus", "with quick purposeful steps", "in a rush"]}
     return ["toward the door", "to the other side of the room", "toward a friend", "on the way to work",
-            "toward the exit", "to meet someone", "deep in thought", "with steady steps", "with the arms swinging",
-            "in a relaxed way", "as if going somewhere", "on an errand"]
+            "toward the exit", "to meet someone", "deep in thought", "with the arms swinging",
+            "on an errand"] + by_speed[p.get("speed", "normal")]
 
 
 def _walk_gerunds(p):
@@ -192,7 +201,8 @@ def _march_phrases(p):
     return (["marches forward", "marches like a soldier", "marches with high knees", "is marching forward",
              "marches ahead swinging the arms", "walks forward in a march", "marches in a straight line",
              "marches forward raising the knees", "marches along", "marches ahead in step", "does a military march",
-             "walks forward with a marching step"], {})
+             "walks forward with a marching step", "walks in a soldierly way, knees high",
+             "walks with a military step", "walks stiffly, lifting the knees high"], {})
 
 
 def _march_contexts(p):
@@ -259,23 +269,24 @@ def build_side_step_right(rng, p):
 
 
 def _backward_phrases(p):
-    return (["walks backwards", "walks backward {adv}", "keeps stepping backwards", "backs up {adv2}",
-             "walks in reverse", "moves backwards step by step", "is walking backward", "retreats backwards",
-             "backs away step by step", "walks backward {adv2}", "takes several steps backward",
-             "moves backward {adv3}", "retreats step by step"],
+    return (["walks backwards {adv3}", "walks backward {adv}", "keeps stepping backwards", "backs up {adv2}",
+             "walks in reverse {adv}", "moves backwards step by step", "is walking backward", "retreats backwards",
+             "backs away {adv3}", "walks backward {adv2}", "takes several steps backward",
+             "moves backward {adv3}", "retreats step by step", "backpedals {adv}", "steps backwards {adv2}"],
             _speed_slots(p))
 
 
 def _backward_contexts(p):
-    return ["away from something", "to make some space", "with small cautious steps", "one step at a time",
-            "away from a wall", "keeping an eye on something in front", "to get a better view",
-            "away from a barking dog"]
+    paced = {"slow": ["with small cautious steps", "one step at a time"], "normal": ["one step at a time"],
+             "fast": ["to get out of the way", "away from a charging dog"]}
+    return ["away from something", "to make some space", "away from a wall", "keeping an eye on something in front",
+            "to get a better view", "away from a barking dog"] + paced[p.get("speed", "normal")]
 
 
-@action("walk_backwards", "locomotion", lambda rng: _sample_locomotion(rng, ("slow", "normal"), 2.5, 8.0),
+@action("walk_backwards", "locomotion", lambda rng: _sample_locomotion(rng, ("slow", "normal", "fast"), 2.5, 8.0),
         _backward_phrases, lambda p: ["walking backwards"], contexts=_backward_contexts, place="path")
 def build_walk_backwards(rng, p):
-    return _move(rng, p, "backward", travel=np.pi)
+    return _move(rng, p, "backward", travel=np.pi, speed_scale=BACKWARD_SPEED_SCALE)
 
 
 def _sample_turn(rng):
