@@ -148,6 +148,9 @@ def test_one_path_computes_the_mamba_s6_recurrence_written_out():
     lambda: MultiBranchMamba(8, branches=3),
     lambda: MultiBranchMamba(8, branches=2, aggregation="sum", d_state=4, expand=1),
     lambda: MultiBranchMamba(8, branches=3, aggregation="mean", conv_bias=False),
+    # alternating directions: odd branches share one reversed input, even ones the input itself (Motion Mamba's HTM)
+    lambda: MultiBranchMamba(8, branches=5, aggregation="sum", directions="alternate", keep_prefix=2),
+    lambda: MultiBranchMamba(8, branches=2, directions="alternate", keep_prefix=1, conv_bias=False),
     lambda: BidirectionalMamba(4),
     lambda: BidirectionalMamba(4, aggregation="concat_linear"),
 ])

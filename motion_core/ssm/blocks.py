@@ -87,33 +87,42 @@ class GroupedSSM(nn.Module):
         x = F.conv1d(x, self.conv_weight, self.conv_bias, padding=self.d_conv - 1, groups=x.shape[1])[..., :length]
         return x.view(batch, self.paths, d_inner, length)
 
-    def forward_time_major(self, u):
+    def forward_time_major(self, inputs):
         """CPU inference path, same maths as `forward` on path-major, time-major tensors (no transposed copies).
 
-        u (paths or 1, batch, length, d_inner) -> y (paths, batch, length, d_inner), D term included. The depthwise
-        causal conv is d_conv shifted multiply-adds (oneDNN's grouped conv1d costs ~0.4 ms per call at these shapes:
-        4608 groups of 4 steps or 16 groups of 256), and the projections are per-path matmuls that land directly in
-        the scan's layout (paths leading, so the weights are never broadcast-copied over the batch).
+        inputs: (paths, u) pairs, each a slice of the paths and what they read, u (1 or that many paths, batch,
+        length, d_inner); together they cover every path once. Paths reading the same sequence (HTM's branches, or
+        every other one when they alternate directions) share one u, broadcast by the conv instead of copied per path.
+        Returns y (paths, batch, length, d_inner), D term included. The depthwise causal conv is d_conv shifted
+        multiply-adds (oneDNN's grouped conv1d costs ~0.4 ms per call at these shapes: 4608 groups of 4 steps or 16
+        groups of 256), and the projections are per-path matmuls that land directly in the scan's layout (paths
+        leading, so the weights are never broadcast-copied over the batch).
         """
         paths, d_inner, taps, state = self.paths, self.d_inner, self.d_conv, self.d_state
-        _, batch, length, _ = u.shape
+        first = inputs[0][1]
+        _, batch, length, _ = first.shape
         A, A2, A_min, weight = self._inference_constants()
-        # out[t] = bias + sum_j w[j] * u[t - (taps - 1) + j]; weight[j]: (paths, 1, 1, d_inner); u is zero before
-        # t = 0, so each earlier tap only adds to the steps it reaches (no padded copy of u)
-        if self.conv_bias is not None:
-            x = torch.addcmul(self.conv_bias.view(paths, 1, 1, d_inner), weight[-1], u)
-        else:
-            x = weight[-1] * u  # (paths, batch, length, d_inner)
-        for j in range(taps - 1):
-            shift = taps - 1 - j
-            if shift < length:
-                x[:, :, shift:].addcmul_(weight[j], u[:, :, :length - shift])
+        x = first.new_empty(paths, batch, length, d_inner, dtype=torch.promote_types(first.dtype, weight.dtype))
+        for read, u in inputs:
+            # out[t] = bias + sum_j w[j] * u[t - (taps - 1) + j]; w[j]: (paths read, 1, 1, d_inner); u is zero before
+            # t = 0, so each earlier tap only adds to the steps it reaches (no padded copy of u)
+            out, w = x[read], weight[:, read]
+            if self.conv_bias is not None:
+                torch.addcmul(self.conv_bias.view(paths, 1, 1, d_inner)[read], w[-1], u, out=out)
+            else:
+                torch.mul(w[-1], u, out=out)
+            for j in range(taps - 1):
+                shift = taps - 1 - j
+                if shift < length:
+                    out[:, :, shift:].addcmul_(w[j], u[:, :, :length - shift])
         x = F.silu(x, inplace=True)  # (paths, batch, length, d_inner)
 
         x_dbl = torch.bmm(x.view(paths, batch * length, d_inner), self.x_proj_weight)  # (paths, batch*length, R+2N)
         dt_low, B, C = x_dbl.view(paths, batch, length, -1).split([self.dt_rank, state, state], dim=-1)
-        delta = torch.bmm(dt_low.reshape(paths, batch * length, self.dt_rank), self.dt_proj_weight)
-        delta = F.softplus(delta.view(paths, batch, length, d_inner).add_(self.dt_bias.float().view(paths, 1, 1, -1)))
+        # dt_proj with its bias added by the matmul itself (beta = 1), not by a second pass over the result
+        delta = torch.baddbmm(self.dt_bias.to(x_dbl.dtype).view(paths, 1, d_inner),
+                              dt_low.reshape(paths, batch * length, self.dt_rank), self.dt_proj_weight)
+        delta = F.softplus(delta.view(paths, batch, length, d_inner))
         if self.inference_scan == "blocked":
             y, _ = scan_time_major(delta, x, A, B, C, A_min=A_min)
         else:
@@ -188,7 +197,8 @@ class _PathsBlock(nn.Module):
         return y
 
     def path_inputs_time_major(self, x):
-        """x (batch, length, d_inner) -> (paths or 1, batch, length, d_inner)."""
+        """x (batch, length, d_inner) -> [(paths, u)]: slices of the paths and the sequence each reads, u (1, batch,
+        length, d_inner) (see GroupedSSM.forward_time_major)."""
         raise NotImplementedError
 
     def path_outputs_time_major(self, y):
@@ -293,9 +303,9 @@ class MultiBranchMamba(_PathsBlock):
         return self._restore(y, 1, -1) if self.alternate else y
 
     def path_inputs_time_major(self, x):
-        if self.alternate:
-            return self._interleave(x, 0, 1)  # x (batch, length, d_inner)
-        return x.unsqueeze(0)
+        if self.alternate:  # even branches read x (batch, length, d_inner), odd ones its reversal
+            return [(slice(0, None, 2), x.unsqueeze(0)), (slice(1, None, 2), self._reverse(x, 1).unsqueeze(0))]
+        return [(slice(None), x.unsqueeze(0))]
 
     def path_outputs_time_major(self, y):
         return self._restore(y, 0, 1) if self.alternate else y  # each path (batch, length, d_inner)
@@ -334,7 +344,7 @@ class BidirectionalMamba(_PathsBlock):
         return torch.stack([y[:, 0], y[:, 1].flip(-1)], dim=1)
 
     def path_inputs_time_major(self, x):
-        return torch.stack([x, x.flip(1)])
+        return [(slice(0, 1), x.unsqueeze(0)), (slice(1, 2), x.flip(1).unsqueeze(0))]
 
     def path_outputs_time_major(self, y):
         return torch.stack([y[0], y[1].flip(1)])
