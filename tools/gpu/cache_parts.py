@@ -1,7 +1,7 @@
 """Split a caption-embedding cache into parts small enough to travel to the GPU machine, and merge them there.
 
 A call sends at most 64 MiB of working tree, and the tracked files take about 47 of it, so a corpus with many
-distinct captions (8 h of procedural motion: ~35k, 27 MB in float16) travels in two calls on one warm machine:
+distinct captions (8 h of procedural motion: 30,766, 26 MB in float16) travels in two calls on one warm machine:
 
     python tools/gpu/cache_parts.py split .gpu/caption_embeddings.safetensors .gpu_part/a .gpu/b   # here
     # call 1, carry [".gpu_part"]:  mkdir -p /tmp/keep && cp .gpu_part/a.safetensors /tmp/keep/

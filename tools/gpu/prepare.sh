@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Here (CPU, with the text encoder installed): fill the git-ignored .gpu/ folder that round_all.sh reads on the GPU
-# machine, which has no MiniLM files. HOURS=N: hours of procedural motion (default 4), the same number round_all.sh
-# must be given there. The corpus itself is rebuilt there in ~25 s from the same seed, so only the CMU
-# pack (1.6 MB), the caption embeddings of that corpus (6 MB) and the prompt-suite embeddings (0.3 MB) travel.
+# machine, which has no MiniLM files. HOURS=N: hours of procedural motion (default: `corpus build`'s), the same N
+# round_all.sh must be given there. The corpus itself is rebuilt there in ~25 s from the same seed, so only the CMU
+# pack (1.6 MB), the caption embeddings of that corpus (13.5 MB for 4 h) and the prompt-suite embeddings (0.3 MB)
+# travel; past about 17 MB of embeddings see cache_parts.py.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 mkdir -p .gpu
 $PY -m motion_core corpus pack-cmu --out .gpu/cmu_joints.npz
-$PY -m motion_core corpus build --out /tmp/corpus --cmu .gpu/cmu_joints.npz --workers 2 --seed 0 --hours ${HOURS:-4} --overwrite
+$PY -m motion_core corpus build --out /tmp/corpus --cmu .gpu/cmu_joints.npz --workers 2 --seed 0 ${HOURS:+--hours $HOURS} --overwrite
 $PY - <<'PY'
 import json
 from safetensors.torch import save_file

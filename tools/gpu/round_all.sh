@@ -2,7 +2,7 @@
 # One GPU call, in stages that each hand their weights to $OUT as soon as they finish (a call that runs out of time
 # still returns what it finished):
 #   corpus  -> rebuilt from the CMU pack and seed 0 (~25 s on 16 cores), caption embeddings carried in .gpu/;
-#              HOURS=N hours of procedural motion (default 4; the same N as prepare.sh was given)
+#              HOURS=N hours of procedural motion (default: `corpus build`'s; the same N prepare.sh was given)
 #   vae     -> temporal VAE (vae_t32.json) and the paper's VAE (vae_paper.json) side by side, VMIN minutes each;
 #              VAES="run:config ..." picks others (configs in tools/gpu/), INIT_VAE=dir warm-starts them all; without
 #              the den stage, or with REF_VAE=dir (e.g. the shipped default), their round trips are measured here
@@ -20,7 +20,7 @@ has() { [[ " $STAGES " == *" $1 "* ]]; }
 [ "$DEVICE" = cuda ] && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 T0=$(date +%s)
 mkdir -p $RUNS $OUT/w $RUNS/res
-python3 -m motion_core corpus build --out $CORPUS --cmu .gpu/cmu_joints.npz --workers $WORKERS --seed 0 --hours ${HOURS:-4} --overwrite > $RUNS/corpus.log 2>&1 || { tail -20 $RUNS/corpus.log; exit 1; }
+python3 -m motion_core corpus build --out $CORPUS --cmu .gpu/cmu_joints.npz --workers $WORKERS --seed 0 ${HOURS:+--hours $HOURS} --overwrite > $RUNS/corpus.log 2>&1 || { tail -20 $RUNS/corpus.log; exit 1; }
 cp .gpu/caption_embeddings.safetensors $CORPUS/
 echo "corpus built in $(( $(date +%s) - T0 )) s"
 

@@ -84,6 +84,9 @@ def tidy(text: str) -> str:
     return text.rstrip(".,") + "."
 
 
+SLOT = re.compile(r"\{(\w+)\}")  # a {slot} of a phrase template
+
+
 def fill(template: str, words: dict, rng=None) -> str:
     """Fill {slots} of a phrase template; missing slots become empty.
 
@@ -95,7 +98,7 @@ def fill(template: str, words: dict, rng=None) -> str:
             value = value[int(rng.integers(len(value)))] if rng is not None else value[0]
         return str(value)
 
-    return re.sub(r"\{(\w+)\}", word, template)
+    return SLOT.sub(word, template)
 
 
 def _spelled_out(words: dict):
@@ -110,7 +113,7 @@ def caption_variants(phrases, words: dict) -> list[str]:
     order; no framing)."""
     out, seen = [], set()
     for phrase in phrases:
-        slots = set(re.findall(r"\{(\w+)\}", phrase))
+        slots = set(SLOT.findall(phrase))
         for plain in _spelled_out({name: value for name, value in words.items() if name in slots}):
             body = fill(phrase, plain)
             for subject in SUBJECTS:

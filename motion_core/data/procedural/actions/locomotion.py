@@ -68,11 +68,10 @@ def _move(rng, p, style_name, travel=0.0, turn=None, ramp_s=0.9, limp_side=None,
 
 
 def _speed_slots(p):
-    """Speed words for a clip's speed class; each caption draws its own ({adv}, {adv2}, {adv3}: adverbs, {adj}: an
-    adjective), so one clip is said at its pace many ways."""
+    """Speed words for a clip's speed class ({adv}: an adverb, {adj}: an adjective); each caption draws its own, so
+    one clip is said at its pace many ways."""
     speed = p.get("speed", "normal")
-    adverbs = SPEED_WORDS[speed]
-    return {"adv": adverbs, "adv2": adverbs, "adv3": adverbs, "adj": SPEED_ADJECTIVES[speed]}
+    return {"adv": SPEED_WORDS[speed], "adj": SPEED_ADJECTIVES[speed]}
 
 
 # Other verbs for a walk at each speed ("strolls" is never brisk, "hurries" never slow).
@@ -90,9 +89,9 @@ _WALK_VERBS = {
 
 def _walk_phrases(p):
     return ([
-        "walks forward {adv}", "walks straight ahead {adv2}", "is walking forward {adv3}", "walks in a straight line {adv}",
-        "takes several steps forward {adv}", "walks ahead {adv2}", "moves forward at a {adj} walk",
-        "walks forwards {adv3}", "goes for a {adj} walk forward", "walks {adv} toward the front",
+        "walks forward {adv}", "walks straight ahead {adv}", "is walking forward {adv}", "walks in a straight line {adv}",
+        "takes several steps forward {adv}", "walks ahead {adv}", "moves forward at a {adj} walk",
+        "walks forwards {adv}", "goes for a {adj} walk forward", "walks {adv} toward the front",
     ] + _WALK_VERBS[p.get("speed", "normal")], _speed_slots(p))
 
 
@@ -269,10 +268,10 @@ def build_side_step_right(rng, p):
 
 
 def _backward_phrases(p):
-    return (["walks backwards {adv3}", "walks backward {adv}", "keeps stepping backwards", "backs up {adv2}",
+    return (["walks backwards {adv}", "walks backward {adv}", "keeps stepping backwards", "backs up {adv}",
              "walks in reverse {adv}", "moves backwards step by step", "is walking backward", "retreats backwards",
-             "backs away {adv3}", "walks backward {adv2}", "takes several steps backward",
-             "moves backward {adv3}", "retreats step by step", "backpedals {adv}", "steps backwards {adv2}"],
+             "backs away {adv}", "walks backward {adv}", "takes several steps backward",
+             "moves backward {adv}", "retreats step by step", "backpedals {adv}", "steps backwards {adv}"],
             _speed_slots(p))
 
 
@@ -416,7 +415,7 @@ def _start_stop_phrases(p):
              "walks a few steps and stops", "starts to walk forward, then halts", "takes a few steps forward and stops",
              "stands, walks forward and stops", "walks forward then stands still", "walks ahead {adv} and stops",
              "walks a short way and halts", "sets off walking and then stops", "walks forward a little and stops",
-             "starts to walk {adv2} and stops"], _speed_slots(p))
+             "starts to walk {adv} and stops"], _speed_slots(p))
 
 
 def _start_stop_contexts(p):
